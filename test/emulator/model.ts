@@ -1,0 +1,1149 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { dataTypeClass, isKnownExt, metadataFor, pyRstrip, sniff } from './datatypes.js';
+import { adminRequired, GalaxyError, invalidParameter, missingParameter } from './errors.js';
+import { IdCodec } from './ids.js';
+
+/**
+ * Galaxy's data-library model as galaxy-api.md describes it: libraries with a
+ * root folder, nested folders, library datasets, histories and asynchronous
+ * jobs. No HTTP here: routes.ts maps requests onto these methods.
+ */
+
+export interface EmulatorSettings {
+  /** Galaxy's library_import_dir; null when unset (server_dir imports are refused with 403004). */
+  libraryImportDir: string | null;
+  /** Galaxy's allow_path_paste (allow_library_path_paste). */
+  allowPathPaste: boolean;
+  /** How long a job stays `queued`, then `running`, in milliseconds. */
+  jobQueuedMs: number;
+  jobRunMs: number;
+  /**
+   * Folder contents pagination: `uniform` pages folders and datasets alike (older
+   * code); `newest` returns every dataset on the page once folders fill it.
+   */
+  pagination: 'uniform' | 'newest';
+}
+
+export interface User {
+  id: number;
+  email: string;
+  username: string;
+  key: string;
+  admin: boolean;
+}
+
+interface LibraryRec {
+  id: number;
+  name: string;
+  description: string;
+  synopsis: string;
+  rootFolderId: number;
+  deleted: boolean;
+  createTime: string;
+}
+
+interface FolderRec {
+  id: number;
+  libraryId: number;
+  parentId: number | null;
+  name: string;
+  description: string;
+  deleted: boolean;
+  createTime: string;
+  updateTime: string;
+}
+
+export type DatasetState = 'new' | 'queued' | 'running' | 'ok' | 'error';
+
+export interface DatasetRec {
+  id: number;
+  lddaId: number;
+  libraryId: number;
+  folderId: number;
+  name: string;
+  state: DatasetState;
+  ext: string;
+  dbkey: string;
+  fileSize: number;
+  sha256: string | null;
+  /** The path Galaxy read (or links to, in link mode). */
+  sourcePath: string;
+  linked: boolean;
+  uploadedBy: string;
+  info: string;
+  blurb: string;
+  peek: string;
+  message: string;
+  tags: string[];
+  metadata: Record<string, string | number | null>;
+  deleted: boolean;
+  jobId: number;
+  createTime: string;
+  updateTime: string;
+}
+
+interface HistoryRec {
+  id: number;
+  userId: number;
+  name: string;
+  createTime: string;
+}
+
+export type JobState = 'new' | 'queued' | 'running' | 'ok' | 'error';
+
+interface JobItem {
+  folderId: number;
+  fullPath: string;
+  /** The name the client asked for (fetch) or Galaxy chose (legacy). */
+  name: string | null;
+  ext: string;
+  dbkey: string;
+  link: boolean;
+  info: string;
+  tags: string[];
+  /** `directory`: mirror the tree below fullPath (items_from: directory). */
+  kind: 'file' | 'directory';
+  /** Legacy uploads create their dataset at request time. */
+  datasetId: number | null;
+}
+
+interface JobRec {
+  id: number;
+  userId: number;
+  toolId: '__DATA_FETCH__' | 'upload1';
+  historyId: number | null;
+  state: JobState;
+  items: JobItem[];
+  stderr: string;
+  createTime: string;
+  updateTime: string;
+  stuck: boolean;
+}
+
+/** A rule that makes jobs fail or hang, for tests (see faults.ts for HTTP faults). */
+export interface JobFault {
+  /** A regular expression tested against each item's path relative to library_import_dir and its name. */
+  match: string;
+  outcome: 'job-error' | 'dataset-error' | 'stuck';
+  /** How many jobs it applies to; unlimited when absent. */
+  times?: number;
+  message?: string;
+}
+
+export interface Snapshot {
+  version: 1;
+  secret: string;
+  counters: Record<string, number>;
+  users: User[];
+  libraries: LibraryRec[];
+  folders: FolderRec[];
+  datasets: DatasetRec[];
+  histories: HistoryRec[];
+  jobs: JobRec[];
+}
+
+const TERMINAL_JOB: ReadonlySet<JobState> = new Set(['ok', 'error']);
+
+function now(): string {
+  return new Date().toISOString().replace('Z', '000');
+}
+
+function str(body: Record<string, unknown>, key: string, fallback: string): string {
+  const v = body[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'string') throw invalidParameter(key, 'Input should be a valid string');
+  return v;
+}
+
+function humanSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = bytes / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** lib/galaxy/util/path safe_relpath: a string check only, no symlink resolution. */
+function safeRelpath(p: string): boolean {
+  return !path.isAbs(p) && !path.normalize(p).startsWith('..');
+}
+
+async function readForJob(file: string): Promise<{ size: number; sha256: string; head: Buffer }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const chunks: Buffer[] = [];
+  let headBytes = 0;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+    if (headBytes < 1 << 20) {
+      chunks.push(chunk);
+      headBytes += chunk.length;
+    }
+  }
+  return { size, sha256: hash.digest('hex'), head: Buffer.concat(chunks) };
+}
+
+export class GalaxyModel {
+  readonly settings: EmulatorSettings;
+  readonly codec: IdCodec;
+  readonly #secret: string;
+  #counters: Record<string, number> = {};
+  readonly users = new Map<number, User>();
+  readonly libraries = new Map<number, LibraryRec>();
+  readonly folders = new Map<number, FolderRec>();
+  readonly datasets = new Map<number, DatasetRec>();
+  readonly histories = new Map<number, HistoryRec>();
+  readonly jobs = new Map<number, JobRec>();
+  readonly jobFaults: JobFault[] = [];
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #closed = false;
+  /** Called after every change, so a state file can be kept. */
+  onChange: () => void = () => undefined;
+
+  constructor(settings: EmulatorSettings, secret: string) {
+    this.settings = settings;
+    this.#secret = secret;
+    this.codec = new IdCodec(secret);
+  }
+
+  #next(table: string): number {
+    const n = (this.#counters[table] ?? 0) + 1;
+    this.#counters[table] = n;
+    return n;
+  }
+
+  addUser(email: string, key: string, admin: boolean): User {
+    const user: User = { id: this.#next('user'), email, username: email.split('@')[0] ?? email, key, admin };
+    this.users.set(user.id, user);
+    this.codec.encode(user.id);
+    return user;
+  }
+
+  userByKey(key: string): User | undefined {
+    for (const u of this.users.values()) if (u.key === key) return u;
+    return undefined;
+  }
+
+  // ---- users, version, configuration ---------------------------------------------------
+
+  whoami(user: User | null): unknown {
+    if (!user) return null;
+    return {
+      model_class: 'User',
+      id: this.codec.encode(user.id),
+      username: user.username,
+      email: user.email,
+      deleted: false,
+      active: true,
+      last_password_change: null,
+    };
+  }
+
+  currentUser(user: User | null): unknown {
+    if (!user) return { total_disk_usage: 0, nice_total_disk_usage: '0 bytes', quota_percent: null };
+    return {
+      id: this.codec.encode(user.id),
+      username: user.username,
+      email: user.email,
+      deleted: false,
+      is_admin: user.admin,
+      purged: false,
+      preferences: {},
+      preferred_object_store_id: null,
+      quota: 'unlimited',
+      quota_bytes: null,
+      quota_percent: null,
+      tags_used: [],
+      total_disk_usage: 0,
+      nice_total_disk_usage: '0 bytes',
+    };
+  }
+
+  configuration(user: User | null, keys: string[] | null): Record<string, unknown> {
+    const all: Record<string, unknown> = {
+      version_major: '24.1',
+      version_minor: '1',
+      brand: null,
+      is_admin_user: Boolean(user?.admin),
+      user_library_import_dir_available: false,
+      allow_user_creation: true,
+      enable_quotas: false,
+    };
+    if (user?.admin) {
+      Object.assign(all, {
+        library_import_dir: this.settings.libraryImportDir,
+        user_library_import_dir: null,
+        allow_library_path_paste: this.settings.allowPathPaste,
+        allow_user_deletion: false,
+      });
+    }
+    if (!keys) return all;
+    return Object.fromEntries(keys.filter((k) => Object.hasOwn(all, k)).map((k) => [k, all[k]]));
+  }
+
+  // ---- libraries --------------------------------------------------------------------------
+
+  #librarySummary(lib: LibraryRec, user: User | null): Record<string, unknown> {
+    const admin = Boolean(user?.admin);
+    return {
+      model_class: 'Library',
+      id: this.codec.encode(lib.id),
+      name: lib.name,
+      description: lib.description,
+      synopsis: lib.synopsis,
+      root_folder_id: this.codec.folder(lib.rootFolderId),
+      create_time: lib.createTime,
+      create_time_pretty: '',
+      deleted: lib.deleted,
+      public: true,
+      can_user_add: admin,
+      can_user_modify: admin,
+      can_user_manage: admin,
+    };
+  }
+
+  listLibraries(user: User | null, deleted: boolean | null): unknown[] {
+    if (deleted === true && !user?.admin) throw adminRequired();
+    const visible = [...this.libraries.values()].filter((lib) => {
+      if (!user?.admin) return !lib.deleted;
+      return deleted === null ? true : lib.deleted === deleted;
+    });
+    visible.sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()) || a.id - b.id);
+    return visible.map((lib) => this.#librarySummary(lib, user));
+  }
+
+  createLibrary(user: User | null, body: Record<string, unknown>): unknown {
+    if (!user?.admin) throw adminRequired();
+    if (body.name === undefined || body.name === null) throw missingParameter('name');
+    const name = str(body, 'name', '');
+    const t = now();
+    const lib: LibraryRec = {
+      id: this.#next('library'),
+      name,
+      description: str(body, 'description', ''),
+      synopsis: str(body, 'synopsis', ''),
+      rootFolderId: 0,
+      deleted: false,
+      createTime: t,
+    };
+    this.codec.encode(lib.id);
+    const root = this.#newFolder(lib.id, null, name, '');
+    lib.rootFolderId = root.id;
+    this.libraries.set(lib.id, lib);
+    this.onChange();
+    return this.#librarySummary(lib, user);
+  }
+
+  #library(user: User | null, encoded: string): LibraryRec {
+    const lib = this.libraries.get(this.codec.decode(encoded, 'library id'));
+    if (!lib) throw new GalaxyError(404, 404001, 'Library with the id provided was not found.');
+    if (lib.deleted && !user?.admin) throw new GalaxyError(404, 404001, 'Library with the id provided is deleted.');
+    return lib;
+  }
+
+  showLibrary(user: User | null, encoded: string): unknown {
+    return this.#librarySummary(this.#library(user, encoded), user);
+  }
+
+  deleteLibrary(user: User | null, encoded: string, undelete: boolean): unknown {
+    if (!user?.admin) throw adminRequired();
+    const lib = this.#library(user, encoded);
+    lib.deleted = !undelete;
+    this.onChange();
+    return this.#librarySummary(lib, user);
+  }
+
+  // ---- folders ----------------------------------------------------------------------------
+
+  #newFolder(libraryId: number, parentId: number | null, name: string, description: string): FolderRec {
+    const t = now();
+    const folder: FolderRec = {
+      id: this.#next('folder'),
+      libraryId,
+      parentId,
+      name,
+      description,
+      deleted: false,
+      createTime: t,
+      updateTime: t,
+    };
+    this.codec.encode(folder.id);
+    this.folders.set(folder.id, folder);
+    return folder;
+  }
+
+  #folder(id: number): FolderRec {
+    const folder = this.folders.get(id);
+    if (!folder || folder.deleted) throw new GalaxyError(400, 400008, 'No folder found with the id provided.');
+    return folder;
+  }
+
+  /** The folder's path below the library root: '/' for the root, '/a/b' otherwise. */
+  folderPath(folder: FolderRec): string {
+    const names: string[] = [];
+    let f: FolderRec | undefined = folder;
+    while (f && f.parentId !== null) {
+      names.unshift(f.name);
+      f = this.folders.get(f.parentId);
+    }
+    return `/${names.join('/')}`;
+  }
+
+  #folderDetails(folder: FolderRec): Record<string, unknown> {
+    const lib = this.libraries.get(folder.libraryId);
+    const chain: string[] = [];
+    let f: FolderRec | undefined = folder;
+    while (f) {
+      chain.unshift(f.parentId === null ? (lib?.name ?? f.name) : f.name);
+      f = f.parentId === null ? undefined : this.folders.get(f.parentId);
+    }
+    return {
+      model_class: 'LibraryFolder',
+      id: this.codec.folder(folder.id),
+      name: folder.name,
+      description: folder.description,
+      item_count: this.#children(folder.id).length + this.#datasetsIn(folder.id).length,
+      parent_library_id: this.codec.encode(folder.libraryId),
+      parent_id: folder.parentId === null ? null : this.codec.folder(folder.parentId),
+      genome_build: '?',
+      update_time: folder.updateTime,
+      deleted: folder.deleted,
+      library_path: chain,
+    };
+  }
+
+  #children(folderId: number, includeDeleted = false): FolderRec[] {
+    return [...this.folders.values()]
+      .filter((f) => f.parentId === folderId && (includeDeleted || !f.deleted))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+  }
+
+  #datasetsIn(folderId: number, includeDeleted = false): DatasetRec[] {
+    return [...this.datasets.values()].filter((d) => d.folderId === folderId && (includeDeleted || !d.deleted));
+  }
+
+  showFolder(encoded: string): unknown {
+    return this.#folderDetails(this.#folder(this.codec.decodeFolder(encoded)));
+  }
+
+  createFolder(user: User | null, parentEncoded: string, body: Record<string, unknown>): unknown {
+    const parent = this.#folder(this.codec.decodeFolder(parentEncoded));
+    if (!user?.admin) {
+      throw new GalaxyError(403, 403005, 'You do not have proper permission to create folders under given folder.');
+    }
+    if (body.name === undefined || body.name === null) throw missingParameter('name');
+    const folder = this.#newFolder(parent.libraryId, parent.id, str(body, 'name', ''), str(body, 'description', ''));
+    this.onChange();
+    return this.#folderDetails(folder);
+  }
+
+  folderContents(user: User | null, encoded: string, q: URLSearchParams): unknown {
+    const folder = this.#folder(this.codec.decodeFolder(encoded));
+    const limit = q.has('limit') ? Number(q.get('limit')) : 10;
+    const offset = q.has('offset') ? Number(q.get('offset')) : 0;
+    if (!Number.isInteger(limit) || limit < 0) throw invalidParameter('limit', 'Input should be a valid integer');
+    if (!Number.isInteger(offset) || offset < 0) throw invalidParameter('offset', 'Input should be a valid integer');
+    const includeDeleted = q.get('include_deleted') === 'true' && Boolean(user?.admin);
+    const search = q.get('search_text')?.toLowerCase() ?? null;
+    const matches = (name: string): boolean => search === null || name.toLowerCase().includes(search);
+    const folders = this.#children(folder.id, includeDeleted).filter((f) => matches(f.name));
+    const datasets = this.#datasetsIn(folder.id, includeDeleted)
+      .filter((d) => matches(d.name))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+    const admin = Boolean(user?.admin);
+    const items: Record<string, unknown>[] = [
+      ...folders.map((f) => ({
+        id: this.codec.folder(f.id),
+        type: 'folder',
+        name: f.name,
+        description: f.description,
+        create_time: f.createTime,
+        update_time: f.updateTime,
+        can_manage: admin,
+        can_modify: admin,
+        deleted: f.deleted,
+      })),
+      ...datasets.map((d) => ({
+        id: this.codec.encode(d.id),
+        type: 'file',
+        name: d.name,
+        file_ext: d.ext,
+        date_uploaded: d.createTime,
+        create_time: d.createTime,
+        update_time: d.updateTime,
+        is_unrestricted: true,
+        is_private: false,
+        can_manage: admin,
+        state: d.state,
+        file_size: humanSize(d.fileSize),
+        raw_size: d.fileSize,
+        ldda_id: this.codec.encode(d.lddaId),
+        tags: d.tags,
+        message: d.message || null,
+        deleted: d.deleted,
+      })),
+    ];
+    let page: Record<string, unknown>[];
+    if (this.settings.pagination === 'newest' && offset < folders.length && offset + limit <= folders.length) {
+      // Newest Galaxy: once folders fill the page, all datasets come along on it.
+      page = [...items.slice(offset, offset + limit), ...items.slice(folders.length)];
+    } else if (this.settings.pagination === 'newest' && offset >= folders.length && folders.length > 0) {
+      page = [];
+    } else {
+      page = items.slice(offset, offset + limit);
+    }
+    const lib = this.libraries.get(folder.libraryId);
+    const fullPath: [string, string][] = [];
+    let f: FolderRec | undefined = folder;
+    while (f) {
+      fullPath.unshift([this.codec.folder(f.id), f.parentId === null ? (lib?.name ?? f.name) : f.name]);
+      f = f.parentId === null ? undefined : this.folders.get(f.parentId);
+    }
+    return {
+      metadata: {
+        full_path: fullPath,
+        total_rows: items.length,
+        can_add_library_item: admin,
+        can_modify_folder: admin,
+        folder_name: folder.name,
+        folder_description: folder.description,
+        parent_library_id: this.codec.encode(folder.libraryId),
+      },
+      folder_contents: page,
+    };
+  }
+
+  // ---- library contents (legacy API) --------------------------------------------------------
+
+  contentsIndex(user: User | null, libEncoded: string): unknown[] {
+    let lib: LibraryRec | undefined;
+    try {
+      lib = this.#library(user, libEncoded);
+    } catch (err) {
+      if (err instanceof GalaxyError && err.status === 404) {
+        throw new GalaxyError(400, 400008, 'No library found with the id provided.');
+      }
+      throw err;
+    }
+    const libId = this.codec.encode(lib.id);
+    const out: unknown[] = [];
+    const url = (id: string): string => `/api/libraries/${libId}/contents/${id}`;
+    const visit = (folder: FolderRec): void => {
+      const fid = this.codec.folder(folder.id);
+      out.push({ id: fid, type: 'folder', name: this.folderPath(folder), url: url(fid) });
+      for (const child of this.#children(folder.id)) visit(child);
+      const base = this.folderPath(folder);
+      for (const d of this.#datasetsIn(folder.id)) {
+        const id = this.codec.encode(d.id);
+        out.push({ id, type: 'file', name: `${base === '/' ? '' : base}/${d.name}`, url: url(id) });
+      }
+    };
+    visit(this.#folder(lib.rootFolderId));
+    return out;
+  }
+
+  showContent(user: User | null, libEncoded: string, contentId: string): unknown {
+    if (contentId.startsWith('F')) return this.#folderDetails(this.#folder(this.codec.decodeFolder(contentId)));
+    if (contentId.length % 16 !== 0) throw new GalaxyError(400, 400009, `Malformed library content id ( ${contentId} ) specified, unable to decode.`);
+    const id = this.codec.decode(contentId, 'library dataset id');
+    const d = this.datasets.get(id);
+    if (!d || d.deleted) throw new GalaxyError(400, 0, `Invalid LibraryDataset id ( ${contentId} ) specified`);
+    void user;
+    void libEncoded;
+    return this.datasetDetails(d);
+  }
+
+  datasetDetails(d: DatasetRec): Record<string, unknown> {
+    return {
+      model_class: 'LibraryDataset',
+      id: this.codec.encode(d.id),
+      ldda_id: this.codec.encode(d.lddaId),
+      parent_library_id: this.codec.encode(d.libraryId),
+      folder_id: this.codec.folder(d.folderId),
+      name: d.name,
+      genome_build: d.dbkey,
+      update_time: d.updateTime,
+      state: d.state,
+      file_name: d.linked ? d.sourcePath : `/galaxy/database/objects/${d.lddaId}/dataset_${d.lddaId}.dat`,
+      created_from_basename: path.basename(d.sourcePath),
+      uploaded_by: d.uploadedBy,
+      message: d.message,
+      date_uploaded: d.createTime,
+      file_size: d.fileSize,
+      file_ext: d.ext,
+      data_type: dataTypeClass(d.ext),
+      misc_info: d.info,
+      misc_blurb: d.blurb,
+      peek: d.peek,
+      uuid: createHash('md5').update(`${this.#secret}:${d.id}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'),
+      tags: d.tags,
+      ...d.metadata,
+    };
+  }
+
+  createContent(user: User | null, libEncoded: string, body: Record<string, unknown>): unknown[] {
+    const createType = body.create_type;
+    if (createType === undefined) throw missingParameter('create_type');
+    if (body.folder_id === undefined) throw missingParameter('folder_id');
+    // The library id in the URL is decoded but otherwise ignored: the folder decides (galaxy-api.md 3.5).
+    this.codec.decode(libEncoded, 'library id');
+    const folder = this.#folder(this.codec.decodeFolder(body.folder_id));
+    const libId = this.codec.encode(folder.libraryId);
+    const url = (id: string): string => `/api/libraries/${libId}/contents/${id}`;
+    if (createType === 'folder') {
+      if (!user?.admin) throw new GalaxyError(403, 403005, `You are not authorized to add an item to (${folder.name}).`);
+      const created = this.#newFolder(folder.libraryId, folder.id, str(body, 'name', ''), str(body, 'description', ''));
+      this.onChange();
+      const id = this.codec.folder(created.id);
+      return [{ id, name: created.name, url: url(id) }];
+    }
+    if (createType !== 'file') {
+      throw invalidParameter('create_type', "Input should be 'file', 'folder' or 'collection'");
+    }
+    if (!user) throw new GalaxyError(403, 403001, 'API authentication required for this request');
+    const option = str(body, 'upload_option', 'upload_file');
+    const linkMode = str(body, 'link_data_only', 'copy_files');
+    if (linkMode !== 'copy_files' && linkMode !== 'link_to_files') {
+      throw invalidParameter('link_data_only', "Input should be 'copy_files' or 'link_to_files'");
+    }
+    const link = linkMode === 'link_to_files';
+    const fileType = str(body, 'file_type', 'auto');
+    if (!isKnownExt(fileType)) {
+      throw new GalaxyError(400, 0, `Requested extension '${fileType}' unknown, cannot upload dataset.`);
+    }
+    const dbkey = str(body, 'dbkey', '?');
+    const rawTags = body.tags;
+    const tags = Array.isArray(rawTags) ? rawTags.map((t) => `name:${String(t)}`) : [];
+    let files: string[];
+    if (option === 'upload_directory') {
+      const base = this.#serverDirBase(user, body.server_dir);
+      files = this.#listServerDir(base);
+    } else if (option === 'upload_paths') {
+      files = this.#validatePaths(user, body.filesystem_paths);
+    } else {
+      throw new GalaxyError(400, 0, `Upload option '${option}' is not supported by this emulator.`);
+    }
+    const job = this.#newJob(user, 'upload1', null);
+    const out: unknown[] = [];
+    for (const file of files) {
+      const base = path.basename(file);
+      const name = link ? base : pyRstrip(pyRstrip(base, '.gz'), '.zip');
+      const d = this.#newDataset(folder, name, file, link, user, job.id, 'queued');
+      d.ext = fileType;
+      d.dbkey = dbkey;
+      d.tags = tags;
+      job.items.push({ folderId: folder.id, fullPath: file, name, ext: fileType, dbkey, link, info: '', tags, kind: 'file', datasetId: d.id });
+      const id = this.codec.encode(d.id);
+      out.push({ id, name, url: url(id) });
+    }
+    this.#schedule(job);
+    this.onChange();
+    return out;
+  }
+
+  /** validate_server_directory_upload (lib/galaxy/actions/library.py). */
+  #serverDirBase(user: User, serverDir: unknown): string {
+    if (serverDir === undefined || serverDir === null || serverDir === '' || serverDir === 'None') {
+      throw new GalaxyError(400, 400008, 'Invalid or unspecified server_dir parameter');
+    }
+    if (typeof serverDir !== 'string') throw invalidParameter('server_dir', 'Input should be a valid string');
+    if (!user.admin) {
+      throw new GalaxyError(403, 403004, '"user_library_import_dir" is not set in the Galaxy configuration');
+    }
+    const importDir = this.settings.libraryImportDir;
+    if (!importDir) throw new GalaxyError(403, 403004, '"library_import_dir" is not set in the Galaxy configuration');
+    if (!safeRelpath(serverDir)) throw new GalaxyError(400, 400008, 'Invalid server_dir specified');
+    return path.join(importDir, serverDir);
+  }
+
+  /** _get_server_dir_files: the top level only, regular files (symlinks followed). */
+  #listServerDir(dir: string): string[] {
+    let names: string[];
+    try {
+      names = readdirSorted(dir);
+    } catch (err) {
+      throw new GalaxyError(500, 500001, `Unable to get file list for configured library_import_dir, error: ${(err as Error).message}`);
+    }
+    const files = names.map((n) => path.join(dir, n)).filter((p) => isFileSync(p));
+    if (files.length === 0) {
+      throw new GalaxyError(400, 400005, `The directory '${dir}' contains no valid files`);
+    }
+    return files;
+  }
+
+  /** validate_path_upload: admin and allow_path_paste. */
+  #validatePaths(user: User, raw: unknown): string[] {
+    if (!this.settings.allowPathPaste) {
+      throw new GalaxyError(403, 403004, '"allow_path_paste" is not set to True in the Galaxy configuration file');
+    }
+    if (!user.admin) throw adminRequired();
+    const paths = typeof raw === 'string' ? raw.split('\n').map((p) => p.trim()).filter(Boolean) : [];
+    if (paths.length === 0) throw new GalaxyError(400, 400008, 'No paths entered in the upload form');
+    const bad = paths.filter((p) => !existsSync(p));
+    if (bad.length > 0) throw new GalaxyError(400, 400008, `Invalid paths: "${bad.join('", "')}".`);
+    const files: string[] = [];
+    for (const p of paths) files.push(...walkFiles(p));
+    return files;
+  }
+
+  // ---- histories ----------------------------------------------------------------------------
+
+  createHistory(user: User | null, body: Record<string, unknown>): unknown {
+    if (!user) throw new GalaxyError(403, 403001, 'API authentication required for this request');
+    const h: HistoryRec = { id: this.#next('history'), userId: user.id, name: str(body, 'name', 'Unnamed history'), createTime: now() };
+    this.codec.encode(h.id);
+    this.histories.set(h.id, h);
+    this.onChange();
+    return this.#historySummary(h);
+  }
+
+  #historySummary(h: HistoryRec): Record<string, unknown> {
+    return {
+      model_class: 'History',
+      id: this.codec.encode(h.id),
+      name: h.name,
+      deleted: false,
+      purged: false,
+      count: 0,
+      url: `/api/histories/${this.codec.encode(h.id)}`,
+      create_time: h.createTime,
+      update_time: h.createTime,
+      tags: [],
+    };
+  }
+
+  listHistories(user: User | null): unknown[] {
+    if (!user) return [];
+    return [...this.histories.values()].filter((h) => h.userId === user.id).map((h) => this.#historySummary(h));
+  }
+
+  // ---- the fetch API ------------------------------------------------------------------------
+
+  fetch(user: User | null, body: Record<string, unknown>): unknown {
+    if (!user) throw new GalaxyError(403, 403001, 'API authentication required for this request');
+    if (body.history_id === undefined || body.history_id === null) throw missingParameter('history_id');
+    const history = this.histories.get(this.codec.decode(body.history_id, 'history id'));
+    if (!history) throw new GalaxyError(400, 400008, 'History not found.');
+    if (history.userId !== user.id) throw new GalaxyError(403, 403002, 'History is not owned by user');
+    let targets = body.targets;
+    if (targets === undefined) throw missingParameter('targets');
+    if (typeof targets === 'string') {
+      try {
+        targets = JSON.parse(targets) as unknown;
+      } catch {
+        throw invalidParameter('targets', 'Invalid JSON');
+      }
+    }
+    if (!Array.isArray(targets) || targets.length === 0) throw invalidParameter('targets', 'Input should be a non-empty list');
+    const requestLink = body.link_data_only;
+    const items: JobItem[] = [];
+    for (const target of targets) items.push(...this.#fetchTarget(user, target, requestLink));
+    const job = this.#newJob(user, '__DATA_FETCH__', history.id);
+    job.items = items;
+    this.#schedule(job);
+    this.onChange();
+    return {
+      outputs: [],
+      output_collections: [],
+      implicit_collections: [],
+      produces_entry_points: false,
+      jobs: [this.jobDict(job, false)],
+    };
+  }
+
+  #fetchTarget(user: User, target: unknown, requestLink: unknown): JobItem[] {
+    if (typeof target !== 'object' || target === null) throw invalidParameter('targets', 'Input should be a valid dictionary');
+    const t = target as Record<string, unknown>;
+    const dest = t.destination as Record<string, unknown> | undefined;
+    if (!dest || typeof dest !== 'object') throw missingParameter('destination');
+    if (dest.type !== 'library_folder') {
+      throw new GalaxyError(400, 400008, `Destination type '${String(dest.type)}' is not supported by this emulator.`);
+    }
+    if (dest.library_folder_id === undefined) throw missingParameter('library_folder_id');
+    // fetch_data.py: "For some reason this folder ID must NOT have the 'F' prefix".
+    const folder = this.#folder(this.codec.decode(dest.library_folder_id, 'library_folder_id'));
+    if (!user.admin) throw new GalaxyError(403, 403005, `You are not authorized to add an item to (${folder.name}).`);
+    if (t.items_from !== undefined) {
+      if (t.items_from !== 'directory') {
+        throw new GalaxyError(400, 400008, `items_from '${String(t.items_from)}' is not supported by this emulator.`);
+      }
+      const full = this.#itemPath(user, t);
+      return [{ folderId: folder.id, fullPath: full, name: null, ext: 'auto', dbkey: '?', link: false, info: '', tags: [], kind: 'directory', datasetId: null }];
+    }
+    const list = t.items ?? t.elements;
+    if (!Array.isArray(list)) throw missingParameter('items');
+    return list.map((raw) => this.#fetchItem(user, folder, raw, requestLink));
+  }
+
+  #fetchItem(user: User, folder: FolderRec, raw: unknown, requestLink: unknown): JobItem {
+    if (typeof raw !== 'object' || raw === null) throw invalidParameter('items', 'Input should be a valid dictionary');
+    const item = raw as Record<string, unknown>;
+    const allowed = new Set([
+      'src', 'server_dir', 'path', 'url', 'name', 'dbkey', 'info', 'ext', 'space_to_tab', 'to_posix_lines', 'deferred',
+      'tags', 'created_from_basename', 'auto_decompress', 'collection_type', 'MD5', 'SHA-1', 'SHA-256', 'SHA-512',
+      'hashes', 'description', 'link_data_only',
+    ]);
+    const extra = Object.keys(item).filter((k) => !allowed.has(k));
+    if (extra.length > 0) {
+      throw new GalaxyError(400, 400008, `Extra inputs are not permitted: ${extra.join(', ')}`, {
+        validation_errors: extra.map((k) => JSON.stringify({ loc: ['body', 'targets', 'items', k], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' })),
+      });
+    }
+    const ext = str(item, 'ext', 'auto');
+    if (!isKnownExt(ext)) throw new GalaxyError(400, 0, `Requested extension '${ext}' unknown, cannot upload dataset.`);
+    let link = false;
+    if (item.link_data_only !== undefined) {
+      if (typeof item.link_data_only !== 'boolean') throw invalidParameter('link_data_only', 'Input should be a valid boolean');
+      link = item.link_data_only;
+    } else if (requestLink !== undefined) {
+      // data_fetch._link_data_only: the legacy string "copy_files" is read as link (inverted).
+      link = requestLink === true || requestLink === 'copy_files';
+    }
+    return {
+      folderId: folder.id,
+      fullPath: this.#itemPath(user, item),
+      name: item.name === undefined ? null : str(item, 'name', ''),
+      ext,
+      dbkey: str(item, 'dbkey', '?'),
+      link,
+      info: str(item, 'info', ''),
+      // Fetch tags are accepted but not applied to library datasets (galaxy-api.md 9).
+      tags: [],
+      kind: 'file',
+      datasetId: null,
+    };
+  }
+
+  #itemPath(user: User, item: Record<string, unknown>): string {
+    const src = item.src;
+    if (src === 'server_dir') return this.#serverDirBase(user, item.server_dir);
+    if (src === 'path' || (src === 'url' && typeof item.url === 'string' && item.url.startsWith('file://'))) {
+      const p = src === 'path' ? item.path : (item.url as string).slice('file://'.length);
+      if (typeof p !== 'string' || p === '') throw missingParameter('path');
+      if (!this.settings.allowPathPaste) {
+        throw new GalaxyError(403, 403004, '"allow_path_paste" is not set to True in the Galaxy configuration file');
+      }
+      if (!user.admin) throw adminRequired();
+      return p;
+    }
+    if (src === undefined) throw missingParameter('src');
+    throw new GalaxyError(400, 400008, `Item src '${String(src)}' is not supported by this emulator.`);
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------------
+
+  #newJob(user: User, toolId: JobRec['toolId'], historyId: number | null): JobRec {
+    const t = now();
+    const job: JobRec = { id: this.#next('job'), userId: user.id, toolId, historyId, state: 'new', items: [], stderr: '', createTime: t, updateTime: t, stuck: false };
+    this.codec.encode(job.id);
+    this.jobs.set(job.id, job);
+    return job;
+  }
+
+  jobDict(job: JobRec, full: boolean): Record<string, unknown> {
+    const base: Record<string, unknown> = {
+      model_class: 'Job',
+      id: this.codec.encode(job.id),
+      state: job.state,
+      exit_code: TERMINAL_JOB.has(job.state) ? (job.state === 'ok' ? 0 : 1) : null,
+      update_time: job.updateTime,
+      create_time: job.createTime,
+      galaxy_version: '24.1',
+      tool_id: job.toolId,
+      tool_version: job.toolId === 'upload1' ? '1.1.7' : '0.1.0',
+      history_id: job.historyId === null ? null : this.codec.encode(job.historyId),
+    };
+    if (full) {
+      Object.assign(base, { stdout: '', stderr: job.stderr, job_stdout: '', job_stderr: '', tool_stdout: '', tool_stderr: job.stderr, job_messages: [] });
+    }
+    return base;
+  }
+
+  showJob(encoded: string, full: boolean): unknown {
+    const job = this.jobs.get(this.codec.decode(encoded, 'job id'));
+    if (!job) throw new GalaxyError(404, 404001, 'Job not found.');
+    return this.jobDict(job, full);
+  }
+
+  #faultFor(job: JobRec): JobFault | undefined {
+    const importDir = this.settings.libraryImportDir ?? '/';
+    for (const fault of this.jobFaults) {
+      if (fault.times !== undefined && fault.times <= 0) continue;
+      const re = new RegExp(fault.match);
+      const hit = job.items.some((it) => re.test(path.relative(importDir, it.fullPath)) || (it.name !== null && re.test(it.name)));
+      if (hit) {
+        if (fault.times !== undefined) fault.times--;
+        return fault;
+      }
+    }
+    return undefined;
+  }
+
+  #later(ms: number, fn: () => void): void {
+    if (this.#closed) return;
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  #schedule(job: JobRec): void {
+    const fault = job.state === 'new' ? this.#faultFor(job) : undefined;
+    if (fault?.outcome === 'stuck') job.stuck = true;
+    this.#later(0, () => {
+      this.#setJob(job, 'queued');
+      if (job.stuck) return;
+      this.#later(this.settings.jobQueuedMs, () => {
+        this.#setJob(job, 'running');
+        this.#setDatasets(job, 'running');
+        this.#later(this.settings.jobRunMs, () => {
+          void this.#run(job, fault);
+        });
+      });
+    });
+  }
+
+  /** Restart the timers of unfinished jobs, after a restore. */
+  resumeJobs(): void {
+    for (const job of this.jobs.values()) {
+      if (TERMINAL_JOB.has(job.state) || job.stuck) continue;
+      job.state = 'new';
+      this.#schedule(job);
+    }
+  }
+
+  #setJob(job: JobRec, state: JobState): void {
+    job.state = state;
+    job.updateTime = now();
+    this.onChange();
+  }
+
+  #setDatasets(job: JobRec, state: DatasetState): void {
+    for (const it of job.items) {
+      const d = it.datasetId === null ? undefined : this.datasets.get(it.datasetId);
+      if (d) {
+        d.state = state;
+        d.updateTime = now();
+      }
+    }
+  }
+
+  async #run(job: JobRec, fault: JobFault | undefined): Promise<void> {
+    if (fault?.outcome === 'job-error') {
+      job.stderr = fault.message ?? 'Job failed: the emulator was told to fail it.';
+      for (const it of job.items) {
+        const d = it.datasetId === null ? undefined : this.datasets.get(it.datasetId);
+        if (d) {
+          d.state = 'error';
+          d.info = job.stderr;
+        }
+      }
+      this.#setJob(job, 'error');
+      return;
+    }
+    const user = this.users.get(job.userId);
+    for (const it of job.items) {
+      if (this.#closed) return;
+      const forced = fault?.outcome === 'dataset-error' && new RegExp(fault.match).test(path.relative(this.settings.libraryImportDir ?? '/', it.fullPath))
+        ? (fault.message ?? 'The emulator was told to fail this dataset.')
+        : null;
+      if (it.kind === 'directory') await this.#runDirectory(job, it, user);
+      else await this.#runFile(job, it, user, forced);
+    }
+    if (this.#closed) return;
+    this.#setJob(job, 'ok');
+  }
+
+  async #runFile(job: JobRec, it: JobItem, user: User | undefined, forcedError: string | null): Promise<void> {
+    const folder = this.folders.get(it.folderId);
+    if (!folder) return;
+    let d = it.datasetId === null ? undefined : this.datasets.get(it.datasetId);
+    const fail = (message: string): void => {
+      // A failed fetch item leaves the job ok and creates an "Unnamed dataset" in error (galaxy-api.md 9).
+      d ??= this.#newDataset(folder, 'Unnamed dataset', it.fullPath, it.link, user, job.id, 'error');
+      d.state = 'error';
+      d.info = message;
+      d.updateTime = now();
+    };
+    if (forcedError !== null) return fail(forcedError);
+    let st;
+    try {
+      st = await fsp.stat(it.fullPath);
+    } catch (err) {
+      return fail(`Failed to fetch ${it.fullPath}: ${(err as Error).message}`);
+    }
+    if (st.isDirectory()) return fail(`${it.fullPath} is a directory; use items_from: directory to import its contents.`);
+    let read;
+    try {
+      read = await readForJob(it.fullPath);
+    } catch (err) {
+      return fail(`Failed to read ${it.fullPath}: ${(err as Error).message}`);
+    }
+    const name = it.name ?? path.basename(it.fullPath);
+    d ??= this.#newDataset(folder, name, it.fullPath, it.link, user, job.id, 'running');
+    const ext = it.ext === 'auto' ? sniff(name, read.head) : it.ext;
+    const meta = metadataFor(ext, read.head, it.dbkey);
+    Object.assign(d, {
+      state: 'ok',
+      ext,
+      dbkey: it.dbkey,
+      fileSize: read.size,
+      sha256: read.sha256,
+      blurb: meta.blurb,
+      info: it.info || meta.info,
+      peek: meta.peek,
+      metadata: meta.fields,
+      updateTime: now(),
+    } satisfies Partial<DatasetRec>);
+  }
+
+  async #runDirectory(job: JobRec, it: JobItem, user: User | undefined): Promise<void> {
+    const walk = async (dir: string, folderId: number): Promise<void> => {
+      const entries = await fsp.readdir(dir, { withFileTypes: true });
+      entries.sort((a, b) => a.name.localeCompare(b.name));
+      for (const e of entries) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) {
+          const parent = this.folders.get(folderId);
+          if (!parent) continue;
+          const sub = this.#newFolder(parent.libraryId, folderId, e.name, '');
+          await walk(full, sub.id);
+        } else {
+          await this.#runFile(job, { ...it, kind: 'file', folderId, fullPath: full, name: e.name, datasetId: null }, user, null);
+        }
+      }
+    };
+    try {
+      await walk(it.fullPath, it.folderId);
+    } catch (err) {
+      const folder = this.folders.get(it.folderId);
+      if (folder) {
+        const d = this.#newDataset(folder, 'Unnamed dataset', it.fullPath, false, user, job.id, 'error');
+        d.info = `Failed to list ${it.fullPath}: ${(err as Error).message}`;
+      }
+    }
+  }
+
+  #newDataset(folder: FolderRec, name: string, sourcePath: string, linked: boolean, user: User | undefined, jobId: number, state: DatasetState): DatasetRec {
+    const t = now();
+    const d: DatasetRec = {
+      id: this.#next('library_dataset'),
+      lddaId: this.#next('ldda'),
+      libraryId: folder.libraryId,
+      folderId: folder.id,
+      name,
+      state,
+      ext: 'auto',
+      dbkey: '?',
+      fileSize: 0,
+      sha256: null,
+      sourcePath,
+      linked,
+      uploadedBy: user?.email ?? '',
+      info: '',
+      blurb: '',
+      peek: '',
+      message: '',
+      tags: [],
+      metadata: {},
+      deleted: false,
+      jobId,
+      createTime: t,
+      updateTime: t,
+    };
+    this.codec.encode(d.id);
+    this.codec.encode(d.lddaId);
+    this.datasets.set(d.id, d);
+    folder.updateTime = t;
+    return d;
+  }
+
+  // ---- state for tests and restarts ---------------------------------------------------------
+
+  /** Every live dataset with its library and folder path, for assertions. */
+  tree(): { library: string; folder: string; name: string; state: DatasetState; size: number; sha256: string | null; sourcePath: string; id: string; info: string }[] {
+    const out = [];
+    for (const d of this.datasets.values()) {
+      if (d.deleted) continue;
+      const folder = this.folders.get(d.folderId);
+      const lib = this.libraries.get(d.libraryId);
+      out.push({
+        library: lib?.name ?? '',
+        folder: folder ? this.folderPath(folder) : '',
+        name: d.name,
+        state: d.state,
+        size: d.fileSize,
+        sha256: d.sha256,
+        sourcePath: d.sourcePath,
+        id: this.codec.encode(d.id),
+        info: d.info,
+      });
+    }
+    return out;
+  }
+
+  snapshot(): Snapshot {
+    return {
+      version: 1,
+      secret: this.#secret,
+      counters: { ...this.#counters },
+      users: [...this.users.values()],
+      libraries: [...this.libraries.values()],
+      folders: [...this.folders.values()],
+      datasets: [...this.datasets.values()],
+      histories: [...this.histories.values()],
+      jobs: [...this.jobs.values()],
+    };
+  }
+
+  restore(s: Snapshot): void {
+    this.#counters = { ...s.counters };
+    const fill = <T extends { id: number }>(map: Map<number, T>, rows: T[]): void => {
+      map.clear();
+      for (const r of rows) {
+        map.set(r.id, r);
+        this.codec.encode(r.id);
+      }
+    };
+    fill(this.users, s.users);
+    fill(this.libraries, s.libraries);
+    fill(this.folders, s.folders);
+    fill(this.datasets, s.datasets);
+    fill(this.histories, s.histories);
+    fill(this.jobs, s.jobs);
+    for (const d of s.datasets) this.codec.encode(d.lddaId);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+}
+
+function readdirSorted(dir: string): string[] {
+  return readdirSync(dir).sort();
+}
+
+function isFileSync(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function walkFiles(p: string): string[] {
+  const st = statSync(p);
+  if (st.isFile()) return [p];
+  if (!st.isDirectory()) return [];
+  return readdirSorted(p).flatMap((n) => walkFiles(path.join(p, n)));
+}
