@@ -171,7 +171,7 @@ function humanSize(bytes: number): string {
 
 /** lib/galaxy/util/path safe_relpath: a string check only, no symlink resolution. */
 function safeRelpath(p: string): boolean {
-  return !path.isAbs(p) && !path.normalize(p).startsWith('..');
+  return !path.isAbsolute(p) && !path.normalize(p).startsWith('..');
 }
 
 async function readForJob(file: string): Promise<{ size: number; sha256: string; head: Buffer }> {

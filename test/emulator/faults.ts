@@ -1,0 +1,85 @@
+/**
+ * HTTP fault injection: what a proxy in front of Galaxy, a restarting Galaxy or a
+ * flaky network does to a client. Rules are tried in order; the first that
+ * matches a request (and has `times` left and wins its `probability` draw) acts.
+ */
+export type FaultAction =
+  /** Answer at once with this status; `body` picks an HTML page (a proxy), Galaxy JSON, plain text or nothing. */
+  | { type: 'status'; status: number; body?: 'html' | 'json' | 'text' | 'empty'; retryAfter?: number }
+  /** Wait, then handle the request normally. */
+  | { type: 'delay'; ms: number }
+  /** Never answer; the request stays in flight until the client gives up. */
+  | { type: 'hang' }
+  /** Destroy the connection before handling the request. */
+  | { type: 'reset' }
+  /** Answer 200 with a body that is not valid JSON. */
+  | { type: 'invalid-json' }
+  /** Answer 200 with this JSON body instead of Galaxy's (an unexpected shape). */
+  | { type: 'shape'; body: unknown }
+  /** Handle the request (Galaxy acts on it), then lose the answer: answer with this status instead. */
+  | { type: 'accept-then'; status: number; body?: 'html' | 'json' }
+  /** Handle the request, then destroy the connection instead of answering. */
+  | { type: 'accept-then-reset' }
+  /** Handle the request, then send the answer one byte every `ms` milliseconds. */
+  | { type: 'slow-drip'; ms: number }
+  /** Answer 200 with a JSON array of `bytes` size. */
+  | { type: 'huge'; bytes: number };
+
+export interface FaultRule {
+  /** HTTP method to match; any when absent. */
+  method?: string;
+  /** A regular expression tested against the path (without the query string); any when absent. */
+  path?: string;
+  /** How many requests it applies to; unlimited when absent. */
+  times?: number;
+  /** The chance, 0..1, that a matching request is hit; 1 when absent. */
+  probability?: number;
+  action: FaultAction;
+}
+
+/** mulberry32: a small seeded generator so probabilistic faults repeat from run to run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class FaultTable {
+  readonly rules: FaultRule[] = [];
+  readonly #random: () => number;
+
+  constructor(seed: number) {
+    this.#random = seededRandom(seed);
+  }
+
+  add(...rules: FaultRule[]): void {
+    for (const rule of rules) {
+      if (rule.path !== undefined) new RegExp(rule.path); // throws early on a bad pattern
+      this.rules.push({ ...rule });
+    }
+  }
+
+  clear(): void {
+    this.rules.length = 0;
+  }
+
+  take(method: string, pathname: string): FaultAction | undefined {
+    for (const rule of this.rules) {
+      if (rule.times !== undefined && rule.times <= 0) continue;
+      if (rule.method !== undefined && rule.method.toUpperCase() !== method) continue;
+      if (rule.path !== undefined && !new RegExp(rule.path).test(pathname)) continue;
+      if (rule.probability !== undefined && this.#random() >= rule.probability) continue;
+      if (rule.times !== undefined) rule.times--;
+      return rule.action;
+    }
+    return undefined;
+  }
+}
+
+export const PROXY_HTML = (status: number): string =>
+  `<html>\r\n<head><title>${status} Bad Gateway</title></head>\r\n<body>\r\n<center><h1>${status} Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
