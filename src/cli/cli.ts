@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { resolveApiKey } from '../config/api-key.js';
+import { loadConfig } from '../config/load.js';
+import { ConfigError, ImportdError, UsageError } from '../errors.js';
+import { GalaxyClient } from '../galaxy/client.js';
+import { GalaxyApiError, isGalaxyError } from '../galaxy/errors.js';
+import { API_COMMANDS, parseApiUrl, render } from './api.js';
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const HELP = `Usage: galaxy-importd [--config PATH] <command> [arguments]
+
+Imports files dropped into Galaxy's library_import_dir into data libraries.
+
+Commands:
+${API_COMMANDS.map((c) => `  api ${c.name} ${c.args}\n      ${c.summary}`).join('\n')}
+
+Options:
+  --config PATH   config file (default /etc/galaxy-importd/galaxy-importd.ini, then ./galaxy-importd.ini)
+  --json          print Galaxy's JSON as it came, instead of the seed scripts' layout
+  --help, -h      this help
+  --version       the version
+
+The API key comes from $GALAXY_API_KEY, [galaxy] api_key_file, or the systemd
+credential galaxy-api-key; never from the command line.
+
+Exit status: 0 success; 1 Galaxy answered with an error or could not be reached;
+2 usage or configuration error.
+`;
+
+function describeGalaxyError(err: ImportdError): string {
+  if (err instanceof GalaxyApiError) {
+    const code = err.errCode === null ? '' : ` (err_code ${err.errCode})`;
+    let hint = '';
+    if (err.status === 401) hint = '\nThe API key was refused: check $GALAXY_API_KEY or the key file, and that the key is the user\'s newest.';
+    else if (err.status === 403) hint = "\nThe key's user may lack the rights for this: library imports need an admin user's key (admin_users in galaxy.yml).";
+    return `Galaxy answered ${err.status} to ${err.method} ${err.path}: ${err.errMsg}${code}${hint}`;
+  }
+  return err.message;
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const fail = (code: number, message: string): number => {
+    io.stderr.write(`galaxy-importd: ${message}\n`);
+    return code;
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    return fail(EXIT.usage, `${(err as Error).message}\nRun galaxy-importd --help for usage.`);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    io.stdout.write(`${version()}\n`);
+    return EXIT.ok;
+  }
+  const [command, sub, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    io.stdout.write(HELP);
+    return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
+  }
+  try {
+    if (command === 'api') {
+      const api = API_COMMANDS.find((c) => c.name === sub);
+      if (!api) {
+        throw new UsageError(`unknown api command ${JSON.stringify(sub ?? '')}; one of: ${API_COMMANDS.map((c) => c.name).join(', ')}`);
+      }
+      if (rest.length < api.min || rest.length > api.max) {
+        throw new UsageError(`usage: galaxy-importd api ${api.name} ${api.args}`);
+      }
+      const url = parseApiUrl(rest[0] ?? '');
+      const config = loadConfig(values.config === undefined ? {} : { explicitPath: values.config });
+      const { key } = resolveApiKey(io.env, config.galaxy.api_key_file);
+      const client = new GalaxyClient({ url: url.origin, apiKey: key, timeoutMs: config.galaxy.timeout_seconds * 1000 });
+      try {
+        const { body, layout } = await api.run(client, url, rest.slice(1));
+        io.stdout.write(render(layout, body, url, values.json));
+      } finally {
+        await client.close();
+      }
+      return EXIT.ok;
+    }
+    throw new UsageError(`unknown command ${JSON.stringify(command)}\nRun galaxy-importd --help for usage.`);
+  } catch (err) {
+    if (err instanceof UsageError) return fail(EXIT.usage, err.message);
+    if (err instanceof ConfigError) return fail(EXIT.usage, `configuration error:\n  ${err.problems.join('\n  ')}`);
+    if (isGalaxyError(err)) return fail(EXIT.failed, describeGalaxyError(err));
+    throw err;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The one table of configuration options. It drives parsing, strict
+ * conversion, validation, docs/configuration.md and config/galaxy-importd.ini;
+ * a test keeps the last two in sync with it. Defaults are written as they
+ * would be in the INI file and go through the same conversion as user values.
+ */
+
+export type OptionType =
+  | { kind: 'string' }
+  | { kind: 'path' }
+  | { kind: 'url' }
+  | { kind: 'integer'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number }
+  | { kind: 'boolean' }
+  | { kind: 'list' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'listen' }
+  | { kind: 'after_upload' };
+
+export interface OptionSpec {
+  section: string;
+  key: string;
+  type: OptionType;
+  /** INI text of the default; undefined when the option has none (optional or required). */
+  default?: string;
+  /** Required for the daemon's commands (run, scan, check). */
+  required?: boolean;
+  doc: string;
+  /** A value shown in the example file when there is no default. */
+  example?: string;
+}
+
+const int = (min: number, max: number): OptionType => ({ kind: 'integer', min, max });
+const num = (min: number, max: number): OptionType => ({ kind: 'number', min, max });
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { section: 'galaxy', key: 'url', type: { kind: 'url' }, required: true, example: 'http://127.0.0.1:8080',
+    doc: "Galaxy's base URL, with its path prefix if Galaxy is served below one (https://example.org/galaxy)." },
+  { section: 'galaxy', key: 'api_key_file', type: { kind: 'path' }, example: '/etc/galaxy-importd/api_key',
+    doc: "A file holding an admin user's API key. Used when $GALAXY_API_KEY is not set; $CREDENTIALS_DIRECTORY/galaxy-api-key (systemd LoadCredential=) comes last. The key is never read from the command line." },
+  { section: 'galaxy', key: 'galaxy_config', type: { kind: 'path' }, example: '/srv/galaxy/config/galaxy.yml',
+    doc: "Galaxy's galaxy.yml (or older galaxy.ini / universe_wsgi.ini): library_import_dir is read from it when [import] dir is not set." },
+  { section: 'galaxy', key: 'timeout_seconds', type: int(1, 3600), default: '60',
+    doc: 'Deadline for one request to Galaxy, answer included.' },
+
+  { section: 'import', key: 'dir', type: { kind: 'path' }, example: '/data/galaxy/import',
+    doc: "Galaxy's library_import_dir as this host sees it. Required unless [galaxy] galaxy_config names a Galaxy config that sets it." },
+  { section: 'import', key: 'settle_seconds', type: num(0, 86400), default: '10',
+    doc: 'A file is ready when its size and modification time have not changed for this long.' },
+  { section: 'import', key: 'ready_marker', type: { kind: 'string' }, example: '.ready',
+    doc: 'When set, nothing in a directory is imported before a file of this name exists in it; the marker itself is never imported.' },
+  { section: 'import', key: 'ignore', type: { kind: 'list' }, default: '.*, *.part, *.tmp, *~, *.swp',
+    doc: "Comma-separated name patterns (* and ? wildcards) that are never imported. Hidden names also cover rsync's .name.XXXXXX temporaries." },
+  { section: 'import', key: 'poll', type: { kind: 'boolean' }, default: 'false',
+    doc: 'Poll the file system instead of using inotify: needed on NFS and CIFS, where inotify sees no changes made by other hosts.' },
+  { section: 'import', key: 'rescan_minutes', type: num(0, 1440), default: '10',
+    doc: 'Walk the whole import directory this often, as a safety net for missed events; 0 turns it off.' },
+  { section: 'import', key: 'backlog', type: { kind: 'enum', values: ['upload', 'skip'] }, default: 'upload',
+    doc: 'What to do with files already present at the very first start: upload them, or skip them and import only new files.' },
+  { section: 'import', key: 'after_upload', type: { kind: 'after_upload' }, default: 'keep',
+    doc: 'What to do with a file once its dataset is ok: keep it, delete it, or move:DIR to move it below DIR. Not allowed with link_data_only.' },
+
+  { section: 'library', key: 'name', type: { kind: 'string' }, default: 'Imports',
+    doc: 'The data library files go to unless a [folder:NAME] section says otherwise; created when missing.' },
+  { section: 'library', key: 'description', type: { kind: 'string' }, default: 'Files from the import directory',
+    doc: 'Description given to libraries galaxy-importd creates.' },
+
+  { section: 'upload', key: 'method', type: { kind: 'enum', values: ['fetch', 'paths'] }, default: 'fetch',
+    doc: "fetch: POST /api/tools/fetch with server_dir items (needs an admin key and library_import_dir). paths: the legacy upload_paths option (needs Galaxy's allow_path_paste)." },
+  { section: 'upload', key: 'concurrency', type: int(1, 64), default: '4',
+    doc: 'Most requests to Galaxy in flight at once, job polling included.' },
+  { section: 'upload', key: 'rate_per_second', type: num(0, 1000), default: '5',
+    doc: 'Most request starts to Galaxy in any one second; 0 means no rate limit.' },
+  { section: 'upload', key: 'batch_size', type: int(1, 1000), default: '20',
+    doc: 'Most files of one folder sent in one fetch request (one Galaxy job).' },
+  { section: 'upload', key: 'file_type', type: { kind: 'string' }, default: 'auto',
+    doc: "Galaxy datatype (ext) given to each dataset; auto lets Galaxy sniff it." },
+  { section: 'upload', key: 'dbkey', type: { kind: 'string' }, default: '?',
+    doc: 'Genome build (dbkey) given to each dataset; ? means unspecified.' },
+  { section: 'upload', key: 'link_data_only', type: { kind: 'boolean' }, default: 'false',
+    doc: 'Link datasets to the files in place instead of copying them into Galaxy; the files must then never move.' },
+  { section: 'upload', key: 'max_attempts', type: int(1, 100), default: '8',
+    doc: 'Attempts per file before it is marked failed.' },
+  { section: 'upload', key: 'backoff_max_seconds', type: num(1, 86400), default: '600',
+    doc: 'Longest wait between two attempts; waits grow exponentially with full jitter up to this.' },
+
+  { section: 'state', key: 'dir', type: { kind: 'path' }, default: '/var/lib/galaxy-importd',
+    doc: 'Where the ledger (SQLite, on a local disk) lives; created when missing.' },
+
+  { section: 'log', key: 'level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info',
+    doc: 'Least severe level logged; JSON lines on stdout.' },
+
+  { section: 'http', key: 'listen', type: { kind: 'listen' }, default: '127.0.0.1:9187',
+    doc: 'host:port for /healthz, /readyz and /metrics; empty turns the server off.' },
+];
+
+/** Keys of a [folder:NAME] section, NAME being the subdirectory as it is named on disk. */
+export const FOLDER_OPTIONS: readonly OptionSpec[] = [
+  { section: 'folder:NAME', key: 'library', type: { kind: 'string' }, example: 'API Test Library',
+    doc: 'Library for this subdirectory; [library] name when absent.' },
+  { section: 'folder:NAME', key: 'folder', type: { kind: 'string' }, example: '/api_test_folder1',
+    doc: 'Folder path inside the library; /NAME when absent. Deeper directories become subfolders of it.' },
+  { section: 'folder:NAME', key: 'file_type', type: { kind: 'string' }, example: 'bed', doc: '[upload] file_type for this subdirectory.' },
+  { section: 'folder:NAME', key: 'dbkey', type: { kind: 'string' }, example: 'hg19', doc: '[upload] dbkey for this subdirectory.' },
+  { section: 'folder:NAME', key: 'tags', type: { kind: 'list' }, example: 'run42, sequencer',
+    doc: 'Tags for the datasets (applied with method = paths; the fetch API accepts but does not apply them to library datasets).' },
+  { section: 'folder:NAME', key: 'link_data_only', type: { kind: 'boolean' }, example: 'false',
+    doc: '[upload] link_data_only for this subdirectory.' },
+];
+
+export const SECTIONS = [...new Set(OPTIONS.map((o) => o.section))];

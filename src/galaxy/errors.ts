@@ -1,0 +1,83 @@
+import { ImportdError } from '../errors.js';
+
+/**
+ * Galaxy answered with an HTTP error status. `errCode` and `errMsg` come from
+ * Galaxy's `{err_msg, err_code}` body; a proxy's HTML page or an empty body
+ * leaves `errCode` null and `errMsg` a one-line summary of what came back.
+ */
+export class GalaxyApiError extends ImportdError {
+  readonly status: number;
+  readonly errCode: number | null;
+  readonly errMsg: string;
+  /** From a `Retry-After` header, in milliseconds; null when absent. */
+  readonly retryAfterMs: number | null;
+  /** True when the body was Galaxy's own JSON, false for a proxy page or an empty body. */
+  readonly fromGalaxy: boolean;
+  readonly method: string;
+  /** The request path without its query string. */
+  readonly path: string;
+
+  constructor(init: {
+    status: number;
+    errCode: number | null;
+    errMsg: string;
+    retryAfterMs: number | null;
+    fromGalaxy: boolean;
+    method: string;
+    path: string;
+  }) {
+    super('GALAXY_HTTP_ERROR', `Galaxy answered ${init.status} to ${init.method} ${init.path}: ${init.errMsg}`);
+    this.status = init.status;
+    this.errCode = init.errCode;
+    this.errMsg = init.errMsg;
+    this.retryAfterMs = init.retryAfterMs;
+    this.fromGalaxy = init.fromGalaxy;
+    this.method = init.method;
+    this.path = init.path;
+  }
+}
+
+/**
+ * Galaxy (or whatever answered in its place) sent a success status with a body
+ * that is not the JSON the endpoint returns: HTML, invalid JSON, an unexpected
+ * shape or a body over the size limit.
+ */
+export class GalaxyResponseError extends ImportdError {
+  readonly status: number;
+  readonly method: string;
+  readonly path: string;
+
+  constructor(init: { status: number; method: string; path: string; problem: string }) {
+    super('GALAXY_BAD_RESPONSE', `Galaxy's answer to ${init.method} ${init.path} (HTTP ${init.status}) is not what the API returns: ${init.problem}`);
+    this.status = init.status;
+    this.method = init.method;
+    this.path = init.path;
+  }
+}
+
+export type NetworkFailure = 'refused' | 'dns' | 'connect-timeout' | 'timeout' | 'reset' | 'other';
+
+/**
+ * No HTTP answer came back. `mayHaveArrived` says whether Galaxy may have
+ * received (and acted on) the request: false only when no connection was made.
+ */
+export class GalaxyNetworkError extends ImportdError {
+  readonly failure: NetworkFailure;
+  readonly mayHaveArrived: boolean;
+  readonly method: string;
+  readonly path: string;
+
+  constructor(init: { failure: NetworkFailure; method: string; path: string; detail: string; cause: unknown }) {
+    super('GALAXY_UNREACHABLE', `No answer from Galaxy to ${init.method} ${init.path}: ${init.detail}`, { cause: init.cause });
+    this.failure = init.failure;
+    this.mayHaveArrived = !['refused', 'dns', 'connect-timeout'].includes(init.failure);
+    this.method = init.method;
+    this.path = init.path;
+  }
+}
+
+export type GalaxyError = GalaxyApiError | GalaxyResponseError | GalaxyNetworkError;
+
+export function isGalaxyError(err: unknown): err is GalaxyError {
+  return err instanceof GalaxyApiError || err instanceof GalaxyResponseError || err instanceof GalaxyNetworkError;
+}
