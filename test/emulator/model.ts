@@ -560,6 +560,16 @@ export class GalaxyModel {
     return this.datasetDetails(d);
   }
 
+  /** DELETE /api/libraries/{id}/contents/{dataset id}: marks a library dataset deleted. */
+  deleteContent(user: User | null, contentId: string): unknown {
+    if (!user?.admin) throw adminRequired();
+    const d = this.datasets.get(this.codec.decode(contentId, 'library dataset id'));
+    if (!d) throw new GalaxyError(400, 0, `Invalid LibraryDataset id ( ${contentId} ) specified`);
+    d.deleted = true;
+    this.onChange();
+    return { id: contentId, deleted: true };
+  }
+
   datasetDetails(d: DatasetRec): Record<string, unknown> {
     return {
       model_class: 'LibraryDataset',

@@ -98,6 +98,7 @@ function routes(model: GalaxyModel): Route[] {
     r('GET', '/api/libraries/:id/contents', ({ user, params }) => model.contentsIndex(user, p(params, 0))),
     r('POST', '/api/libraries/:id/contents', ({ user, params, body }) => model.createContent(user, p(params, 0), body)),
     r('GET', '/api/libraries/:id/contents/:id', ({ user, params }) => model.showContent(user, p(params, 0), p(params, 1))),
+    r('DELETE', '/api/libraries/:id/contents/:id', ({ user, params }) => model.deleteContent(user, p(params, 1))),
     r('GET', '/api/folders/:id', ({ params }) => model.showFolder(p(params, 0))),
     r('POST', '/api/folders/:id', ({ user, params, body }) => model.createFolder(user, p(params, 0), body)),
     r('GET', '/api/folders/:id/contents', ({ user, params, query }) => model.folderContents(user, p(params, 0), query)),
@@ -357,6 +358,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
   });
+  let closed: Promise<void> | null = null;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -376,11 +378,23 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     addFaults: (...rules) => faults.add(...rules),
     addJobFaults: (...jobFaults) => model.jobFaults.push(...jobFaults),
     close: async () => {
+      if (closed) return closed;
+      closed = (async () => {
       model.close();
       if (pending) clearTimeout(pending);
-      if (options.stateFile) writeFileSync(options.stateFile, JSON.stringify(model.snapshot()));
+      if (options.stateFile) {
+        try {
+          writeFileSync(options.stateFile, JSON.stringify(model.snapshot()));
+        } catch (err) {
+          // A test may remove the state file's directory before closing the emulator.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await done;
+      })();
+      return closed;
     },
   };
 }

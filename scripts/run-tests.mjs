@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Runs the compiled tests with node's own runner. Node 20's --test takes no
+// globs, so the files are listed here. Usage: node scripts/run-tests.mjs [dir-or-file-filter…]
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..', 'dist', 'test');
+const walk = (dir) =>
+  readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    return statSync(full).isDirectory() ? walk(full) : full.endsWith('.test.js') ? [full] : [];
+  });
+const filters = process.argv.slice(2);
+const files = walk(root)
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files under ${root}${filters.length ? ` matching ${filters.join(', ')}` : ''}: run npm run build first`);
+  process.exit(1);
+}
+const res = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=180000', ...files], { stdio: 'inherit' });
+process.exit(res.status ?? 1);
