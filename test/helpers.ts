@@ -65,7 +65,7 @@ export async function call(emu: Emulator, method: string, urlPath: string, opts:
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${emu.url}${urlPath}`, { method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await res.text();
-  let json: unknown = undefined;
+  let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {

@@ -1,4 +1,4 @@
-import { GalaxyClient } from '../galaxy/client.js';
+import type { GalaxyClient } from '../galaxy/client.js';
 import { UsageError } from '../errors.js';
 import { formatDisplay, formatResponse } from './format.js';
 

@@ -214,7 +214,7 @@ export const DEFAULT_CONFIG_PATHS = ['/etc/galaxy-importd/galaxy-importd.ini', '
 
 /** Find, read, convert and validate the config; every problem is reported at once in a ConfigError. */
 export function loadConfig(opts: LoadOptions = {}): Config {
-  let file: string | null = null;
+  let file: string | null;
   if (opts.explicitPath !== undefined) {
     file = path.resolve(opts.explicitPath);
     if (!existsSync(file)) {
@@ -277,7 +277,7 @@ export function parseConfig(text: string, file: string | null): Config {
       convertSection(section, body, FOLDER_OPTIONS, (k, v) => {
         rule[k] = v;
       });
-      folders.set(name, rule as FolderRule);
+      folders.set(name, rule);
       continue;
     }
     if (!SECTIONS.includes(section)) {

@@ -161,7 +161,7 @@ export class GalaxyClient {
 
   async currentUser(): Promise<{ id?: string; email?: string; is_admin?: boolean }> {
     const p = '/api/users/current';
-    return expectObject(await this.get(p), 'GET', p, []) as { is_admin?: boolean };
+    return expectObject(await this.get(p), 'GET', p, []);
   }
 
   async configuration(keys: string[]): Promise<Json> {

@@ -782,7 +782,7 @@ export class GalaxyModel {
     if (!user.admin) throw new GalaxyError(403, 403005, `You are not authorized to add an item to (${folder.name}).`);
     if (t.items_from !== undefined) {
       if (t.items_from !== 'directory') {
-        throw new GalaxyError(400, 400008, `items_from '${String(t.items_from)}' is not supported by this emulator.`);
+        throw new GalaxyError(400, 400008, `items_from '${JSON.stringify(t.items_from)}' is not supported by this emulator.`);
       }
       const full = this.#itemPath(user, t);
       return [{ folderId: folder.id, fullPath: full, name: null, ext: 'auto', dbkey: '?', link: false, info: '', tags: [], kind: 'directory', datasetId: null }];
@@ -844,7 +844,7 @@ export class GalaxyModel {
       return p;
     }
     if (src === undefined) throw missingParameter('src');
-    throw new GalaxyError(400, 400008, `Item src '${String(src)}' is not supported by this emulator.`);
+    throw new GalaxyError(400, 400008, `Item src '${JSON.stringify(src)}' is not supported by this emulator.`);
   }
 
   // ---- jobs ---------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ describe('GalaxyClient with a MockAgent', () => {
     t.after(() => agent.close());
     let sent: unknown;
     agent.get('http://galaxy.test').intercept({ path: '/galaxy/api/tools/fetch', method: 'POST' }).reply(200, (opts) => {
-      sent = JSON.parse(String(opts.body));
+      sent = JSON.parse(opts.body as string);
       return { jobs: [{ id: 'abc', state: 'new' }] };
     });
     const c = new GalaxyClient({ url: 'http://galaxy.test/galaxy/', apiKey: 'k', dispatcher: agent });
