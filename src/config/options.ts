@@ -43,7 +43,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { section: 'galaxy', key: 'timeout_seconds', type: int(1, 3600), default: '60',
     doc: 'Deadline for one request to Galaxy, answer included.' },
 
-  { section: 'import', key: 'dir', type: { kind: 'path' }, example: '/data/galaxy/import',
+  { section: 'import', key: 'dir', type: { kind: 'path' }, required: true, example: '/data/galaxy/import',
     doc: "Galaxy's library_import_dir as this host sees it. Required unless [galaxy] galaxy_config names a Galaxy config that sets it." },
   { section: 'import', key: 'settle_seconds', type: num(0, 86400), default: '10',
     doc: 'A file is ready when its size and modification time have not changed for this long.' },
