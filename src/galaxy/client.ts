@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { GalaxyResponseError } from './errors.js';
-import { createAgent, GalaxyHttp } from './http.js';
+import type { Limiter } from './http.js';
+import { createAgent, GalaxyHttp, unlimited } from './http.js';
 
 /**
  * Galaxy's API, one typed function per endpoint galaxy-importd uses
@@ -83,6 +84,8 @@ export interface GalaxyClientOptions {
   /** An undici dispatcher (Agent, MockAgent); one is made when absent and closed by close(). */
   dispatcher?: Dispatcher;
   userAgent?: string;
+  /** Runs every request; the daemon passes its throttling queue. */
+  limiter?: Limiter;
 }
 
 type Json = Record<string, unknown>;
@@ -123,6 +126,7 @@ export class GalaxyClient {
       maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024,
       dispatcher: opts.dispatcher ?? (this.#ownAgent as Dispatcher),
       userAgent: opts.userAgent ?? 'galaxy-importd',
+      limiter: opts.limiter ?? unlimited,
     });
   }
 
@@ -336,6 +340,14 @@ export class GalaxyClient {
     const first = jobs[0];
     if (!first) throw shapeError('POST', p, 'the answer names no job');
     return { jobId: first.id as string };
+  }
+
+  /** Jobs of one history, newest first: after an upload whose answer was lost, they tell whether Galaxy took it. */
+  async listJobs(opts: { historyId: string; toolId?: string; limit?: number }): Promise<JobSummary[]> {
+    const q = new URLSearchParams({ history_id: opts.historyId, limit: String(opts.limit ?? 100) });
+    if (opts.toolId) q.set('tool_id', opts.toolId);
+    const p = '/api/jobs';
+    return expectArray(await this.get(`${p}?${q.toString()}`), 'GET', p, ['id', 'state']) as JobSummary[];
   }
 
   async showJob(jobId: string, full = false): Promise<JobSummary> {

@@ -20,7 +20,16 @@ export interface HttpOptions {
   maxBodyBytes: number;
   dispatcher: Dispatcher;
   userAgent: string;
+  /**
+   * Runs each request (sending and reading the answer): the pipeline passes
+   * its queue here, so concurrency and rate limits bound every Galaxy request.
+   */
+  limiter: Limiter;
 }
+
+export type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export const unlimited: Limiter = (fn) => fn();
 
 export interface HttpResponse {
   status: number;
@@ -102,7 +111,11 @@ export class GalaxyHttp {
     return new URL(`${this.#base}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`);
   }
 
-  async call(method: 'GET' | 'POST' | 'DELETE' | 'PUT', pathOrUrl: string, body?: unknown): Promise<HttpResponse> {
+  call(method: 'GET' | 'POST' | 'DELETE' | 'PUT', pathOrUrl: string, body?: unknown): Promise<HttpResponse> {
+    return this.#opts.limiter(() => this.#call(method, pathOrUrl, body));
+  }
+
+  async #call(method: 'GET' | 'POST' | 'DELETE' | 'PUT', pathOrUrl: string, body?: unknown): Promise<HttpResponse> {
     const url = this.resolve(pathOrUrl);
     const where = url.pathname;
     const headers: Record<string, string> = {

@@ -876,6 +876,23 @@ export class GalaxyModel {
     return base;
   }
 
+  /** GET /api/jobs: the key's own jobs (every job for admins), newest first, filtered like Galaxy's index. */
+  listJobs(user: User | null, q: URLSearchParams): unknown[] {
+    if (!user) throw new GalaxyError(403, 403001, 'API authentication required for this request');
+    const historyId = q.get('history_id');
+    const history = historyId === null ? null : this.codec.decode(historyId, 'history id');
+    const states = q.getAll('state').flatMap((s) => s.split(','));
+    const tool = q.get('tool_id');
+    const limit = q.has('limit') ? Number(q.get('limit')) : 500;
+    const offset = q.has('offset') ? Number(q.get('offset')) : 0;
+    return [...this.jobs.values()]
+      .filter((j) => (user.admin || j.userId === user.id) && (history === null || j.historyId === history))
+      .filter((j) => (states.length === 0 || states.includes(j.state)) && (tool === null || j.toolId === tool))
+      .sort((a, b) => b.id - a.id)
+      .slice(offset, offset + limit)
+      .map((j) => this.jobDict(j, false));
+  }
+
   showJob(encoded: string, full: boolean): unknown {
     const job = this.jobs.get(this.codec.decode(encoded, 'job id'));
     if (!job) throw new GalaxyError(404, 404001, 'Job not found.');

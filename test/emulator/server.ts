@@ -105,6 +105,7 @@ function routes(model: GalaxyModel): Route[] {
     r('GET', '/api/histories', ({ user }) => model.listHistories(user)),
     r('POST', '/api/histories', ({ user, body }) => model.createHistory(user, body)),
     r('POST', '/api/tools/fetch', ({ user, body }) => model.fetch(user, body)),
+    r('GET', '/api/jobs', ({ user, query }) => model.listJobs(user, query)),
     r('GET', '/api/jobs/:id', ({ params, query }) => model.showJob(p(params, 0), boolParam(query, 'full') === true)),
   ];
 }

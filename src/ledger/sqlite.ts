@@ -1,0 +1,194 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ImportdError } from '../errors.js';
+import type { FileRecord, FileState, Ledger } from './ledger.js';
+import { FILE_STATES } from './ledger.js';
+
+/** The ledger could not be opened or written. */
+export class LedgerError extends ImportdError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('LEDGER_ERROR', message, options);
+  }
+}
+
+interface Row {
+  path: string;
+  size: number;
+  mtime_ms: number;
+  state: FileState;
+  attempts: number;
+  last_error: string | null;
+  library_id: string | null;
+  folder_id: string | null;
+  dataset_id: string | null;
+  job_id: string | null;
+  history_id: string | null;
+  submitted_at: number | null;
+  updated_at: number;
+}
+
+const COLUMNS: Record<keyof Omit<FileRecord, 'path'>, keyof Row> = {
+  size: 'size',
+  mtimeMs: 'mtime_ms',
+  state: 'state',
+  attempts: 'attempts',
+  lastError: 'last_error',
+  libraryId: 'library_id',
+  folderId: 'folder_id',
+  datasetId: 'dataset_id',
+  jobId: 'job_id',
+  historyId: 'history_id',
+  submittedAt: 'submitted_at',
+  updatedAt: 'updated_at',
+};
+
+const fromRow = (r: Row): FileRecord => ({
+  path: r.path,
+  size: r.size,
+  mtimeMs: r.mtime_ms,
+  state: r.state,
+  attempts: r.attempts,
+  lastError: r.last_error,
+  libraryId: r.library_id,
+  folderId: r.folder_id,
+  datasetId: r.dataset_id,
+  jobId: r.job_id,
+  historyId: r.history_id,
+  submittedAt: r.submitted_at,
+  updatedAt: r.updated_at,
+});
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE files (
+     path TEXT PRIMARY KEY,
+     size INTEGER NOT NULL,
+     mtime_ms REAL NOT NULL,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     library_id TEXT,
+     folder_id TEXT,
+     dataset_id TEXT,
+     job_id TEXT,
+     history_id TEXT,
+     submitted_at INTEGER,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX files_state ON files(state);
+   CREATE INDEX files_dataset ON files(dataset_id);
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+];
+
+/**
+ * The embedded ledger: one SQLite file in the state directory, WAL mode,
+ * `synchronous = NORMAL` (a power cut may lose the last transactions but never
+ * corrupts the file; the rebuild from Galaxy covers what is lost).
+ */
+export class SqliteLedger implements Ledger {
+  readonly file: string;
+  readonly #db: Database.Database;
+  readonly #get: Database.Statement<[string], Row>;
+  readonly #put: Database.Statement<Row>;
+
+  constructor(stateDir: string, clock: () => number = Date.now) {
+    this.file = path.join(stateDir, 'ledger.sqlite');
+    this.#clock = clock;
+    try {
+      mkdirSync(stateDir, { recursive: true });
+      this.#db = new Database(this.file);
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma('synchronous = NORMAL');
+      this.#db.pragma('busy_timeout = 5000');
+      this.#migrate();
+    } catch (err) {
+      throw new LedgerError(`cannot open the ledger ${this.file}: ${(err as Error).message}. Check that [state] dir is on a local disk and writable by this user.`, { cause: err });
+    }
+    this.#get = this.#db.prepare('SELECT * FROM files WHERE path = ?');
+    this.#put = this.#db.prepare(
+      `INSERT OR REPLACE INTO files (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at)
+       VALUES (@path, @size, @mtime_ms, @state, @attempts, @last_error, @library_id, @folder_id, @dataset_id, @job_id, @history_id, @submitted_at, @updated_at)`,
+    );
+  }
+
+  readonly #clock: () => number;
+
+  #migrate(): void {
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.#db.transaction(() => {
+        this.#db.exec(MIGRATIONS[v] ?? '');
+        this.#db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  get(p: string): FileRecord | undefined {
+    const row = this.#get.get(p);
+    return row ? fromRow(row) : undefined;
+  }
+
+  put(r: FileRecord): void {
+    this.#put.run({
+      path: r.path,
+      size: r.size,
+      mtime_ms: r.mtimeMs,
+      state: r.state,
+      attempts: r.attempts,
+      last_error: r.lastError,
+      library_id: r.libraryId,
+      folder_id: r.folderId,
+      dataset_id: r.datasetId,
+      job_id: r.jobId,
+      history_id: r.historyId,
+      submitted_at: r.submittedAt,
+      updated_at: r.updatedAt,
+    });
+  }
+
+  update(p: string, fields: Partial<Omit<FileRecord, 'path'>>): void {
+    const all = { ...fields, updatedAt: fields.updatedAt ?? this.#clock() };
+    const keys = Object.keys(all) as (keyof typeof all)[];
+    const sets = keys.map((k) => `${COLUMNS[k]} = @${COLUMNS[k]}`).join(', ');
+    const params: Record<string, unknown> = { path: p };
+    for (const k of keys) params[COLUMNS[k]] = all[k];
+    this.#db.prepare(`UPDATE files SET ${sets} WHERE path = @path`).run(params);
+  }
+
+  transaction(fn: () => void): void {
+    this.#db.transaction(fn)();
+  }
+
+  inState(...states: FileState[]): FileRecord[] {
+    const marks = states.map(() => '?').join(', ');
+    return (this.#db.prepare(`SELECT * FROM files WHERE state IN (${marks}) ORDER BY path`).all(...states) as Row[]).map(fromRow);
+  }
+
+  counts(): Record<FileState, number> {
+    const out = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
+    for (const { state, n } of this.#db.prepare('SELECT state, count(*) AS n FROM files GROUP BY state').all() as { state: FileState; n: number }[]) {
+      out[state] = n;
+    }
+    return out;
+  }
+
+  countsByFolder(): { folderId: string | null; state: FileState; count: number }[] {
+    return (this.#db.prepare('SELECT folder_id AS folderId, state, count(*) AS count FROM files GROUP BY folder_id, state ORDER BY folder_id, state').all() as {
+      folderId: string | null;
+      state: FileState;
+      count: number;
+    }[]);
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,45 @@
+import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from '../galaxy/errors.js';
+
+/**
+ * What a failed Galaxy call means for the pipeline:
+ * - transient: try again after a backoff; `uncertain` when Galaxy may have
+ *   acted on the request although no good answer came back (look before resending);
+ * - permanent: Galaxy refused this request for good;
+ * - blocked: the key is refused (401) or lacks the rights (403): stop
+ *   submitting everything until it works again.
+ */
+export type Verdict =
+  | { kind: 'transient'; uncertain: boolean; retryAfterMs: number | null; message: string }
+  | { kind: 'permanent'; message: string }
+  | { kind: 'blocked'; message: string };
+
+export function classify(err: unknown): Verdict {
+  if (err instanceof GalaxyNetworkError) {
+    return { kind: 'transient', uncertain: err.mayHaveArrived, retryAfterMs: null, message: err.message };
+  }
+  if (err instanceof GalaxyResponseError) {
+    // A success status with a body we cannot read: Galaxy did act on it.
+    return { kind: 'transient', uncertain: true, retryAfterMs: null, message: err.message };
+  }
+  if (err instanceof GalaxyApiError) {
+    const message = err.fromGalaxy ? err.errMsg : err.message;
+    if (err.fromGalaxy && (err.status === 401 || err.status === 403)) return { kind: 'blocked', message: `${err.status} ${err.errMsg}` };
+    if (err.status === 408 || err.status === 429 || err.status >= 500 || !err.fromGalaxy) {
+      // 408 and 429 say the request was not processed; a 5xx or a proxy's page may hide an accepted one.
+      const uncertain = err.status !== 408 && err.status !== 429;
+      return { kind: 'transient', uncertain, retryAfterMs: err.retryAfterMs, message };
+    }
+    return { kind: 'permanent', message };
+  }
+  return { kind: 'permanent', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Exponential backoff with full jitter (a random wait up to the exponential
+ * bound), never less than Galaxy's Retry-After and never more than the cap.
+ */
+export function backoffMs(attempt: number, capMs: number, retryAfterMs: number | null, random: () => number = Math.random): number {
+  const bound = Math.min(capMs, 1000 * 2 ** Math.max(0, attempt - 1));
+  const jittered = random() * bound;
+  return Math.min(capMs, Math.max(jittered, retryAfterMs ?? 0));
+}

@@ -1,0 +1,42 @@
+import type { Config } from '../config/load.js';
+
+/** Where a file goes in Galaxy and with which dataset attributes. */
+export interface Route {
+  library: string;
+  /** Folder path below the library root as segments; [] is the root folder. */
+  folder: readonly string[];
+  fileType: string;
+  dbkey: string;
+  tags: readonly string[];
+  link: boolean;
+}
+
+/** The target folder's identity, for batching and caching: library and folder path. */
+export function routeKey(route: Route): string {
+  return `${route.library}\u0000/${route.folder.join('/')}`;
+}
+
+export function folderText(route: Route): string {
+  return `/${route.folder.join('/')}`;
+}
+
+/**
+ * The first path component is the subdirectory: it maps to the library folder
+ * `/<subdir>` of [library] name unless a [folder:<subdir>] section says
+ * otherwise; deeper directories become nested folders below it. Files at the
+ * top of the import directory go to the library's root folder.
+ */
+export function routeFile(relPath: string, config: Pick<Config, 'library' | 'upload' | 'folders'>): Route {
+  const dirs = relPath.split('/').slice(0, -1);
+  const subdir = dirs[0];
+  const rule = subdir === undefined ? undefined : config.folders.get(subdir);
+  const base = subdir === undefined ? [] : (rule?.folder ?? `/${subdir}`).split('/').filter((s) => s !== '');
+  return {
+    library: rule?.library ?? config.library.name,
+    folder: [...base, ...dirs.slice(1)],
+    fileType: rule?.file_type ?? config.upload.file_type,
+    dbkey: rule?.dbkey ?? config.upload.dbkey,
+    tags: rule?.tags ?? [],
+    link: rule?.link_data_only ?? config.upload.link_data_only,
+  };
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { FileRecord } from '../../src/ledger/ledger.js';
+import { LedgerError, SqliteLedger } from '../../src/ledger/sqlite.js';
+import { tempDir } from '../helpers.js';
+
+const record = (p: string, fields: Partial<FileRecord> = {}): FileRecord => ({
+  path: p,
+  size: 10,
+  mtimeMs: 1000,
+  state: 'seen',
+  attempts: 0,
+  lastError: null,
+  libraryId: null,
+  folderId: null,
+  datasetId: null,
+  jobId: null,
+  historyId: null,
+  submittedAt: null,
+  updatedAt: 1,
+  ...fields,
+});
+
+describe('SqliteLedger', () => {
+  it('creates the state directory and keeps records across reopening', (t) => {
+    const dir = path.join(tempDir(t), 'state', 'nested');
+    const first = new SqliteLedger(dir);
+    first.put(record('run1/a.bed', { state: 'ok', datasetId: 'abc' }));
+    first.setMeta('first_start', 'done');
+    first.close();
+
+    const second = new SqliteLedger(dir);
+    t.after(() => second.close());
+
+    assert.ok(existsSync(path.join(dir, 'ledger.sqlite')));
+    assert.deepEqual(second.get('run1/a.bed'), record('run1/a.bed', { state: 'ok', datasetId: 'abc' }));
+    assert.equal(second.getMeta('first_start'), 'done');
+  });
+
+  it('updates some fields and stamps updatedAt from its clock', (t) => {
+    const ledger = new SqliteLedger(tempDir(t), () => 42);
+    t.after(() => ledger.close());
+    ledger.put(record('a'));
+
+    ledger.update('a', { state: 'failed', attempts: 3, lastError: 'Galaxy said no' });
+
+    assert.deepEqual(ledger.get('a'), record('a', { state: 'failed', attempts: 3, lastError: 'Galaxy said no', updatedAt: 42 }));
+  });
+
+  it('counts files by state and by folder, and lists them by state', (t) => {
+    const ledger = new SqliteLedger(tempDir(t));
+    t.after(() => ledger.close());
+    ledger.transaction(() => {
+      ledger.put(record('a', { state: 'ok', folderId: 'F1' }));
+      ledger.put(record('b', { state: 'ok', folderId: 'F1' }));
+      ledger.put(record('c', { state: 'failed', folderId: 'F2' }));
+    });
+
+    const counts = ledger.counts();
+
+    assert.equal(counts.ok, 2);
+    assert.equal(counts.failed, 1);
+    assert.equal(counts.queued, 0);
+    assert.deepEqual(ledger.inState('failed', 'retrying').map((r) => r.path), ['c']);
+    assert.deepEqual(ledger.countsByFolder(), [
+      { folderId: 'F1', state: 'ok', count: 2 },
+      { folderId: 'F2', state: 'failed', count: 1 },
+    ]);
+  });
+
+  it('keeps names with spaces, quotes, newlines and non-ASCII characters intact', (t) => {
+    const ledger = new SqliteLedger(tempDir(t));
+    t.after(() => ledger.close());
+    const names = ["run 2/it's \"quoted\".bed", 'naïve/Größe.txt', 'odd/line\nbreak.txt'];
+
+    for (const n of names) ledger.put(record(n));
+
+    assert.deepEqual(names.map((n) => ledger.get(n)?.path), names);
+  });
+
+  it('rolls a failed transaction back whole', (t) => {
+    const ledger = new SqliteLedger(tempDir(t));
+    t.after(() => ledger.close());
+
+    assert.throws(() => ledger.transaction(() => {
+      ledger.put(record('x'));
+      throw new Error('boom');
+    }));
+
+    assert.equal(ledger.get('x'), undefined);
+  });
+
+  it('says which directory is unusable when the ledger cannot be opened', (t) => {
+    const dir = tempDir(t);
+    const blocker = path.join(dir, 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    const err = (() => {
+      try {
+        new SqliteLedger(path.join(blocker, 'sub'));
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+
+    assert.ok(err instanceof LedgerError);
+    assert.match(err.message, /\[state\] dir/);
+  });
+});
