@@ -7,12 +7,10 @@ import { ConfigError, UsageError } from '../errors.js';
 import { GalaxyClient } from '../galaxy/client.js';
 import { GalaxyApiError, isGalaxyError } from '../galaxy/errors.js';
 import { API_COMMANDS, parseApiUrl, render } from './api.js';
+import type { DaemonIo } from './daemon-commands.js';
+import { checkCommand, retryCommand, runCommand, scanCommand, statusCommand } from './daemon-commands.js';
 
-export interface CliIo {
-  env: NodeJS.ProcessEnv;
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-}
+export type CliIo = DaemonIo;
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -26,6 +24,12 @@ const HELP = `Usage: galaxy-importd [--config PATH] <command> [arguments]
 Imports files dropped into Galaxy's library_import_dir into data libraries.
 
 Commands:
+  run                      the daemon: watch the import directory and import every settled file
+  scan                     one pass: import what is there now, then exit (1 if any file failed)
+  status [--failed]        the ledger: files by state and folder; failed files with reasons
+  retry PATH… | --all-failed
+                           queue failed files again
+  check                    validate the config, reach Galaxy, check the key and library_import_dir
 ${API_COMMANDS.map((c) => `  api ${c.name} ${c.args}\n      ${c.summary}`).join('\n')}
 
 Options:
@@ -67,6 +71,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
+        failed: { type: 'boolean', default: false },
+        'all-failed': { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -102,6 +108,29 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         await client.close();
       }
       return EXIT.ok;
+    }
+    const config = loadConfig(values.config === undefined ? {} : { explicitPath: values.config });
+    const extra = sub === undefined ? [] : [sub, ...rest];
+    const noArgs = (): void => {
+      if (extra.length > 0) throw new UsageError(`${command} takes no arguments, got ${JSON.stringify(extra.join(' '))}`);
+    };
+    switch (command) {
+      case 'run':
+        noArgs();
+        return await runCommand(config, io);
+      case 'scan':
+        noArgs();
+        return await scanCommand(config, io);
+      case 'status':
+        noArgs();
+        return statusCommand(config, io, { failed: values.failed, json: values.json });
+      case 'retry':
+        return retryCommand(config, io, extra, values['all-failed']);
+      case 'check':
+        noArgs();
+        return await checkCommand(config, io);
+      default:
+        break;
     }
     throw new UsageError(`unknown command ${JSON.stringify(command)}\nRun galaxy-importd --help for usage.`);
   } catch (err) {

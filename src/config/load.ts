@@ -45,6 +45,7 @@ export interface Config {
     readonly file_type: string;
     readonly dbkey: string;
     readonly link_data_only: boolean;
+    readonly job_timeout_minutes: number;
     readonly max_attempts: number;
     readonly backoff_max_seconds: number;
   };
@@ -357,6 +358,7 @@ export function parseConfig(text: string, file: string | null): Config {
       file_type: get<string>('upload.file_type'),
       dbkey: get<string>('upload.dbkey'),
       link_data_only: get<boolean>('upload.link_data_only'),
+      job_timeout_minutes: get<number>('upload.job_timeout_minutes'),
       max_attempts: get<number>('upload.max_attempts'),
       backoff_max_seconds: get<number>('upload.backoff_max_seconds'),
     }),

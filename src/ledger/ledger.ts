@@ -42,6 +42,12 @@ export interface Ledger {
   counts(): Record<FileState, number>;
   /** Per library folder and state, for `status`. */
   countsByFolder(): { folderId: string | null; state: FileState; count: number }[];
+  /** Dataset ids already assigned to files in a folder: never claimed twice. */
+  datasetsIn(folderId: string): Set<string>;
+  /** Remember a job Galaxy created for an upload from this history. */
+  rememberJob(historyId: string, jobId: string): void;
+  /** Jobs known to come from this daemon's uploads in a history. */
+  jobsOf(historyId: string): Set<string>;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
   close(): void;

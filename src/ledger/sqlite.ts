@@ -77,7 +77,9 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX files_state ON files(state);
    CREATE INDEX files_dataset ON files(dataset_id);
-   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE jobs (job_id TEXT PRIMARY KEY, history_id TEXT NOT NULL);
+   CREATE INDEX jobs_history ON jobs(history_id);`,
 ];
 
 /**
@@ -178,6 +180,20 @@ export class SqliteLedger implements Ledger {
       state: FileState;
       count: number;
     }[]);
+  }
+
+  datasetsIn(folderId: string): Set<string> {
+    const rows = this.#db.prepare('SELECT dataset_id AS id FROM files WHERE folder_id = ? AND dataset_id IS NOT NULL').all(folderId) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
+  rememberJob(historyId: string, jobId: string): void {
+    this.#db.prepare('INSERT OR IGNORE INTO jobs (job_id, history_id) VALUES (?, ?)').run(jobId, historyId);
+  }
+
+  jobsOf(historyId: string): Set<string> {
+    const rows = this.#db.prepare('SELECT job_id AS id FROM jobs WHERE history_id = ?').all(historyId) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
   }
 
   getMeta(key: string): string | undefined {

@@ -1,0 +1,246 @@
+import { constants as fsc, promises as fsp, realpathSync } from 'node:fs';
+import path from 'node:path';
+import type { ApiKey } from '../config/api-key.js';
+import { resolveApiKey } from '../config/api-key.js';
+import type { Config } from '../config/load.js';
+import { requireDaemonKeys } from '../config/load.js';
+import { createDaemon } from '../daemon.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { GalaxyClient } from '../galaxy/client.js';
+import type { FileRecord, FileState } from '../ledger/ledger.js';
+import { FILE_STATES } from '../ledger/ledger.js';
+import { LedgerError, SqliteLedger } from '../ledger/sqlite.js';
+import { createLogger } from '../observe/logger.js';
+import { folderText, routeFile } from '../pipeline/route.js';
+
+export type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
+
+export interface DaemonIo {
+  env: NodeJS.ProcessEnv;
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  onSignal(signal: Signal, handler: () => void): void;
+}
+
+/** How long `run` waits for requests in flight after SIGTERM; the systemd unit's TimeoutStopSec is above it. */
+export const DRAIN_MS = 8000;
+
+function openLedger(config: Config): SqliteLedger {
+  try {
+    return new SqliteLedger(config.state.dir);
+  } catch (err) {
+    if (err instanceof LedgerError) throw new ConfigError([`[state] dir: ${err.message}`], { cause: err });
+    throw err;
+  }
+}
+
+function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiKey } {
+  requireDaemonKeys(config);
+  return { key: resolveApiKey(env, config.galaxy.api_key_file) };
+}
+
+export async function runCommand(config: Config, io: DaemonIo): Promise<number> {
+  const { key } = daemonSetup(config, io.env);
+  const ledger = openLedger(config);
+  const log = createLogger(config.log.level);
+  const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
+  let stopRequested!: (sig: Signal) => void;
+  const stopped = new Promise<Signal>((resolve) => (stopRequested = resolve));
+  io.onSignal('SIGTERM', () => stopRequested('SIGTERM'));
+  io.onSignal('SIGINT', () => stopRequested('SIGINT'));
+  io.onSignal('SIGHUP', () => {
+    log.info({ event: 'daemon.rescan', reason: 'SIGHUP' }, 'rescanning the import directory');
+    void daemon.rescan();
+  });
+  log.info({ event: 'daemon.start', import_dir: config.import.dir, galaxy: config.galaxy.url, key_source: key.source, state_dir: config.state.dir }, 'starting');
+  const started = daemon.start({ watch: true }).then(() => {
+    const c = daemon.counts();
+    log.info({ event: 'daemon.ready', ...c.files, settling: c.settling, in_flight: c.inFlight }, 'ready: start-up walk done, watching for new files');
+  });
+  const signal = await Promise.race([stopped, started.then(() => stopped)]);
+  log.info({ event: 'daemon.stopping', signal }, 'stopping: finishing or handing back uploads in flight');
+  await daemon.stop(DRAIN_MS);
+  await started.catch(() => undefined);
+  const c = daemon.counts();
+  ledger.close();
+  log.info({ event: 'daemon.stopped', ...c.files }, 'stopped');
+  log.flush();
+  return 0;
+}
+
+export async function scanCommand(config: Config, io: DaemonIo): Promise<number> {
+  const { key } = daemonSetup(config, io.env);
+  const ledger = openLedger(config);
+  const log = createLogger(config.log.level);
+  const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
+  let interrupted = false;
+  const interrupt = (): void => {
+    interrupted = true;
+  };
+  io.onSignal('SIGTERM', interrupt);
+  io.onSignal('SIGINT', interrupt);
+  const tty = io.stderr.isTTY === true;
+  const progress = tty
+    ? setInterval(() => {
+      const c = daemon.counts();
+      io.stderr.write(`\rscan: ${c.files.ok} ok, ${c.settling} settling, ${c.inFlight} uploading, ${c.files.failed} failed   `);
+    }, 250)
+    : null;
+  try {
+    await daemon.start({ watch: false });
+    while (!interrupted) {
+      const done = Promise.race([daemon.idle(), new Promise((r) => setTimeout(r, 200))]);
+      await done;
+      const c = daemon.counts();
+      if (daemon.keyProblem() !== null) break;
+      if (c.settling === 0 && c.inFlight === 0) break;
+    }
+  } finally {
+    if (progress) clearInterval(progress);
+    if (tty) io.stderr.write('\n');
+  }
+  const keyProblem = daemon.keyProblem();
+  const failed = daemon.failedThisRun();
+  await daemon.stop(DRAIN_MS);
+  const c = ledger.counts();
+  ledger.close();
+  log.flush();
+  if (keyProblem !== null) {
+    io.stderr.write(`galaxy-importd: Galaxy refuses the API key: ${keyProblem}\nUse an admin user's current key (admin_users in galaxy.yml; User → Preferences → Manage API Key).\n`);
+    return 1;
+  }
+  io.stderr.write(`scan: ${c.ok} ok, ${failed.length} failed in this scan${interrupted ? ' (interrupted)' : ''}${failed.length ? ' — see galaxy-importd status --failed' : ''}\n`);
+  return failed.length > 0 || interrupted ? 1 : 0;
+}
+
+export function statusCommand(config: Config, io: DaemonIo, opts: { failed: boolean; json: boolean }): number {
+  const ledger = openLedger(config);
+  try {
+    const all = ledger.inState(...FILE_STATES);
+    const byFolder = new Map<string, Record<FileState, number>>();
+    for (const r of all) {
+      const route = routeFile(r.path, config);
+      const key = `${route.library} ${folderText(route)}`;
+      const counts = byFolder.get(key) ?? (Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>);
+      counts[r.state]++;
+      byFolder.set(key, counts);
+    }
+    const failed = all.filter((r) => r.state === 'failed');
+    if (opts.json) {
+      io.stdout.write(`${JSON.stringify({
+        states: ledger.counts(),
+        folders: Object.fromEntries(byFolder),
+        ...(opts.failed ? { failed: failed.map((r: FileRecord) => ({ file: r.path, reason: r.lastError, attempts: r.attempts })) } : {}),
+      }, null, 2)}\n`);
+      return 0;
+    }
+    const counts = ledger.counts();
+    const lines = [`ledger: ${path.join(config.state.dir, 'ledger.sqlite')}`, '', 'files by state:'];
+    for (const s of FILE_STATES) if (counts[s] > 0) lines.push(`  ${s.padEnd(10)} ${counts[s]}`);
+    if (all.length === 0) lines.push('  (none yet)');
+    lines.push('', 'by library and folder:');
+    for (const [folder, c] of [...byFolder].sort()) {
+      lines.push(`  ${folder}: ${FILE_STATES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);
+    }
+    if (opts.failed) {
+      lines.push('', failed.length ? 'failed files:' : 'no failed files');
+      for (const r of failed) lines.push(`  ${JSON.stringify(r.path)}: ${r.lastError ?? 'no reason recorded'} (${r.attempts} attempts)`);
+      if (failed.length) lines.push('', 'Fix the cause, then: galaxy-importd retry --all-failed (or retry PATH…)');
+    }
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    ledger.close();
+  }
+}
+
+export function retryCommand(config: Config, io: DaemonIo, paths: string[], allFailed: boolean): number {
+  if (!allFailed && paths.length === 0) throw new UsageError('usage: galaxy-importd retry PATH… | --all-failed');
+  const ledger = openLedger(config);
+  try {
+    const chosen: FileRecord[] = [];
+    const unknown: string[] = [];
+    if (allFailed) chosen.push(...ledger.inState('failed'));
+    for (const p of paths) {
+      const rel = config.import.dir !== null && path.isAbsolute(p) ? path.relative(config.import.dir, p).split(path.sep).join('/') : p;
+      const rec = ledger.get(rel);
+      if (rec?.state === 'failed') chosen.push(rec);
+      else unknown.push(rec ? `${p} (it is ${rec.state}, not failed)` : `${p} (not in the ledger)`);
+    }
+    ledger.transaction(() => {
+      for (const r of chosen) ledger.update(r.path, { state: 'queued', attempts: 0, lastError: `retry requested after: ${r.lastError ?? 'failure'}` });
+    });
+    io.stdout.write(`${chosen.length} file(s) queued again; a running daemon picks them up at its next rescan, or at once on SIGHUP (systemctl reload galaxy-importd).\n`);
+    if (unknown.length) io.stderr.write(`not re-queued:\n  ${unknown.join('\n  ')}\n`);
+    return 0;
+  } finally {
+    ledger.close();
+  }
+}
+
+export async function checkCommand(config: Config, io: DaemonIo): Promise<number> {
+  const results: { ok: boolean; text: string; fix?: string }[] = [];
+  const pass = (text: string): void => void results.push({ ok: true, text });
+  const fail = (text: string, fix: string): void => void results.push({ ok: false, text, fix });
+  pass(`configuration ${config.file ?? '(defaults: no config file found)'} is valid`);
+  try {
+    requireDaemonKeys(config);
+  } catch (err) {
+    for (const p of (err as ConfigError).problems) fail(p, 'set it in the config file');
+  }
+  let key: ApiKey | null = null;
+  try {
+    key = resolveApiKey(io.env, config.galaxy.api_key_file);
+    pass(`API key found (from ${key.source})`);
+  } catch (err) {
+    fail((err as ConfigError).problems.join('; '), 'provide the key as described');
+  }
+  if (config.import.dir !== null) {
+    try {
+      await fsp.access(config.import.dir, fsc.R_OK | fsc.X_OK);
+      pass(`import directory ${config.import.dir} is readable`);
+    } catch {
+      fail(`import directory ${config.import.dir} is not readable by this user`, "run galaxy-importd as a user that can read it (usually Galaxy's own user)");
+    }
+  }
+  try {
+    const ledger = new SqliteLedger(config.state.dir);
+    ledger.close();
+    pass(`state directory ${config.state.dir} is writable (ledger opened)`);
+  } catch (err) {
+    fail((err as Error).message, 'create the directory or fix [state] dir (a local disk, writable by this user)');
+  }
+  if (config.galaxy.url !== null && key !== null) {
+    const client = new GalaxyClient({ url: config.galaxy.url, apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000 });
+    try {
+      const v = await client.version();
+      pass(`Galaxy ${v.version_major} answers at ${config.galaxy.url}`);
+      const user = await client.currentUser();
+      if (user.is_admin === true) pass(`the key belongs to ${user.email ?? 'a user'}, an admin`);
+      else fail(`the key belongs to ${user.email ?? 'a user'}, who is not an admin`, 'use the key of a user listed in admin_users in galaxy.yml');
+      const conf = await client.configuration(['library_import_dir', 'is_admin_user']);
+      const galaxyDir = typeof conf.library_import_dir === 'string' ? conf.library_import_dir : null;
+      if (galaxyDir === null) {
+        fail("Galaxy's library_import_dir is not set (or not visible to this key)", 'set library_import_dir in galaxy.yml to the import directory and restart Galaxy');
+      } else if (config.import.dir !== null) {
+        const same = ((): boolean => {
+          try {
+            return realpathSync(galaxyDir) === realpathSync(config.import.dir);
+          } catch {
+            return galaxyDir === config.import.dir;
+          }
+        })();
+        if (same) pass(`Galaxy's library_import_dir is the watched directory (${galaxyDir})`);
+        else fail(`Galaxy's library_import_dir is ${galaxyDir} but [import] dir is ${config.import.dir}`, 'they must be the same directory (in Docker: mount the volume at the same path in both containers)');
+      }
+    } catch (err) {
+      fail(`Galaxy at ${config.galaxy.url}: ${(err as Error).message}`, 'check [galaxy] url, the network, and the key');
+    } finally {
+      await client.close();
+    }
+  }
+  for (const r of results) io.stdout.write(r.ok ? `ok    ${r.text}\n` : `FAIL  ${r.text}\n      fix: ${r.fix ?? ''}\n`);
+  const bad = results.filter((r) => !r.ok).length;
+  io.stdout.write(bad === 0 ? 'all checks passed\n' : `${bad} check(s) failed\n`);
+  return bad === 0 ? 0 : 1;
+}

@@ -1,0 +1,361 @@
+import { constants as fsc, promises as fsp, realpathSync } from 'node:fs';
+import path from 'node:path';
+import PQueue from 'p-queue';
+import type { Dispatcher } from 'undici';
+import type { Config } from './config/load.js';
+import { GalaxyClient } from './galaxy/client.js';
+import type { Limiter } from './galaxy/http.js';
+import type { FileRecord, FileState, Ledger } from './ledger/ledger.js';
+import type { Logger } from './observe/logger.js';
+import { compileIgnore, ignoredReason } from './pipeline/admit.js';
+import { KeyGate } from './pipeline/gate.js';
+import { HistoryPool } from './pipeline/histories.js';
+import { routeFile } from './pipeline/route.js';
+import type { Fingerprint } from './pipeline/settle.js';
+import { Settler } from './pipeline/settle.js';
+import { Targets } from './pipeline/targets.js';
+import type { ReadyFile } from './pipeline/uploader.js';
+import { Uploader } from './pipeline/uploader.js';
+import { walk } from './watch/walk.js';
+import type { TreeWatcher } from './watch/watcher.js';
+import { watchTree } from './watch/watcher.js';
+
+/**
+ * The composition root: builds discover → settle → admit → route → queue →
+ * submit → confirm → record from its parts. Only this file and cli/ know
+ * every module.
+ */
+
+export interface DaemonDeps {
+  config: Config;
+  apiKey: string;
+  log: Logger;
+  ledger: Ledger;
+  dispatcher?: Dispatcher;
+  now?: () => number;
+  random?: () => number;
+  /** Faster polling for tests and the demo; the defaults suit a real Galaxy. */
+  tuning?: Partial<{ lingerMs: number; pollMinMs: number; pollMaxMs: number; keyProbeMs: number }>;
+}
+
+export interface DaemonCounts {
+  files: Record<FileState, number>;
+  settling: number;
+  inFlight: number;
+}
+
+export interface Daemon {
+  /** Walk the tree, resume interrupted uploads, then (with `watch`) follow live changes. */
+  start(opts: { watch: boolean }): Promise<void>;
+  /** Walk again (rescan, SIGHUP). */
+  rescan(): Promise<void>;
+  /** Resolves when nothing is settling, queued or in flight. */
+  idle(): Promise<void>;
+  counts(): DaemonCounts;
+  /** The key problem while Galaxy refuses the key, else null. */
+  keyProblem(): string | null;
+  /** Stop watching, hand back unsent work to the ledger, wait for requests in flight up to `deadlineMs`. */
+  stop(deadlineMs: number): Promise<void>;
+  /** Files this process saw become failed, for `scan`'s exit status. */
+  failedThisRun(): string[];
+}
+
+const DONE: ReadonlySet<FileState> = new Set(['ok', 'failed', 'skipped']);
+
+/** p-queue as the limiter for every Galaxy request: `concurrency` in flight, `rate_per_second` starts per second. */
+function requestQueue(concurrency: number, ratePerSecond: number): PQueue {
+  if (ratePerSecond <= 0) return new PQueue({ concurrency });
+  const whole = Number.isInteger(ratePerSecond);
+  return new PQueue({
+    concurrency,
+    intervalCap: whole ? ratePerSecond : 1,
+    interval: whole ? 1000 : Math.ceil(1000 / ratePerSecond),
+    strict: true,
+  });
+}
+
+export function createDaemon(deps: DaemonDeps): Daemon {
+  const { config, log, ledger } = deps;
+  const now = deps.now ?? Date.now;
+  const importDir = config.import.dir;
+  if (importDir === null || config.galaxy.url === null) throw new Error('createDaemon needs [import] dir and [galaxy] url');
+  const realImport = realpathSync(importDir);
+  const queue = requestQueue(config.upload.concurrency, config.upload.rate_per_second);
+  const limiter: Limiter = (fn) => queue.add(fn) as Promise<Awaited<ReturnType<typeof fn>>>;
+  const client = new GalaxyClient({
+    url: config.galaxy.url,
+    apiKey: deps.apiKey,
+    timeoutMs: config.galaxy.timeout_seconds * 1000,
+    limiter,
+    ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+  });
+  const fileLog = log.child({ component: 'pipeline' });
+  const gate = new KeyGate(client, {
+    refused: (message) => log.error({ event: 'galaxy.key_refused', reason: message }, 'Galaxy refuses the API key: uploads are paused until it works; check that it is an admin user\'s current key'),
+    restored: () => log.info({ event: 'galaxy.key_ok' }, 'Galaxy accepts the API key again: uploads resume'),
+  }, deps.tuning?.keyProbeMs ?? 60_000);
+  const targets = new Targets(client, config.library.description, {
+    created: (kind, name, id) => log.info({ event: kind === 'library' ? 'library.created' : 'folder.created', library: kind === 'library' ? name : undefined, folder: kind === 'folder' ? name : undefined, id }, `${kind} created`),
+    duplicate: (_kind, name, id) => log.warn({ event: 'library.duplicate', library: name, id }, 'several libraries have this name; using the first Galaxy lists'),
+  });
+  const rebuild = ledger.getMeta('created_at') === undefined;
+  if (rebuild) ledger.setMeta('created_at', new Date(now()).toISOString());
+  const firstStart = ledger.getMeta('first_start_done') === undefined;
+  const isIgnored = compileIgnore(config.import.ignore);
+  const startedAt = now();
+  let watcher: TreeWatcher | null = null;
+  let rescanTimer: NodeJS.Timeout | null = null;
+  let stopping = false;
+  let walking: Promise<void> | null = null;
+
+  const afterOk = async (file: ReadyFile): Promise<void> => {
+    watcher?.unwatch(file.path);
+    const action = config.import.after_upload;
+    if (action.action === 'keep') return;
+    const source = path.join(importDir, file.path);
+    try {
+      if (action.action === 'delete') {
+        await fsp.unlink(source);
+      } else {
+        const dest = path.join(action.dir, file.path);
+        await fsp.mkdir(path.dirname(dest), { recursive: true });
+        try {
+          await fsp.rename(source, dest);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+          await fsp.copyFile(source, dest, fsc.COPYFILE_EXCL);
+          await fsp.unlink(source);
+        }
+      }
+      fileLog.info({ event: 'file.after_upload', file: file.path, action: action.action }, 'file handled after upload');
+    } catch (err) {
+      fileLog.warn({ event: 'file.after_upload', file: file.path, action: action.action, err: (err as Error).message }, 'could not move or delete the file after its upload; it stays recorded as ok');
+    }
+  };
+
+  const uploader = new Uploader({
+    client,
+    ledger,
+    targets,
+    histories: new HistoryPool(client, ledger),
+    gate,
+    log: fileLog,
+    options: {
+      batchSize: config.upload.batch_size,
+      maxAttempts: config.upload.max_attempts,
+      backoffMaxMs: config.upload.backoff_max_seconds * 1000,
+      jobTimeoutMs: config.upload.job_timeout_minutes * 60_000,
+      lingerMs: deps.tuning?.lingerMs ?? 200,
+      pollMinMs: deps.tuning?.pollMinMs ?? 1000,
+      pollMaxMs: deps.tuning?.pollMaxMs ?? 10_000,
+      rebuild,
+    },
+    now,
+    ...(deps.random ? { random: deps.random } : {}),
+    afterOk,
+  });
+
+  const record = (relPath: string, fp: Fingerprint, state: FileState, reason: string, event: 'file.skipped' | 'upload.failed'): void => {
+    const prev = ledger.get(relPath);
+    if (prev?.state === state && prev.lastError === reason && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) return;
+    ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state, attempts: prev?.attempts ?? 0, lastError: reason, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: now() });
+    (state === 'failed' ? fileLog.error.bind(fileLog) : fileLog.warn.bind(fileLog))({ event, file: relPath, reason }, state === 'failed' ? 'upload failed' : 'file skipped');
+  };
+
+  const statFile = async (relPath: string): Promise<Fingerprint | null> => {
+    try {
+      const st = await fsp.stat(path.join(importDir, relPath));
+      return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : null;
+    } catch {
+      return null;
+    }
+  };
+
+  const settler = new Settler({
+    settleMs: config.import.settle_seconds * 1000,
+    readyMarker: config.import.ready_marker,
+    stat: statFile,
+    markerExists: async (relDir) => {
+      try {
+        await fsp.access(path.join(importDir, relDir, config.import.ready_marker ?? ''));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    onGone: (relPath) => fileLog.warn({ event: 'file.gone', file: relPath, reason: 'deleted or replaced by a non-file before it settled' }, 'file dropped'),
+    onReady: (relPath, fp) => {
+      void (async () => {
+        try {
+          await fsp.access(path.join(importDir, relPath), fsc.R_OK);
+        } catch (err) {
+          record(relPath, fp, 'failed', `not readable by this user (${(err as NodeJS.ErrnoException).code ?? 'error'}): fix its permissions, then run galaxy-importd retry`, 'upload.failed');
+          return;
+        }
+        const route = routeFile(relPath, config);
+        fileLog.info({ event: 'file.ready', file: relPath, size: fp.size, library: route.library, folder: `/${route.folder.join('/')}` }, 'file ready');
+        uploader.add({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: now() }, route);
+      })();
+    },
+  });
+
+  /** admit: decide what a discovered path is, and hand candidates to the settler. */
+  const consider = async (relPath: string, initialWalk: boolean): Promise<void> => {
+    if (stopping) return;
+    if (uploader.has(relPath)) return;
+    if (settler.has(relPath)) {
+      settler.touch(relPath);
+      return;
+    }
+    const reason = ignoredReason(relPath, isIgnored, config.import.ready_marker);
+    if (reason !== null) {
+      if (reason === 'ready marker') settler.markerAppeared(relPath.includes('/') ? relPath.slice(0, relPath.lastIndexOf('/')) : '');
+      return;
+    }
+    const full = path.join(importDir, relPath);
+    let lst;
+    try {
+      lst = await fsp.lstat(full);
+    } catch {
+      return; // gone already
+    }
+    if (lst.isSymbolicLink()) {
+      let real: string;
+      try {
+        real = await fsp.realpath(full);
+      } catch {
+        record(relPath, { size: 0, mtimeMs: lst.mtimeMs }, 'skipped', 'symlink whose target does not exist (or a symlink loop)', 'file.skipped');
+        return;
+      }
+      const inside = path.relative(realImport, real);
+      if (inside.startsWith('..') || path.isAbsolute(inside)) {
+        record(relPath, { size: 0, mtimeMs: lst.mtimeMs }, 'skipped', `symlink leaves the import directory (points to ${real}); Galaxy would import it with an admin key, so galaxy-importd refuses it`, 'file.skipped');
+        return;
+      }
+    }
+    let st;
+    try {
+      st = await fsp.stat(full);
+    } catch {
+      return;
+    }
+    if (st.isDirectory()) return;
+    const fp = { size: st.size, mtimeMs: st.mtimeMs };
+    if (!st.isFile()) {
+      record(relPath, fp, 'skipped', 'not a regular file (FIFO, socket or device)', 'file.skipped');
+      return;
+    }
+    const prev = ledger.get(relPath);
+    if (prev && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs && DONE.has(prev.state)) return;
+    if (prev && DONE.has(prev.state) && prev.state !== 'skipped') {
+      fileLog.info({ event: 'file.changed', file: relPath, size: fp.size, reason: `was ${prev.state} with size ${prev.size}` }, 'file changed since its last upload; it is imported again');
+    }
+    if (initialWalk && firstStart && config.import.backlog === 'skip') {
+      record(relPath, fp, 'skipped', 'present at the very first start and [import] backlog = skip', 'file.skipped');
+      return;
+    }
+    settler.touch(relPath);
+  };
+
+  const runWalk = async (initial: boolean): Promise<void> => {
+    const started = now();
+    const pending: Promise<void>[] = [];
+    const result = await walk(importDir, {
+      onEntry: (relPath) => {
+        pending.push(consider(relPath, initial));
+        if (pending.length >= 512) {
+          const batch = pending.splice(0);
+          void Promise.all(batch);
+        }
+      },
+      onError: (relPath, err) => log.warn({ event: 'watch.error', file: relPath, err: err.code ?? err.message }, 'cannot read a directory; its files are not imported until it is readable'),
+      skipDir: (relPath) => ignoredReason(relPath, isIgnored, null) !== null,
+    });
+    await Promise.all(pending);
+    log.debug({ event: 'daemon.walk', files: result.files, dirs: result.dirs, duration_ms: now() - started }, 'walk done');
+  };
+
+  const doWalk = (initial: boolean): Promise<void> => {
+    walking ??= runWalk(initial).finally(() => {
+      walking = null;
+    });
+    return walking;
+  };
+
+  const DONE_WATCH_STATES: ReadonlySet<FileState> = new Set(['ok', 'skipped']);
+
+  return {
+    async start({ watch }) {
+      const resumable = ledger.inState('submitted');
+      if (resumable.length > 0) {
+        log.info({ event: 'daemon.resume', files: resumable.length }, 'confirming uploads interrupted by the last stop');
+        uploader.resume(resumable, (p) => routeFile(p, config));
+      }
+      if (watch) {
+        watcher = watchTree(importDir, {
+          poll: config.import.poll,
+          intervalMs: 2000,
+          ignored: (relPath, stats) => {
+            const parts = relPath.split('/');
+            if (parts.some((p) => isIgnored(p)) && parts[parts.length - 1] !== config.import.ready_marker) return true;
+            if (!stats?.isFile()) return false;
+            const rec = ledger.get(relPath);
+            return rec !== undefined && DONE_WATCH_STATES.has(rec.state) && rec.size === stats.size && rec.mtimeMs === stats.mtimeMs;
+          },
+          onFile: (relPath, event) => {
+            if (event === 'unlink') {
+              if (settler.forget(relPath)) fileLog.warn({ event: 'file.gone', file: relPath, reason: 'deleted before it settled' }, 'file dropped');
+              return;
+            }
+            void consider(relPath, false);
+          },
+          onDir: (relPath, event) => {
+            if (event === 'addDir') void walkSub(relPath);
+          },
+          onError: (err) => log.error({ event: 'watch.error', err: err.message, code: (err as NodeJS.ErrnoException).code }, (err as NodeJS.ErrnoException).code === 'ENOSPC'
+            ? 'out of inotify watches: raise fs.inotify.max_user_watches (see docs/operations.md); periodic rescans still find every file'
+            : 'watcher error; periodic rescans still find every file'),
+        });
+      }
+      await doWalk(true);
+      if (firstStart) ledger.setMeta('first_start_done', new Date(now()).toISOString());
+      if (watcher) await watcher.ready;
+      if (watch && config.import.rescan_minutes > 0) {
+        rescanTimer = setInterval(() => void doWalk(false), config.import.rescan_minutes * 60_000);
+        rescanTimer.unref();
+      }
+    },
+    rescan: () => doWalk(false),
+    async idle() {
+      for (;;) {
+        if (walking) await walking;
+        await uploader.idle();
+        if (settler.size === 0 && uploader.pending === 0 && !walking) return;
+        if (gate.blocked !== null) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    counts: () => ({ files: ledger.counts(), settling: settler.size, inFlight: uploader.pending }),
+    keyProblem: () => gate.blocked,
+    failedThisRun: () => ledger.inState('failed').filter((r: FileRecord) => r.updatedAt >= startedAt).map((r) => r.path),
+    async stop(deadlineMs) {
+      stopping = true;
+      if (rescanTimer) clearInterval(rescanTimer);
+      settler.close();
+      await watcher?.close();
+      gate.close();
+      await uploader.stop(deadlineMs);
+      queue.clear();
+      await client.close();
+    },
+  };
+
+  async function walkSub(relDir: string): Promise<void> {
+    // A directory moved in: chokidar reports its files too, but walking it is cheap and certain.
+    await walk(path.join(importDir as string, relDir), {
+      onEntry: (p) => void consider(`${relDir}/${p}`, false),
+      onError: () => undefined,
+      skipDir: (p) => ignoredReason(`${relDir}/${p}`, isIgnored, null) !== null,
+    });
+  }
+}

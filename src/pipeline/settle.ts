@@ -1,0 +1,139 @@
+/**
+ * Settling: a file is ready when its size and modification time have not
+ * changed across two looks `settleMs` apart, or, with a ready marker, once the
+ * marker exists in its directory. Every candidate is checked here, including
+ * files found at start (chokidar's awaitWriteFinish skips those, and compares
+ * size only). Memory is one small entry per file still settling.
+ */
+
+export interface Fingerprint {
+  size: number;
+  mtimeMs: number;
+}
+
+export interface SettleDeps {
+  settleMs: number;
+  readyMarker: string | null;
+  /** Current size and mtime of a relative path, or null when it is gone or not a regular file. */
+  stat(relPath: string): Promise<Fingerprint | null>;
+  /** Whether the ready marker exists in the directory (relative, '' for the top). */
+  markerExists(relDir: string): Promise<boolean>;
+  onReady(relPath: string, fp: Fingerprint): void;
+  onGone(relPath: string): void;
+  now?: () => number;
+}
+
+interface Entry {
+  fp: Fingerprint;
+  since: number;
+  timer: NodeJS.Timeout | null;
+  checking: boolean;
+  again: boolean;
+}
+
+const dirOf = (relPath: string): string => {
+  const i = relPath.lastIndexOf('/');
+  return i < 0 ? '' : relPath.slice(0, i);
+};
+
+export class Settler {
+  readonly #deps: SettleDeps;
+  readonly #now: () => number;
+  readonly #pending = new Map<string, Entry>();
+  #closed = false;
+
+  constructor(deps: SettleDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  has(relPath: string): boolean {
+    return this.#pending.has(relPath);
+  }
+
+  /** A hint that the file exists or changed: (re)start watching it settle. */
+  touch(relPath: string): void {
+    if (this.#closed) return;
+    const entry = this.#pending.get(relPath);
+    if (entry) {
+      if (entry.checking) entry.again = true;
+      else this.#schedule(relPath, entry, 0);
+      return;
+    }
+    const fresh: Entry = { fp: { size: -1, mtimeMs: -1 }, since: this.#now(), timer: null, checking: false, again: false };
+    this.#pending.set(relPath, fresh);
+    this.#schedule(relPath, fresh, 0);
+  }
+
+  /** The file went away (unlink): stop tracking it. Returns whether it was pending. */
+  forget(relPath: string): boolean {
+    const entry = this.#pending.get(relPath);
+    if (!entry) return false;
+    if (entry.timer) clearTimeout(entry.timer);
+    this.#pending.delete(relPath);
+    return true;
+  }
+
+  /** The ready marker appeared in a directory: look at its pending files now. */
+  markerAppeared(relDir: string): void {
+    for (const [p, entry] of this.#pending) if (dirOf(p) === relDir) this.#schedule(p, entry, 0);
+  }
+
+  #schedule(relPath: string, entry: Entry, delayMs: number): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      void this.#check(relPath, entry);
+    }, delayMs);
+  }
+
+  async #check(relPath: string, entry: Entry): Promise<void> {
+    if (this.#closed || this.#pending.get(relPath) !== entry) return;
+    entry.checking = true;
+    entry.again = false;
+    let fp: Fingerprint | null;
+    let marker = false;
+    try {
+      fp = await this.#deps.stat(relPath);
+      if (fp && this.#deps.readyMarker !== null) marker = await this.#deps.markerExists(dirOf(relPath));
+    } finally {
+      entry.checking = false;
+    }
+    if (this.#closed || this.#pending.get(relPath) !== entry) return;
+    if (fp === null) {
+      this.#pending.delete(relPath);
+      this.#deps.onGone(relPath);
+      return;
+    }
+    const now = this.#now();
+    const changed = fp.size !== entry.fp.size || fp.mtimeMs !== entry.fp.mtimeMs;
+    if (changed) {
+      entry.fp = fp;
+      entry.since = now;
+    }
+    if (this.#deps.readyMarker !== null) {
+      // Declared readiness: the marker, not the clock, says the directory is complete.
+      if (!marker) return; // markerAppeared() or a later touch() looks again
+      if (!entry.again) {
+        this.#pending.delete(relPath);
+        this.#deps.onReady(relPath, fp);
+        return;
+      }
+    } else if (!changed && !entry.again && now - entry.since >= this.#deps.settleMs) {
+      this.#pending.delete(relPath);
+      this.#deps.onReady(relPath, fp);
+      return;
+    }
+    this.#schedule(relPath, entry, entry.again ? 0 : Math.max(50, entry.since + this.#deps.settleMs - now));
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#pending.values()) if (entry.timer) clearTimeout(entry.timer);
+    this.#pending.clear();
+  }
+}

@@ -1,0 +1,112 @@
+import type { GalaxyClient } from '../galaxy/client.js';
+import type { Route } from './route.js';
+
+export interface Target {
+  libraryId: string;
+  /** F-prefixed. */
+  folderId: string;
+}
+
+export interface TargetLog {
+  created(kind: 'library' | 'folder', name: string, id: string): void;
+  duplicate(kind: 'library', name: string, chosenId: string): void;
+}
+
+/**
+ * Finds or creates each route's library and folder path, once: concurrent
+ * callers for the same library or folder share one lookup (single-flight),
+ * answers are cached, and a failed lookup is forgotten so the next call asks
+ * Galaxy again. Every creation is preceded by a fresh lookup, so a creation
+ * whose answer was lost (accepted, then a 502) is found, not repeated.
+ */
+export class Targets {
+  readonly #client: GalaxyClient;
+  readonly #description: string;
+  readonly #log: TargetLog;
+  readonly #libraries = new Map<string, Promise<{ id: string; rootFolderId: string }>>();
+  /** Per library id: full folder path ('/', '/a/b') → folder id. */
+  readonly #folders = new Map<string, Promise<Map<string, string>>>();
+  readonly #inflight = new Map<string, Promise<string>>();
+
+  constructor(client: GalaxyClient, libraryDescription: string, log: TargetLog) {
+    this.#client = client;
+    this.#description = libraryDescription;
+    this.#log = log;
+  }
+
+  async resolve(route: Route): Promise<Target> {
+    const lib = await this.#library(route.library);
+    let folderId = lib.rootFolderId;
+    let pathSoFar = '';
+    for (const segment of route.folder) {
+      pathSoFar += `/${segment}`;
+      folderId = await this.#folder(lib.id, folderId, pathSoFar, segment);
+    }
+    return { libraryId: lib.id, folderId };
+  }
+
+  /** Forget everything cached (a library or folder was deleted in Galaxy). */
+  reset(): void {
+    this.#libraries.clear();
+    this.#folders.clear();
+  }
+
+  #library(name: string): Promise<{ id: string; rootFolderId: string }> {
+    let p = this.#libraries.get(name);
+    if (!p) {
+      p = this.#findOrCreateLibrary(name);
+      this.#libraries.set(name, p);
+      p.catch(() => this.#libraries.delete(name));
+    }
+    return p;
+  }
+
+  async #findOrCreateLibrary(name: string): Promise<{ id: string; rootFolderId: string }> {
+    const found = (await this.#client.listLibraries(false)).filter((l) => l.name === name);
+    const first = found[0];
+    if (first) {
+      if (found.length > 1) this.#log.duplicate('library', name, first.id);
+      return { id: first.id, rootFolderId: first.root_folder_id };
+    }
+    const created = await this.#client.createLibrary(name, this.#description);
+    this.#log.created('library', name, created.id);
+    return { id: created.id, rootFolderId: created.root_folder_id };
+  }
+
+  #folderMap(libraryId: string, refresh: boolean): Promise<Map<string, string>> {
+    let p = refresh ? undefined : this.#folders.get(libraryId);
+    if (!p) {
+      p = this.#client.libraryContents(libraryId).then((entries) => {
+        const map = new Map<string, string>();
+        // Duplicate folder names are possible in Galaxy: the first listed wins, consistently.
+        for (const e of entries) if (e.type === 'folder' && !map.has(e.name)) map.set(e.name, e.id);
+        return map;
+      });
+      this.#folders.set(libraryId, p);
+      p.catch(() => this.#folders.delete(libraryId));
+    }
+    return p;
+  }
+
+  #folder(libraryId: string, parentId: string, fullPath: string, name: string): Promise<string> {
+    const key = `${libraryId}\u0000${fullPath}`;
+    let p = this.#inflight.get(key);
+    if (!p) {
+      p = (async () => {
+        const cached = (await this.#folderMap(libraryId, false)).get(fullPath);
+        if (cached) return cached;
+        // Look again before creating: another process, or an earlier attempt whose answer was lost, may have made it.
+        const fresh = await this.#folderMap(libraryId, true);
+        const existing = fresh.get(fullPath);
+        if (existing) return existing;
+        const created = await this.#client.createFolder(parentId, name);
+        fresh.set(fullPath, created.id);
+        this.#log.created('folder', fullPath, created.id);
+        return created.id;
+      })();
+      this.#inflight.set(key, p);
+      void p.finally(() => this.#inflight.delete(key)).catch(() => undefined);
+    }
+    return p;
+  }
+}
