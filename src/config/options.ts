@@ -79,7 +79,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     doc: 'Genome build (dbkey) given to each dataset; ? means unspecified.' },
   { section: 'upload', key: 'link_data_only', type: { kind: 'boolean' }, default: 'false',
     doc: 'Link datasets to the files in place instead of copying them into Galaxy; the files must then never move.' },
-  { section: 'upload', key: 'job_timeout_minutes', type: num(0.1, 10080), default: '60',
+  { section: 'upload', key: 'job_timeout_minutes', type: num(0.01, 10080), default: '60',
     doc: "How long an upload job may stay unfinished (queued, running) before its files are marked failed with the job's state; galaxy-importd retry sends them again, after checking that no dataset appeared meanwhile." },
   { section: 'upload', key: 'max_attempts', type: int(1, 100), default: '8',
     doc: 'Attempts per file before it is marked failed.' },

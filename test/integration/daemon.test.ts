@@ -1,0 +1,356 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { tempDir, waitFor } from '../helpers.js';
+import { retryCommand } from '../../src/cli/daemon-commands.js';
+import { harness } from './harness.js';
+
+// Behaviours of issue 3, each on real files in temp directories, real chokidar,
+// a real SQLite ledger and the Galaxy emulator on a loopback port.
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function put(dir: string, rel: string, content = `${rel}\n`): void {
+  mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+  writeFileSync(path.join(dir, rel), content);
+}
+
+function duplicates(names: string[]): string[] {
+  return names.filter((n, i) => names.indexOf(n) !== i);
+}
+
+describe('daemon: discovery and restarts', () => {
+  it('uploads files present at start once, and files dropped while it was down after a restart', async (t) => {
+    const h = await harness(t);
+    put(h.importDir, 'run1/a.txt');
+    put(h.importDir, 'run1/b.txt');
+
+    await h.start();
+    await h.waitOk(['run1/a.txt', 'run1/b.txt']);
+    await h.stop();
+    put(h.importDir, 'run1/c.txt');
+    await h.start();
+    await h.waitOk(['run1/c.txt']);
+    await h.daemon().idle();
+
+    assert.deepEqual(h.datasets(), ['Imports|/run1|a.txt', 'Imports|/run1|b.txt', 'Imports|/run1|c.txt']);
+    assert.equal(h.events('upload.submitted', 'run1/a.txt').length, 1);
+  });
+
+  it('with backlog = skip, skips only what was there at the very first start', async (t) => {
+    const h = await harness(t, { ini: { import: { backlog: 'skip' } } });
+    put(h.importDir, 'old/before.txt');
+
+    await h.start();
+    await h.daemon().idle();
+    await h.stop();
+    put(h.importDir, 'old/while-down.txt');
+    await h.start();
+    put(h.importDir, 'old/live.txt');
+    await h.waitOk(['old/while-down.txt', 'old/live.txt']);
+
+    assert.deepEqual(h.datasets(), ['Imports|/old|live.txt', 'Imports|/old|while-down.txt']);
+    assert.equal(h.events('file.skipped', 'old/before.txt').length, 1);
+  });
+
+  it('uploads a file dropped while running, once', async (t) => {
+    const h = await harness(t);
+    await h.start();
+
+    put(h.importDir, 'live/new.bed', 'chr1\t1\t2\n');
+    await h.waitOk(['live/new.bed']);
+    await sleep(500);
+
+    assert.deepEqual(h.datasets(), ['Imports|/live|new.bed']);
+  });
+});
+
+describe('daemon: settling', () => {
+  it('uploads a file written slowly (chunks over 20 s) once, complete', async (t) => {
+    const h = await harness(t, { ini: { import: { settle_seconds: 2 } } });
+    await h.start();
+    const file = path.join(h.importDir, 'slow', 'growing.txt');
+    mkdirSync(path.dirname(file));
+
+    let written = 0;
+    for (let i = 0; i < 20; i++) {
+      const chunk = `chunk ${i} ${'x'.repeat(1000)}\n`;
+      appendFileSync(file, chunk);
+      written += Buffer.byteLength(chunk);
+      await sleep(1000);
+    }
+    await h.waitOk(['slow/growing.txt']);
+
+    const [d] = h.emu.model.tree();
+    assert.equal(h.emu.model.tree().length, 1);
+    assert.equal(d?.size, written);
+  });
+
+  it('waits for a half-written file found at start, and takes a file renamed into place', async (t) => {
+    const h = await harness(t, { ini: { import: { settle_seconds: 1 } } });
+    const file = path.join(h.importDir, 'start', 'half.txt');
+    put(h.importDir, 'start/half.txt', 'first half\n');
+
+    await h.start();
+    for (let i = 0; i < 5; i++) {
+      await sleep(300);
+      appendFileSync(file, `more ${i}\n`);
+    }
+    put(h.importDir, 'start/.incoming.txt.a1B2c3', 'renamed content\n');
+    renameSync(path.join(h.importDir, 'start/.incoming.txt.a1B2c3'), path.join(h.importDir, 'start/incoming.txt'));
+    await h.waitOk(['start/half.txt', 'start/incoming.txt']);
+
+    const sizes = Object.fromEntries(h.emu.model.tree().map((d) => [d.name, d.size]));
+    assert.deepEqual(sizes, { 'half.txt': Buffer.byteLength('first half\n') + [0, 1, 2, 3, 4].reduce((n, i) => n + Buffer.byteLength(`more ${i}\n`), 0), 'incoming.txt': Buffer.byteLength('renamed content\n') });
+  });
+
+  it('with ready_marker, uploads nothing in a directory before its marker exists', async (t) => {
+    const h = await harness(t, { ini: { import: { ready_marker: '.ready', settle_seconds: 0.2 } } });
+    put(h.importDir, 'run7/a.txt');
+    put(h.importDir, 'run7/b.txt');
+
+    await h.start();
+    await sleep(1500);
+    const before = h.datasets();
+    put(h.importDir, 'run7/.ready', '');
+    await h.waitOk(['run7/a.txt', 'run7/b.txt']);
+
+    assert.deepEqual(before, []);
+    assert.deepEqual(h.datasets(), ['Imports|/run7|a.txt', 'Imports|/run7|b.txt']);
+  });
+
+  it('never uploads ignored names, and uploads the file once renamed to its final name', async (t) => {
+    const h = await harness(t);
+    await h.start();
+    for (const name of ['.hidden', 'data.part', 'data.tmp', 'notes.txt~', '.notes.txt.swp', '.reads.fq.Xy12Ab']) put(h.importDir, `ign/${name}`);
+    put(h.importDir, 'ign/.git/config');
+
+    await sleep(1500);
+    renameSync(path.join(h.importDir, 'ign/data.part'), path.join(h.importDir, 'ign/data.bin'));
+    await h.waitOk(['ign/data.bin']);
+
+    assert.deepEqual(h.datasets(), ['Imports|/ign|data.bin']);
+  });
+});
+
+describe('daemon: routing and names', () => {
+  it('makes nested directories nested folders and applies [folder:NAME] (dots and spaces kept)', async (t) => {
+    const h = await harness(t, {
+      ini: {
+        'folder:seq.v2': { library: 'Sequencing', folder: '/runs/v2', file_type: 'txt', dbkey: 'hg38' },
+        'folder:run 2': { folder: '/second run' },
+      },
+    });
+    put(h.importDir, 'seq.v2/lane1/r1.txt');
+    put(h.importDir, 'run 2/a.txt');
+    put(h.importDir, 'plain/deep/er/x.txt');
+
+    await h.start();
+    await h.waitOk(['seq.v2/lane1/r1.txt', 'run 2/a.txt', 'plain/deep/er/x.txt']);
+
+    assert.deepEqual(h.datasets(), ['Imports|/plain/deep/er|x.txt', 'Imports|/second run|a.txt', 'Sequencing|/runs/v2/lane1|r1.txt']);
+    const r1 = h.emu.model.tree().find((d) => d.name === 'r1.txt');
+    const details = [...h.emu.model.datasets.values()].find((d) => d.name === 'r1.txt');
+    assert.equal(r1?.state, 'ok');
+    assert.equal(details?.ext, 'txt');
+    assert.equal(details?.dbkey, 'hg38');
+  });
+
+  it('keeps names with spaces, quotes and non-ASCII characters, in Galaxy and in the logs', async (t) => {
+    const h = await harness(t);
+    const names = ['odd/with space.txt', `odd/it's "quoted".txt`, 'odd/naïve Größe ✓.txt'];
+    for (const n of names) put(h.importDir, n);
+
+    await h.start();
+    await h.waitOk(names);
+
+    assert.deepEqual(h.emu.model.tree().map((d) => d.name).sort(), names.map((n) => n.slice(4)).sort());
+    for (const n of names) assert.ok(h.events('upload.ok', n).length === 1, n);
+  });
+});
+
+describe('daemon: throttling and batching', () => {
+  it('never has more than `concurrency` requests in flight nor more than `rate_per_second` starts a second', async (t) => {
+    const h = await harness(t, { ini: { upload: { concurrency: 2, rate_per_second: 4, batch_size: 2 } }, emu: { jobQueuedMs: 50, jobRunMs: 50 } });
+    h.emu.addFaults({ path: '^/api/', action: { type: 'delay', ms: 60 } });
+    for (let i = 0; i < 8; i++) put(h.importDir, `burst/d${i}/f.txt`);
+
+    await h.start();
+    await h.waitOk(Array.from({ length: 8 }, (_, i) => `burst/d${i}/f.txt`), 60_000);
+
+    assert.ok(h.emu.stats().maxInFlight <= 2, `max in flight ${h.emu.stats().maxInFlight}`);
+    const starts = h.emu.requests.map((r) => r.start).sort((a, b) => a - b);
+    // Arrival times at the emulator jitter by a few ms around the client's spacing; a fixed-window
+    // limiter would instead let 8 starts through within milliseconds at a window boundary.
+    for (let i = 0; i + 4 < starts.length; i++) {
+      assert.ok((starts[i + 4] ?? 0) - (starts[i] ?? 0) >= 950, `5 request starts within ${(starts[i + 4] ?? 0) - (starts[i] ?? 0)} ms`);
+    }
+  });
+
+  it('sends N ready files of one folder in ceil(N / batch_size) fetch requests', async (t) => {
+    const h = await harness(t, { ini: { upload: { batch_size: 7 } } });
+    for (let i = 0; i < 30; i++) put(h.importDir, `many/f${String(i).padStart(2, '0')}.txt`);
+
+    await h.start();
+    await h.waitOk(Array.from({ length: 30 }, (_, i) => `many/f${String(i).padStart(2, '0')}.txt`));
+
+    const fetches = h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch');
+    assert.equal(fetches.length, Math.ceil(30 / 7));
+    assert.equal(h.datasets().length, 30);
+  });
+});
+
+describe('daemon: Galaxy failures', () => {
+  it('ends every file ok, none twice, through 502/503 pages, resets, timeouts and 429 with Retry-After', async (t) => {
+    const h = await harness(t, { ini: { galaxy: { timeout_seconds: 1 }, upload: { batch_size: 3, max_attempts: 20 } } });
+    h.emu.addFaults(
+      { method: 'POST', path: '^/api/tools/fetch$', times: 2, action: { type: 'status', status: 502 } },
+      { method: 'POST', path: '^/api/tools/fetch$', times: 1, action: { type: 'status', status: 503, body: 'text' } },
+      { method: 'POST', path: '^/api/tools/fetch$', times: 1, action: { type: 'reset' } },
+      { method: 'POST', path: '^/api/tools/fetch$', times: 1, action: { type: 'hang' } },
+      { method: 'POST', path: '^/api/tools/fetch$', times: 2, action: { type: 'status', status: 429, body: 'text', retryAfter: 1 } },
+      { method: 'GET', path: '^/api/jobs/', times: 3, action: { type: 'status', status: 504 } },
+      { method: 'GET', path: '^/api/folders/', times: 2, action: { type: 'reset' } },
+    );
+    const files = Array.from({ length: 15 }, (_, i) => `flaky/f${i}.txt`);
+    for (const f of files) put(h.importDir, f);
+
+    await h.start();
+    await h.waitOk(files, 60_000);
+
+    const names = h.datasets();
+    assert.equal(names.length, 15);
+    assert.deepEqual(duplicates(names), []);
+    assert.ok(h.events('upload.retry').length >= 5);
+  });
+
+  it('does not duplicate an upload that Galaxy accepted before its answer was lost (accepted, then 502)', async (t) => {
+    const h = await harness(t, { emu: { jobQueuedMs: 300, jobRunMs: 100 } });
+    h.emu.addFaults(
+      { method: 'POST', path: '^/api/tools/fetch$', times: 1, action: { type: 'accept-then', status: 502 } },
+      { method: 'POST', path: '^/api/tools/fetch$', times: 1, action: { type: 'accept-then-reset' } },
+    );
+    put(h.importDir, 'lost/one.txt');
+
+    await h.start();
+    await h.waitOk(['lost/one.txt']);
+    put(h.importDir, 'lost/two.txt');
+    await h.waitOk(['lost/two.txt']);
+    await sleep(300);
+
+    assert.deepEqual(h.datasets(), ['Imports|/lost|one.txt', 'Imports|/lost|two.txt']);
+    assert.equal(h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch').length, 2);
+  });
+
+  it('marks only the bad file failed when a job errors or an ok job has one error dataset; retry re-queues it', async (t) => {
+    const h = await harness(t, { ini: { upload: { batch_size: 10 } } });
+    h.emu.addJobFaults({ match: 'bad\\.txt$', outcome: 'dataset-error', message: 'checksum mismatch' });
+    h.emu.addJobFaults({ match: 'crash\\.txt$', outcome: 'job-error', message: 'tool crashed', times: 10 });
+    for (const n of ['good1.txt', 'bad.txt', 'good2.txt']) put(h.importDir, `mixed/${n}`);
+    for (const n of ['ok1.txt', 'crash.txt', 'ok2.txt', 'ok3.txt']) put(h.importDir, `jobs/${n}`);
+
+    await h.start();
+    await h.waitOk(['mixed/good1.txt', 'mixed/good2.txt', 'jobs/ok1.txt', 'jobs/ok2.txt', 'jobs/ok3.txt']);
+    await waitFor(() => (h.events('upload.failed').length >= 2 ? true : undefined), 15_000, 'two failures');
+
+    const failures = Object.fromEntries(h.events('upload.failed').map((l) => [l.file, l.reason]));
+    assert.match(String(failures['mixed/bad.txt']), /checksum mismatch/);
+    assert.match(String(failures['jobs/crash.txt']), /ended error: tool crashed/);
+    assert.equal(h.datasets().filter((d) => d.endsWith('|ok1.txt')).length, 1);
+
+    h.emu.model.jobFaults.length = 0;
+    const out: string[] = [];
+    const io = { env: {}, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) }, onSignal: () => undefined };
+    assert.equal(retryCommand(h.config, io, [], true), 0);
+    await h.daemon().rescan();
+    await h.waitOk(['mixed/bad.txt', 'jobs/crash.txt']);
+
+    assert.match(out.join(''), /^2 file\(s\) queued again/);
+    assert.equal(h.datasets().filter((d) => d.endsWith('|bad.txt')).length, 1);
+    assert.equal(h.datasets().filter((d) => d.endsWith('|crash.txt')).length, 1);
+  });
+
+  it('fails a job stuck in queued after job_timeout_minutes, with the job state in the reason', async (t) => {
+    const h = await harness(t, { ini: { upload: { job_timeout_minutes: 0.02 } } });
+    h.emu.addJobFaults({ match: 'stuck', outcome: 'stuck' });
+    put(h.importDir, 'q/stuck.txt');
+
+    await h.start();
+    const [failed] = await waitFor(() => {
+      const f = h.events('upload.failed', 'q/stuck.txt');
+      return f.length > 0 ? f : undefined;
+    }, 15_000, 'the stuck job to time out');
+
+    assert.match(String(failed?.reason), /still queued after/);
+  });
+});
+
+describe('daemon: file-system edge cases', () => {
+  it('refuses a symlink that leaves the import directory and takes one inside it', async (t) => {
+    const h = await harness(t);
+    const outside = tempDir(t);
+    writeFileSync(path.join(outside, 'secret.txt'), 'secret\n');
+    put(h.importDir, 'links/real.txt');
+    mkdirSync(path.join(h.importDir, 'links2'));
+    symlinkSync(path.join(outside, 'secret.txt'), path.join(h.importDir, 'links2', 'escape.txt'));
+    symlinkSync(path.join(h.importDir, 'links', 'real.txt'), path.join(h.importDir, 'links2', 'inside.txt'));
+
+    await h.start();
+    await h.waitOk(['links/real.txt', 'links2/inside.txt']);
+    await h.daemon().idle();
+
+    assert.deepEqual(h.datasets(), ['Imports|/links2|inside.txt', 'Imports|/links|real.txt']);
+    const [skipped] = h.events('file.skipped', 'links2/escape.txt');
+    assert.match(String(skipped?.reason), /leaves the import directory/);
+  });
+
+  it('logs and drops a file deleted before it settled, and goes on with the rest', async (t) => {
+    const h = await harness(t, { ini: { import: { settle_seconds: 1 } } });
+    await h.start();
+    put(h.importDir, 'gone/bye.txt');
+    put(h.importDir, 'gone/stay.txt');
+
+    await sleep(300);
+    rmSync(path.join(h.importDir, 'gone/bye.txt'));
+    await h.waitOk(['gone/stay.txt']);
+
+    assert.deepEqual(h.datasets(), ['Imports|/gone|stay.txt']);
+    assert.equal(h.events('file.gone', 'gone/bye.txt').length, 1);
+  });
+
+  it('after_upload = delete and move:DIR act only after the dataset is ok', async (t) => {
+    const moved = tempDir(t);
+    const h = await harness(t, { ini: { import: { after_upload: `move:${moved}` } } });
+    h.emu.addJobFaults({ match: 'bad', outcome: 'dataset-error' });
+    put(h.importDir, 'mv/good.txt');
+    put(h.importDir, 'mv/bad.txt');
+
+    await h.start();
+    await h.waitOk(['mv/good.txt']);
+    await waitFor(() => (existsSync(path.join(moved, 'mv', 'good.txt')) ? true : undefined), 5000, 'the move');
+    await waitFor(() => (h.events('upload.failed', 'mv/bad.txt').length ? true : undefined));
+
+    assert.equal(existsSync(path.join(h.importDir, 'mv', 'good.txt')), false);
+    assert.equal(existsSync(path.join(h.importDir, 'mv', 'bad.txt')), true, 'a failed file stays');
+  });
+});
+
+describe('daemon: the ledger', () => {
+  it('rebuilds a lost ledger from Galaxy without uploading anything again', async (t) => {
+    const h = await harness(t);
+    for (let i = 0; i < 5; i++) put(h.importDir, `keep/f${i}.txt`);
+    await h.start();
+    await h.waitOk(Array.from({ length: 5 }, (_, i) => `keep/f${i}.txt`));
+    await h.stop();
+    const posts = h.emu.requests.filter((r) => r.url === '/api/tools/fetch').length;
+
+    rmSync(h.stateDir, { recursive: true, force: true });
+    await h.start();
+    await h.daemon().idle();
+
+    assert.equal(h.emu.requests.filter((r) => r.url === '/api/tools/fetch').length, posts);
+    assert.equal(h.datasets().length, 5);
+    assert.equal(h.daemon().counts().files.ok, 5);
+  });
+});
