@@ -107,6 +107,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let rescanTimer: NodeJS.Timeout | null = null;
   let stopping = false;
   let walking: Promise<void> | null = null;
+  let admitting = 0;
 
   const afterOk = async (file: ReadyFile): Promise<void> => {
     watcher?.unwatch(file.path);
@@ -185,6 +186,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     },
     onGone: (relPath) => fileLog.warn({ event: 'file.gone', file: relPath, reason: 'deleted or replaced by a non-file before it settled' }, 'file dropped'),
     onReady: (relPath, fp) => {
+      // Between the settler and the uploader the file is counted here, so that idle() never sees a gap.
+      admitting++;
       void (async () => {
         try {
           await fsp.access(path.join(importDir, relPath), fsc.R_OK);
@@ -195,7 +198,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         const route = routeFile(relPath, config);
         fileLog.info({ event: 'file.ready', file: relPath, size: fp.size, library: route.library, folder: `/${route.folder.join('/')}` }, 'file ready');
         uploader.add({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: now() }, route);
-      })();
+      })().finally(() => admitting--);
     },
   });
 
@@ -263,10 +266,6 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     const result = await walk(importDir, {
       onEntry: (relPath) => {
         pending.push(consider(relPath, initial));
-        if (pending.length >= 512) {
-          const batch = pending.splice(0);
-          void Promise.all(batch);
-        }
       },
       onError: (relPath, err) => log.warn({ event: 'watch.error', file: relPath, err: err.code ?? err.message }, 'cannot read a directory; its files are not imported until it is readable'),
       skipDir: (relPath) => ignoredReason(relPath, isIgnored, null) !== null,
@@ -330,12 +329,12 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       for (;;) {
         if (walking) await walking;
         await uploader.idle();
-        if (settler.size === 0 && uploader.pending === 0 && !walking) return;
+        if (settler.size === 0 && admitting === 0 && uploader.pending === 0 && !walking) return;
         if (gate.blocked !== null) return;
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    counts: () => ({ files: ledger.counts(), settling: settler.size, inFlight: uploader.pending }),
+    counts: () => ({ files: ledger.counts(), settling: settler.size + admitting, inFlight: uploader.pending }),
     keyProblem: () => gate.blocked,
     failedThisRun: () => ledger.inState('failed').filter((r: FileRecord) => r.updatedAt >= startedAt).map((r) => r.path),
     async stop(deadlineMs) {

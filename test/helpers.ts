@@ -84,3 +84,21 @@ export async function waitFor<T>(check: () => T | undefined | Promise<T | undefi
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+export interface RunningCli {
+  child: import('node:child_process').ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Start the built CLI and keep it running (the daemon), with its output collected. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: os.tmpdir(), env: { PATH: process.env.PATH ?? '', ...env } });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
+import type { Emulator } from '../emulator/server.js';
+import { emulator, runCli, spawnCli, tempDir, waitFor } from '../helpers.js';
+import { ini } from '../integration/harness.js';
+import type { Sections } from '../integration/harness.js';
+
+// The daemon as an admin runs it: the built CLI as a child process, real
+// signals, a real SQLite file, the emulator on a loopback port.
+
+interface Setup {
+  emu: Emulator;
+  importDir: string;
+  stateDir: string;
+  configFile: string;
+  env: Record<string, string>;
+}
+
+async function setup(t: TestContext, extra: Sections = {}, emuOpts: Parameters<typeof emulator>[1] = {}): Promise<Setup> {
+  const root = tempDir(t, 'importd-e2e-');
+  const importDir = path.join(root, 'import');
+  const stateDir = path.join(root, 'state');
+  mkdirSync(importDir);
+  const emu = await emulator(t, { libraryImportDir: importDir, jobQueuedMs: 20, jobRunMs: 30, ...emuOpts });
+  const configFile = path.join(root, 'galaxy-importd.ini');
+  writeFileSync(configFile, ini({
+    galaxy: { url: emu.url, timeout_seconds: 5 },
+    import: { dir: importDir, settle_seconds: 0.3, rescan_minutes: 0 },
+    upload: { rate_per_second: 0, backoff_max_seconds: 1 },
+    state: { dir: stateDir },
+    http: { listen: '' },
+  }, extra));
+  return { emu, importDir, stateDir, configFile, env: { GALAXY_API_KEY: emu.adminKey } };
+}
+
+function put(dir: string, rel: string, content = `${rel}\n`): void {
+  mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+  writeFileSync(path.join(dir, rel), content);
+}
+
+const events = (stdout: string): { event?: string; file?: string }[] =>
+  stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string; file?: string });
+
+function everyFileOnce(emu: Emulator, expected: string[]): void {
+  const names = emu.model.tree().filter((d) => d.state === 'ok').map((d) => `${d.folder}/${d.name}`.replace(/^\/+/, ''));
+  const dupes = names.filter((n, i) => names.indexOf(n) !== i);
+  assert.deepEqual(dupes, [], 'no file twice');
+  assert.deepEqual([...new Set(names)].sort(), [...expected].sort(), 'every file present');
+}
+
+describe('galaxy-importd run and scan, as processes', () => {
+  it('scan imports what is there, exits 0, and a second scan uploads nothing', async (t) => {
+    const s = await setup(t);
+    put(s.importDir, 'bed/2.bed', 'chr1\t1\t2\n');
+    put(s.importDir, 'bed/3.bed', 'chr1\t3\t4\n');
+
+    const first = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const second = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /scan: 2 ok, 0 failed in this scan/);
+    assert.equal(second.code, 0);
+    assert.equal(events(second.stdout).filter((e) => e.event === 'upload.submitted').length, 0);
+    everyFileOnce(s.emu, ['bed/2.bed', 'bed/3.bed']);
+  });
+
+  it('scan exits 1 when a file failed, and status --failed names it with the reason', async (t) => {
+    const s = await setup(t);
+    s.emu.addJobFaults({ match: 'broken', outcome: 'dataset-error', message: 'not a valid BED file' });
+    put(s.importDir, 'x/fine.txt');
+    put(s.importDir, 'x/broken.txt');
+
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const status = await runCli(['--config', s.configFile, 'status', '--failed'], { env: s.env });
+    const json = await runCli(['--config', s.configFile, 'status', '--json'], { env: s.env });
+
+    assert.equal(scan.code, 1);
+    assert.match(scan.stderr, /1 failed in this scan/);
+    assert.equal(status.code, 0);
+    assert.match(status.stdout, /"x\/broken.txt": .*not a valid BED file/);
+    assert.match(status.stdout, /Imports \/x: 1 ok, 1 failed/);
+    assert.deepEqual((JSON.parse(json.stdout) as { states: Record<string, number> }).states.failed, 1);
+  });
+
+  it("scan exits 1 naming the key problem when the key is not an admin's", async (t) => {
+    const s = await setup(t);
+    put(s.importDir, 'a/x.txt');
+
+    const res = await runCli(['--config', s.configFile, 'scan'], { env: { GALAXY_API_KEY: s.emu.userKey } });
+
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /Galaxy refuses the API key: 403/);
+    assert.equal(s.emu.model.tree().length, 0);
+  });
+
+  it('run: SIGTERM during uploads exits 0 within 10 s with its last lines written; a restart finishes, nothing twice', async (t) => {
+    const s = await setup(t, { upload: { batch_size: 5, concurrency: 2 } }, { jobQueuedMs: 400, jobRunMs: 400 });
+    const files = Array.from({ length: 40 }, (_, i) => `term/f${String(i).padStart(2, '0')}.txt`);
+    for (const f of files) put(s.importDir, f);
+
+    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.submitted') ? true : undefined), 15_000, 'the first upload');
+    const sent = Date.now();
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+    const took = Date.now() - sent;
+    const last = events(run.stdout()).at(-1);
+    const again = spawnCli(['--config', s.configFile, 'run'], s.env);
+    await waitFor(() => (s.emu.model.tree().filter((d) => d.state === 'ok').length >= files.length ? true : undefined), 60_000, 'every file');
+    again.child.kill('SIGTERM');
+    await again.exited;
+
+    assert.equal(exit.code, 0, run.stderr());
+    assert.ok(took < 10_000, `stopped in ${took} ms`);
+    assert.equal(last?.event, 'daemon.stopped');
+    everyFileOnce(s.emu, files);
+  });
+
+  it('kill -9 at random moments during a 500-file run, five times, then a restart: every file in Galaxy exactly once', async (t) => {
+    const s = await setup(t, { upload: { batch_size: 20, concurrency: 2 }, import: { settle_seconds: 0.2 } }, { jobQueuedMs: 1500, jobRunMs: 500 });
+    // Galaxy answers slowly, so that each kill lands with requests and jobs in flight.
+    s.emu.addFaults({ path: '^/api/', action: { type: 'delay', ms: 40 } });
+    const files: string[] = [];
+    for (let d = 0; d < 10; d++) for (let i = 0; i < 50; i++) files.push(`k${d}/f${String(i).padStart(3, '0')}.txt`);
+    for (const f of files) put(s.importDir, f);
+
+    const doneAtKill: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+      await waitFor(() => (events(run.stdout()).some((e) => e.event === 'daemon.ready') ? true : undefined), 30_000, 'ready');
+      await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 2300)));
+      run.child.kill('SIGKILL');
+      await run.exited;
+      doneAtKill.push(s.emu.model.tree().length);
+    }
+    const last = spawnCli(['--config', s.configFile, 'run'], s.env);
+    await waitFor(() => (s.emu.model.tree().filter((d) => d.state === 'ok').length >= files.length ? true : undefined), 120_000, 'every file');
+    await new Promise((r) => setTimeout(r, 1000));
+    last.child.kill('SIGTERM');
+    await last.exited;
+
+    everyFileOnce(s.emu, files);
+    assert.ok(doneAtKill.filter((n) => n < files.length).length >= 3, `kills landed mid-run: datasets at each kill ${doneAtKill.join(', ')}`);
+  });
+
+  it('never shows the API key: not on stdout or stderr, not in the ledger, not in a URL Galaxy saw', async (t) => {
+    const s = await setup(t);
+    s.emu.addFaults({ method: 'POST', path: '^/api/tools/fetch$', times: 1, action: { type: 'status', status: 502 } });
+    put(s.importDir, 'k/a.txt');
+
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const status = await runCli(['--config', s.configFile, 'status', '--failed', '--json'], { env: s.env });
+    const check = await runCli(['--config', s.configFile, 'check'], { env: s.env });
+    const bad = await runCli(['--config', s.configFile, 'scan'], { env: { GALAXY_API_KEY: `${s.emu.adminKey}x` } });
+
+    const key = s.emu.adminKey;
+    for (const r of [scan, status, check, bad]) {
+      assert.equal(r.stdout.includes(key), false);
+      assert.equal(r.stderr.includes(key), false);
+    }
+    for (const f of readdirSync(s.stateDir)) assert.equal(readFileSync(path.join(s.stateDir, f)).includes(key), false, f);
+    for (const r of s.emu.requests) assert.equal(r.url.includes(key), false, r.url);
+    assert.equal(scan.code, 0);
+    assert.equal(check.code, 0, check.stdout);
+  });
+
+  it('check reports each failing check with a fix and exits 1', async (t) => {
+    const s = await setup(t);
+    const other = tempDir(t);
+    writeFileSync(s.configFile, readFileSync(s.configFile, 'utf8').replace(`dir = ${s.importDir}`, `dir = ${other}`));
+
+    const res = await runCli(['--config', s.configFile, 'check'], { env: { GALAXY_API_KEY: s.emu.userKey } });
+
+    assert.equal(res.code, 1);
+    assert.match(res.stdout, /FAIL {2}the key belongs to user@example.org, who is not an admin\n {6}fix: use the key of a user listed in admin_users/);
+  });
+});
+
+describe('configuration errors exit 2 with a message naming the key or line', () => {
+  const cases: [string, (s: Setup) => string, RegExp][] = [
+    ['an unknown key', (s) => `${readFileSync(s.configFile, 'utf8')}\n[upload]\nbatchsize = 3\n`, /\[upload\] batchsize: unknown key; did you mean batch_size\?/],
+    ['a bad number', (s) => readFileSync(s.configFile, 'utf8').replace('timeout_seconds = 5', 'timeout_seconds = 5s'), /:3: \[galaxy\] timeout_seconds: expected a whole number from 1 to 3600, got "5s"/],
+    ['a missing import directory', (s) => readFileSync(s.configFile, 'utf8').replace(`dir = ${s.importDir}`, `dir = ${s.importDir}-nope`), /\[import\] dir: .*-nope does not exist/],
+    ['an unreadable key file', (s) => readFileSync(s.configFile, 'utf8').replace('[galaxy]', '[galaxy]\napi_key_file = /nonexistent/key'), /api_key_file: \/nonexistent\/key does not exist/],
+    ['a malformed line', (s) => readFileSync(s.configFile, 'utf8').replace('[import]', '[import]\nsettle seconds 3'), /:\d+: malformed line "settle seconds 3": expected key = value/],
+    ['link_data_only with after_upload = delete', (s) => `${readFileSync(s.configFile, 'utf8')}\n[upload]\nlink_data_only = true\n`.replace('rescan_minutes = 0', 'rescan_minutes = 0\nafter_upload = delete'), /delete cannot be combined with link_data_only/],
+  ];
+  for (const [name, edit, message] of cases) {
+    it(name, async (t) => {
+      const s = await setup(t);
+      writeFileSync(s.configFile, edit(s));
+      const env = name === 'an unreadable key file' ? {} : s.env;
+
+      const run = await runCli(['--config', s.configFile, 'run'], { env });
+      const scan = await runCli(['--config', s.configFile, 'scan'], { env });
+
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(scan.code, 2);
+      assert.match(run.stderr, message);
+    });
+  }
+});
