@@ -81,7 +81,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   if (importDir === null || config.galaxy.url === null) throw new Error('createDaemon needs [import] dir and [galaxy] url');
   const realImport = realpathSync(importDir);
   const queue = requestQueue(config.upload.concurrency, config.upload.rate_per_second);
-  const limiter: Limiter = (fn) => queue.add(fn) as Promise<Awaited<ReturnType<typeof fn>>>;
+  const limiter: Limiter = (fn) => queue.add(fn);
   const client = new GalaxyClient({
     url: config.galaxy.url,
     apiKey: deps.apiKey,
@@ -142,6 +142,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     gate,
     log: fileLog,
     options: {
+      method: config.upload.method,
+      importDir,
       batchSize: config.upload.batch_size,
       maxAttempts: config.upload.max_attempts,
       backoffMaxMs: config.upload.backoff_max_seconds * 1000,

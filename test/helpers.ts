@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,7 +87,7 @@ export async function waitFor<T>(check: () => T | undefined | Promise<T | undefi
 }
 
 export interface RunningCli {
-  child: import('node:child_process').ChildProcessWithoutNullStreams;
+  child: ChildProcessWithoutNullStreams;
   stdout: () => string;
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;

@@ -245,12 +245,13 @@ export class GalaxyClient {
   /** The legacy `upload_paths` import of absolute paths; Galaxy needs allow_path_paste. */
   async uploadPaths(
     libraryId: string,
-    opts: { folderId: string; paths: string[]; fileType: string; dbkey: string; linkDataOnly?: boolean },
+    opts: { folderId: string; paths: string[]; fileType: string; dbkey: string; linkDataOnly?: boolean; tags?: readonly string[] },
   ): Promise<CreatedItem[]> {
     const p = `/api/libraries/${enc(libraryId)}/contents`;
     const res = await this.post(p, {
       folder_id: opts.folderId,
       file_type: opts.fileType,
+      ...(opts.tags && opts.tags.length > 0 ? { tags: opts.tags } : {}),
       filesystem_paths: opts.paths.join('\n'),
       dbkey: opts.dbkey,
       upload_option: 'upload_paths',

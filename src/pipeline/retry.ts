@@ -23,7 +23,10 @@ export function classify(err: unknown): Verdict {
   }
   if (err instanceof GalaxyApiError) {
     const message = err.fromGalaxy ? err.errMsg : err.message;
-    if (err.fromGalaxy && (err.status === 401 || err.status === 403)) return { kind: 'blocked', message: `${err.status} ${err.errMsg}` };
+    // The key itself: refused (401), or its user is not an admin (403001 authentication required, 403006 admin required).
+    // Other 403s (403004 a Galaxy setting forbids it, 403005 no permission on that folder) are about the request.
+    const keyProblem = err.status === 401 || (err.status === 403 && (err.errCode === null || err.errCode === 403001 || err.errCode === 403006));
+    if (err.fromGalaxy && keyProblem) return { kind: 'blocked', message: `${err.status} ${err.errMsg}` };
     if (err.status === 408 || err.status === 429 || err.status >= 500 || !err.fromGalaxy) {
       // 408 and 429 say the request was not processed; a 5xx or a proxy's page may hide an accepted one.
       const uncertain = err.status !== 408 && err.status !== 429;

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
+import { legacyDatasetName } from '../galaxy/names.js';
 import type { FileRecord, Ledger } from '../ledger/ledger.js';
 import type { KeyGate } from './gate.js';
 import type { HistoryPool } from './histories.js';
@@ -27,6 +28,10 @@ export interface ReadyFile {
 }
 
 export interface UploaderOptions {
+  /** fetch: POST /api/tools/fetch with server_dir items; paths: the legacy upload_paths of absolute paths. */
+  method: 'fetch' | 'paths';
+  /** The import directory as Galaxy sees it (for method = paths). */
+  importDir: string;
   batchSize: number;
   maxAttempts: number;
   backoffMaxMs: number;
@@ -250,7 +255,7 @@ export class Uploader {
       if (target === null) return;
       const { ledger } = this.#d;
       // Files sent before (a retry, a restart, `retry`) or a rebuilt ledger: Galaxy may hold them already.
-      const recheck = files.filter((f) => this.#o.rebuild || (ledger.get(f.path)?.attempts ?? 0) > 0);
+      const recheck = files.filter((f) => this.#o.rebuild || (ledger.get(f.path)?.submittedAt ?? null) !== null);
       if (recheck.length > 0) {
         try {
           const adopted = await this.#adopt(recheck, target, route);
@@ -283,6 +288,13 @@ export class Uploader {
       });
       for (const f of files) {
         this.#d.log.info({ event: 'upload.submitted', file: f.path, library: route.library, folder: folderText(route), attempt, size: f.size }, 'upload submitted');
+      }
+      if (this.#o.method === 'paths') {
+        this.#d.histories.release(history);
+        const rest = await this.#submitPaths(files, route, target, attempt);
+        if (rest === null) return;
+        files = rest;
+        continue;
       }
       let jobId: string | null = null;
       let failure: Verdict | null = null;
@@ -333,6 +345,51 @@ export class Uploader {
       }
       if (!(await this.#afterFailure(failure, files, route, attempt))) return;
     }
+  }
+
+  /**
+   * method = paths: the legacy library contents upload of absolute paths. Galaxy
+   * creates the datasets before it answers, so their ids come back at once and
+   * a lost answer is found by the folder check of the next attempt.
+   * Returns files to send again, or null when stopping.
+   */
+  async #submitPaths(files: ReadyFile[], route: Route, target: Target, attempt: number): Promise<ReadyFile[] | null> {
+    let created;
+    try {
+      created = await this.#d.client.uploadPaths(target.libraryId, {
+        folderId: target.folderId,
+        paths: files.map((f) => path.join(this.#o.importDir, f.path)),
+        fileType: route.fileType,
+        dbkey: route.dbkey,
+        linkDataOnly: route.link,
+        tags: route.tags,
+      });
+    } catch (err) {
+      const verdict = classify(err);
+      if (verdict.kind === 'permanent') {
+        if (files.length > 1) {
+          await this.#split(files, route, verdict.message);
+          return [];
+        }
+        for (const f of files) this.#fail(f, route, verdict.message, attempt);
+        return [];
+      }
+      if (verdict.kind === 'blocked') {
+        for (const f of files) this.#d.ledger.update(f.path, { state: 'queued', attempts: Math.max(0, (this.#d.ledger.get(f.path)?.attempts ?? 1) - 1) });
+      }
+      if (!(await this.#afterFailure(verdict, files, route, attempt))) return null;
+      return files;
+    }
+    // Galaxy answers in the order of the paths sent.
+    const known = new Map<string, string>();
+    files.forEach((f, i) => {
+      const item = created[i];
+      if (item) {
+        known.set(f.path, item.id);
+        this.#d.ledger.update(f.path, { datasetId: item.id });
+      }
+    });
+    return this.#confirm(null, files, route, target, attempt, known);
   }
 
   /** One bad file must not fail its neighbours: send the halves on their own. */
@@ -388,16 +445,33 @@ export class Uploader {
     const items = await this.#d.client.folderContents(target.folderId);
     const claimed = this.#d.ledger.datasetsIn(target.folderId);
     const adopted = new Set<string>();
+    const inProgress = new Map<string, string>();
     for (const f of files) {
-      const name = path.posix.basename(f.path);
+      const base = path.posix.basename(f.path);
+      const name = this.#o.method === 'paths' ? legacyDatasetName(base, route.link) : base;
       const match = items.find((i) => i.type === 'file' && i.name === name && i.raw_size === f.size && i.state === 'ok' && !claimed.has(i.id));
-      if (!match) continue;
+      if (!match) {
+        // The legacy paths upload creates its datasets before answering: one still running is this file's lost upload.
+        const running = this.#o.method === 'paths'
+          ? items.find((i) => i.type === 'file' && i.name === name && !TERMINAL_DATASET.has(String(i.state)) && !claimed.has(i.id))
+          : undefined;
+        if (running) {
+          claimed.add(running.id);
+          inProgress.set(f.path, running.id);
+        }
+        continue;
+      }
       claimed.add(match.id);
       adopted.add(f.path);
       this.#d.ledger.update(f.path, { state: 'ok', datasetId: match.id, libraryId: target.libraryId, folderId: target.folderId, lastError: null });
       this.#d.log.info({ event: 'upload.ok', file: f.path, library: route.library, folder: folderText(route), dataset_id: match.id, size: f.size, reason: 'already in Galaxy' }, 'file already in Galaxy');
       this.#done([f]);
       await this.#d.afterOk?.(f);
+    }
+    if (inProgress.size > 0) {
+      const waiting = files.filter((f) => inProgress.has(f.path));
+      for (const f of waiting) adopted.add(f.path);
+      await this.#confirm(null, waiting, route, target, this.#d.ledger.get(waiting[0]?.path ?? '')?.attempts ?? 1, inProgress);
     }
     return adopted;
   }
@@ -406,11 +480,12 @@ export class Uploader {
    * Wait for the job, then for each file's own dataset. Returns the files to
    * send again (a failed multi-file job is split), or null when stopping.
    */
-  async #confirm(jobId: string, files: ReadyFile[], route: Route, target: Target, attempt: number): Promise<ReadyFile[] | null> {
+  async #confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, known?: Map<string, string>): Promise<ReadyFile[] | null> {
     const { client, ledger, log } = this.#d;
     const started = this.#now();
     let delay = this.#o.pollMinMs;
-    let job: { state: string } | null = null;
+    // The legacy paths upload has no job id to follow: its datasets exist already.
+    let job: { state: string } | null = jobId === null ? { state: 'ok' } : null;
     let items: FolderItem[] = [];
     const deadline = started + this.#o.jobTimeoutMs;
     const matched = new Map<string, FolderItem>();
@@ -418,13 +493,17 @@ export class Uploader {
       if (this.#stopped) return null;
       await this.#d.gate.wait();
       try {
-        if (job === null || !TERMINAL_JOB.has(job.state)) job = await client.showJob(jobId);
-        if (job.state === 'ok') {
+        if (jobId !== null && (job === null || !TERMINAL_JOB.has(job.state))) job = await client.showJob(jobId);
+        if (job?.state === 'ok') {
           items = await client.folderContents(target.folderId);
+          for (const [p, id] of known ?? []) {
+            const item = items.find((i) => i.id === id);
+            if (item) matched.set(p, item);
+          }
           this.#match(files, items, target, matched);
           const unsettled = [...matched.values()].some((i) => !TERMINAL_DATASET.has(String(i.state)));
           if (!unsettled) break;
-        } else if (TERMINAL_JOB.has(job.state)) {
+        } else if (job !== null && TERMINAL_JOB.has(job.state)) {
           break;
         }
       } catch (err) {
@@ -436,7 +515,7 @@ export class Uploader {
         const state = job?.state ?? 'unknown';
         for (const f of files) {
           if (matched.get(f.path)?.state === 'ok') continue;
-          this.#fail(f, route, `Galaxy job ${jobId} still ${state} after ${Math.round(this.#o.jobTimeoutMs / 60_000)} min ([upload] job_timeout_minutes); run galaxy-importd retry once Galaxy's job handlers work`, attempt);
+          this.#fail(f, route, `Galaxy ${jobId === null ? 'dataset' : `job ${jobId}`} still ${state} after ${Math.round(this.#o.jobTimeoutMs / 60_000)} min ([upload] job_timeout_minutes); run galaxy-importd retry once Galaxy's job handlers work`, attempt);
         }
         this.#recordOk(files, route, target, jobId, matched);
         return [];
@@ -444,7 +523,8 @@ export class Uploader {
       if (!(await this.#wait(delay))) return null;
       delay = Math.min(this.#o.pollMaxMs, delay * 1.5);
     }
-    if (job.state !== 'ok') {
+    if (job === null) return null;
+    if (job.state !== 'ok' && jobId !== null) {
       let reason = `Galaxy job ${jobId} ended ${job.state}`;
       try {
         const full = await client.showJob(jobId, true);
@@ -515,7 +595,7 @@ export class Uploader {
     }
   }
 
-  #recordOk(files: ReadyFile[], route: Route, target: Target, jobId: string, matched: Map<string, FolderItem>): void {
+  #recordOk(files: ReadyFile[], route: Route, target: Target, jobId: string | null, matched: Map<string, FolderItem>): void {
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state !== 'ok') continue;

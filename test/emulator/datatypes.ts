@@ -94,10 +94,3 @@ export function metadataFor(ext: string, content: Buffer, dbkey: string): Metada
     fields: { metadata_dbkey: dbkey, metadata_data_lines: lines.length },
   };
 }
-
-/** Python's str.rstrip(chars): Galaxy strips ".gz"/".zip" from legacy upload names as a character set. */
-export function pyRstrip(value: string, chars: string): string {
-  let end = value.length;
-  while (end > 0 && chars.includes(value[end - 1] ?? '')) end--;
-  return value.slice(0, end);
-}

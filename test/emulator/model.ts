@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { dataTypeClass, isKnownExt, metadataFor, pyRstrip, sniff } from './datatypes.js';
+import { legacyDatasetName } from '../../src/galaxy/names.js';
+import { dataTypeClass, isKnownExt, metadataFor, sniff } from './datatypes.js';
 import { adminRequired, GalaxyError, invalidParameter, missingParameter } from './errors.js';
 import { IdCodec } from './ids.js';
 
@@ -644,7 +645,7 @@ export class GalaxyModel {
     const out: unknown[] = [];
     for (const file of files) {
       const base = path.basename(file);
-      const name = link ? base : pyRstrip(pyRstrip(base, '.gz'), '.zip');
+      const name = legacyDatasetName(base, link);
       const d = this.#newDataset(folder, name, file, link, user, job.id, 'queued');
       d.ext = fileType;
       d.dbkey = dbkey;

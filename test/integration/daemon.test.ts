@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { tempDir, waitFor } from '../helpers.js';
 import { retryCommand } from '../../src/cli/daemon-commands.js';
@@ -254,7 +255,7 @@ describe('daemon: Galaxy failures', () => {
     await h.waitOk(['mixed/good1.txt', 'mixed/good2.txt', 'jobs/ok1.txt', 'jobs/ok2.txt', 'jobs/ok3.txt']);
     await waitFor(() => (h.events('upload.failed').length >= 2 ? true : undefined), 15_000, 'two failures');
 
-    const failures = Object.fromEntries(h.events('upload.failed').map((l) => [l.file, l.reason]));
+    const failures: Record<string, string | undefined> = Object.fromEntries(h.events('upload.failed').map((l) => [l.file ?? '', l.reason]));
     assert.match(String(failures['mixed/bad.txt']), /checksum mismatch/);
     assert.match(String(failures['jobs/crash.txt']), /ended error: tool crashed/);
     assert.equal(h.datasets().filter((d) => d.endsWith('|ok1.txt')).length, 1);
@@ -352,5 +353,70 @@ describe('daemon: the ledger', () => {
     assert.equal(h.emu.requests.filter((r) => r.url === '/api/tools/fetch').length, posts);
     assert.equal(h.datasets().length, 5);
     assert.equal(h.daemon().counts().files.ok, 5);
+  });
+});
+
+describe('daemon: modes', () => {
+  it('method = paths uploads through the legacy upload_paths option and confirms each dataset', async (t) => {
+    const h = await harness(t, { ini: { upload: { method: 'paths', batch_size: 5 } }, emu: { allowPathPaste: true } });
+    put(h.importDir, 'legacy/a.txt');
+    put(h.importDir, 'legacy/reads.fastq.gz', 'not really gzip\n');
+
+    await h.start();
+    await h.waitOk(['legacy/a.txt', 'legacy/reads.fastq.gz']);
+
+    assert.deepEqual(h.datasets(), ['Imports|/legacy|a.txt', 'Imports|/legacy|reads.fastq'], "Galaxy's legacy naming strips .gz");
+    assert.equal(h.emu.requests.filter((r) => r.url === '/api/tools/fetch').length, 0);
+  });
+
+  it('method = paths without allow_path_paste fails the file with Galaxy\'s message', async (t) => {
+    const h = await harness(t, { ini: { upload: { method: 'paths' } }, emu: { allowPathPaste: false } });
+    put(h.importDir, 'legacy/a.txt');
+
+    await h.start();
+    const [failed] = await waitFor(() => {
+      const f = h.events('upload.failed', 'legacy/a.txt');
+      return f.length ? f : undefined;
+    });
+
+    assert.match(String(failed?.reason), /allow_path_paste/);
+  });
+
+  it('with poll = true, finds files dropped while running', async (t) => {
+    const h = await harness(t, { ini: { import: { poll: true } } });
+    await h.start();
+
+    put(h.importDir, 'nfs/a.txt');
+    await h.waitOk(['nfs/a.txt'], 20_000);
+
+    assert.deepEqual(h.datasets(), ['Imports|/nfs|a.txt']);
+  });
+
+  it('pauses on a refused key, logs it, probes at its interval, and resumes when the key works', async (t) => {
+    const h = await harness(t);
+    h.emu.addFaults({ path: '^/api/', times: 4, action: { type: 'status', status: 401, body: 'json' } });
+    put(h.importDir, 'key/a.txt');
+
+    await h.start();
+    await h.waitOk(['key/a.txt'], 20_000);
+
+    assert.ok(h.events('galaxy.key_refused').length >= 1);
+    assert.equal(h.events('galaxy.key_ok').length, 1);
+    assert.deepEqual(h.datasets(), ['Imports|/key|a.txt']);
+    const probes = h.emu.requests.filter((r) => r.url === '/api/users/current').map((r) => r.start);
+    for (let i = 1; i < probes.length; i++) assert.ok((probes[i] ?? 0) - (probes[i - 1] ?? 0) >= 250, 'probes are spaced by the probe interval');
+  });
+
+  it('goes on when a directory cannot be read, and reports a FIFO as skipped', async (t) => {
+    const h = await harness(t);
+    put(h.importDir, 'fine/a.txt');
+    execFileSync('mkfifo', [path.join(h.importDir, 'fine', 'pipe')]);
+
+    await h.start();
+    await h.waitOk(['fine/a.txt']);
+    await h.daemon().idle();
+
+    assert.match(String(h.events('file.skipped', 'fine/pipe')[0]?.reason), /not a regular file/);
+    assert.deepEqual(h.datasets(), ['Imports|/fine|a.txt']);
   });
 });
