@@ -16,6 +16,7 @@ import { Settler } from './pipeline/settle.js';
 import { Targets } from './pipeline/targets.js';
 import type { ReadyFile } from './pipeline/uploader.js';
 import { Uploader } from './pipeline/uploader.js';
+import type { EntryKind } from './watch/walk.js';
 import { walk } from './watch/walk.js';
 import type { TreeWatcher } from './watch/watcher.js';
 import { watchTree } from './watch/watcher.js';
@@ -205,7 +206,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   });
 
   /** admit: decide what a discovered path is, and hand candidates to the settler. */
-  const consider = async (relPath: string, initialWalk: boolean): Promise<void> => {
+  const consider = async (relPath: string, initialWalk: boolean, kind: EntryKind | null = null): Promise<void> => {
     if (stopping) return;
     if (uploader.has(relPath)) return;
     if (settler.has(relPath)) {
@@ -218,13 +219,16 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return;
     }
     const full = path.join(importDir, relPath);
-    let lst;
-    try {
-      lst = await fsp.lstat(full);
-    } catch {
-      return; // gone already
+    // The walk already knows a plain file from a symlink; only live events need the lstat.
+    let lst = null;
+    if (kind !== 'file') {
+      try {
+        lst = await fsp.lstat(full);
+      } catch {
+        return; // gone already
+      }
     }
-    if (lst.isSymbolicLink()) {
+    if (lst?.isSymbolicLink()) {
       let real: string;
       try {
         real = await fsp.realpath(full);
@@ -264,10 +268,13 @@ export function createDaemon(deps: DaemonDeps): Daemon {
 
   const runWalk = async (initial: boolean): Promise<void> => {
     const started = now();
-    const pending: Promise<void>[] = [];
+    // At most 64 files are looked at concurrently: a walk of 100,000 files must not queue 100,000 stats.
+    const pending = new Set<Promise<void>>();
     const result = await walk(importDir, {
-      onEntry: (relPath) => {
-        pending.push(consider(relPath, initial));
+      onEntry: (relPath, kind) => {
+        const p = consider(relPath, initial, kind).finally(() => pending.delete(p));
+        pending.add(p);
+        return pending.size >= 64 ? Promise.race(pending) : undefined;
       },
       onError: (relPath, err) => log.warn({ event: 'watch.error', file: relPath, err: err.code ?? err.message }, 'cannot read a directory; its files are not imported until it is readable'),
       skipDir: (relPath) => ignoredReason(relPath, isIgnored, null) !== null,

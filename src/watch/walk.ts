@@ -4,8 +4,11 @@ import path from 'node:path';
 export type EntryKind = 'file' | 'symlink' | 'other';
 
 export interface WalkHandlers {
-  /** A non-directory entry, by its '/'-separated path relative to the root. */
-  onEntry(relPath: string, kind: EntryKind): void;
+  /**
+   * A non-directory entry, by its '/'-separated path relative to the root.
+   * Returning a promise holds the walk until it settles (back-pressure).
+   */
+  onEntry(relPath: string, kind: EntryKind): void | Promise<unknown>;
   /** A directory that could not be read; the walk goes on. */
   onError(relPath: string, err: NodeJS.ErrnoException): void;
   /** Return true to leave a directory (and everything below it) out. */
@@ -41,7 +44,8 @@ export async function walk(root: string, h: WalkHandlers): Promise<{ files: numb
           continue;
         }
         files++;
-        h.onEntry(childRel, entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other');
+        const hold = h.onEntry(childRel, entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other');
+        if (hold) await hold;
       }
     } catch (err) {
       h.onError(rel, err as NodeJS.ErrnoException);
