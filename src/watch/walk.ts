@@ -13,6 +13,8 @@ export interface WalkHandlers {
   onError(relPath: string, err: NodeJS.ErrnoException): void;
   /** Return true to leave a directory (and everything below it) out. */
   skipDir(relPath: string): boolean;
+  /** Called for each directory before its entries are read ('' is the root); awaited. */
+  onDir?(relDir: string): Promise<void>;
 }
 
 /**
@@ -28,6 +30,7 @@ export async function walk(root: string, h: WalkHandlers): Promise<{ files: numb
   while (stack.length > 0) {
     const rel = stack.pop() ?? '';
     dirs++;
+    if (h.onDir) await h.onDir(rel);
     let dir;
     try {
       dir = await fsp.opendir(rel === '' ? root : path.join(root, rel), { bufferSize: 256 });
