@@ -93,7 +93,7 @@ try {
   const config = path.join(root, 'galaxy-importd.ini');
   writeFileSync(config, `[galaxy]\nurl = ${emu.url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\n[upload]\nrate_per_second = 0\nbatch_size = 100\nconcurrency = 4\n[state]\ndir = ${stateDir}\n[http]\nlisten =\n[log]\nlevel = info\n`);
   const started = Date.now();
-  const child = spawn(process.execPath, [cli, '--config', config, 'run'], { env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: emu.adminKey }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, '--config', config, 'run'], { env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: emu.adminKey, }, stdio: ['ignore', 'pipe', 'inherit'] });
   const pid = child.pid ?? 0;
   let out = '';
   await new Promise<void>((resolve, reject) => {

@@ -32,6 +32,8 @@ export interface FileRecord {
 
 export interface Ledger {
   get(path: string): FileRecord | undefined;
+  /** Just state and fingerprint: the hot look-up of every walk, kept cheap. */
+  fingerprint(path: string): Pick<FileRecord, 'state' | 'size' | 'mtimeMs'> | undefined;
   /** Insert or replace a whole record. */
   put(record: FileRecord): void;
   /** Change some fields of an existing record; `updatedAt` is set to now. */

@@ -91,6 +91,7 @@ export class SqliteLedger implements Ledger {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #get: Database.Statement<[string], Row>;
+  readonly #fingerprint: Database.Statement<[string], [FileState, number, number]>;
   readonly #put: Database.Statement<Row>;
 
   constructor(stateDir: string, clock: () => number = Date.now) {
@@ -107,6 +108,7 @@ export class SqliteLedger implements Ledger {
       throw new LedgerError(`cannot open the ledger ${this.file}: ${(err as Error).message}. Check that [state] dir is on a local disk and writable by this user.`, { cause: err });
     }
     this.#get = this.#db.prepare('SELECT * FROM files WHERE path = ?');
+    this.#fingerprint = this.#db.prepare<[string], [FileState, number, number]>('SELECT state, size, mtime_ms FROM files WHERE path = ?').raw(true);
     this.#put = this.#db.prepare(
       `INSERT OR REPLACE INTO files (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at)
        VALUES (@path, @size, @mtime_ms, @state, @attempts, @last_error, @library_id, @folder_id, @dataset_id, @job_id, @history_id, @submitted_at, @updated_at)`,
@@ -128,6 +130,11 @@ export class SqliteLedger implements Ledger {
   get(p: string): FileRecord | undefined {
     const row = this.#get.get(p);
     return row ? fromRow(row) : undefined;
+  }
+
+  fingerprint(p: string): Pick<FileRecord, 'state' | 'size' | 'mtimeMs'> | undefined {
+    const row = this.#fingerprint.get(p);
+    return row ? { state: row[0], size: row[1], mtimeMs: row[2] } : undefined;
   }
 
   put(r: FileRecord): void {

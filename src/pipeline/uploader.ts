@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -81,6 +82,8 @@ export class Uploader {
   readonly #active = new Set<string>();
 
   constructor(deps: UploaderDeps) {
+    // Every waiting batch listens on this signal; hundreds may wait at once.
+    setMaxListeners(0, this.#abort.signal);
     this.#d = deps;
     this.#o = deps.options;
     this.#now = deps.now ?? Date.now;
