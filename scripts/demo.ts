@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: the seed session of seed/galaxy-admin-api.md, run for real
- * through the built `galaxy-importd api` commands against the bundled Galaxy
- * emulator, on a temporary library_import_dir holding two BED files.
+ * `npm run demo`: act 1 runs the seed session of seed/galaxy-admin-api.md for
+ * real through the built `galaxy-importd api` commands against the bundled
+ * Galaxy emulator; act 2 runs the daemon on the same emulator, drops files
+ * into two subdirectories (one upload meets an injected 503 and is retried),
+ * shows them flow, prints the libraries and stops the daemon with SIGTERM.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +23,9 @@ writeFileSync(path.join(importDir, 'bed', '2.bed'), bed(68, 1000));
 writeFileSync(path.join(importDir, 'bed', '3.bed'), bed(40, 5000));
 
 const emu = await startEmulator({ libraryImportDir: importDir });
+const children = new Set<ChildProcess>();
 const cleanup = async (): Promise<void> => {
+  for (const c of children) c.kill('SIGTERM');
   await emu.close();
   rmSync(importDir, { recursive: true, force: true });
 };
@@ -51,7 +56,97 @@ const id = (text: string, re: RegExp): string => {
   return m[1];
 };
 
+interface LogLine {
+  event?: string;
+  file?: string;
+  reason?: string;
+  folder?: string;
+  library?: string;
+  duration_ms?: number;
+  [k: string]: unknown;
+}
+
+/** Act 2: the daemon, on the same emulator, with files dropped while it runs. */
+async function daemonAct(): Promise<void> {
+  process.stdout.write('\n== Act 2: galaxy-importd run ==\n');
+  const configFile = path.join(importDir, '..', `${path.basename(importDir)}.ini`);
+  const stateDir = `${importDir}-state`;
+  writeFileSync(configFile, [
+    '[galaxy]', `url = ${emu.url}`,
+    '[import]', `dir = ${importDir}`, 'settle_seconds = 1',
+    '[upload]', 'rate_per_second = 5', 'batch_size = 10',
+    '[state]', `dir = ${stateDir}`,
+    '[http]', 'listen =',
+    '[folder:bed]', 'library = API Test Library', 'folder = /api_test_folder1', 'file_type = bed', 'dbkey = hg19',
+    '',
+  ].join('\n'));
+  process.stdout.write(`config: ${configFile}\n[folder:bed] sends bed/ to "API Test Library" /api_test_folder1 as bed/hg19; other subdirectories go to library "Imports".\n`);
+  // One fault to show a retry: Galaxy's proxy answers the first upload of reads/ with a 503 page.
+  emu.addFaults({ method: 'POST', path: '^/api/tools/fetch$', times: 1, action: { type: 'status', status: 503, retryAfter: 1 } });
+  const child = spawn(process.execPath, [cli, '--config', configFile, 'run'], {
+    env: { ...process.env, GALAXY_API_KEY: emu.adminKey },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  const wanted = ['bed/4.bed', 'bed/5.bed', 'reads/sample1.fastq', 'reads/sample2.fastq'];
+  const ok = new Set<string>();
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  let allOk!: () => void;
+  const done = new Promise<void>((r) => (allOk = r));
+  let buffer = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buffer += d;
+    let nl;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      const l = JSON.parse(line) as LogLine;
+      const say = (text: string): void => void process.stdout.write(`  ${(l.event ?? '').padEnd(17)} ${text}\n`);
+      switch (l.event) {
+        case 'daemon.ready': say('start-up walk done; watching'); ready(); break;
+        case 'file.ready': say(`${l.file ?? ''} settled (size and mtime unchanged for 1 s)`); break;
+        case 'upload.submitted': say(`${l.file ?? ''} → ${l.library ?? ''} ${l.folder ?? ''}`); break;
+        case 'upload.retry': say(`${l.file ?? ''}: ${String(l.reason)}; retrying`); break;
+        case 'upload.ok':
+          say(`${l.file ?? ''} is ok in Galaxy (dataset ${String(l.dataset_id)}, ${l.duration_ms ?? 0} ms after it settled)`);
+          ok.add(l.file ?? '');
+          if (wanted.every((w) => ok.has(w))) allOk();
+          break;
+        case 'library.created':
+        case 'folder.created': say(`${l.library ?? l.folder ?? ''}`); break;
+        case 'upload.failed': say(`${l.file ?? ''}: ${String(l.reason)}`); break;
+        default: break;
+      }
+    }
+  });
+  await isReady;
+  process.stdout.write('\nDropping files into bed/ and reads/ (reads/ written slowly, in chunks):\n');
+  writeFileSync(path.join(importDir, 'bed', '4.bed'), bed(12, 9000));
+  writeFileSync(path.join(importDir, 'bed', '5.bed'), bed(7, 12000));
+  mkdirSync(path.join(importDir, 'reads'), { recursive: true });
+  for (const name of ['sample1.fastq', 'sample2.fastq']) {
+    const file = path.join(importDir, 'reads', name);
+    for (let i = 0; i < 4; i++) {
+      appendFileSync(file, `@read${i}\nACGTACGTAC\n+\nIIIIIIIIII\n`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('the daemon did not finish within 60 s')), 60_000))]);
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+  children.delete(child);
+  process.stdout.write(`\nSIGTERM: the daemon drained and exited with status ${code}.\n\nThe libraries now:\n`);
+  for (const d of emu.model.tree().sort((a, b) => `${a.library}${a.folder}${a.name}`.localeCompare(`${b.library}${b.folder}${b.name}`))) {
+    process.stdout.write(`  ${d.library} ${d.folder === '/' ? '' : d.folder}/${d.name}  [${d.state}, ${d.size} bytes]\n`);
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(configFile, { force: true });
+}
+
 try {
+  process.stdout.write('== Act 1: the seed session, with galaxy-importd api ==\n');
   process.stdout.write(`Galaxy emulator on ${emu.url}, library_import_dir = ${importDir}\n`);
   process.stdout.write('The key comes from $GALAXY_API_KEY, never from the command line.\n');
   const libraries = `${emu.url}/api/libraries`;
@@ -67,7 +162,8 @@ try {
   for (let i = 0; i < 100 && emu.model.tree().some((d) => d.state !== 'ok'); i++) await new Promise((r) => setTimeout(r, 50));
   await api('display', contents);
   await api('display', `${contents}/${first}`);
-  process.stdout.write('\nThe seed session ran end to end. The daemon (galaxy-importd run) does this continuously.\n');
+  await daemonAct();
+  process.stdout.write('\nDone. `galaxy-importd --help` lists every command; README.md says how to run it for real.\n');
 } finally {
   await cleanup();
 }

@@ -116,7 +116,7 @@ describe('GalaxyClient against the emulator', () => {
     assert.equal(err.errCode, null);
     assert.equal(err.fromGalaxy, false);
     assert.equal(err.retryAfterMs, 3000);
-    assert.match(err.errMsg, /503 Bad Gateway.*text\/html/);
+    assert.match(err.errMsg, /503 Service Temporarily Unavailable.*text\/html/);
   });
 
   it('turns invalid JSON, an empty body, an unexpected shape and a huge body into GalaxyResponseError', async (t) => {
