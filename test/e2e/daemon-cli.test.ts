@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -202,4 +202,35 @@ describe('configuration errors exit 2 with a message naming the key or line', ()
       assert.match(run.stderr, message);
     });
   }
+});
+
+describe('files the daemon cannot read', () => {
+  it('marks an unreadable file failed with a reason, skips an unreadable directory, and imports the rest', async (t) => {
+    // Root reads everything, so when the suite runs as root the daemon runs as nobody (uid 65534).
+    const asRoot = process.getuid?.() === 0;
+    const s = await setup(t);
+    put(s.importDir, 'perm/readable.txt');
+    put(s.importDir, 'perm/locked.txt');
+    put(s.importDir, 'closed/inside.txt');
+    chmodSync(path.join(s.importDir, 'perm', 'locked.txt'), 0o000);
+    chmodSync(path.join(s.importDir, 'closed'), 0o000);
+    if (asRoot) {
+      for (const p of [path.dirname(s.importDir), s.importDir, path.join(s.importDir, 'perm')]) chmodSync(p, 0o777);
+      chmodSync(path.join(s.importDir, 'perm', 'readable.txt'), 0o644);
+      chmodSync(s.configFile, 0o644);
+    }
+    let res;
+    try {
+      res = await runCli(['--config', s.configFile, 'scan'], { env: s.env, ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+    } finally {
+      // Open it again so the temporary directory can be removed by a user who is not root.
+      chmodSync(path.join(s.importDir, 'closed'), 0o755);
+    }
+
+    assert.equal(res.code, 1, res.stderr);
+    const lines = events(res.stdout) as { event?: string; file?: string; reason?: string }[];
+    assert.match(String(lines.find((l) => l.event === 'upload.failed' && l.file === 'perm/locked.txt')?.reason), /not readable by this user/);
+    assert.ok(lines.some((l) => l.event === 'watch.error' && l.file === 'closed'), 'the unreadable directory is reported');
+    everyFileOnce(s.emu, ['perm/readable.txt']);
+  });
 });
