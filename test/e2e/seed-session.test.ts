@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { emulator, runCli, tempDir, waitFor } from '../helpers.js';
+import { CLI, emulator, runCli, tempDir, waitFor } from '../helpers.js';
 
 // The whole session of seed/galaxy-admin-api.md, replayed through the built CLI
 // against the emulator: the four scripts as `galaxy-importd api …`.
@@ -141,6 +141,11 @@ describe('the seed session through the built CLI', () => {
 
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^email: admin@example\.org$/m);
+  });
+
+  it('is an executable bin, so npx galaxy-importd works in the checkout after npm run build', () => {
+    assert.ok((statSync(CLI).mode & 0o111) !== 0, `${CLI} is not executable`);
+    assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
   });
 
   it('prints --version and --help', async () => {
