@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { Emulator } from '../emulator/server.js';
-import { emulator, runCli, spawnCli, tempDir, waitFor } from '../helpers.js';
+import { CLI, emulator, runCli, spawnCli, tempDir, waitFor } from '../helpers.js';
 import { ini } from '../integration/harness.js';
 import type { Sections } from '../integration/harness.js';
 
@@ -204,7 +205,49 @@ describe('configuration errors exit 2 with a message naming the key or line', ()
   }
 });
 
+describe('scan on a terminal', () => {
+  it('shows a progress line on a TTY', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) {
+      t.skip('util-linux script(1) is not installed, so no pseudo-terminal can be given to the CLI');
+      return;
+    }
+    const s = await setup(t);
+    put(s.importDir, 'tty/a.txt');
+    const command = [process.execPath, CLI, '--config', s.configFile, 'scan'].map((a) => `'${a}'`).join(' ');
+
+    // Asynchronously: the emulator answers from this process's event loop.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', ...s.env } });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const res = { status, stdout };
+
+    assert.equal(res.status, 0, res.stdout);
+    assert.match(res.stdout, /\rscan: \d+ ok, \d+ settling, \d+ uploading, \d+ failed/);
+    assert.match(res.stdout, /scan: 1 ok, 0 failed in this scan/);
+  });
+});
+
 describe('files the daemon cannot read', () => {
+  it('refuses an unreadable key file with exit 2, naming the file', async (t) => {
+    const asRoot = process.getuid?.() === 0;
+    const s = await setup(t);
+    const keyFile = path.join(path.dirname(s.configFile), 'api_key');
+    writeFileSync(keyFile, s.emu.adminKey);
+    chmodSync(keyFile, 0o000);
+    writeFileSync(s.configFile, readFileSync(s.configFile, 'utf8').replace('[galaxy]', `[galaxy]\napi_key_file = ${keyFile}`));
+    if (asRoot) {
+      chmodSync(path.dirname(s.configFile), 0o777);
+      chmodSync(s.configFile, 0o644);
+    }
+
+    const res = await runCli(['--config', s.configFile, 'run'], { ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, new RegExp(`api_key_file: ${keyFile} is not readable by this user`));
+    assert.equal(res.stderr.includes(s.emu.adminKey), false);
+  });
+
   it('marks an unreadable file failed with a reason, skips an unreadable directory, and imports the rest', async (t) => {
     // Root reads everything, so when the suite runs as root the daemon runs as nobody (uid 65534).
     const asRoot = process.getuid?.() === 0;

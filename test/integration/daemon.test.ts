@@ -337,6 +337,23 @@ describe('daemon: file-system edge cases', () => {
   });
 });
 
+describe('daemon: after_upload = delete', () => {
+  it('deletes a file only once its dataset is ok, and keeps a failed one', async (t) => {
+    const h = await harness(t, { ini: { import: { after_upload: 'delete' } } });
+    h.emu.addJobFaults({ match: 'bad', outcome: 'dataset-error' });
+    put(h.importDir, 'del/good.txt');
+    put(h.importDir, 'del/bad.txt');
+
+    await h.start();
+    await h.waitOk(['del/good.txt']);
+    await waitFor(() => (!existsSync(path.join(h.importDir, 'del', 'good.txt')) ? true : undefined), 5000, 'the delete');
+    await waitFor(() => (h.events('upload.failed', 'del/bad.txt').length ? true : undefined));
+
+    assert.equal(existsSync(path.join(h.importDir, 'del', 'bad.txt')), true);
+    assert.deepEqual(h.datasets().filter((d) => d.endsWith('good.txt')), ['Imports|/del|good.txt']);
+  });
+});
+
 describe('daemon: the ledger', () => {
   it('rebuilds a lost ledger from Galaxy without uploading anything again', async (t) => {
     const h = await harness(t);
