@@ -19,5 +19,5 @@ if (files.length === 0) {
   console.error(`no test files under ${root}${filters.length ? ` matching ${filters.join(', ')}` : ''}: run npm run build first`);
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=180000', ...files], { stdio: 'inherit' });
+const res = spawnSync(process.execPath, ['--expose-gc', '--test', '--test-reporter=spec', '--test-timeout=180000', ...files], { stdio: 'inherit' });
 process.exit(res.status ?? 1);

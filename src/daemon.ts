@@ -372,11 +372,12 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     },
     rescan: () => doWalk(false),
     async idle() {
+      // A look every 100 ms: settling runs on timers, and while Galaxy refuses the key the
+      // uploads wait on the gate, which idle() must notice rather than wait for.
       for (;;) {
         if (walking) await walking;
-        await uploader.idle();
-        if (settler.size === 0 && admitting === 0 && uploader.pending === 0 && !walking) return;
         if (gate.blocked !== null) return;
+        if (settler.size === 0 && admitting === 0 && uploader.pending === 0 && !walking) return;
         await new Promise((r) => setTimeout(r, 100));
       }
     },

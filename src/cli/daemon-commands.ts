@@ -74,8 +74,11 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
   const log = createLogger(config.log.level);
   const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
   let interrupted = false;
+  let wake!: () => void;
+  const interruption = new Promise<void>((resolve) => (wake = resolve));
   const interrupt = (): void => {
     interrupted = true;
+    wake();
   };
   io.onSignal('SIGTERM', interrupt);
   io.onSignal('SIGINT', interrupt);
@@ -87,14 +90,8 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
     }, 250)
     : null;
   try {
-    await daemon.start({ watch: false });
-    while (!interrupted) {
-      const done = Promise.race([daemon.idle(), new Promise((r) => setTimeout(r, 200))]);
-      await done;
-      const c = daemon.counts();
-      if (daemon.keyProblem() !== null) break;
-      if (c.settling === 0 && c.inFlight === 0) break;
-    }
+    // idle() also returns when Galaxy refuses the key: scan reports that rather than wait.
+    await Promise.race([daemon.start({ watch: false }).then(() => daemon.idle()), interruption]);
   } finally {
     if (progress) clearInterval(progress);
     if (tty) io.stderr.write('\n');

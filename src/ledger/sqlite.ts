@@ -59,6 +59,18 @@ const fromRow = (r: Row): FileRecord => ({
   updatedAt: r.updated_at,
 });
 
+/**
+ * Every prepared statement ever made, kept reachable for the life of the
+ * process. better-sqlite3 12 on Node 24 aborts the process when the garbage
+ * collector destroys a Statement ("Assertion failed: (env) != nullptr" in
+ * node::RemoveEnvironmentCleanupHook, from Statement::~Statement; upstream
+ * WiseLibs/better-sqlite3#1515, closed without a fix; version 13 needs Node
+ * 22). So statements are prepared once per SQL text and never dropped, pragmas
+ * are set with exec(), which makes no Statement, and a process opens few
+ * ledgers (the daemon one), so this holds a few dozen objects.
+ */
+const KEEP_ALIVE: unknown[] = [];
+
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE files (
      path TEXT PRIMARY KEY,
@@ -93,6 +105,7 @@ export class SqliteLedger implements Ledger {
   readonly #get: Database.Statement<[string], Row>;
   readonly #fingerprint: Database.Statement<[string], [FileState, number, number]>;
   readonly #put: Database.Statement<Row>;
+  readonly #statements = new Map<string, Database.Statement>();
 
   constructor(stateDir: string, clock: () => number = Date.now) {
     this.file = path.join(stateDir, 'ledger.sqlite');
@@ -100,16 +113,15 @@ export class SqliteLedger implements Ledger {
     try {
       mkdirSync(stateDir, { recursive: true });
       this.#db = new Database(this.file);
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = NORMAL');
-      this.#db.pragma('busy_timeout = 5000');
+      KEEP_ALIVE.push(this.#db);
+      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
       this.#migrate();
     } catch (err) {
       throw new LedgerError(`cannot open the ledger ${this.file}: ${(err as Error).message}. Check that [state] dir is on a local disk and writable by this user.`, { cause: err });
     }
-    this.#get = this.#db.prepare('SELECT * FROM files WHERE path = ?');
-    this.#fingerprint = this.#db.prepare<[string], [FileState, number, number]>('SELECT state, size, mtime_ms FROM files WHERE path = ?').raw(true);
-    this.#put = this.#db.prepare(
+    this.#get = this.#stmt('SELECT * FROM files WHERE path = ?') as Database.Statement<[string], Row>;
+    this.#fingerprint = (this.#stmt('SELECT state, size, mtime_ms FROM files WHERE path = ?') as Database.Statement<[string], [FileState, number, number]>).raw(true);
+    this.#put = this.#stmt(
       `INSERT OR REPLACE INTO files (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at)
        VALUES (@path, @size, @mtime_ms, @state, @attempts, @last_error, @library_id, @folder_id, @dataset_id, @job_id, @history_id, @submitted_at, @updated_at)`,
     );
@@ -117,13 +129,21 @@ export class SqliteLedger implements Ledger {
 
   readonly #clock: () => number;
 
+  /** A prepared statement per SQL text, made once and kept (see KEEP_ALIVE). */
+  #stmt(sql: string): Database.Statement {
+    let st = this.#statements.get(sql);
+    if (!st) {
+      st = this.#db.prepare(sql);
+      this.#statements.set(sql, st);
+      KEEP_ALIVE.push(st);
+    }
+    return st;
+  }
+
   #migrate(): void {
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    const version = (this.#stmt('PRAGMA user_version').pluck().get() as number | undefined) ?? 0;
     for (let v = version; v < MIGRATIONS.length; v++) {
-      this.#db.transaction(() => {
-        this.#db.exec(MIGRATIONS[v] ?? '');
-        this.#db.pragma(`user_version = ${v + 1}`);
-      })();
+      this.#db.exec(`BEGIN; ${MIGRATIONS[v] ?? ''}; PRAGMA user_version = ${v + 1}; COMMIT;`);
     }
   }
 
@@ -161,7 +181,7 @@ export class SqliteLedger implements Ledger {
     const sets = keys.map((k) => `${COLUMNS[k]} = @${COLUMNS[k]}`).join(', ');
     const params: Record<string, unknown> = { path: p };
     for (const k of keys) params[COLUMNS[k]] = all[k];
-    this.#db.prepare(`UPDATE files SET ${sets} WHERE path = @path`).run(params);
+    this.#stmt(`UPDATE files SET ${sets} WHERE path = @path`).run(params);
   }
 
   transaction(fn: () => void): void {
@@ -170,19 +190,19 @@ export class SqliteLedger implements Ledger {
 
   inState(...states: FileState[]): FileRecord[] {
     const marks = states.map(() => '?').join(', ');
-    return (this.#db.prepare(`SELECT * FROM files WHERE state IN (${marks}) ORDER BY path`).all(...states) as Row[]).map(fromRow);
+    return (this.#stmt(`SELECT * FROM files WHERE state IN (${marks}) ORDER BY path`).all(...states) as Row[]).map(fromRow);
   }
 
   counts(): Record<FileState, number> {
     const out = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
-    for (const { state, n } of this.#db.prepare('SELECT state, count(*) AS n FROM files GROUP BY state').all() as { state: FileState; n: number }[]) {
+    for (const { state, n } of this.#stmt('SELECT state, count(*) AS n FROM files GROUP BY state').all() as { state: FileState; n: number }[]) {
       out[state] = n;
     }
     return out;
   }
 
   countsByFolder(): { folderId: string | null; state: FileState; count: number }[] {
-    return (this.#db.prepare('SELECT folder_id AS folderId, state, count(*) AS count FROM files GROUP BY folder_id, state ORDER BY folder_id, state').all() as {
+    return (this.#stmt('SELECT folder_id AS folderId, state, count(*) AS count FROM files GROUP BY folder_id, state ORDER BY folder_id, state').all() as {
       folderId: string | null;
       state: FileState;
       count: number;
@@ -190,25 +210,25 @@ export class SqliteLedger implements Ledger {
   }
 
   datasetsIn(folderId: string): Set<string> {
-    const rows = this.#db.prepare('SELECT dataset_id AS id FROM files WHERE folder_id = ? AND dataset_id IS NOT NULL').all(folderId) as { id: string }[];
+    const rows = this.#stmt('SELECT dataset_id AS id FROM files WHERE folder_id = ? AND dataset_id IS NOT NULL').all(folderId) as { id: string }[];
     return new Set(rows.map((r) => r.id));
   }
 
   rememberJob(historyId: string, jobId: string): void {
-    this.#db.prepare('INSERT OR IGNORE INTO jobs (job_id, history_id) VALUES (?, ?)').run(jobId, historyId);
+    this.#stmt('INSERT OR IGNORE INTO jobs (job_id, history_id) VALUES (?, ?)').run(jobId, historyId);
   }
 
   jobsOf(historyId: string): Set<string> {
-    const rows = this.#db.prepare('SELECT job_id AS id FROM jobs WHERE history_id = ?').all(historyId) as { id: string }[];
+    const rows = this.#stmt('SELECT job_id AS id FROM jobs WHERE history_id = ?').all(historyId) as { id: string }[];
     return new Set(rows.map((r) => r.id));
   }
 
   getMeta(key: string): string | undefined {
-    return (this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+    return (this.#stmt('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.#db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+    this.#stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
   }
 
   close(): void {

@@ -77,7 +77,6 @@ export class Uploader {
   readonly #batches = new Map<string, Batch>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #abort = new AbortController();
-  #idleWaiters: (() => void)[] = [];
   /** Paths queued or in flight, so a file is never in two batches. */
   readonly #active = new Set<string>();
 
@@ -166,19 +165,8 @@ export class Uploader {
       this.#d.log.error({ event: 'daemon.error', err }, 'unexpected error in the upload pipeline');
     }).finally(() => {
       this.#tasks.delete(t);
-      this.#checkIdle();
     });
     this.#tasks.add(t);
-  }
-
-  #checkIdle(): void {
-    if (this.#tasks.size === 0 && this.#batches.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
-  }
-
-  /** Resolves when nothing is queued or in flight. */
-  idle(): Promise<void> {
-    if (this.#tasks.size === 0 && this.#batches.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /**
