@@ -37,7 +37,7 @@ export interface DaemonDeps {
   now?: () => number;
   random?: () => number;
   /** Faster polling for tests and the demo; the defaults suit a real Galaxy. */
-  tuning?: Partial<{ lingerMs: number; pollMinMs: number; pollMaxMs: number; keyProbeMs: number }>;
+  tuning?: Partial<{ lingerMs: number; pollMinMs: number; pollMaxMs: number; keyProbeMs: number; slowMs: number }>;
 }
 
 export interface DaemonCounts {
@@ -191,6 +191,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         return false;
       }
     },
+    slowMs: deps.tuning?.slowMs ?? Math.max(10 * config.import.settle_seconds * 1000, 600_000),
+    onSlow: (relPath, ms) => fileLog.warn({ event: 'file.unsettled', file: relPath, duration_ms: ms, reason: 'still being written; it is imported once it stops changing for settle_seconds' }, 'file still changing'),
     onGone: (relPath) => fileLog.warn({ event: 'file.gone', file: relPath, reason: 'deleted or replaced by a non-file before it settled' }, 'file dropped'),
     onReady: (relPath, fp) => {
       // Between the settler and the uploader the file is counted here, so that idle() never sees a gap.

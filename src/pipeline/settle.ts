@@ -20,12 +20,17 @@ export interface SettleDeps {
   markerExists(relDir: string): Promise<boolean>;
   onReady(relPath: string, fp: Fingerprint): void;
   onGone(relPath: string): void;
+  /** Called once when a file is still changing after `slowMs` (a writer that never finishes). */
+  onSlow?(relPath: string, changingForMs: number): void;
+  slowMs?: number;
   now?: () => number;
 }
 
 interface Entry {
   fp: Fingerprint;
   since: number;
+  firstSeen: number;
+  warned: boolean;
   timer: NodeJS.Timeout | null;
   checking: boolean;
   again: boolean;
@@ -64,7 +69,7 @@ export class Settler {
       else this.#schedule(relPath, entry, 0);
       return;
     }
-    const fresh: Entry = { fp: { size: -1, mtimeMs: -1 }, since: this.#now(), timer: null, checking: false, again: false };
+    const fresh: Entry = { fp: { size: -1, mtimeMs: -1 }, since: this.#now(), firstSeen: this.#now(), warned: false, timer: null, checking: false, again: false };
     this.#pending.set(relPath, fresh);
     this.#schedule(relPath, fresh, 0);
   }
@@ -114,6 +119,11 @@ export class Settler {
     if (changed) {
       entry.fp = fp;
       entry.since = now;
+      const slowMs = this.#deps.slowMs;
+      if (slowMs !== undefined && !entry.warned && now - entry.firstSeen >= slowMs) {
+        entry.warned = true;
+        this.#deps.onSlow?.(relPath, now - entry.firstSeen);
+      }
     }
     if (this.#deps.readyMarker !== null) {
       // Declared readiness: the marker, not the clock, says the directory is complete.

@@ -86,6 +86,7 @@ describe('daemon: settling', () => {
     const [d] = h.emu.model.tree();
     assert.equal(h.emu.model.tree().length, 1);
     assert.equal(d?.size, written);
+    assert.equal(h.events('file.unsettled', 'slow/growing.txt').length, 1, 'a writer that goes on for long is logged once');
   });
 
   it('waits for a half-written file found at start, and takes a file renamed into place', async (t) => {

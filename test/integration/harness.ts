@@ -54,7 +54,7 @@ export interface Harness {
   events(event: string, file?: string): LogLine[];
 }
 
-export const FAST = { lingerMs: 30, pollMinMs: 40, pollMaxMs: 150, keyProbeMs: 300 };
+export const FAST = { lingerMs: 30, pollMinMs: 40, pollMaxMs: 150, keyProbeMs: 300, slowMs: 5000 };
 
 export async function harness(t: TestContext, opts: { ini?: Sections; emu?: EmulatorOptions } = {}): Promise<Harness> {
   // One cleanup, in reverse order of creation: daemon, emulator, then the directories.
