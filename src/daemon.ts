@@ -8,6 +8,7 @@ import { GalaxyClient } from './galaxy/client.js';
 import type { Limiter } from './galaxy/http.js';
 import type { FileRecord, FileState, Ledger } from './ledger/ledger.js';
 import type { Logger } from './observe/logger.js';
+import type { Metrics } from './observe/metrics.js';
 import { compileIgnore, ignoredReason } from './pipeline/admit.js';
 import { KeyGate } from './pipeline/gate.js';
 import { HistoryPool } from './pipeline/histories.js';
@@ -36,6 +37,8 @@ export interface DaemonDeps {
   dispatcher?: Dispatcher;
   now?: () => number;
   random?: () => number;
+  /** Request timing for /metrics. */
+  metrics?: Pick<Metrics, 'requestDuration' | 'inFlight'>;
   /** Faster polling for tests and the demo; the defaults suit a real Galaxy. */
   tuning?: Partial<{ lingerMs: number; pollMinMs: number; pollMaxMs: number; keyProbeMs: number; slowMs: number }>;
 }
@@ -60,6 +63,10 @@ export interface Daemon {
   stop(deadlineMs: number): Promise<void>;
   /** Files this process saw become failed, for `scan`'s exit status. */
   failedThisRun(): string[];
+  /** Why the daemon is not ready (empty when it is): start-up walk, Galaxy, the key. */
+  readiness(): Promise<string[]>;
+  /** Not stopping. */
+  live(): boolean;
 }
 
 const DONE: ReadonlySet<FileState> = new Set(['ok', 'failed', 'skipped']);
@@ -83,7 +90,22 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   if (importDir === null || config.galaxy.url === null) throw new Error('createDaemon needs [import] dir and [galaxy] url');
   const realImport = realpathSync(importDir);
   const queue = requestQueue(config.upload.concurrency, config.upload.rate_per_second);
-  const limiter: Limiter = (fn) => queue.add(fn);
+  const timing = deps.metrics;
+  const limiter: Limiter = timing
+    ? (fn) => queue.add(async () => {
+      timing.inFlight.inc();
+      const end = timing.requestDuration.startTimer();
+      let outcome = 'error';
+      try {
+        const result = await fn();
+        outcome = 'ok';
+        return result;
+      } finally {
+        timing.inFlight.dec();
+        end({ outcome });
+      }
+    })
+    : (fn) => queue.add(fn);
   const client = new GalaxyClient({
     url: config.galaxy.url,
     apiKey: deps.apiKey,
@@ -110,6 +132,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let stopping = false;
   let walking: Promise<void> | null = null;
   let admitting = 0;
+  let started = false;
+  let probe: { at: number; problem: string | null } | null = null;
   /** Files the watcher just found done, for the walk of their directory (emptied as the walk goes). */
   const knownDone = new Map<string, string>();
   let walkingDirs = 0;
@@ -366,6 +390,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         });
       }
       await doWalk(true);
+      started = true;
       if (firstStart) ledger.setMeta('first_start_done', new Date(now()).toISOString());
       if (watch && config.import.rescan_minutes > 0) {
         rescanTimer = setInterval(() => void doWalk(false), config.import.rescan_minutes * 60_000);
@@ -382,6 +407,24 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         if (settler.size === 0 && admitting === 0 && uploader.pending === 0 && !walking) return;
         await new Promise((r) => setTimeout(r, 100));
       }
+    },
+    live: () => !stopping,
+    async readiness() {
+      const reasons: string[] = [];
+      if (!started) reasons.push('the start-up walk is not done yet');
+      if (gate.blocked !== null) reasons.push(`Galaxy refuses the API key: ${gate.blocked}`);
+      if (probe === null || now() - probe.at > 5000) {
+        let problem: string | null = null;
+        try {
+          await client.version();
+        } catch (err) {
+          problem = `Galaxy is not reachable: ${(err as Error).message}`;
+        }
+        probe = { at: now(), problem };
+      }
+      if (probe.problem !== null) reasons.push(probe.problem);
+      if (stopping) reasons.push('stopping');
+      return reasons;
     },
     counts: () => ({ files: ledger.counts(), settling: settler.size + admitting, inFlight: uploader.pending }),
     keyProblem: () => gate.blocked,

@@ -4,7 +4,11 @@ import type { ApiKey } from '../config/api-key.js';
 import { resolveApiKey } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
 import { requireDaemonKeys } from '../config/load.js';
+import type { Daemon } from '../daemon.js';
 import { createDaemon } from '../daemon.js';
+import type { HttpServer } from '../observe/http.js';
+import { startHttpServer } from '../observe/http.js';
+import { Metrics } from '../observe/metrics.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { GalaxyClient } from '../galaxy/client.js';
 import type { FileRecord, FileState } from '../ledger/ledger.js';
@@ -42,8 +46,31 @@ function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiKey } {
 export async function runCommand(config: Config, io: DaemonIo): Promise<number> {
   const { key } = daemonSetup(config, io.env);
   const ledger = openLedger(config);
-  const log = createLogger(config.log.level);
-  const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
+  let daemonRef: Daemon | null = null;
+  const metrics = new Metrics({
+    files: () => ledger.counts(),
+    queueDepth: () => {
+      const c = daemonRef?.counts();
+      return c ? c.settling + c.inFlight : 0;
+    },
+  });
+  const log = createLogger(config.log.level, undefined, (fields) => metrics.observeEvent(fields));
+  const daemon = createDaemon({ config, apiKey: key.key, log, ledger, metrics });
+  daemonRef = daemon;
+  let server: HttpServer | null = null;
+  if (config.http.listen !== null) {
+    try {
+      server = await startHttpServer(config.http.listen, {
+        live: () => daemon.live(),
+        ready: () => daemon.readiness(),
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      });
+    } catch (err) {
+      ledger.close();
+      throw new ConfigError([`[http] listen = ${config.http.listen.host}:${config.http.listen.port}: cannot listen there (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a free port, or leave it empty to turn the server off`], { cause: err });
+    }
+    log.info({ event: 'http.listening', host: config.http.listen.host, port: server.port }, 'serving /healthz, /readyz and /metrics');
+  }
   let stopRequested!: (sig: Signal) => void;
   const stopped = new Promise<Signal>((resolve) => (stopRequested = resolve));
   io.onSignal('SIGTERM', () => stopRequested('SIGTERM'));
@@ -61,6 +88,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   log.info({ event: 'daemon.stopping', signal }, 'stopping: finishing or handing back uploads in flight');
   await daemon.stop(DRAIN_MS);
   await started.catch(() => undefined);
+  await server?.close();
   const c = daemon.counts();
   ledger.close();
   log.info({ event: 'daemon.stopped', ...c.files }, 'stopped');

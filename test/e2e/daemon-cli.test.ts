@@ -280,3 +280,54 @@ describe('files the daemon cannot read', () => {
     everyFileOnce(s.emu, ['perm/readable.txt']);
   });
 });
+
+describe('health and metrics over HTTP', () => {
+  it('serves /healthz, /readyz (200 once the walk is done) and /metrics with files by state, and no key', async (t) => {
+    const s = await setup(t, { http: { listen: '127.0.0.1:0' } });
+    put(s.importDir, 'm/a.txt');
+    put(s.importDir, 'm/b.txt');
+
+    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+    t.after(async () => {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    });
+    const listening = await waitFor(() => events(run.stdout()).find((e) => e.event === 'http.listening') as { port?: number } | undefined, 15_000, 'the HTTP server');
+    const base = `http://127.0.0.1:${listening.port ?? 0}`;
+    const health = await fetch(`${base}/healthz`);
+    await waitFor(() => (s.emu.model.tree().filter((d) => d.state === 'ok').length === 2 ? true : undefined), 15_000, 'two uploads');
+    await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok').length === 2 ? true : undefined), 15_000, 'two ok lines');
+    const ready = await fetch(`${base}/readyz`);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const missing = await fetch(`${base}/nope`);
+
+    assert.equal(health.status, 200);
+    assert.equal(ready.status, 200, JSON.stringify(await ready.clone().json()));
+    assert.deepEqual(await ready.json(), { ready: true, reasons: [] });
+    assert.match(metrics, /^galaxy_importd_files\{state="ok"\} 2$/m);
+    assert.match(metrics, /^galaxy_importd_uploads_total\{result="ok"\} 2$/m);
+    assert.match(metrics, /^galaxy_importd_galaxy_request_duration_seconds_count\{outcome="ok"\} \d+$/m);
+    assert.match(metrics, /^galaxy_importd_upload_latency_seconds_count 2$/m);
+    assert.match(metrics, /^galaxy_importd_queue_depth 0$/m);
+    assert.equal(metrics.includes(s.emu.adminKey), false);
+    assert.equal(missing.status, 404);
+  });
+
+  it('answers /readyz with 503 and the reason while Galaxy refuses the key', async (t) => {
+    const s = await setup(t, { http: { listen: '127.0.0.1:0' } });
+    put(s.importDir, 'm/a.txt');
+
+    const run = spawnCli(['--config', s.configFile, 'run'], { GALAXY_API_KEY: s.emu.userKey });
+    t.after(async () => {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    });
+    const listening = await waitFor(() => events(run.stdout()).find((e) => e.event === 'http.listening') as { port?: number } | undefined, 15_000, 'the HTTP server');
+    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'galaxy.key_refused') ? true : undefined), 15_000, 'the refusal');
+    const ready = await fetch(`http://127.0.0.1:${listening.port ?? 0}/readyz`);
+    const body = (await ready.json()) as { reasons: string[] };
+
+    assert.equal(ready.status, 503);
+    assert.ok(body.reasons.some((r) => r.startsWith('Galaxy refuses the API key: 403')), body.reasons.join('; '));
+  });
+});

@@ -1,0 +1,81 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FileState } from '../ledger/ledger.js';
+import { FILE_STATES } from '../ledger/ledger.js';
+
+/**
+ * The daemon's Prometheus metrics, on a registry of its own (no global state).
+ * Per-file counters are fed from the log events themselves (`observeEvent`),
+ * so metrics and logs cannot disagree; gauges are read when scraped. No key,
+ * path or file content goes into a label.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #uploads = new Counter({ name: 'galaxy_importd_uploads_total', help: 'Files whose upload ended, by result', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly #retries = new Counter({ name: 'galaxy_importd_retries_total', help: 'Upload attempts that will be retried', registers: [this.registry] });
+  readonly #skipped = new Counter({ name: 'galaxy_importd_skipped_total', help: 'Files skipped (symlink out, not a regular file, backlog)', registers: [this.registry] });
+  readonly #watcherErrors = new Counter({ name: 'galaxy_importd_watcher_errors_total', help: 'Errors from the file watcher or the walk', registers: [this.registry] });
+  readonly #rescans = new Counter({ name: 'galaxy_importd_rescans_total', help: 'Walks of the import directory after the first', registers: [this.registry] });
+  readonly #latency = new Histogram({
+    name: 'galaxy_importd_upload_latency_seconds',
+    help: 'From a file being ready to its dataset being ok in Galaxy',
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'galaxy_importd_galaxy_request_duration_seconds',
+    help: 'Duration of requests to Galaxy, by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({ name: 'galaxy_importd_galaxy_requests_in_flight', help: 'Requests to Galaxy in flight', registers: [this.registry] });
+
+  constructor(read: { files(): Record<FileState, number>; queueDepth(): number }) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'galaxy_importd_' });
+    new Gauge({
+      name: 'galaxy_importd_files',
+      help: 'Files in the ledger, by state',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const counts = read.files();
+        for (const s of FILE_STATES) this.set({ state: s }, counts[s]);
+      },
+    });
+    new Gauge({
+      name: 'galaxy_importd_queue_depth',
+      help: 'Files settling, queued or being uploaded',
+      registers: [this.registry],
+      collect() {
+        this.set(read.queueDepth());
+      },
+    });
+  }
+
+  /** Count one log event (called for every line the daemon logs). */
+  observeEvent(fields: Record<string, unknown>): void {
+    switch (fields.event) {
+      case 'upload.ok':
+        this.#uploads.inc({ result: 'ok' });
+        if (typeof fields.duration_ms === 'number') this.#latency.observe(fields.duration_ms / 1000);
+        break;
+      case 'upload.failed':
+        this.#uploads.inc({ result: 'failed' });
+        break;
+      case 'upload.retry':
+        this.#retries.inc();
+        break;
+      case 'file.skipped':
+        this.#skipped.inc();
+        break;
+      case 'watch.error':
+        this.#watcherErrors.inc();
+        break;
+      case 'daemon.rescan':
+        this.#rescans.inc();
+        break;
+      default:
+        break;
+    }
+  }
+}
