@@ -8,7 +8,7 @@ import { GalaxyClient } from '../galaxy/client.js';
 import { GalaxyApiError, isGalaxyError } from '../galaxy/errors.js';
 import { API_COMMANDS, parseApiUrl, render } from './api.js';
 import type { DaemonIo } from './daemon-commands.js';
-import { checkCommand, retryCommand, runCommand, scanCommand, statusCommand } from './daemon-commands.js';
+import { checkCommand, healthCommand, retryCommand, runCommand, scanCommand, statusCommand } from './daemon-commands.js';
 
 export type CliIo = DaemonIo;
 
@@ -30,6 +30,7 @@ Commands:
   retry PATH… | --all-failed
                            queue failed files again
   check                    validate the config, reach Galaxy, check the key and library_import_dir
+  health [--ready]         ask the running daemon: /healthz (or /readyz); exit 0 when it answers 200
 ${API_COMMANDS.map((c) => `  api ${c.name} ${c.args}\n      ${c.summary}`).join('\n')}
 
 Options:
@@ -73,6 +74,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         version: { type: 'boolean', default: false },
         failed: { type: 'boolean', default: false },
         'all-failed': { type: 'boolean', default: false },
+        ready: { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -129,6 +131,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'check':
         noArgs();
         return await checkCommand(config, io);
+      case 'health':
+        noArgs();
+        return await healthCommand(config, io, { ready: values.ready });
       default:
         break;
     }

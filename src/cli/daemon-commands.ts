@@ -269,3 +269,23 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
   io.stdout.write(bad === 0 ? 'all checks passed\n' : `${bad} check(s) failed\n`);
   return bad === 0 ? 0 : 1;
 }
+
+/**
+ * Ask the running daemon over its HTTP server: /healthz, or /readyz with
+ * `ready`. For Docker's HEALTHCHECK and monitoring scripts.
+ */
+export async function healthCommand(config: Config, io: DaemonIo, opts: { ready: boolean }): Promise<number> {
+  const listen = config.http.listen;
+  if (listen === null) throw new ConfigError(['[http] listen is empty, so the daemon serves no health endpoint; set it (such as 127.0.0.1:9187) to use galaxy-importd health']);
+  const host = listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '::1' : listen.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${listen.port}/${opts.ready ? 'readyz' : 'healthz'}`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    const body = await res.text();
+    io.stdout.write(`${url}: ${res.status} ${body}\n`);
+    return res.status === 200 ? 0 : 1;
+  } catch (err) {
+    io.stderr.write(`galaxy-importd: no answer from ${url}: ${(err as Error).message}; is galaxy-importd run running with this config?\n`);
+    return 1;
+  }
+}

@@ -299,6 +299,10 @@ describe('health and metrics over HTTP', () => {
     await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok').length === 2 ? true : undefined), 15_000, 'two ok lines');
     const ready = await fetch(`${base}/readyz`);
     const metrics = await (await fetch(`${base}/metrics`)).text();
+    const port = String(listening.port ?? 0);
+    writeFileSync(s.configFile, readFileSync(s.configFile, 'utf8').replace('listen = 127.0.0.1:0', `listen = 127.0.0.1:${port}`));
+    const healthCli = await runCli(['--config', s.configFile, 'health'], { env: s.env });
+    const readyCli = await runCli(['--config', s.configFile, 'health', '--ready'], { env: s.env });
     const missing = await fetch(`${base}/nope`);
 
     assert.equal(health.status, 200);
@@ -311,6 +315,22 @@ describe('health and metrics over HTTP', () => {
     assert.match(metrics, /^galaxy_importd_queue_depth 0$/m);
     assert.equal(metrics.includes(s.emu.adminKey), false);
     assert.equal(missing.status, 404);
+    assert.equal(healthCli.code, 0, healthCli.stderr);
+    assert.match(healthCli.stdout, /\/healthz: 200 \{"status":"ok"\}/);
+    assert.equal(readyCli.code, 0, readyCli.stderr);
+  });
+
+  it('health exits 1 when no daemon answers, and 2 when the HTTP server is off', async (t) => {
+    const s = await setup(t, { http: { listen: '127.0.0.1:9' } });
+    const off = await setup(t);
+
+    const none = await runCli(['--config', s.configFile, 'health'], { env: s.env });
+    const disabled = await runCli(['--config', off.configFile, 'health'], { env: off.env });
+
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no answer from http:\/\/127.0.0.1:9\/healthz/);
+    assert.equal(disabled.code, 2);
+    assert.match(disabled.stderr, /\[http\] listen is empty/);
   });
 
   it('answers /readyz with 503 and the reason while Galaxy refuses the key', async (t) => {
