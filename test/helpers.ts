@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,4 +104,23 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Runn
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/**
+ * Why the built CLI cannot run as another user (uid 65534) here, or null when it can:
+ * every directory above the checkout and above the node binary must be searchable by
+ * others, and the node binary executable by them.
+ */
+export function whyNobodyCannotRun(): string | null {
+  const checkout = path.resolve(path.dirname(CLI), '..', '..', '..');
+  const blocked = (p: string): string | null => {
+    for (let dir = p; ; dir = path.dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) return dir;
+      if (dir === path.dirname(dir)) return null;
+    }
+  };
+  const dir = blocked(checkout) ?? blocked(path.dirname(process.execPath));
+  if (dir !== null) return `${dir} is not searchable by other users, so the CLI cannot run as uid 65534`;
+  if ((statSync(process.execPath).mode & 0o001) === 0) return `${process.execPath} is not executable by other users`;
+  return null;
 }
