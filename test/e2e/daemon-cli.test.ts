@@ -231,14 +231,25 @@ describe('scan on a terminal', () => {
   });
 });
 
+/**
+ * Root reads every file, so when the suite runs as root these tests run the CLI as
+ * nobody (uid 65534). Null when that cannot be done here (the test is then skipped).
+ */
+function unprivileged(t: TestContext): { asRoot: boolean; user: { uid?: number; gid?: number } } | null {
+  const asRoot = process.getuid?.() === 0;
+  const why = asRoot ? whyNobodyCannotRun() : null;
+  if (why !== null) {
+    t.skip(`root reads every file, and ${why}`);
+    return null;
+  }
+  return { asRoot, user: asRoot ? { uid: 65534, gid: 65534 } : {} };
+}
+
 describe('files the daemon cannot read', () => {
   it('refuses an unreadable key file with exit 2, naming the file', async (t) => {
-    const asRoot = process.getuid?.() === 0;
-    const why = asRoot ? whyNobodyCannotRun() : null;
-    if (why !== null) {
-      t.skip(`root reads every file, and ${why}`);
-      return;
-    }
+    const who = unprivileged(t);
+    if (who === null) return;
+    const { asRoot } = who;
     const s = await setup(t);
     const keyFile = path.join(path.dirname(s.configFile), 'api_key');
     writeFileSync(keyFile, s.emu.adminKey);
@@ -249,7 +260,7 @@ describe('files the daemon cannot read', () => {
       chmodSync(s.configFile, 0o644);
     }
 
-    const res = await runCli(['--config', s.configFile, 'run'], { ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+    const res = await runCli(['--config', s.configFile, 'run'], who.user);
 
     assert.equal(res.code, 2);
     assert.match(res.stderr, new RegExp(`api_key_file: ${keyFile} is not readable by this user`));
@@ -257,13 +268,9 @@ describe('files the daemon cannot read', () => {
   });
 
   it('marks an unreadable file failed with a reason, skips an unreadable directory, and imports the rest', async (t) => {
-    // Root reads everything, so when the suite runs as root the daemon runs as nobody (uid 65534).
-    const asRoot = process.getuid?.() === 0;
-    const why = asRoot ? whyNobodyCannotRun() : null;
-    if (why !== null) {
-      t.skip(`root reads every file, and ${why}`);
-      return;
-    }
+    const who = unprivileged(t);
+    if (who === null) return;
+    const { asRoot } = who;
     const s = await setup(t);
     put(s.importDir, 'perm/readable.txt');
     put(s.importDir, 'perm/locked.txt');
@@ -277,7 +284,7 @@ describe('files the daemon cannot read', () => {
     }
     let res;
     try {
-      res = await runCli(['--config', s.configFile, 'scan'], { env: s.env, ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+      res = await runCli(['--config', s.configFile, 'scan'], { env: s.env, ...who.user });
     } finally {
       // Open it again so the temporary directory can be removed by a user who is not root.
       chmodSync(path.join(s.importDir, 'closed'), 0o755);
