@@ -8,8 +8,11 @@ import type { TestContext } from 'node:test';
 import type { Emulator, EmulatorOptions } from './emulator/server.js';
 import { startEmulator } from './emulator/server.js';
 
+/** The checkout's root (tests run from dist/test/). */
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
 /** The built CLI, as an admin would run it. */
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+export const CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 
 /** A temporary directory removed when the test ends. */
 export function tempDir(t: TestContext, prefix = 'importd-'): string {
