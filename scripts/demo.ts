@@ -22,12 +22,16 @@ const bed = (n: number, start: number): string =>
 writeFileSync(path.join(importDir, 'bed', '2.bed'), bed(68, 1000));
 writeFileSync(path.join(importDir, 'bed', '3.bed'), bed(40, 5000));
 
+// Act 2's config and ledger, beside the import directory; removed at the end or on Ctrl-C.
+const configFile = path.join(importDir, '..', `${path.basename(importDir)}.ini`);
+const stateDir = `${importDir}-state`;
+
 const emu = await startEmulator({ libraryImportDir: importDir });
 const children = new Set<ChildProcess>();
 const cleanup = async (): Promise<void> => {
   for (const c of children) c.kill('SIGTERM');
   await emu.close();
-  rmSync(importDir, { recursive: true, force: true });
+  for (const p of [importDir, stateDir, configFile]) rmSync(p, { recursive: true, force: true });
 };
 process.on('SIGINT', () => {
   void cleanup().then(() => process.exit(130));
@@ -69,8 +73,6 @@ interface LogLine {
 /** Act 2: the daemon, on the same emulator, with files dropped while it runs. */
 async function daemonAct(): Promise<void> {
   process.stdout.write('\n== Act 2: galaxy-importd run ==\n');
-  const configFile = path.join(importDir, '..', `${path.basename(importDir)}.ini`);
-  const stateDir = `${importDir}-state`;
   writeFileSync(configFile, [
     '[galaxy]', `url = ${emu.url}`,
     '[import]', `dir = ${importDir}`, 'settle_seconds = 1',
@@ -141,8 +143,6 @@ async function daemonAct(): Promise<void> {
   for (const d of emu.model.tree().sort((a, b) => `${a.library}${a.folder}${a.name}`.localeCompare(`${b.library}${b.folder}${b.name}`))) {
     process.stdout.write(`  ${d.library} ${d.folder === '/' ? '' : d.folder}/${d.name}  [${d.state}, ${d.size} bytes]\n`);
   }
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(configFile, { force: true });
 }
 
 try {
