@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the compiled tests with node's own runner. Node 20's --test takes no
 // globs, so the files are listed here. Usage: node scripts/run-tests.mjs [dir-or-file-filter…]
+// The stress suite (test/stress/) runs only when a filter names it: npm run test:stress.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,7 @@ const walk = (dir) =>
   });
 const filters = process.argv.slice(2);
 const files = walk(root)
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .filter((f) => (filters.length === 0 ? !f.includes(`${path.sep}stress${path.sep}`) : filters.some((x) => f.includes(x))))
   .sort();
 if (files.length === 0) {
   console.error(`no test files under ${root}${filters.length ? ` matching ${filters.join(', ')}` : ''}: run npm run build first`);

@@ -517,13 +517,9 @@ export class Uploader {
     if (job === null) return null;
     if (job.state !== 'ok' && jobId !== null) {
       let reason = `Galaxy job ${jobId} ended ${job.state}`;
-      try {
-        const full = await client.showJob(jobId, true);
-        const stderr = (full.stderr ?? full.tool_stderr ?? '').trim();
-        if (stderr) reason += `: ${stderr.slice(0, 500)}`;
-      } catch {
-        // the reason without stderr is still useful
-      }
+      const full = await this.#detail(() => client.showJob(jobId, true));
+      const stderr = (full?.stderr ?? full?.tool_stderr ?? '').trim();
+      if (stderr) reason += `: ${stderr.slice(0, 500)}`;
       if (files.length > 1) {
         log.warn({ event: 'upload.split', job_id: jobId, files: files.length, reason }, 'job failed; sending its files again in halves');
         for (const f of files) ledger.update(f.path, { state: 'retrying', lastError: reason });
@@ -556,12 +552,23 @@ export class Uploader {
   }
 
   async #info(target: Target, datasetId: string): Promise<string> {
-    try {
-      const d = await this.#d.client.showLibraryContent(target.libraryId, datasetId);
-      const info = typeof d.misc_info === 'string' ? d.misc_info.trim() : '';
-      return info ? `: ${info.slice(0, 500)}` : '';
-    } catch {
-      return '';
+    const d = await this.#detail(() => this.#d.client.showLibraryContent(target.libraryId, datasetId));
+    const info = typeof d?.misc_info === 'string' ? d.misc_info.trim() : '';
+    return info ? `: ${info.slice(0, 500)}` : '';
+  }
+
+  /**
+   * A detail for a failure's reason (a job's stderr, a dataset's info): asked up to three
+   * times while Galaxy's answer is a transient failure. Null when it cannot be had; the
+   * reason is then recorded without it.
+   */
+  async #detail<T>(ask: () => Promise<T>): Promise<T | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ask();
+      } catch (err) {
+        if (attempt >= 3 || classify(err).kind !== 'transient' || !(await this.#wait(backoffMs(attempt, 2000, null, this.#random)))) return null;
+      }
     }
   }
 
