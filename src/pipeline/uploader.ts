@@ -274,11 +274,13 @@ export class Uploader {
       ledger.transaction(() => {
         for (const f of files) {
           const attempts = (ledger.get(f.path)?.attempts ?? 0) + 1;
-          ledger.update(f.path, { state: 'submitted', attempts, libraryId: target.libraryId, folderId: target.folderId, historyId: history, submittedAt, jobId: null, datasetId: null });
+          // upload_paths answers with the datasets at once: no job to look for by history after a crash.
+          const historyId = this.#o.method === 'fetch' ? history : null;
+          ledger.update(f.path, { state: 'submitted', attempts, libraryId: target.libraryId, folderId: target.folderId, historyId, submittedAt, jobId: null, datasetId: null });
         }
       });
       for (const f of files) {
-        this.#d.log.info({ event: 'upload.submitted', file: f.path, library: route.library, folder: folderText(route), attempt, size: f.size }, 'upload submitted');
+        this.#d.log.info({ event: 'upload.submitted', file: f.path, library: route.library, folder: folderText(route), attempt, size: f.size, history_id: history }, 'upload submitted');
       }
       if (this.#o.method === 'paths') {
         this.#d.histories.release(history);
@@ -320,7 +322,7 @@ export class Uploader {
         files = rest;
         continue;
       }
-      this.#d.histories.release(history);
+      this.#unassign(files, history);
       if (failure === null) return;
       if (failure.kind === 'permanent') {
         if (files.length > 1) {
@@ -390,6 +392,22 @@ export class Uploader {
     await Promise.all([this.#process(files.slice(0, half), route), this.#process(files.slice(half), route)]);
   }
 
+  /**
+   * These files' request created no job in `history`: forget the history in their rows before
+   * it goes back to the pool. Another request may use it next; were the daemon killed then, a
+   * restart must not take that request's job for these files' (they are looked for by name
+   * in their folder before being sent again, as after any failure).
+   */
+  #unassign(files: ReadyFile[], history: string): void {
+    const { ledger } = this.#d;
+    ledger.transaction(() => {
+      for (const f of files) {
+        if (ledger.get(f.path)?.historyId === history) ledger.update(f.path, { state: 'retrying', historyId: null });
+      }
+    });
+    this.#d.histories.release(history);
+  }
+
   /** After a lost answer: the job in this history that the ledger does not know, if Galaxy created one. */
   async #acceptedJob(history: string): Promise<string | null> {
     const known = this.#d.ledger.jobsOf(history);
@@ -410,12 +428,14 @@ export class Uploader {
         if (!(await this.#afterFailure(classify(err), [], route, attempt))) return;
       }
     }
-    if (rec.historyId !== null) this.#d.histories.release(rec.historyId);
     if (jobId === null) {
-      this.#d.log.info({ event: 'upload.recovered', files: files.map((f) => f.path), reason: 'Galaxy has no job for the interrupted request; sending again' }, 'interrupted upload will be sent again');
+      if (rec.historyId !== null) this.#unassign(files, rec.historyId);
+      this.#d.log.info({ event: 'upload.recovered', files: files.map((f) => f.path), history_id: rec.historyId, reason: 'Galaxy has no job for the interrupted request; sending again' }, 'interrupted upload will be sent again');
       await this.#process(files, route);
       return;
     }
+    if (rec.historyId !== null) this.#d.histories.release(rec.historyId);
+    this.#d.log.info({ event: 'upload.recovered', files: files.map((f) => f.path), history_id: rec.historyId, job_id: jobId, reason: 'Galaxy has the job of the interrupted request; confirming it' }, 'interrupted upload found in Galaxy');
     const found = jobId;
     const { ledger } = this.#d;
     if (rec.historyId !== null) ledger.rememberJob(rec.historyId, found);

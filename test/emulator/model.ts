@@ -996,7 +996,7 @@ export class GalaxyModel {
     let d = it.datasetId === null ? undefined : this.datasets.get(it.datasetId);
     const fail = (message: string): void => {
       // A failed fetch item leaves the job ok and creates an "Unnamed dataset" in error (galaxy-api.md 9).
-      d ??= this.#newDataset(folder, 'Unnamed dataset', it.fullPath, it.link, user, job.id, 'error');
+      d ??= this.#itemDataset(it, folder, 'Unnamed dataset', user, job.id, 'error');
       d.state = 'error';
       d.info = message;
       d.updateTime = now();
@@ -1016,7 +1016,7 @@ export class GalaxyModel {
       return fail(`Failed to read ${it.fullPath}: ${(err as Error).message}`);
     }
     const name = it.name ?? path.basename(it.fullPath);
-    d ??= this.#newDataset(folder, name, it.fullPath, it.link, user, job.id, 'running');
+    d ??= this.#itemDataset(it, folder, name, user, job.id, 'running');
     const ext = it.ext === 'auto' ? sniff(name, read.head) : it.ext;
     const meta = metadataFor(ext, read.head, it.dbkey);
     Object.assign(d, {
@@ -1058,6 +1058,17 @@ export class GalaxyModel {
         d.info = `Failed to list ${it.fullPath}: ${(err as Error).message}`;
       }
     }
+  }
+
+  /**
+   * The dataset a job item creates, remembered on the item: a job resumed after a restart
+   * finishes the same dataset instead of making a second one (Galaxy's job handlers resume a
+   * job; they do not import its files twice).
+   */
+  #itemDataset(it: JobItem, folder: FolderRec, name: string, user: User | undefined, jobId: number, state: DatasetState): DatasetRec {
+    const d = this.#newDataset(folder, name, it.fullPath, it.link, user, jobId, state);
+    it.datasetId = d.id;
+    return d;
   }
 
   #newDataset(folder: FolderRec, name: string, sourcePath: string, linked: boolean, user: User | undefined, jobId: number, state: DatasetState): DatasetRec {

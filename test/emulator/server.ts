@@ -24,6 +24,8 @@ export interface EmulatorOptions extends Partial<EmulatorSettings> {
   seed?: number;
   /** Keep the library state in this JSON file across restarts. */
   stateFile?: string;
+  /** Job faults in force from the start, jobs resumed from the state file included. */
+  jobFaults?: JobFault[];
 }
 
 export interface RecordedRequest {
@@ -165,12 +167,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const plain = snapshot.users.find((u) => !u.admin);
     adminKey = admin?.key ?? '';
     userKey = plain?.key ?? '';
+    model.jobFaults.push(...(options.jobFaults ?? []));
     model.resumeJobs();
   } else {
     adminKey = options.adminKey ?? randomBytes(16).toString('hex');
     userKey = options.userKey ?? randomBytes(16).toString('hex');
     model.addUser('admin@example.org', adminKey, true);
     model.addUser('user@example.org', userKey, false);
+    model.jobFaults.push(...(options.jobFaults ?? []));
   }
   let pending: NodeJS.Timeout | null = null;
   if (options.stateFile) {

@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../emulator/faults.js';
+import type { JobFault } from '../emulator/model.js';
 import type { Emulator } from '../emulator/server.js';
 import { startEmulator } from '../emulator/server.js';
 import type { RunningCli } from '../helpers.js';
@@ -47,11 +48,13 @@ function addFaults(emu: Emulator): void {
     { method: 'GET', probability: 0.03, action: { type: 'status', status: 503, body: 'html' } },
     { method: 'GET', probability: 0.01, action: { type: 'reset' } },
   );
-  emu.addJobFaults(
-    { match: '(^|/)bad-', outcome: 'job-error', message: 'stress: this job fails' },
-    { match: '(^|/)dserr-', outcome: 'dataset-error', message: 'stress: this dataset fails' },
-  );
 }
+
+/** Given at start, so that jobs resumed from the state file after a restart fail too. */
+const JOB_FAULTS: JobFault[] = [
+  { match: '(^|/)bad-', outcome: 'job-error', message: 'stress: this job fails' },
+  { match: '(^|/)dserr-', outcome: 'dataset-error', message: 'stress: this dataset fails' },
+];
 
 interface Status {
   states: Record<string, number>;
@@ -66,7 +69,7 @@ describe('fault and restart suite', () => {
     const stateDir = path.join(root, 'state');
     const stateFile = path.join(root, 'galaxy-state.json');
     mkdirSync(importDir);
-    let emu = await startEmulator({ libraryImportDir: importDir, stateFile, jobQueuedMs: 20, jobRunMs: 40, seed: SEED });
+    let emu = await startEmulator({ libraryImportDir: importDir, stateFile, jobQueuedMs: 20, jobRunMs: 40, seed: SEED, jobFaults: JOB_FAULTS });
     t.after(() => emu.close());
     const port = emu.port;
     const key = emu.adminKey;
@@ -116,7 +119,7 @@ describe('fault and restart suite', () => {
         if (k === galaxyRestartAfter) {
           await emu.close();
           await sleep(500);
-          emu = await startEmulator({ port, libraryImportDir: importDir, stateFile, jobQueuedMs: 20, jobRunMs: 40, seed: SEED + 1 });
+          emu = await startEmulator({ port, libraryImportDir: importDir, stateFile, jobQueuedMs: 20, jobRunMs: 40, seed: SEED + 1, jobFaults: JOB_FAULTS });
           addFaults(emu);
         }
         daemon = spawnCli(['--config', configFile, 'run'], env);
@@ -142,10 +145,21 @@ describe('fault and restart suite', () => {
     const end = await daemon.exited;
     assert.equal(end.code, 0, `the last daemon exited ${end.code} on SIGTERM: ${daemon.stderr().slice(-2000)}`);
 
+    // STRESS_LOG_DIR=DIR keeps every daemon run's log lines there, for a failure's diagnosis.
+    const logDir = process.env.STRESS_LOG_DIR;
+    if (logDir) {
+      mkdirSync(logDir, { recursive: true });
+      for (const [n, r] of runs.entries()) writeFileSync(path.join(logDir, `daemon-${n}.log`), `${r.stdout()}${r.stderr()}`);
+      writeFileSync(path.join(logDir, 'galaxy-requests.json'), JSON.stringify(emu.requests));
+      writeFileSync(path.join(logDir, 'galaxy-datasets.json'), JSON.stringify(emu.model.tree()));
+    }
+
     // The ledger: nothing missing; failures are exactly the expected ones, with the expected reasons.
     assert.equal(expected.size, FILES);
-    assert.equal(last.states.ok ?? 0, [...expected.values()].filter((e) => e === 'ok').length, JSON.stringify(last.failed?.slice(0, 10)));
     const failed = new Map((last.failed ?? []).map((f) => [f.file, f.reason ?? '']));
+    const unexpected = [...failed].filter(([file]) => expected.get(file) === 'ok');
+    assert.deepEqual(unexpected, [], 'files that should be ok failed');
+    assert.equal(last.states.ok ?? 0, [...expected.values()].filter((e) => e === 'ok').length);
     for (const [file, outcome] of expected) {
       if (outcome === 'ok') {
         assert.equal(failed.has(file), false, `${file} failed: ${failed.get(file)}`);
