@@ -140,6 +140,13 @@ export function createDaemon(deps: DaemonDeps): Daemon {
 
   const afterOk = async (file: ReadyFile): Promise<void> => {
     watcher?.unwatch(file.path);
+    // Written again while it was being uploaded: Galaxy's dataset may hold either version.
+    // Never delete or move it then; it settles and is imported again (file.changed).
+    const current = await statFile(file.path);
+    if (current !== null && (current.size !== file.size || current.mtimeMs !== file.mtimeMs)) {
+      void consider(file.path, false, 'file');
+      return;
+    }
     const action = config.import.after_upload;
     if (action.action === 'keep') return;
     const source = path.join(importDir, file.path);
@@ -192,6 +199,15 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     if (prev?.state === state && prev.lastError === reason && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) return;
     ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state, attempts: prev?.attempts ?? 0, lastError: reason, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: now() });
     (state === 'failed' ? fileLog.error.bind(fileLog) : fileLog.warn.bind(fileLog))({ event, file: relPath, reason }, state === 'failed' ? 'upload failed' : 'file skipped');
+  };
+
+  /**
+   * A name that is not valid UTF-8 reaches us with U+FFFD in place of its bad bytes, so the
+   * name we have opens nothing: say so instead of dropping the file silently.
+   */
+  const skipUndecodable = (relPath: string): void => {
+    if (!relPath.includes('\uFFFD')) return;
+    record(relPath, { size: 0, mtimeMs: 0 }, 'skipped', 'the name is not valid UTF-8 (shown with \uFFFD for the bad bytes), so it cannot be opened or given to Galaxy: rename it with UTF-8 characters', 'file.skipped');
   };
 
   const statFile = async (relPath: string): Promise<Fingerprint | null> => {
@@ -255,6 +271,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       try {
         lst = await fsp.lstat(full);
       } catch {
+        skipUndecodable(relPath);
         return; // gone already
       }
     }
@@ -313,6 +330,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     const seen = knownDone.get(relPath);
     if (seen !== undefined) knownDone.delete(relPath);
     if (st && !(seen === `${st.size}:${st.mtimeMs}` && st.isFile())) admitStat(relPath, st, initial);
+    if (!st) skipUndecodable(relPath);
     return undefined;
   };
 

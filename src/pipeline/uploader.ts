@@ -386,9 +386,18 @@ export class Uploader {
   }
 
   /** One bad file must not fail its neighbours: send the halves on their own. */
-  async #split(files: ReadyFile[], route: Route, reason: string): Promise<void> {
+  /**
+   * A request or job of several files failed as a whole: send each half on its own, down to
+   * single files, whose failure is then final. The split does not count as an attempt for
+   * its files: most of them failed only because another file of the batch did.
+   */
+  async #split(files: ReadyFile[], route: Route, reason: string, jobId: string | null = null): Promise<void> {
+    const { ledger } = this.#d;
+    ledger.transaction(() => {
+      for (const f of files) ledger.update(f.path, { state: 'retrying', lastError: reason, attempts: Math.max(0, (ledger.get(f.path)?.attempts ?? 1) - 1) });
+    });
+    this.#d.log.warn({ event: 'upload.split', folder: folderText(route), library: route.library, files: files.length, job_id: jobId, reason }, 'batch failed; sending its halves separately');
     const half = Math.ceil(files.length / 2);
-    this.#d.log.warn({ event: 'upload.split', folder: folderText(route), library: route.library, files: files.length, reason }, 'batch failed; sending its halves separately');
     await Promise.all([this.#process(files.slice(0, half), route), this.#process(files.slice(half), route)]);
   }
 
@@ -541,10 +550,7 @@ export class Uploader {
       const stderr = (full?.stderr ?? full?.tool_stderr ?? '').trim();
       if (stderr) reason += `: ${stderr.slice(0, 500)}`;
       if (files.length > 1) {
-        log.warn({ event: 'upload.split', job_id: jobId, files: files.length, reason }, 'job failed; sending its files again in halves');
-        for (const f of files) ledger.update(f.path, { state: 'retrying', lastError: reason });
-        const half = Math.ceil(files.length / 2);
-        await Promise.all([this.#process(files.slice(0, half), route), this.#process(files.slice(half), route)]);
+        await this.#split(files, route, reason, jobId);
         return [];
       }
       for (const f of files) this.#fail(f, route, reason, attempt);
