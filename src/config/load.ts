@@ -89,7 +89,7 @@ export function convert(type: OptionType, raw: unknown, baseDir: string): { valu
       const pattern = type.kind === 'integer' ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)$/;
       if (!pattern.test(s)) return { error: `expected ${type.kind === 'integer' ? 'a whole number' : 'a number'} from ${type.min} to ${type.max}, got ${JSON.stringify(s)}` };
       const n = Number(s);
-      if (n < type.min || n > type.max) return { error: `expected a number from ${type.min} to ${type.max}, got ${s}` };
+      if (n < type.min || n > type.max) return { error: `expected ${type.kind === 'integer' ? 'a whole number' : 'a number'} from ${type.min} to ${type.max}, got ${JSON.stringify(s)}` };
       return { value: n };
     }
     case 'boolean': {
@@ -153,14 +153,14 @@ function scan(text: string, file: string): Scanned {
       out.push('');
       return;
     }
-    const eq = t.indexOf('=');
-    if (eq <= 0) {
-      problems.push(`${file}:${n}: malformed line ${JSON.stringify(t)}: expected key = value`);
+    if (/^\s/.test(line) && out.length > 0) {
+      problems.push(`${file}:${n}: indented line ${JSON.stringify(t)}: continuation lines are not supported, write the value on one line`);
       out.push('');
       return;
     }
-    if (/^\s/.test(line) && out.length > 0) {
-      problems.push(`${file}:${n}: indented line ${JSON.stringify(t)}: continuation lines are not supported, write the value on one line`);
+    const eq = t.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`${file}:${n}: malformed line ${JSON.stringify(t)}: expected key = value`);
       out.push('');
       return;
     }

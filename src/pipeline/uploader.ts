@@ -146,7 +146,8 @@ export class Uploader {
       if (!first) continue;
       const files = group.map((r) => ({ path: r.path, size: r.size, mtimeMs: r.mtimeMs, readyAt: this.#now() }));
       for (const f of files) this.#active.add(f.path);
-      if (first.historyId) this.#d.histories.reserve(first.historyId);
+      // Only a request whose job is unknown is looked for in its history.
+      if (first.historyId !== null && first.jobId === null) this.#d.histories.reserve(first.historyId);
       this.#track(this.#recover(files, routeOf(first.path), first));
     }
   }
@@ -443,7 +444,7 @@ export class Uploader {
       await this.#process(files, route);
       return;
     }
-    if (rec.historyId !== null) this.#d.histories.release(rec.historyId);
+    if (rec.historyId !== null && rec.jobId === null) this.#d.histories.release(rec.historyId);
     this.#d.log.info({ event: 'upload.recovered', files: files.map((f) => f.path), history_id: rec.historyId, job_id: jobId, reason: 'Galaxy has the job of the interrupted request; confirming it' }, 'interrupted upload found in Galaxy');
     const found = jobId;
     const { ledger } = this.#d;
