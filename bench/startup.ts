@@ -10,18 +10,16 @@
  * Usage: node dist/bench/startup.js [--files 100000] [--dirs 1000] [--mode done|new] [--idle-seconds 10]
  * Writes its figures to bench/RESULTS.md between the startup markers.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SqliteLedger } from '../src/ledger/sqlite.js';
 import { startEmulator } from '../test/emulator/server.js';
+import { benchIni, startBenchDaemon } from './daemon.js';
+import { cpuMs, inotifyWatches, procStatus } from './proc.js';
 import { writeSection } from './results.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const cli = path.resolve(here, '..', 'src', 'cli', 'main.js');
 const { values } = parseArgs({
   options: {
     files: { type: 'string', default: '100000' },
@@ -34,30 +32,6 @@ const files = Number(values.files);
 const dirs = Number(values.dirs);
 const mode = values.mode === 'new' ? 'new' : 'done';
 const idleSeconds = Number(values['idle-seconds']);
-
-function procStatus(pid: number, field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
-function inotifyWatches(pid: number): number {
-  let n = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (!readlinkSync(`/proc/${pid}/fd/${fd}`).includes('inotify')) continue;
-      n += (readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').match(/^inotify wd:/gm) ?? []).length;
-    } catch {
-      // the fd closed meanwhile
-    }
-  }
-  return n;
-}
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'importd-bench-'));
 const importDir = path.join(root, 'import');
@@ -90,19 +64,10 @@ try {
     ledger.close();
   }
   const emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 0, jobRunMs: 0 });
-  const config = path.join(root, 'galaxy-importd.ini');
-  writeFileSync(config, `[galaxy]\nurl = ${emu.url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\n[upload]\nrate_per_second = 0\nbatch_size = 100\nconcurrency = 4\n[state]\ndir = ${stateDir}\n[http]\nlisten =\n[log]\nlevel = info\n`);
   const started = Date.now();
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, '--config', config, 'run'], { env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: emu.adminKey, }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const pid = child.pid ?? 0;
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('"daemon.ready"')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${out.slice(-2000)}`)));
-  });
+  const daemon = startBenchDaemon({ root, ini: benchIni(emu.url, importDir, stateDir).replace('rescan_minutes = 0\n', ''), apiKey: emu.adminKey });
+  const pid = daemon.pid;
+  await daemon.ready;
   const readyMs = Date.now() - started;
   const rssReady = procStatus(pid, 'VmRSS');
   const cpuReady = cpuMs(pid);
@@ -117,8 +82,7 @@ try {
   const idleCpuPct = ((cpuMs(pid) - cpuIdleStart) / (idleSeconds * 1000)) * 100;
   const rssIdle = procStatus(pid, 'VmRSS');
   const peak = procStatus(pid, 'VmHWM');
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('close', r));
+  await daemon.stop();
   await emu.close();
 
   const row = {

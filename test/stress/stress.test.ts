@@ -19,6 +19,8 @@ import type { Emulator } from '../emulator/server.js';
 import { startEmulator } from '../emulator/server.js';
 import type { RunningCli } from '../helpers.js';
 import { runCli, spawnCli, tempDir } from '../helpers.js';
+import { FILE_STATES } from '../../src/ledger/ledger.js';
+import { SqliteLedger } from '../../src/ledger/sqlite.js';
 import { ini } from '../integration/harness.js';
 
 const FILES = Number(process.env.STRESS_FILES ?? 2000);
@@ -154,17 +156,17 @@ describe('fault and restart suite', () => {
       writeFileSync(path.join(logDir, 'galaxy-datasets.json'), JSON.stringify(emu.model.tree()));
     }
 
-    // The ledger: nothing missing; failures are exactly the expected ones, with the expected reasons.
+    // The ledger (the SQLite file itself): every file is there, ok or failed as expected, with the expected reasons.
     assert.equal(expected.size, FILES);
-    const failed = new Map((last.failed ?? []).map((f) => [f.file, f.reason ?? '']));
-    const unexpected = [...failed].filter(([file]) => expected.get(file) === 'ok');
-    assert.deepEqual(unexpected, [], 'files that should be ok failed');
-    assert.equal(last.states.ok ?? 0, [...expected.values()].filter((e) => e === 'ok').length);
+    const ledger = new SqliteLedger(stateDir);
+    const records = new Map(ledger.inState(...FILE_STATES).map((r) => [r.path, r]));
+    ledger.close();
+    assert.deepEqual([...records.keys()].filter((p) => !expected.has(p)), [], 'the ledger holds files never dropped');
+    const wrong = [...expected].filter(([file, outcome]) => records.get(file)?.state !== (outcome === 'ok' ? 'ok' : 'failed'));
+    assert.deepEqual(wrong.map(([file, outcome]) => ({ file, outcome, record: records.get(file) })), [], 'files not in the state expected');
+    const failed = new Map([...records.values()].filter((r) => r.state === 'failed').map((r) => [r.path, r.lastError ?? '']));
     for (const [file, outcome] of expected) {
-      if (outcome === 'ok') {
-        assert.equal(failed.has(file), false, `${file} failed: ${failed.get(file)}`);
-        continue;
-      }
+      if (outcome === 'ok') continue;
       const reason = failed.get(file);
       assert.ok(reason !== undefined, `${file} should have failed (${outcome})`);
       if (outcome === 'job-error') assert.match(reason, /Galaxy job \S+ ended error: stress: this job fails/, file);

@@ -1,0 +1,76 @@
+/** The daemon as the benchmarks run it: `galaxy-importd run` in a child process, its log lines parsed. */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+
+export interface BenchLine {
+  event?: string;
+  file?: string;
+  time: number;
+  [key: string]: unknown;
+}
+
+export interface BenchDaemon {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves at the daemon.ready line. */
+  ready: Promise<void>;
+  /** Called for each log line with an event. */
+  onLine: (fn: (line: BenchLine) => void) => void;
+  /** SIGTERM, then wait for the exit. */
+  stop: () => Promise<number | null>;
+}
+
+/** Write the config (sections as INI text) and start the daemon on it. */
+export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string }): BenchDaemon {
+  const config = path.join(opts.root, 'galaxy-importd.ini');
+  writeFileSync(config, opts.ini);
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, '--config', config, 'run'], {
+    env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: opts.apiKey },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const listeners: ((line: BenchLine) => void)[] = [];
+  let buffer = '';
+  let tail = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    listeners.push((l) => {
+      if (l.event === 'daemon.ready') resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`the daemon exited ${code}: ${tail}`)));
+  });
+  ready.catch(() => undefined);
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    buffer += d;
+    let nl;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const text = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      tail = text;
+      if (!text.includes('"event"')) continue;
+      const raw = JSON.parse(text) as Record<string, unknown>;
+      const line: BenchLine = { ...raw, time: Date.parse(String(raw.time)) };
+      for (const fn of listeners) fn(line);
+    }
+  });
+  return {
+    child,
+    pid: child.pid ?? 0,
+    ready,
+    onLine: (fn) => void listeners.push(fn),
+    stop: () => {
+      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      const done = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+      child.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
+/** INI text for a benchmark daemon: throttling off, settle 1 s, no HTTP server; `extra` appended. */
+export function benchIni(url: string, importDir: string, stateDir: string, extra = ''): string {
+  return `[galaxy]\nurl = ${url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = 0\n[upload]\nrate_per_second = 0\nbatch_size = 100\nconcurrency = 4\n[state]\ndir = ${stateDir}\n[http]\nlisten =\n[log]\nlevel = info\n${extra}`;
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * Live latency: files written at a steady rate into 10 directories; for each file, the time
+ * from the end of its last write to its upload request (the `upload.submitted` line, logged
+ * just before the request is sent). galaxy-importd and plain chokidar wait a 1 s settle
+ * window by design, so their delay beyond it is reported separately; the
+ * example_watch_folder.py algorithm has no settle window (it also uploads files still being
+ * written). Each system runs in its own process against its own emulator, answering at once.
+ *
+ * Usage: node dist/bench/latency.js [--rate 10] [--seconds 30]
+ * Writes bench/RESULTS.md section latency-RATE.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEmulator } from '../test/emulator/server.js';
+import { cpuMs, quantile } from './proc.js';
+import { writeSection } from './results.js';
+import type { System } from './systems.js';
+import { LABEL, SYSTEMS, startSystem } from './systems.js';
+
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '10' }, seconds: { type: 'string', default: '30' } } });
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const SETTLE_MS: Record<System, number> = { 'galaxy-importd': 1000, poll: 0, chokidar: 1000 };
+
+interface Result {
+  system: System;
+  files: number;
+  submitted: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  beyond95: number;
+  cpuMsPerFile: number;
+}
+
+async function measure(system: System): Promise<Result> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'importd-latency-'));
+  const importDir = path.join(root, 'import');
+  for (let d = 0; d < 10; d++) mkdirSync(path.join(importDir, `run${d}`), { recursive: true });
+  const emu = await startEmulator({ libraryImportDir: importDir, allowPathPaste: true, jobQueuedMs: 0, jobRunMs: 0 });
+  const sys = startSystem(system, { root, importDir, stateDir: path.join(root, 'state'), emu });
+  const written = new Map<string, number>();
+  const latencies = new Map<string, number>();
+  sys.onSubmitted((file, time) => {
+    const w = written.get(file);
+    if (w !== undefined && !latencies.has(file)) latencies.set(file, time - w);
+  });
+  await sys.ready;
+  const cpu0 = cpuMs(sys.pid);
+  const total = Math.round(rate * seconds);
+  const start = Date.now();
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const rel = `run${i % 10}/f${i}.txt`;
+    writeFileSync(path.join(importDir, rel), `latency ${i}\n`);
+    written.set(rel, Date.now());
+  }
+  const deadline = Date.now() + 30_000;
+  while (latencies.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const cpu = cpuMs(sys.pid) - cpu0;
+  await sys.stop();
+  await emu.close();
+  rmSync(root, { recursive: true, force: true });
+  const all = [...latencies.values()];
+  const settle = SETTLE_MS[system];
+  return {
+    system,
+    files: total,
+    submitted: all.length,
+    p50: quantile(all, 0.5),
+    p95: quantile(all, 0.95),
+    p99: quantile(all, 0.99),
+    beyond95: quantile(all.map((l) => l - settle), 0.95),
+    cpuMsPerFile: cpu / total,
+  };
+}
+
+const results: Result[] = [];
+for (const s of SYSTEMS) {
+  process.stdout.write(`${LABEL[s]} at ${rate} files/s for ${seconds} s … `);
+  const r = await measure(s);
+  results.push(r);
+  process.stdout.write(`p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms; ${r.submitted}/${r.files}\n`);
+}
+const ours = results[0];
+const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : '–');
+writeSection(`latency-${rate}`, [
+  `### Live latency at ${rate} new files per second`,
+  '',
+  `\`node dist/bench/latency.js --rate ${rate} --seconds ${seconds}\`: ${Math.round(rate * seconds)} files written into 10 directories; time from the end of each file's write to its upload request. galaxy-importd and plain chokidar wait for 1 s without change (the settle window, \`settle_seconds = 1\`); the example_watch_folder.py algorithm lists every 10 s and has none.`,
+  '',
+  '| system | p50 | p95 | p99 | p95 beyond the settle window | CPU per file | uploads seen |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+  ...results.map((r) => `| ${LABEL[r.system]} | ${r.p50} ms | ${r.p95} ms | ${r.p99} ms | ${r.beyond95} ms | ${r.cpuMsPerFile.toFixed(2)} ms | ${r.submitted} / ${r.files} |`),
+  '',
+  ours ? `galaxy-importd's p95 as a ratio: ${results.slice(1).map((r) => `${ratio(ours.p95, r.p95)} that of the ${LABEL[r.system]}`).join(', ')}; CPU per file ${results.slice(1).map((r) => `${ratio(ours.cpuMsPerFile, r.cpuMsPerFile)} that of the ${LABEL[r.system]}`).join(', ')}.` : '',
+]);
