@@ -75,6 +75,8 @@ export class Uploader {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #batches = new Map<string, Batch>();
+  /** Upload requests on their way, by folder (route key). */
+  readonly #sending = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   /** Paths queued or in flight, so a file is never in two batches. */
@@ -129,7 +131,22 @@ export class Uploader {
     }
     batch.files.push(file);
     if (batch.files.length >= this.#o.batchSize) this.#flush(batch);
-    else batch.timer ??= setTimeout(() => this.#flush(batch), this.#o.lingerMs);
+    // Natural batching: with no request of this folder on its way, send at the next turn (files
+    // ready in the same turn go together); otherwise gather until that request is answered,
+    // the batch is full, or lingerMs has passed.
+    else batch.timer ??= setTimeout(() => this.#flush(batch), (this.#sending.get(key) ?? 0) === 0 ? 0 : this.#o.lingerMs);
+  }
+
+  /** A request of this folder is on its way (+1) or answered (-1); the answer sends what gathered meanwhile. */
+  #inFlight(key: string, delta: 1 | -1): void {
+    const n = (this.#sending.get(key) ?? 0) + delta;
+    if (n > 0) {
+      this.#sending.set(key, n);
+      return;
+    }
+    this.#sending.delete(key);
+    const waiting = this.#batches.get(key);
+    if (waiting && waiting.files.length > 0) this.#flush(waiting);
   }
 
   /** After a restart: files the ledger says were submitted are confirmed, or looked for, not sent blindly again. */
@@ -292,13 +309,17 @@ export class Uploader {
       }
       let jobId: string | null = null;
       let failure: Verdict | null = null;
+      const key = routeKey(route);
+      this.#inFlight(key, 1);
       try {
         jobId = (await this.#d.client.fetchToFolder({
           historyId: history,
           folderId: target.folderId,
           items: files.map((f) => ({ serverDir: f.path, name: path.posix.basename(f.path), ext: route.fileType, dbkey: route.dbkey, linkDataOnly: route.link })),
         })).jobId;
+        this.#inFlight(key, -1);
       } catch (err) {
+        this.#inFlight(key, -1);
         failure = classify(err);
         if (failure.kind === 'transient' && failure.uncertain) {
           try {

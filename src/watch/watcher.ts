@@ -1,4 +1,5 @@
-import type { Stats } from 'node:fs';
+import type { FSWatcher as NodeWatcher, Stats } from 'node:fs';
+import { watch as watchDir } from 'node:fs';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { watch } from 'chokidar';
@@ -36,6 +37,10 @@ export interface TreeWatcher {
  */
 export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher {
   const watchers = new Map<string, FSWatcher>();
+  // chokidar learns of a new file by listing its directory again, at most once a second per
+  // directory (and stats every entry of it). inotify already names the file: this watch on the
+  // same directory (the same inotify watch, shared by libuv) passes the name on at once.
+  const hints = new Map<string, NodeWatcher>();
   const rel = (p: string): string => path.relative(root, p).split(path.sep).join('/');
   const within = (relDir: string, p: string): boolean => relDir === '' || p === relDir || p.startsWith(`${relDir}/`);
 
@@ -69,6 +74,21 @@ export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher
     // Without an 'error' listener an EventEmitter throws and the daemon dies (chokidar 5 reports ENOSPC and EACCES here).
     w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    if (!opts.poll && watchers.get(relDir) === w) {
+      try {
+        const hint = watchDir(abs, { persistent: false }, (_type, name) => {
+          if (typeof name === 'string' && name !== '' && !name.includes('/')) opts.onFile(rel(path.join(abs, name)), 'change');
+        });
+        hint.on('error', () => hint.close()); // the directory went away; chokidar reports it
+        hints.set(relDir, hint);
+      } catch {
+        // chokidar's own watch stands; only the early hint is lost
+      }
+    }
+  };
+  const closeHint = (relDir: string): void => {
+    hints.get(relDir)?.close();
+    hints.delete(relDir);
   };
 
   return {
@@ -78,6 +98,7 @@ export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher
       for (const d of gone) {
         const w = watchers.get(d);
         watchers.delete(d);
+        closeHint(d);
         await w?.close();
       }
     },
@@ -91,6 +112,7 @@ export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher
     async close() {
       const all = [...watchers.values()];
       watchers.clear();
+      for (const d of [...hints.keys()]) closeHint(d);
       await Promise.all(all.map((w) => w.close()));
     },
   };
