@@ -16,7 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../test/emulator/server.js';
 import { cpuMs, quantile } from './proc.js';
-import { writeSection } from './results.js';
+import { recordFigures, writeSection } from './results.js';
 import type { System } from './systems.js';
 import { LABEL, SYSTEMS, startSystem } from './systems.js';
 
@@ -87,6 +87,7 @@ for (const s of SYSTEMS) {
   results.push(r);
   process.stdout.write(`p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms; ${r.submitted}/${r.files}\n`);
 }
+recordFigures(`latency-${rate}`, { rate, seconds, results });
 const ours = results[0];
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : '–');
 writeSection(`latency-${rate}`, [

@@ -21,3 +21,16 @@ export function writeSection(name: string, lines: string[]): void {
   const next = at >= 0 ? `${text.slice(0, at)}${body}${text.slice(text.indexOf(end) + end.length)}` : `${text.trimEnd()}\n\n${body}\n`;
   writeFileSync(file, next);
 }
+
+const figuresFile = path.join(path.dirname(file), 'figures.json');
+
+/** Keep a benchmark's key figures, machine-readable, for the goals table (bench/goals.ts). */
+export function recordFigures(name: string, figures: unknown): void {
+  const all = existsSync(figuresFile) ? (JSON.parse(readFileSync(figuresFile, 'utf8')) as Record<string, unknown>) : {};
+  all[name] = { ...(figures as object), measuredOn: machine() };
+  writeFileSync(figuresFile, `${JSON.stringify(all, null, 2)}\n`);
+}
+
+export function readFigures(): Record<string, Record<string, unknown>> {
+  return existsSync(figuresFile) ? (JSON.parse(readFileSync(figuresFile, 'utf8')) as Record<string, Record<string, unknown>>) : {};
+}

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { startEmulator } from '../test/emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
 import { cpuMs, openFds, procStatus, slope } from './proc.js';
-import { writeSection } from './results.js';
+import { recordFigures, writeSection } from './results.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '5' }, 'sample-seconds': { type: 'string', default: '30' } } });
 const minutes = Number(values.minutes);
@@ -83,6 +83,7 @@ const rssSlope = slope(second.map((s) => s.minute / 60), second.map((s) => s.rss
 const fdsAll = samples.map((s) => s.fds);
 const perMinute = samples.filter((s, i) => i === samples.length - 1 || Math.floor(s.minute) !== Math.floor(samples[i + 1]?.minute ?? -1));
 const last = samples[samples.length - 1];
+recordFigures('soak', { minutes, rate, dropped, rssSlopeMbPerHour: rssSlope, fdsMin: Math.min(...fdsAll), fdsMax: Math.max(...fdsAll) });
 writeSection('soak', [
   `### Soak: ${minutes} min of steady arrivals at ${rate} files/s`,
   '',

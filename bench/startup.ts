@@ -18,7 +18,9 @@ import { SqliteLedger } from '../src/ledger/sqlite.js';
 import { startEmulator } from '../test/emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
 import { cpuMs, inotifyWatches, procStatus } from './proc.js';
-import { writeSection } from './results.js';
+import { recordFigures, writeSection } from './results.js';
+import type { System } from './systems.js';
+import { LABEL, startSystem } from './systems.js';
 
 const { values } = parseArgs({
   options: {
@@ -83,6 +85,17 @@ try {
   const rssIdle = procStatus(pid, 'VmRSS');
   const peak = procStatus(pid, 'VmHWM');
   await daemon.stop();
+
+  // The baselines on the same tree, uploads off: how long until each has taken in the tree
+  // (chokidar's 'ready', the first complete listing), and what that costs.
+  const base: { system: System; readyS: number; cpuS: number; rssMb: number; peakMb: number }[] = [];
+  for (const system of ['chokidar', 'poll'] as const) {
+    const t0 = Date.now();
+    const b = startSystem(system, { root, importDir, stateDir, emu, upload: false });
+    await b.ready;
+    base.push({ system, readyS: (Date.now() - t0) / 1000, cpuS: cpuMs(b.pid) / 1000, rssMb: procStatus(b.pid, 'VmRSS'), peakMb: procStatus(b.pid, 'VmHWM') });
+    await b.stop();
+  }
   await emu.close();
 
   const row = {
@@ -98,7 +111,8 @@ try {
     watches,
     idleCpuPct,
   };
-  console.log(JSON.stringify(row));
+  console.log(JSON.stringify({ ...row, baselines: base }));
+  recordFigures(`startup-${mode}-${files}`, { ...row, baselines: base });
   writeSection(`startup-${mode}-${files}`, [
     `### Start-up, ${files.toLocaleString('en')} files in ${dirs.toLocaleString('en')} directories, ${mode === 'done' ? 'all already uploaded' : 'all new'}`,
     '',
@@ -114,6 +128,12 @@ try {
     `| peak RSS (VmHWM) | ${row.peakMb.toFixed(0)} MB |`,
     `| inotify watches held | ${row.watches.toLocaleString('en')} |`,
     `| CPU while idle (${idleSeconds} s) | ${row.idleCpuPct.toFixed(2)} % of one core |`,
+    '',
+    `Baselines on the same tree (uploads off): time until each has taken in the tree, and its cost; galaxy-importd's figure as a ratio.`,
+    '',
+    '| baseline | ready after | CPU to ready | RSS at ready | peak RSS | galaxy-importd: time, peak RSS |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...base.map((b) => `| ${LABEL[b.system]} | ${b.readyS.toFixed(2)} s | ${b.cpuS.toFixed(2)} s | ${b.rssMb.toFixed(0)} MB | ${b.peakMb.toFixed(0)} MB | ${(row.readyS / b.readyS).toFixed(2)}×, ${(row.peakMb / b.peakMb).toFixed(2)}× |`),
   ]);
 } finally {
   rmSync(root, { recursive: true, force: true });
