@@ -44,8 +44,8 @@ export interface Ledger {
   counts(): Record<FileState, number>;
   /** Per library folder and state, for `status`. */
   countsByFolder(): { folderId: string | null; state: FileState; count: number }[];
-  /** Dataset ids already assigned to files in a folder: never claimed twice. */
-  datasetsIn(folderId: string): Set<string>;
+  /** Whether a dataset id is already assigned to a file: a dataset is never claimed twice. */
+  isClaimed(datasetId: string): boolean;
   /** Remember a job Galaxy created for an upload from this history. */
   rememberJob(historyId: string, jobId: string): void;
   /** Jobs known to come from this daemon's uploads in a history. */

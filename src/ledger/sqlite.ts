@@ -209,9 +209,9 @@ export class SqliteLedger implements Ledger {
     }[]);
   }
 
-  datasetsIn(folderId: string): Set<string> {
-    const rows = this.#stmt('SELECT dataset_id AS id FROM files WHERE folder_id = ? AND dataset_id IS NOT NULL').all(folderId) as { id: string }[];
-    return new Set(rows.map((r) => r.id));
+  isClaimed(datasetId: string): boolean {
+    // files_dataset index: one look-up, whatever the folder's size.
+    return this.#stmt('SELECT 1 FROM files WHERE dataset_id = ? LIMIT 1').get(datasetId) !== undefined;
   }
 
   rememberJob(historyId: string, jobId: string): void {

@@ -485,7 +485,7 @@ export class Uploader {
    */
   async #adopt(files: ReadyFile[], target: Target, route: Route): Promise<Set<string>> {
     const items = await this.#d.client.folderContents(target.folderId);
-    const claimed = this.#d.ledger.datasetsIn(target.folderId);
+    const claimed = this.#claims();
     const adopted = new Set<string>();
     const inProgress = new Map<string, string>();
     for (const f of files) {
@@ -579,7 +579,7 @@ export class Uploader {
       return [];
     }
     this.#recordOk(files, route, target, jobId, matched);
-    const unnamed = items.filter((i) => i.type === 'file' && i.state === 'error' && !ledger.datasetsIn(target.folderId).has(i.id) && ![...matched.values()].includes(i));
+    const unnamed = items.filter((i) => i.type === 'file' && i.state === 'error' && !ledger.isClaimed(i.id) && ![...matched.values()].includes(i));
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state === 'ok') continue;
@@ -620,9 +620,15 @@ export class Uploader {
     }
   }
 
+  /** Datasets claimed by files in the ledger, plus those claimed by this pass. */
+  #claims(): { has(id: string): boolean; add(id: string): void } {
+    const now = new Set<string>();
+    return { has: (id) => now.has(id) || this.#d.ledger.isClaimed(id), add: (id) => void now.add(id) };
+  }
+
   /** Pair each file with its dataset: same name, not claimed by another file; the same size first. */
   #match(files: ReadyFile[], items: FolderItem[], target: Target, matched: Map<string, FolderItem>): void {
-    const claimed = this.#d.ledger.datasetsIn(target.folderId);
+    const claimed = this.#claims();
     for (const m of matched.values()) claimed.add(m.id);
     for (const f of files) {
       const prev = matched.get(f.path);

@@ -1,5 +1,6 @@
 import type { FSWatcher as NodeWatcher, Stats } from 'node:fs';
 import { watch as watchDir } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { watch } from 'chokidar';
@@ -28,21 +29,117 @@ export interface TreeWatcher {
 }
 
 /**
- * chokidar behind a narrow interface, one watcher per directory (`depth: 0`).
- * A watcher over the whole tree stats every file when it starts and holds the
- * garbage of 100,000 stats at once (≈400 MB measured, bench/RESULTS.md);
- * per-directory watchers started one after another keep that to one
- * directory's worth, and files the ledger holds as done hold no watch.
+ * The tree watcher: one watch per directory, never per file, started one directory after
+ * another as the walk goes. With inotify (the default) each directory has an `fs.watch`,
+ * whose events name the entry that changed; with `poll` (NFS, CIFS) chokidar polls.
  * Live events are hints: the walk and the settler decide what they mean.
  */
 export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher {
+  return opts.poll ? createPollingWatcher(root, opts) : createInotifyWatcher(root, opts);
+}
+
+const relOf = (root: string, p: string): string => path.relative(root, p).split(path.sep).join('/');
+const within = (relDir: string, p: string): boolean => relDir === '' || p === relDir || p.startsWith(`${relDir}/`);
+
+/**
+ * inotify through `fs.watch`, one per directory. chokidar in this mode lists a directory again
+ * (a stat per entry) on each of its events, at most once a second, and watches every file it
+ * is not told to ignore; an inotify event already names the entry, so one lstat of that entry
+ * says what happened. Events are gathered for 20 ms, so a file written in many chunks costs
+ * one lstat per 20 ms, not one per write.
+ */
+function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
+  const watchers = new Map<string, NodeWatcher>();
+  const pending = new Set<string>();
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+
+  const look = async (relPath: string): Promise<void> => {
+    let st: Stats;
+    try {
+      st = await lstat(path.join(root, relPath));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return; // unreadable: the walk reports it
+      if (watchers.has(relPath)) opts.onDir(relPath, 'unlinkDir');
+      else opts.onFile(relPath, 'unlink');
+      return;
+    }
+    if (st.isDirectory()) {
+      if (!watchers.has(relPath) && !opts.ignored(relPath, undefined)) opts.onDir(relPath, 'addDir');
+      return;
+    }
+    if (opts.ignored(relPath, st)) return;
+    opts.onFile(relPath, 'change');
+  };
+
+  const flush = (): void => {
+    timer = null;
+    const paths = [...pending];
+    pending.clear();
+    for (const p of paths) void look(p);
+  };
+
+  const removeDir = (relDir: string): void => {
+    for (const [d, w] of [...watchers]) {
+      if (!within(relDir, d)) continue;
+      watchers.delete(d);
+      w.close();
+    }
+  };
+
+  return {
+    addDir(relDir) {
+      if (closed || watchers.has(relDir)) return Promise.resolve();
+      const abs = relDir === '' ? root : path.join(root, relDir);
+      let w: NodeWatcher;
+      try {
+        w = watchDir(abs, { persistent: true }, (_type, name) => {
+          if (typeof name !== 'string' || name === '' || closed) return;
+          pending.add(relDir === '' ? name : `${relDir}/${name}`);
+          timer ??= setTimeout(flush, 20);
+        });
+      } catch (err) {
+        // ENOSPC (out of inotify watches), EACCES, or the directory is already gone.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.onError(err as Error);
+        return Promise.resolve();
+      }
+      // An error here means the directory went away; its parent's watch reports that.
+      w.on('error', () => {
+        if (watchers.get(relDir) === w) watchers.delete(relDir);
+        w.close();
+      });
+      watchers.set(relDir, w);
+      return Promise.resolve();
+    },
+    removeDir(relDir) {
+      removeDir(relDir);
+      return Promise.resolve();
+    },
+    unwatch() {
+      // No file has a watch of its own.
+    },
+    get size() {
+      return watchers.size;
+    },
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      removeDir('');
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * chokidar polling (`[import] poll`, for NFS and CIFS, where inotify sees no changes made by
+ * other hosts), one watcher per directory (`depth: 0`): a watcher over the whole tree stats
+ * every file when it starts and holds the garbage of 100,000 stats at once (≈400 MB measured,
+ * bench/RESULTS.md); files the ledger holds as done are not polled.
+ */
+function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
   const watchers = new Map<string, FSWatcher>();
-  // chokidar learns of a new file by listing its directory again, at most once a second per
-  // directory (and stats every entry of it). inotify already names the file: this watch on the
-  // same directory (the same inotify watch, shared by libuv) passes the name on at once.
-  const hints = new Map<string, NodeWatcher>();
-  const rel = (p: string): string => path.relative(root, p).split(path.sep).join('/');
-  const within = (relDir: string, p: string): boolean => relDir === '' || p === relDir || p.startsWith(`${relDir}/`);
+  const rel = (p: string): string => relOf(root, p);
 
   const addDir = async (relDir: string): Promise<void> => {
     if (watchers.has(relDir)) return;
@@ -52,7 +149,7 @@ export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher
       ignoreInitial: true,
       persistent: true,
       followSymlinks: false,
-      usePolling: opts.poll,
+      usePolling: true,
       interval: opts.intervalMs,
       binaryInterval: opts.intervalMs,
       atomic: false,
@@ -74,21 +171,6 @@ export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher
     // Without an 'error' listener an EventEmitter throws and the daemon dies (chokidar 5 reports ENOSPC and EACCES here).
     w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
-    if (!opts.poll && watchers.get(relDir) === w) {
-      try {
-        const hint = watchDir(abs, { persistent: false }, (_type, name) => {
-          if (typeof name === 'string' && name !== '' && !name.includes('/')) opts.onFile(rel(path.join(abs, name)), 'change');
-        });
-        hint.on('error', () => hint.close()); // the directory went away; chokidar reports it
-        hints.set(relDir, hint);
-      } catch {
-        // chokidar's own watch stands; only the early hint is lost
-      }
-    }
-  };
-  const closeHint = (relDir: string): void => {
-    hints.get(relDir)?.close();
-    hints.delete(relDir);
   };
 
   return {
@@ -98,7 +180,6 @@ export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher
       for (const d of gone) {
         const w = watchers.get(d);
         watchers.delete(d);
-        closeHint(d);
         await w?.close();
       }
     },
@@ -112,7 +193,6 @@ export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher
     async close() {
       const all = [...watchers.values()];
       watchers.clear();
-      for (const d of [...hints.keys()]) closeHint(d);
       await Promise.all(all.map((w) => w.close()));
     },
   };
