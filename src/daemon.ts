@@ -372,7 +372,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
 
   return {
     async start({ watch }) {
-      const resumable = ledger.inState('submitted');
+      // Sent, or retrying after a lost answer whose job could not be looked for yet: either may
+      // have a job in Galaxy, found through the history the row names.
+      const resumable = [...ledger.inState('submitted'), ...ledger.inState('retrying').filter((r) => r.historyId !== null && r.jobId === null)];
       if (resumable.length > 0) {
         log.info({ event: 'daemon.resume', files: resumable.length }, 'confirming uploads interrupted by the last stop');
         uploader.resume(resumable, (p) => routeFile(p, config));

@@ -17,6 +17,8 @@ export class HistoryPool {
   readonly #all: string[];
   /** Histories handed out or reserved, with how many holders each has. */
   readonly #held = new Map<string, number>();
+  /** Histories whose existing jobs are recorded as known in this run (created ones need nothing). */
+  readonly #baselined = new Set<string>();
 
   constructor(client: GalaxyClient, ledger: Ledger) {
     this.#client = client;
@@ -29,13 +31,36 @@ export class HistoryPool {
     const free = this.#free.pop();
     if (free !== undefined) {
       this.#held.set(free, 1);
+      try {
+        await this.#baseline(free);
+      } catch (err) {
+        this.release(free);
+        throw err;
+      }
       return free;
     }
     const created = await this.#client.createHistory(`galaxy-importd uploads ${this.#all.length + 1}`);
     this.#all.push(created.id);
     this.#ledger.setMeta(META_KEY, JSON.stringify(this.#all));
     this.#held.set(created.id, 1);
+    this.#baselined.add(created.id);
     return created.id;
+  }
+
+  /**
+   * Before a history from an earlier run is used again, every job already in it is recorded as
+   * known. A free history has no interrupted request waiting, so a job in it that the ledger
+   * does not know belongs to files settled some other way (found in Galaxy by name); were it
+   * left unknown, a later lost answer in this history could be taken for that job.
+   */
+  async #baseline(id: string): Promise<void> {
+    if (this.#baselined.has(id)) return;
+    const jobs = await this.#client.listJobs({ historyId: id, toolId: '__DATA_FETCH__', limit: 500 });
+    const known = this.#ledger.jobsOf(id);
+    this.#ledger.transaction(() => {
+      for (const j of jobs) if (!known.has(j.id)) this.#ledger.rememberJob(id, j.id);
+    });
+    this.#baselined.add(id);
   }
 
   /** One holder is done with the history; it is free again when no holder is left. */

@@ -154,6 +154,8 @@ describe('fault and restart suite', () => {
       for (const [n, r] of runs.entries()) writeFileSync(path.join(logDir, `daemon-${n}.log`), `${r.stdout()}${r.stderr()}`);
       writeFileSync(path.join(logDir, 'galaxy-requests.json'), JSON.stringify(emu.requests));
       writeFileSync(path.join(logDir, 'galaxy-datasets.json'), JSON.stringify(emu.model.tree()));
+      const code = (n: number | null): string | null => (n === null ? null : emu.model.codec.encode(n));
+      writeFileSync(path.join(logDir, 'galaxy-jobs.json'), JSON.stringify([...emu.model.jobs.values()].map((j) => ({ id: code(j.id), history: code(j.historyId), state: j.state, created: j.createTime, items: j.items.map((i) => i.fullPath.slice(importDir.length + 1)) }))));
     }
 
     // The ledger (the SQLite file itself): every file is there, ok or failed as expected, with the expected reasons.
