@@ -27,6 +27,10 @@ export class Targets {
   /** Per library id: full folder path ('/', '/a/b') → folder id. */
   readonly #folders = new Map<string, Promise<Map<string, string>>>();
   readonly #inflight = new Map<string, Promise<string>>();
+  /** Per library id: the folder list being fetched now, if any, and when it was asked for. */
+  readonly #refreshing = new Map<string, { list: Promise<Map<string, string>>; startedAt: number }>();
+  /** Per folder key: when creating it last failed (it may exist anyway: look with a list asked for later). */
+  readonly #createFailedAt = new Map<string, number>();
 
   constructor(client: GalaxyClient, libraryDescription: string, log: TargetLog) {
     this.#client = client;
@@ -73,7 +77,12 @@ export class Targets {
     return { id: created.id, rootFolderId: created.root_folder_id };
   }
 
-  #folderMap(libraryId: string, refresh: boolean): Promise<Map<string, string>> {
+  #folderMap(libraryId: string, refresh: boolean, notBefore = 0): Promise<Map<string, string>> {
+    // A library's contents list every dataset in it: misses that arrive while a fresh list is
+    // on its way share it (one list for a thousand new folders, not one each), unless they
+    // need a list asked for after a failed creation.
+    const fetching = this.#refreshing.get(libraryId);
+    if (fetching && fetching.startedAt > notBefore) return fetching.list;
     let p = refresh ? undefined : this.#folders.get(libraryId);
     if (!p) {
       p = this.#client.libraryContents(libraryId).then((entries) => {
@@ -83,6 +92,11 @@ export class Targets {
         return map;
       });
       this.#folders.set(libraryId, p);
+      const entry = { list: p, startedAt: Date.now() };
+      this.#refreshing.set(libraryId, entry);
+      void p.finally(() => {
+        if (this.#refreshing.get(libraryId) === entry) this.#refreshing.delete(libraryId);
+      }).catch(() => undefined);
       p.catch(() => this.#folders.delete(libraryId));
     }
     return p;
@@ -96,10 +110,17 @@ export class Targets {
         const cached = (await this.#folderMap(libraryId, false)).get(fullPath);
         if (cached) return cached;
         // Look again before creating: another process, or an earlier attempt whose answer was lost, may have made it.
-        const fresh = await this.#folderMap(libraryId, true);
+        const fresh = await this.#folderMap(libraryId, true, this.#createFailedAt.get(key) ?? 0);
         const existing = fresh.get(fullPath);
         if (existing) return existing;
-        const created = await this.#client.createFolder(parentId, name);
+        let created;
+        try {
+          created = await this.#client.createFolder(parentId, name);
+        } catch (err) {
+          this.#createFailedAt.set(key, Date.now());
+          throw err;
+        }
+        this.#createFailedAt.delete(key);
         fresh.set(fullPath, created.id);
         this.#log.created('folder', fullPath, created.id);
         return created.id;
