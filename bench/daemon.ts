@@ -70,7 +70,7 @@ export function startBenchDaemon(opts: { root: string; ini: string; apiKey: stri
   };
 }
 
-/** INI text for a benchmark daemon: throttling off, settle 1 s, no HTTP server; `extra` appended. */
-export function benchIni(url: string, importDir: string, stateDir: string, extra = ''): string {
-  return `[galaxy]\nurl = ${url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = 0\n[upload]\nrate_per_second = 0\nbatch_size = 100\nconcurrency = 4\n[state]\ndir = ${stateDir}\n[http]\nlisten =\n[log]\nlevel = info\n${extra}`;
+/** INI text for a benchmark daemon: throttling off, settle 1 s, no HTTP server, no rescans unless asked. */
+export function benchIni(url: string, importDir: string, stateDir: string, o: { rescanMinutes?: number; batchSize?: number } = {}): string {
+  return `[galaxy]\nurl = ${url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = ${o.rescanMinutes ?? 0}\n[upload]\nrate_per_second = 0\nbatch_size = ${o.batchSize ?? 100}\nconcurrency = 4\n[state]\ndir = ${stateDir}\n[http]\nlisten =\n[log]\nlevel = info\n`;
 }

@@ -32,7 +32,7 @@ mkdirSync(importDir);
 const emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 10, jobRunMs: 20 });
 // The emulator keeps a record of every request; a soak would make that its own leak.
 const trim = setInterval(() => emu.resetStats(), 60_000);
-const daemon = startBenchDaemon({ root, ini: benchIni(emu.url, importDir, stateDir).replace("batch_size = 100", "batch_size = 20"), apiKey: emu.adminKey });
+const daemon = startBenchDaemon({ root, ini: benchIni(emu.url, importDir, stateDir, { batchSize: 20 }), apiKey: emu.adminKey });
 let ok = 0;
 daemon.onLine((l) => {
   if (l.event === 'upload.ok') ok++;

@@ -67,7 +67,7 @@ try {
   }
   const emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 0, jobRunMs: 0 });
   const started = Date.now();
-  const daemon = startBenchDaemon({ root, ini: benchIni(emu.url, importDir, stateDir).replace('rescan_minutes = 0\n', ''), apiKey: emu.adminKey });
+  const daemon = startBenchDaemon({ root, ini: benchIni(emu.url, importDir, stateDir, { rescanMinutes: 10 }), apiKey: emu.adminKey });
   const pid = daemon.pid;
   await daemon.ready;
   const readyMs = Date.now() - started;

@@ -316,10 +316,8 @@ export class Uploader {
           historyId: history,
           folderId: target.folderId,
           items: files.map((f) => ({ serverDir: f.path, name: path.posix.basename(f.path), ext: route.fileType, dbkey: route.dbkey, linkDataOnly: route.link })),
-        })).jobId;
-        this.#inFlight(key, -1);
+        }).finally(() => this.#inFlight(key, -1))).jobId;
       } catch (err) {
-        this.#inFlight(key, -1);
         failure = classify(err);
         if (failure.kind === 'transient' && failure.uncertain) {
           try {
