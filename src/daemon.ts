@@ -10,6 +10,7 @@ import type { FileRecord, FileState, Ledger } from './ledger/ledger.js';
 import type { Logger } from './observe/logger.js';
 import type { Metrics } from './observe/metrics.js';
 import { compileIgnore, ignoredReason } from './pipeline/admit.js';
+import { Claims } from './pipeline/claims.js';
 import { KeyGate } from './pipeline/gate.js';
 import { HistoryPool } from './pipeline/histories.js';
 import { routeFile } from './pipeline/route.js';
@@ -118,7 +119,12 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     refused: (message) => log.error({ event: 'galaxy.key_refused', reason: message }, 'Galaxy refuses the API key: uploads are paused until it works; check that it is an admin user\'s current key'),
     restored: () => log.info({ event: 'galaxy.key_ok' }, 'Galaxy accepts the API key again: uploads resume'),
   }, deps.tuning?.keyProbeMs ?? 60_000);
+  const shared = ledger.shared ?? null;
+  /** Stops claims waiting for the shared ledger. */
+  const stopSignal = new AbortController();
+  const claims = shared ? new Claims(shared, stopSignal.signal, (err) => fileLog.debug({ event: 'ledger.unavailable', err: (err as Error).message }, 'claim failed; trying again')) : null;
   const targets = new Targets(client, config.library.description, {
+    ...(shared ? { lock: <T>(key: string, fn: () => Promise<T>) => shared.withLock(key, fn) } : {}),
     created: (kind, name, id) => log.info({ event: kind === 'library' ? 'library.created' : 'folder.created', library: kind === 'library' ? name : undefined, folder: kind === 'folder' ? name : undefined, id }, `${kind} created`),
     duplicate: (_kind, name, id) => log.warn({ event: 'library.duplicate', library: name, id }, 'several libraries have this name; using the first Galaxy lists'),
   });
@@ -129,6 +135,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const startedAt = now();
   let watcher: TreeWatcher | null = null;
   let rescanTimer: NodeJS.Timeout | null = null;
+  let adoptTimer: NodeJS.Timeout | null = null;
   let stopping = false;
   let walking: Promise<void> | null = null;
   let admitting = 0;
@@ -170,11 +177,12 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     }
   };
 
+  const histories = new HistoryPool(client, ledger);
   const uploader = new Uploader({
     client,
     ledger,
     targets,
-    histories: new HistoryPool(client, ledger),
+    histories,
     gate,
     log: fileLog,
     options: {
@@ -242,6 +250,11 @@ export function createDaemon(deps: DaemonDeps): Daemon {
           await fsp.access(path.join(importDir, relPath), fsc.R_OK);
         } catch (err) {
           record(relPath, fp, 'failed', `not readable by this user (${(err as NodeJS.ErrnoException).code ?? 'error'}): fix its permissions, then run galaxy-importd retry`, 'upload.failed');
+          return;
+        }
+        // Several replicas: the one whose claim lands uploads it; the others leave it alone.
+        if (claims && !(await claims.claim({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs }))) {
+          fileLog.debug({ event: 'file.claimed_elsewhere', file: relPath }, 'another replica holds or has done this file');
           return;
         }
         const route = routeFile(relPath, config);
@@ -372,12 +385,16 @@ export function createDaemon(deps: DaemonDeps): Daemon {
 
   return {
     async start({ watch }) {
-      // Sent, or retrying after a lost answer whose job could not be looked for yet: either may
-      // have a job in Galaxy, found through the history the row names.
-      const resumable = [...ledger.inState('submitted'), ...ledger.inState('retrying').filter((r) => r.historyId !== null && r.jobId === null)];
-      if (resumable.length > 0) {
-        log.info({ event: 'daemon.resume', files: resumable.length }, 'confirming uploads interrupted by the last stop');
-        uploader.resume(resumable, (p) => routeFile(p, config));
+      if (shared) {
+        // Another replica's request in doubt is looked for in its history: this one must not send there.
+        histories.bar(await shared.historiesInDoubt());
+        resumeOrReconsider(await shared.adopt(true), 'confirming uploads interrupted by the last stop of this replica');
+        if (watch) {
+          adoptTimer = setInterval(() => void adoptAbandoned(), Math.max(2000, (shared.leaseSeconds * 1000) / 2));
+          adoptTimer.unref();
+        }
+      } else {
+        resumeOrReconsider([...ledger.inState('submitted'), ...ledger.inState('retrying')], 'confirming uploads interrupted by the last stop');
       }
       if (watch) {
         watcher = createTreeWatcher(importDir, {
@@ -451,7 +468,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     failedThisRun: () => ledger.inState('failed').filter((r: FileRecord) => r.updatedAt >= startedAt).map((r) => r.path),
     async stop(deadlineMs) {
       stopping = true;
+      stopSignal.abort();
       if (rescanTimer) clearInterval(rescanTimer);
+      if (adoptTimer) clearInterval(adoptTimer);
       settler.close();
       await watcher?.close();
       gate.close();
@@ -460,6 +479,31 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       await client.close();
     },
   };
+
+  /**
+   * Rows to pick up: a request sent, or retrying after a lost answer whose job could not be
+   * looked for yet, may have a job in Galaxy, found through the history the row names; it is
+   * confirmed, not sent again blindly. With `reconsider` (files taken over from another
+   * replica), the others are looked at again as if just found.
+   */
+  function resumeOrReconsider(rows: FileRecord[], message: string, reconsider = false): void {
+    const inDoubt = (r: FileRecord): boolean => r.state === 'submitted' || (r.state === 'retrying' && r.historyId !== null && r.jobId === null);
+    const resumable = rows.filter(inDoubt);
+    if (resumable.length > 0) {
+      log.info({ event: 'daemon.resume', files: resumable.length }, message);
+      uploader.resume(resumable, (p) => routeFile(p, config));
+    }
+    if (reconsider) for (const r of rows) if (!inDoubt(r)) void consider(r.path, false);
+  }
+
+  /** Files whose replica stopped renewing its claims (it died), and files `retry` queued: this replica takes them. */
+  async function adoptAbandoned(): Promise<void> {
+    if (!shared || stopping) return;
+    const rows = await shared.adopt(false);
+    if (rows.length === 0 || stopping) return;
+    log.info({ event: 'ledger.adopted', files: rows.length }, 'took over files no running replica holds');
+    resumeOrReconsider(rows, 'confirming uploads of a replica that stopped', true);
+  }
 
   async function walkSub(relDir: string): Promise<void> {
     // A directory created or moved in: watch it (and what is below it), then look at its files.

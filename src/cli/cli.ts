@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolveApiKey } from '../config/api-key.js';
 import { loadConfig } from '../config/load.js';
@@ -6,6 +5,7 @@ import type { ImportdError} from '../errors.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { GalaxyClient } from '../galaxy/client.js';
 import { GalaxyApiError, isGalaxyError } from '../galaxy/errors.js';
+import { version } from '../version.js';
 import { API_COMMANDS, parseApiUrl, render } from './api.js';
 import type { DaemonIo } from './daemon-commands.js';
 import { checkCommand, healthCommand, retryCommand, runCommand, scanCommand, statusCommand } from './daemon-commands.js';
@@ -14,10 +14,7 @@ export type CliIo = DaemonIo;
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export { version } from '../version.js';
 
 const HELP = `Usage: galaxy-importd [--config PATH] <command> [arguments]
 
@@ -125,9 +122,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await scanCommand(config, io);
       case 'status':
         noArgs();
-        return statusCommand(config, io, { failed: values.failed, json: values.json });
+        return await statusCommand(config, io, { failed: values.failed, json: values.json });
       case 'retry':
-        return retryCommand(config, io, extra, values['all-failed']);
+        return await retryCommand(config, io, extra, values['all-failed']);
       case 'check':
         noArgs();
         return await checkCommand(config, io);

@@ -11,10 +11,12 @@ import { startHttpServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { GalaxyClient } from '../galaxy/client.js';
-import type { FileRecord, FileState } from '../ledger/ledger.js';
+import type { FileRecord, FileState, Ledger, ReplicaInfo } from '../ledger/ledger.js';
 import { FILE_STATES } from '../ledger/ledger.js';
-import { LedgerError, SqliteLedger } from '../ledger/sqlite.js';
+import { closeLedger, ledgerWhere, openLedger } from '../ledger/open.js';
+import type { Logger } from '../observe/logger.js';
 import { createLogger } from '../observe/logger.js';
+import { version } from '../version.js';
 import { folderText, routeFile } from '../pipeline/route.js';
 
 export type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
@@ -29,13 +31,15 @@ export interface DaemonIo {
 /** How long `run` waits for requests in flight after SIGTERM; the systemd unit's TimeoutStopSec is above it. */
 export const DRAIN_MS = 8000;
 
-function openLedger(config: Config): SqliteLedger {
-  try {
-    return new SqliteLedger(config.state.dir);
-  } catch (err) {
-    if (err instanceof LedgerError) throw new ConfigError([`[state] dir: ${err.message}`], { cause: err });
-    throw err;
-  }
+/** The ledger for `status`, `retry` and `check`: they claim nothing, and fail at once when it cannot be had. */
+function openClientLedger(config: Config, env: NodeJS.ProcessEnv): Promise<Ledger> {
+  const quiet = createLogger('silent');
+  return openLedger(config, { role: 'client', log: quiet, env, version: version() });
+}
+
+/** The daemon's ledger: a shared one is waited for while its database cannot be reached. */
+function openReplicaLedger(config: Config, io: DaemonIo, log: Logger, signal?: AbortSignal): Promise<Ledger> {
+  return openLedger(config, { role: 'replica', log: log.child({ component: 'ledger' }), env: io.env, version: version(), ...(signal ? { signal } : {}) });
 }
 
 function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiKey } {
@@ -45,16 +49,35 @@ function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiKey } {
 
 export async function runCommand(config: Config, io: DaemonIo): Promise<number> {
   const { key } = daemonSetup(config, io.env);
-  const ledger = openLedger(config);
   let daemonRef: Daemon | null = null;
+  let ledgerRef: Ledger | null = null;
   const metrics = new Metrics({
-    files: () => ledger.counts(),
+    files: () => ledgerRef?.counts() ?? (Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>),
     queueDepth: () => {
       const c = daemonRef?.counts();
       return c ? c.settling + c.inFlight : 0;
     },
   });
   const log = createLogger(config.log.level, undefined, (fields) => metrics.observeEvent(fields));
+  let stopRequested!: (sig: Signal) => void;
+  const stopped = new Promise<Signal>((resolve) => (stopRequested = resolve));
+  const early = new AbortController();
+  io.onSignal('SIGTERM', () => stopRequested('SIGTERM'));
+  io.onSignal('SIGINT', () => stopRequested('SIGINT'));
+  void stopped.then(() => early.abort());
+  let ledger: Ledger;
+  try {
+    ledger = await openReplicaLedger(config, io, log, early.signal);
+  } catch (err) {
+    // Stopped while waiting for the shared ledger's database: nothing was started.
+    if (early.signal.aborted) {
+      log.info({ event: 'daemon.stopped' }, 'stopped before the ledger could be opened');
+      log.flush();
+      return 0;
+    }
+    throw err;
+  }
+  ledgerRef = ledger;
   const daemon = createDaemon({ config, apiKey: key.key, log, ledger, metrics });
   daemonRef = daemon;
   let server: HttpServer | null = null;
@@ -66,20 +89,19 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       });
     } catch (err) {
-      ledger.close();
+      await closeLedger(ledger);
       throw new ConfigError([`[http] listen = ${config.http.listen.host}:${config.http.listen.port}: cannot listen there (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a free port, or leave it empty to turn the server off`], { cause: err });
     }
     log.info({ event: 'http.listening', host: config.http.listen.host, port: server.port }, 'serving /healthz, /readyz and /metrics');
   }
-  let stopRequested!: (sig: Signal) => void;
-  const stopped = new Promise<Signal>((resolve) => (stopRequested = resolve));
-  io.onSignal('SIGTERM', () => stopRequested('SIGTERM'));
-  io.onSignal('SIGINT', () => stopRequested('SIGINT'));
   io.onSignal('SIGHUP', () => {
     log.info({ event: 'daemon.rescan', reason: 'SIGHUP' }, 'rescanning the import directory');
     void daemon.rescan();
   });
-  log.info({ event: 'daemon.start', import_dir: config.import.dir, galaxy: config.galaxy.url, key_source: key.source, state_dir: config.state.dir }, 'starting');
+  log.info({
+    event: 'daemon.start', import_dir: config.import.dir, galaxy: config.galaxy.url, key_source: key.source, state_dir: config.state.dir,
+    ...(ledger.shared ? { ledger: ledgerWhere(config), replica: ledger.shared.replica } : {}),
+  }, 'starting');
   const started = daemon.start({ watch: true }).then(() => {
     const c = daemon.counts();
     log.info({ event: 'daemon.ready', ...c.files, settling: c.settling, in_flight: c.inFlight }, 'ready: start-up walk done, watching for new files');
@@ -90,7 +112,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   await started.catch(() => undefined);
   await server?.close();
   const c = daemon.counts();
-  ledger.close();
+  await closeLedger(ledger);
   log.info({ event: 'daemon.stopped', ...c.files }, 'stopped');
   log.flush();
   return 0;
@@ -98,8 +120,8 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
 
 export async function scanCommand(config: Config, io: DaemonIo): Promise<number> {
   const { key } = daemonSetup(config, io.env);
-  const ledger = openLedger(config);
   const log = createLogger(config.log.level);
+  const ledger = await openReplicaLedger(config, io, log);
   const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
   let interrupted = false;
   let wake!: () => void;
@@ -128,7 +150,7 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
   const failed = daemon.failedThisRun();
   await daemon.stop(DRAIN_MS);
   const c = ledger.counts();
-  ledger.close();
+  await closeLedger(ledger);
   log.flush();
   if (keyProblem !== null) {
     io.stderr.write(`galaxy-importd: Galaxy refuses the API key: ${keyProblem}\nUse an admin user's current key (admin_users in galaxy.yml; User → Preferences → Manage API Key).\n`);
@@ -138,9 +160,10 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
   return failed.length > 0 || interrupted ? 1 : 0;
 }
 
-export function statusCommand(config: Config, io: DaemonIo, opts: { failed: boolean; json: boolean }): number {
-  const ledger = openLedger(config);
+export async function statusCommand(config: Config, io: DaemonIo, opts: { failed: boolean; json: boolean }): Promise<number> {
+  const ledger = await openClientLedger(config, io.env);
   try {
+    const replicas = ledger.shared ? await ledger.shared.replicas() : null;
     const all = ledger.inState(...FILE_STATES);
     const byFolder = new Map<string, Record<FileState, number>>();
     for (const r of all) {
@@ -155,18 +178,20 @@ export function statusCommand(config: Config, io: DaemonIo, opts: { failed: bool
       io.stdout.write(`${JSON.stringify({
         states: ledger.counts(),
         folders: Object.fromEntries(byFolder),
+        ...(replicas ? { replicas } : {}),
         ...(opts.failed ? { failed: failed.map((r: FileRecord) => ({ file: r.path, reason: r.lastError, attempts: r.attempts })) } : {}),
       }, null, 2)}\n`);
       return 0;
     }
     const counts = ledger.counts();
-    const lines = [`ledger: ${path.join(config.state.dir, 'ledger.sqlite')}`, '', 'files by state:'];
+    const lines = [`ledger: ${ledgerWhere(config)}`, '', 'files by state:'];
     for (const s of FILE_STATES) if (counts[s] > 0) lines.push(`  ${s.padEnd(10)} ${counts[s]}`);
     if (all.length === 0) lines.push('  (none yet)');
     lines.push('', 'by library and folder:');
     for (const [folder, c] of [...byFolder].sort()) {
       lines.push(`  ${folder}: ${FILE_STATES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);
     }
+    if (replicas) lines.push('', ...replicaLines(replicas, ledger.shared?.leaseSeconds ?? 0));
     if (opts.failed) {
       lines.push('', failed.length ? 'failed files:' : 'no failed files');
       for (const r of failed) lines.push(`  ${JSON.stringify(r.path)}: ${r.lastError ?? 'no reason recorded'} (${r.attempts} attempts)`);
@@ -175,13 +200,30 @@ export function statusCommand(config: Config, io: DaemonIo, opts: { failed: bool
     io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } finally {
-    ledger.close();
+    await closeLedger(ledger);
   }
 }
 
-export function retryCommand(config: Config, io: DaemonIo, paths: string[], allFailed: boolean): number {
+/** `status` of a shared ledger: each replica, whether it runs, and what it holds. */
+function replicaLines(replicas: ReplicaInfo[], leaseSeconds: number): string[] {
+  const lines = ['replicas:'];
+  if (replicas.length === 0) lines.push('  (none has started yet)');
+  for (const r of replicas) {
+    const held = FILE_STATES.filter((s) => (r.holds[s] ?? 0) > 0).map((s) => `${r.holds[s] ?? 0} ${s}`).join(', ') || 'nothing';
+    const where = r.host !== null ? ` on ${r.host}${r.pid !== null ? ` (pid ${r.pid})` : ''}` : '';
+    const life = r.alive
+      ? `running, renewed ${r.heartbeatAgeSeconds ?? 0} s ago`
+      : r.heartbeatAgeSeconds === null
+        ? 'stopped'
+        : `not renewed for ${r.heartbeatAgeSeconds} s (lease ${leaseSeconds} s): presumed dead, its files are taken over`;
+    lines.push(`  ${r.name}${where}: ${life}; holds ${held}`);
+  }
+  return lines;
+}
+
+export async function retryCommand(config: Config, io: DaemonIo, paths: string[], allFailed: boolean): Promise<number> {
   if (!allFailed && paths.length === 0) throw new UsageError('usage: galaxy-importd retry PATH… | --all-failed');
-  const ledger = openLedger(config);
+  const ledger = await openClientLedger(config, io.env);
   try {
     const chosen: FileRecord[] = [];
     const unknown: string[] = [];
@@ -195,11 +237,14 @@ export function retryCommand(config: Config, io: DaemonIo, paths: string[], allF
     ledger.transaction(() => {
       for (const r of chosen) ledger.update(r.path, { state: 'queued', attempts: 0, lastError: `retry requested after: ${r.lastError ?? 'failure'}` });
     });
-    io.stdout.write(`${chosen.length} file(s) queued again; a running daemon picks them up at its next rescan, or at once on SIGHUP (systemctl reload galaxy-importd).\n`);
+    if (ledger.shared) await ledger.shared.commit();
+    io.stdout.write(ledger.shared
+      ? `${chosen.length} file(s) queued again; a running replica takes them within ${Math.ceil(ledger.shared.leaseSeconds / 2)} s.\n`
+      : `${chosen.length} file(s) queued again; a running daemon picks them up at its next rescan, or at once on SIGHUP (systemctl reload galaxy-importd).\n`);
     if (unknown.length) io.stderr.write(`not re-queued:\n  ${unknown.join('\n  ')}\n`);
     return 0;
   } finally {
-    ledger.close();
+    await closeLedger(ledger);
   }
 }
 
@@ -229,11 +274,14 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
     }
   }
   try {
-    const ledger = new SqliteLedger(config.state.dir);
-    ledger.close();
-    pass(`state directory ${config.state.dir} is writable (ledger opened)`);
+    const ledger = await openClientLedger(config, io.env);
+    await closeLedger(ledger);
+    pass(config.state.ledger === 'sqlite' ? `state directory ${config.state.dir} is writable (ledger opened)` : `the PostgreSQL ledger ${ledgerWhere(config)} is reachable and its schema is current`);
   } catch (err) {
-    fail((err as Error).message, 'create the directory or fix [state] dir (a local disk, writable by this user)');
+    const problem = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
+    fail(problem, config.state.ledger === 'sqlite'
+      ? 'create the directory or fix [state] dir (a local disk, writable by this user)'
+      : 'check [state] postgresql_url, that PostgreSQL accepts this user from this host (pg_hba.conf), and the password ($PGPASSWORD or [state] postgresql_password_file)');
   }
   if (config.galaxy.url !== null && key !== null) {
     const client = new GalaxyClient({ url: config.galaxy.url, apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000 });

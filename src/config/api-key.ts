@@ -28,14 +28,39 @@ export function resolveApiKey(env: NodeJS.ProcessEnv, apiKeyFile: string | null)
   ]);
 }
 
-function readKeyFile(file: string, what: string): string {
+/**
+ * The shared ledger's PostgreSQL password (ledger = postgresql): $PGPASSWORD, [state]
+ * postgresql_password_file, then $CREDENTIALS_DIRECTORY/postgresql-password. Null when none
+ * is given (peer or trust authentication, or ~/.pgpass, which pg does not read: use the file).
+ */
+export function resolvePostgresPassword(env: NodeJS.ProcessEnv, passwordFile: string | null): string | null {
+  if (env.PGPASSWORD) return env.PGPASSWORD;
+  if (passwordFile !== null) return readKeyFile(passwordFile, '[state] postgresql_password_file', false);
+  if (env.CREDENTIALS_DIRECTORY) {
+    const file = path.join(env.CREDENTIALS_DIRECTORY, 'postgresql-password');
+    try {
+      readFileSync(file);
+    } catch {
+      return null;
+    }
+    return readKeyFile(file, 'the systemd credential postgresql-password', false);
+  }
+  return null;
+}
+
+function readKeyFile(file: string, what: string, apiKey = true): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code ?? 'unknown error'})`;
-    throw new ConfigError([`${what}: ${file} ${why}; the key file must be readable by the user galaxy-importd runs as.`], { cause: err });
+    throw new ConfigError([`${what}: ${file} ${why}; the file must be readable by the user galaxy-importd runs as.`], { cause: err });
+  }
+  if (!apiKey) {
+    const password = text.replace(/\r?\n$/, '');
+    if (password === '') throw new ConfigError([`${what}: ${file} is empty; put the PostgreSQL user's password in it.`]);
+    return password;
   }
   const key = text.trim();
   if (key === '') throw new ConfigError([`${what}: ${file} is empty; put the admin user's API key in it.`]);

@@ -49,7 +49,14 @@ export interface Config {
     readonly max_attempts: number;
     readonly backoff_max_seconds: number;
   };
-  readonly state: { readonly dir: string };
+  readonly state: {
+    readonly dir: string;
+    readonly ledger: 'sqlite' | 'postgresql';
+    readonly postgresql_url: string | null;
+    readonly postgresql_password_file: string | null;
+    readonly lease_seconds: number;
+    readonly replica_name: string | null;
+  };
   readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' };
   readonly http: { readonly listen: { host: string; port: number } | null };
   /** [folder:NAME] sections by subdirectory name, exactly as written (dots and spaces kept). */
@@ -83,6 +90,18 @@ export function convert(type: OptionType, raw: unknown, baseDir: string): { valu
       if (u.searchParams.has('key')) return { error: 'the URL carries a key= parameter: put the API key in api_key_file or $GALAXY_API_KEY, never in the URL' };
       if (u.username || u.password) return { error: 'the URL carries credentials: remove them' };
       return { value: s.replace(/\/+$/, '') };
+    }
+    case 'postgresql_url': {
+      let u: URL;
+      try {
+        u = new URL(s);
+      } catch {
+        // Not echoed: a mistyped URL may hold a password.
+        return { error: 'expected a URL such as postgresql://USER@HOST:5432/DATABASE; this one does not parse' };
+      }
+      if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') return { error: `expected a postgresql:// URL, got ${JSON.stringify(`${u.protocol}//…`)}` };
+      if (u.password || u.searchParams.has('password')) return { error: 'the URL carries a password: remove it and put it in [state] postgresql_password_file or $PGPASSWORD (the URL is logged; the password never is)' };
+      return { value: s };
     }
     case 'integer':
     case 'number': {
@@ -329,6 +348,9 @@ export function parseConfig(text: string, file: string | null): Config {
       problems.push(`${at('import', 'after_upload')}: move:${after.dir} lies inside the import directory, so moved files would be imported again; choose a directory outside it`);
     }
   }
+  if (get<string>('state.ledger') === 'postgresql' && !opt<string>('state.postgresql_url')) {
+    problems.push(`${at('state', 'ledger')}: postgresql needs [state] postgresql_url, such as postgresql://galaxy_importd@db.example.org:5432/galaxy_importd`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -362,7 +384,14 @@ export function parseConfig(text: string, file: string | null): Config {
       max_attempts: get<number>('upload.max_attempts'),
       backoff_max_seconds: get<number>('upload.backoff_max_seconds'),
     }),
-    state: Object.freeze({ dir: get<string>('state.dir') }),
+    state: Object.freeze({
+      dir: get<string>('state.dir'),
+      ledger: get<'sqlite' | 'postgresql'>('state.ledger'),
+      postgresql_url: opt<string>('state.postgresql_url'),
+      postgresql_password_file: opt<string>('state.postgresql_password_file'),
+      lease_seconds: get<number>('state.lease_seconds'),
+      replica_name: opt<string>('state.replica_name') || null,
+    }),
     log: Object.freeze({ level: get<Config['log']['level']>('log.level') }),
     http: Object.freeze({ listen: get<{ host: string; port: number } | null>('http.listen') }),
     folders,

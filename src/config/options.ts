@@ -9,6 +9,7 @@ export type OptionType =
   | { kind: 'string' }
   | { kind: 'path' }
   | { kind: 'url' }
+  | { kind: 'postgresql_url' }
   | { kind: 'integer'; min: number; max: number }
   | { kind: 'number'; min: number; max: number }
   | { kind: 'boolean' }
@@ -88,6 +89,16 @@ export const OPTIONS: readonly OptionSpec[] = [
 
   { section: 'state', key: 'dir', type: { kind: 'path' }, default: '/var/lib/galaxy-importd',
     doc: 'Where the ledger (SQLite, on a local disk) lives; created when missing.' },
+  { section: 'state', key: 'ledger', type: { kind: 'enum', values: ['sqlite', 'postgresql'] }, default: 'sqlite',
+    doc: 'sqlite: one embedded ledger file in [state] dir, for a single instance. postgresql: a ledger shared by several replicas watching the same import directory (see docs/operations.md, "Several replicas").' },
+  { section: 'state', key: 'postgresql_url', type: { kind: 'postgresql_url' }, example: 'postgresql://galaxy_importd@db.example.org:5432/galaxy_importd',
+    doc: 'The PostgreSQL database of the shared ledger (ledger = postgresql), without a password: the password comes from $PGPASSWORD, postgresql_password_file, or the systemd credential postgresql-password.' },
+  { section: 'state', key: 'postgresql_password_file', type: { kind: 'path' }, example: '/etc/galaxy-importd/postgresql_password',
+    doc: "A file holding the PostgreSQL user's password; used when $PGPASSWORD is not set." },
+  { section: 'state', key: 'lease_seconds', type: int(10, 3600), default: '60',
+    doc: "How long a replica's claim on a file lasts without renewal (ledger = postgresql): a replica renews its claims while it runs; when it dies, the others take its files over after this long." },
+  { section: 'state', key: 'replica_name', type: { kind: 'string' }, example: 'galaxy-importd-1',
+    doc: "This replica's name in the shared ledger (ledger = postgresql); the host name when absent. Each running replica needs its own: a second one with a name in use waits until the first stops." },
 
   { section: 'log', key: 'level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info',
     doc: 'Least severe level logged; JSON lines on stdout.' },

@@ -1,3 +1,5 @@
+import { ImportdError } from '../errors.js';
+
 /**
  * The ledger: the daemon's memory of every file across restarts. The pipeline
  * uses only this interface, so the embedded SQLite store and a shared
@@ -53,4 +55,61 @@ export interface Ledger {
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
   close(): void;
+  /** Present when several replicas share this ledger (PostgreSQL). */
+  readonly shared?: SharedLedger;
+}
+
+/** A replica's row in a shared ledger, for `status`. */
+export interface ReplicaInfo {
+  name: string;
+  host: string | null;
+  pid: number | null;
+  version: string | null;
+  startedAt: number | null;
+  /** Seconds since its last renewal; null when it never registered (files of a replica that stopped). */
+  heartbeatAgeSeconds: number | null;
+  /** Renewed within the lease time. */
+  alive: boolean;
+  /** Files it holds, by state. */
+  holds: Partial<Record<FileState, number>>;
+}
+
+/**
+ * What a ledger shared by several replicas (PostgreSQL) adds: claims with
+ * leases, a durable write before every Galaxy call, take-over of a dead
+ * replica's files, and a lock for creating libraries and folders. The
+ * embedded SQLite ledger has none of this: one process owns it whole.
+ */
+export interface SharedLedger {
+  /** This replica's name: the owner of its claims. */
+  readonly replica: string;
+  readonly leaseSeconds: number;
+  /**
+   * Claim settled files for this replica. Returns the paths now held; the others are done or
+   * held by a live replica (their rows are then known to get() and fingerprint()).
+   */
+  claim(files: readonly { path: string; size: number; mtimeMs: number }[]): Promise<Set<string>>;
+  /** Resolves when every change made so far is in the database; waits (and retries) while it is unreachable. */
+  commit(signal?: AbortSignal): Promise<void>;
+  /** Whether this replica still holds the file (false once another replica took it over). */
+  owns(path: string): boolean;
+  /**
+   * Take over files whose holder stopped renewing (and, at start, this replica's own from its
+   * last run, and those `retry` queued): their rows, now held by this replica.
+   */
+  adopt(initial: boolean): Promise<FileRecord[]>;
+  /** Histories with a request in doubt held by another replica: not to be used for new requests. */
+  historiesInDoubt(): Promise<Set<string>>;
+  /** Run `fn` holding a database-wide lock on `key` (creating a library or folder). */
+  withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  replicas(): Promise<ReplicaInfo[]>;
+  /** Write what is pending (up to `deadlineMs`), give up the claims' name lock, disconnect. */
+  end(deadlineMs: number): Promise<void>;
+}
+
+/** A shared ledger's database cannot be reached now: a transient failure, retried; nothing is lost. */
+export class LedgerUnavailableError extends ImportdError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('LEDGER_UNAVAILABLE', message, options);
+  }
 }

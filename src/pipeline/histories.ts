@@ -20,10 +20,16 @@ export class HistoryPool {
   /** Histories whose existing jobs are recorded as known in this run (created ones need nothing). */
   readonly #baselined = new Set<string>();
 
+  /** Histories of this pool not to hand out in this run (another replica looks for a request in them). */
+  readonly #barred = new Set<string>();
+  /** Each replica of a shared ledger has histories of its own. */
+  readonly #metaKey: string;
+
   constructor(client: GalaxyClient, ledger: Ledger) {
     this.#client = client;
     this.#ledger = ledger;
-    this.#all = JSON.parse(ledger.getMeta(META_KEY) ?? '[]') as string[];
+    this.#metaKey = ledger.shared ? `${META_KEY}@${ledger.shared.replica}` : META_KEY;
+    this.#all = JSON.parse(ledger.getMeta(this.#metaKey) ?? '[]') as string[];
     this.#free = [...this.#all];
   }
 
@@ -41,7 +47,7 @@ export class HistoryPool {
     }
     const created = await this.#client.createHistory(`galaxy-importd uploads ${this.#all.length + 1}`);
     this.#all.push(created.id);
-    this.#ledger.setMeta(META_KEY, JSON.stringify(this.#all));
+    this.#ledger.setMeta(this.#metaKey, JSON.stringify(this.#all));
     this.#held.set(created.id, 1);
     this.#baselined.add(created.id);
     return created.id;
@@ -71,7 +77,17 @@ export class HistoryPool {
       return;
     }
     this.#held.delete(id);
-    if (!this.#free.includes(id)) this.#free.push(id);
+    // A history of another replica's (held while its request is looked for) never joins this pool.
+    if (this.#all.includes(id) && !this.#barred.has(id) && !this.#free.includes(id)) this.#free.push(id);
+  }
+
+  /** Not to be handed out in this run: another replica looks for a request in these. */
+  bar(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.#barred.add(id);
+      const i = this.#free.indexOf(id);
+      if (i >= 0) this.#free.splice(i, 1);
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from '../galaxy/errors.js';
+import { LedgerUnavailableError } from '../ledger/ledger.js';
 
 /**
  * What a failed Galaxy call means for the pipeline:
@@ -14,6 +15,8 @@ export type Verdict =
   | { kind: 'blocked'; message: string };
 
 export function classify(err: unknown): Verdict {
+  // The shared ledger's database is down: nothing was sent to Galaxy; wait and try again.
+  if (err instanceof LedgerUnavailableError) return { kind: 'transient', uncertain: false, retryAfterMs: null, message: err.message };
   if (err instanceof GalaxyNetworkError) {
     return { kind: 'transient', uncertain: err.mayHaveArrived, retryAfterMs: null, message: err.message };
   }

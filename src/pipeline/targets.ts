@@ -10,6 +10,11 @@ export interface Target {
 export interface TargetLog {
   created(kind: 'library' | 'folder', name: string, id: string): void;
   duplicate(kind: 'library', name: string, chosenId: string): void;
+  /**
+   * Several replicas: a lock held across processes while one looks again and creates, so
+   * that two replicas never create the same library or folder.
+   */
+  lock?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -66,6 +71,11 @@ export class Targets {
   }
 
   async #findOrCreateLibrary(name: string): Promise<{ id: string; rootFolderId: string }> {
+    const lock = this.#log.lock;
+    return lock ? lock(`library\u0000${name}`, () => this.#findOrCreateLibraryNow(name)) : this.#findOrCreateLibraryNow(name);
+  }
+
+  async #findOrCreateLibraryNow(name: string): Promise<{ id: string; rootFolderId: string }> {
     const found = (await this.#client.listLibraries(false)).filter((l) => l.name === name);
     const first = found[0];
     if (first) {
@@ -109,8 +119,19 @@ export class Targets {
       p = (async () => {
         const cached = (await this.#folderMap(libraryId, false)).get(fullPath);
         if (cached) return cached;
+        const lock = this.#log.lock;
+        return lock ? lock(`folder\u0000${key}`, () => this.#createFolder(libraryId, parentId, fullPath, name, key, Date.now())) : this.#createFolder(libraryId, parentId, fullPath, name, key, 0);
+      })();
+      this.#inflight.set(key, p);
+      void p.finally(() => this.#inflight.delete(key)).catch(() => undefined);
+    }
+    return p;
+  }
+
+  /** `lockedAt`: under another replica's lock the list must be one asked for after it was taken. */
+  async #createFolder(libraryId: string, parentId: string, fullPath: string, name: string, key: string, lockedAt: number): Promise<string> {
         // Look again before creating: another process, or an earlier attempt whose answer was lost, may have made it.
-        const fresh = await this.#folderMap(libraryId, true, this.#createFailedAt.get(key) ?? 0);
+        const fresh = await this.#folderMap(libraryId, true, Math.max(lockedAt, this.#createFailedAt.get(key) ?? 0));
         const existing = fresh.get(fullPath);
         if (existing) return existing;
         let created;
@@ -124,10 +145,5 @@ export class Targets {
         fresh.set(fullPath, created.id);
         this.#log.created('folder', fullPath, created.id);
         return created.id;
-      })();
-      this.#inflight.set(key, p);
-      void p.finally(() => this.#inflight.delete(key)).catch(() => undefined);
-    }
-    return p;
   }
 }

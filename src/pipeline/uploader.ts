@@ -297,8 +297,28 @@ export class Uploader {
           ledger.update(f.path, { state: 'submitted', attempts, libraryId: target.libraryId, folderId: target.folderId, historyId, submittedAt, jobId: null, datasetId: null });
         }
       });
+      const shared = ledger.shared;
+      if (shared) {
+        // Several replicas: the rows naming this request are in the database before it is sent,
+        // and only files this replica still holds go (another may have taken some over).
+        try {
+          await shared.commit(this.#abort.signal);
+        } catch {
+          this.#d.histories.release(history);
+          return; // stopping: the rows say submitted; the next holder looks for the request in Galaxy
+        }
+        const lost = files.filter((f) => !shared.owns(f.path));
+        if (lost.length > 0) {
+          this.#done(lost);
+          files = files.filter((f) => shared.owns(f.path));
+          if (files.length === 0) {
+            this.#d.histories.release(history);
+            return;
+          }
+        }
+      }
       for (const f of files) {
-        this.#d.log.info({ event: 'upload.submitted', file: f.path, library: route.library, folder: folderText(route), attempt, size: f.size, history_id: history }, 'upload submitted');
+        this.#d.log.info({ event: 'upload.submitted', file: f.path, library: route.library, folder: folderText(route), attempt, size: f.size, history_id: this.#o.method === 'fetch' ? history : null }, 'upload submitted');
       }
       if (this.#o.method === 'paths') {
         this.#d.histories.release(history);

@@ -267,7 +267,7 @@ describe('daemon: Galaxy failures', () => {
     h.emu.model.jobFaults.length = 0;
     const out: string[] = [];
     const io = { env: {}, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) }, onSignal: () => undefined };
-    assert.equal(retryCommand(h.config, io, [], true), 0);
+    assert.equal(await retryCommand(h.config, io, [], true), 0);
     await h.daemon().rescan();
     await h.waitOk(['mixed/bad.txt', 'jobs/crash.txt']);
 

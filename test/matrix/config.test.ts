@@ -80,7 +80,7 @@ const ROWS: Row[] = [
   { name: 'the config path is a directory', args: (p) => ['--config', p.root], code: 2, message: /directory|EISDIR|cannot be read/i },
   // The key
   { name: 'no API key anywhere', env: () => ({}), code: 2, message: /no Galaxy API key: set \$GALAXY_API_KEY, or \[galaxy\] api_key_file/ },
-  { name: 'api_key_file does not exist', env: () => ({}), config: add('galaxy', 'api_key_file = /nonexistent/key'), code: 2, message: /api_key_file: \/nonexistent\/key does not exist; the key file must be readable/ },
+  { name: 'api_key_file does not exist', env: () => ({}), config: add('galaxy', 'api_key_file = /nonexistent/key'), code: 2, message: /api_key_file: \/nonexistent\/key does not exist; the file must be readable/ },
   { name: 'api_key_file is empty', env: () => ({}), setup: (p) => writeFileSync(path.join(p.root, 'key'), '\n'), config: (v, p) => add('galaxy', `api_key_file = ${path.join(p.root, 'key')}`)(v), code: 2, message: /key is empty; put the admin user's API key in it/ },
   { name: 'api_key_file holds more than the key (not echoed)', env: () => ({}), setup: (p) => writeFileSync(path.join(p.root, 'key'), 'KEYPART1 KEYPART2\n'), config: (v, p) => add('galaxy', `api_key_file = ${path.join(p.root, 'key')}`)(v), code: 2, message: /holds more than one word; it must hold only the API key/, hides: 'KEYPART' },
   { name: 'the systemd credential is missing', env: (_k, p) => ({ CREDENTIALS_DIRECTORY: p.root }), code: 2, message: /the systemd credential galaxy-api-key: .*galaxy-api-key does not exist/ },

@@ -1,0 +1,54 @@
+import { resolvePostgresPassword } from '../config/api-key.js';
+import type { Config } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import type { Ledger } from './ledger.js';
+import { PostgresLedger } from './postgres.js';
+import { LedgerError, SqliteLedger } from './sqlite.js';
+
+export interface OpenLedgerOptions {
+  /** replica: the daemon (`run`, `scan`), which claims files; client: `status`, `retry`, `check`. */
+  role: 'replica' | 'client';
+  log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  env: NodeJS.ProcessEnv;
+  version: string;
+  /** Aborts waiting for the database (a stop signal while the daemon starts). */
+  signal?: AbortSignal;
+}
+
+/**
+ * The ledger [state] ledger names: the embedded SQLite file, or the shared
+ * PostgreSQL database. A ledger that cannot be opened is a configuration
+ * error (exit 2), except that the daemon waits for an unreachable database.
+ */
+export async function openLedger(config: Config, o: OpenLedgerOptions): Promise<Ledger> {
+  try {
+    if (config.state.ledger === 'sqlite') return new SqliteLedger(config.state.dir);
+    return await PostgresLedger.open({
+      url: config.state.postgresql_url ?? '',
+      password: resolvePostgresPassword(o.env, config.state.postgresql_password_file),
+      leaseSeconds: config.state.lease_seconds,
+      replica: config.state.replica_name,
+      role: o.role,
+      version: o.version,
+      log: o.log,
+      waitForDatabase: o.role === 'replica',
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } catch (err) {
+    if (err instanceof LedgerError) throw new ConfigError([`[state] ${config.state.ledger === 'sqlite' ? 'dir' : 'postgresql_url'}: ${err.message}`], { cause: err });
+    throw err;
+  }
+}
+
+/** Write what is pending and let go: a shared ledger hands back the files that wait. */
+export async function closeLedger(ledger: Ledger, deadlineMs = 5000): Promise<void> {
+  if (ledger.shared) await ledger.shared.end(deadlineMs);
+  else ledger.close();
+}
+
+/** Where the ledger is, for people: the SQLite file, or the database (no password: the URL never has one). */
+export function ledgerWhere(config: Config): string {
+  if (config.state.ledger === 'sqlite') return `${config.state.dir}/ledger.sqlite`;
+  return `${config.state.postgresql_url ?? ''} (PostgreSQL, shared by replicas)`;
+}
