@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { constants as fsc, promises as fsp, realpathSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
@@ -122,6 +123,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const shared = ledger.shared ?? null;
   /** Stops claims waiting for the shared ledger. */
   const stopSignal = new AbortController();
+  setMaxListeners(0, stopSignal.signal);
   const claims = shared ? new Claims(shared, stopSignal.signal, (err) => fileLog.debug({ event: 'ledger.unavailable', err: (err as Error).message }, 'claim failed; trying again')) : null;
   const targets = new Targets(client, config.library.description, {
     ...(shared ? { lock: <T>(key: string, fn: () => Promise<T>) => shared.withLock(key, fn) } : {}),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -180,6 +181,13 @@ function where(url: string): string {
   }
 }
 
+/** A key's 32-bit FNV-1a hash, as the second key of an advisory lock (any text, NUL included). */
+function lockKey(key: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(key, 'utf8')) h = Math.imul(h ^ byte, 0x01000193);
+  return h | 0;
+}
+
 /**
  * The URL as pg's separate fields: given as `connectionString`, pg lets the URL's (absent)
  * password override the one given beside it. `?host=/run/postgresql` names a socket
@@ -243,6 +251,8 @@ export class PostgresLedger implements Ledger, SharedLedger {
     this.leaseSeconds = o.leaseSeconds;
     this.#clock = o.clock ?? Date.now;
     this.#where = where(o.url);
+    // Every write or claim waiting out an outage listens on it.
+    setMaxListeners(0, this.#stop.signal);
     this.#pool = new pg.Pool(this.#clientConfig(4));
     // An idle connection dropped by the server (restart, failover) must not end the process.
     this.#pool.on('error', (err) => this.#unavailable(err));
@@ -691,7 +701,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
     try {
       c = await this.#pool.connect();
       await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_TARGET, key]);
+      await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_TARGET, lockKey(key)]);
     } catch (err) {
       this.#unavailable(err);
       throw new LedgerUnavailableError(`cannot take the creation lock in the PostgreSQL ledger at ${this.#where}: ${(err as Error).message}`, { cause: err });
