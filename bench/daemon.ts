@@ -26,11 +26,11 @@ export interface BenchDaemon {
 }
 
 /** Write the config (sections as INI text) and start the daemon on it. */
-export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string }): BenchDaemon {
+export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string; env?: Record<string, string> }): BenchDaemon {
   const config = path.join(opts.root, 'galaxy-importd.ini');
   writeFileSync(config, opts.ini);
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, '--config', config, 'run'], {
-    env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: opts.apiKey },
+    env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: opts.apiKey, ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const listeners: ((line: BenchLine) => void)[] = [];
@@ -71,6 +71,7 @@ export function startBenchDaemon(opts: { root: string; ini: string; apiKey: stri
 }
 
 /** INI text for a benchmark daemon: throttling off, settle 1 s, no HTTP server, no rescans unless asked. */
-export function benchIni(url: string, importDir: string, stateDir: string, o: { rescanMinutes?: number; batchSize?: number } = {}): string {
-  return `[galaxy]\nurl = ${url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = ${o.rescanMinutes ?? 0}\n[upload]\nrate_per_second = 0\nbatch_size = ${o.batchSize ?? 100}\nconcurrency = 4\n[state]\ndir = ${stateDir}\n[http]\nlisten =\n[log]\nlevel = info\n`;
+export function benchIni(url: string, importDir: string, stateDir: string, o: { rescanMinutes?: number; batchSize?: number; state?: Record<string, string> } = {}): string {
+  const state = Object.entries(o.state ?? {}).map(([k, v]) => `${k} = ${v}\n`).join('');
+  return `[galaxy]\nurl = ${url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = ${o.rescanMinutes ?? 0}\n[upload]\nrate_per_second = 0\nbatch_size = ${o.batchSize ?? 100}\nconcurrency = 4\n[state]\ndir = ${stateDir}\n${state}[http]\nlisten =\n[log]\nlevel = info\n`;
 }

@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+/**
+ * Replicas: files per second with 1, 2 and 3 replicas sharing one import directory through a
+ * PostgreSQL ledger, against an emulator that answers at once (jobs ok immediately). The files
+ * are in the import directory before the replicas start; the figure is files over the time
+ * from the first upload request to the last dataset ok in Galaxy.
+ *
+ * PostgreSQL: $GALAXY_IMPORTD_TEST_POSTGRESQL (+ $GALAXY_IMPORTD_TEST_PGPASSWORD), as for the
+ * tests; else a throwaway cluster is started with scripts/test-postgres.sh (Debian's postgresql).
+ *
+ * Usage: node dist/bench/replicas.js [--files 3000]
+ * Writes bench/RESULTS.md section replicas.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { connectionFields } from '../src/ledger/postgres.js';
+import { startEmulator } from '../test/emulator/server.js';
+import type { BenchDaemon } from './daemon.js';
+import { benchIni, startBenchDaemon } from './daemon.js';
+import { cpuMs } from './proc.js';
+import { machine, recordFigures, writeSection } from './results.js';
+
+const { values } = parseArgs({ options: { files: { type: 'string', default: '3000' }, 'timeout-seconds': { type: 'string', default: '300' } } });
+const files = Number(values.files);
+const timeoutMs = Number(values['timeout-seconds']) * 1000;
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+let server = process.env.GALAXY_IMPORTD_TEST_POSTGRESQL ?? null;
+let password = process.env.GALAXY_IMPORTD_TEST_PGPASSWORD ?? '';
+let ownCluster: string | null = null;
+if (server === null) {
+  ownCluster = mkdtempSync(path.join(os.tmpdir(), 'importd-bench-pg-'));
+  const port = String(20000 + Math.floor(Math.random() * 20000));
+  const out = execFileSync(path.join(repo, 'scripts', 'test-postgres.sh'), ['start', ownCluster, port], { encoding: 'utf8' });
+  const vars = new Map(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+  server = vars.get('GALAXY_IMPORTD_TEST_POSTGRESQL') ?? '';
+  password = vars.get('GALAXY_IMPORTD_TEST_PGPASSWORD') ?? '';
+}
+
+async function admin(text: string): Promise<void> {
+  const c = new pg.Client({ ...connectionFields(server ?? ''), password });
+  await c.connect();
+  await c.query(text);
+  await c.end();
+}
+
+interface Result {
+  replicas: number;
+  ok: number;
+  filesPerSecond: number;
+  totalS: number;
+  requests: number;
+  perReplica: number[];
+  cpuMsPerFile: number;
+}
+
+async function measure(replicas: number): Promise<Result> {
+  const db = `bench_${replicas}_${randomBytes(4).toString('hex')}`;
+  await admin(`CREATE DATABASE ${db}`);
+  const url = new URL(server ?? '');
+  url.pathname = `/${db}`;
+  const root = mkdtempSync(path.join(os.tmpdir(), 'importd-replicas-'));
+  const importDir = path.join(root, 'import');
+  for (let i = 0; i < files; i++) {
+    const dir = path.join(importDir, `run${String(i % 30).padStart(2, '0')}`);
+    if (i < 30) mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `f${i}.txt`), `replicas ${i}\n`);
+  }
+  const emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 0, jobRunMs: 0 });
+  const started = Date.now();
+  let first = Infinity;
+  const sentBy = new Array<number>(replicas).fill(0);
+  const daemons: BenchDaemon[] = [];
+  for (let n = 0; n < replicas; n++) {
+    const dir = path.join(root, `replica-${n + 1}`);
+    mkdirSync(dir);
+    const d = startBenchDaemon({
+      root: dir,
+      apiKey: emu.adminKey,
+      env: { PGPASSWORD: password },
+      ini: benchIni(emu.url, importDir, path.join(dir, 'state'), { state: { ledger: 'postgresql', postgresql_url: url.toString(), replica_name: `replica-${n + 1}` } }),
+    });
+    d.onLine((l) => {
+      if (l.event !== 'upload.submitted') return;
+      first = Math.min(first, l.time);
+      sentBy[n] = (sentBy[n] ?? 0) + 1;
+    });
+    daemons.push(d);
+  }
+  const okCount = (): number => emu.model.tree().filter((d) => d.state === 'ok').length;
+  let ok = 0;
+  let done = 0;
+  let cpu = 0;
+  const deadline = started + timeoutMs;
+  while (Date.now() < deadline) {
+    ok = okCount();
+    if (ok >= files) {
+      done = Date.now();
+      cpu = daemons.reduce((sum, d) => sum + cpuMs(d.pid), 0);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (done === 0) done = Date.now();
+  const requests = emu.model.jobs.size;
+  for (const d of daemons) await d.stop();
+  await emu.close();
+  rmSync(root, { recursive: true, force: true });
+  await admin(`DROP DATABASE ${db} WITH (FORCE)`);
+  const span = Math.max(1, done - first) / 1000;
+  return { replicas, ok, filesPerSecond: ok / span, totalS: (done - started) / 1000, requests, perReplica: sentBy, cpuMsPerFile: cpu / Math.max(1, ok) };
+}
+
+const results: Result[] = [];
+try {
+  for (const n of [1, 2, 3]) {
+    process.stdout.write(`${n} replica(s), ${files} files … `);
+    const r = await measure(n);
+    results.push(r);
+    process.stdout.write(`${r.filesPerSecond.toFixed(0)} files/s, ${r.ok}/${files} ok after ${r.totalS.toFixed(1)} s, sent per replica ${r.perReplica.join(' / ')}\n`);
+  }
+} finally {
+  if (ownCluster !== null) execFileSync(path.join(repo, 'scripts', 'test-postgres.sh'), ['stop', ownCluster]);
+}
+recordFigures('replicas', { files, results });
+writeSection('replicas', [
+  `### Several replicas on one import directory, ${files.toLocaleString('en')} files`,
+  '',
+  `\`node dist/bench/replicas.js --files ${files}\` (${machine()}): the files are in 30 directories before the replicas start; all replicas share one PostgreSQL ledger (a local server, fsync off) and one emulator that answers at once; each replica as in the throughput bench (\`rate_per_second = 0\`, \`concurrency = 4\`, \`batch_size = 100\`, \`settle_seconds = 1\`). Files per second from the first upload request to the last dataset ok in Galaxy; CPU per file is all replicas' CPU time over the files.`,
+  '',
+  '| replicas | files per second | all ok after start | upload requests | files sent by each replica | CPU per file |',
+  '| --- | --- | --- | --- | --- | --- |',
+  ...results.map((r) => `| ${r.replicas} | ${r.filesPerSecond.toFixed(0)} | ${r.totalS.toFixed(1)} s | ${r.requests.toLocaleString('en')} | ${r.perReplica.map((n) => n.toLocaleString('en')).join(' / ')} | ${r.cpuMsPerFile.toFixed(2)} ms |`),
+  '',
+  'On this 2-core machine the replicas, the emulator and PostgreSQL share two cores, so more replicas cannot add CPU: the figure shows what coordination costs (claims, write-behind batches, the commit before each request), not how the work scales across hosts.',
+]);
