@@ -1,7 +1,7 @@
 /** The daemon as the benchmarks run it: `galaxy-importd run` in a child process, its log lines parsed. */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -74,4 +74,13 @@ export function startBenchDaemon(opts: { root: string; ini: string; apiKey: stri
 export function benchIni(url: string, importDir: string, stateDir: string, o: { rescanMinutes?: number; batchSize?: number; state?: Record<string, string> } = {}): string {
   const state = Object.entries(o.state ?? {}).map(([k, v]) => `${k} = ${v}\n`).join('');
   return `[galaxy]\nurl = ${url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = ${o.rescanMinutes ?? 0}\n[upload]\nrate_per_second = 0\nbatch_size = ${o.batchSize ?? 100}\nconcurrency = 4\n[state]\ndir = ${stateDir}\n${state}[http]\nlisten =\n[log]\nlevel = info\n`;
+}
+
+/** `count` small files spread over `dirs` directories (run00, run01, …) of the import directory. */
+export function writeFiles(importDir: string, count: number, dirs: number, text: (i: number) => string): void {
+  for (let i = 0; i < count; i++) {
+    const dir = path.join(importDir, `run${String(i % dirs).padStart(2, '0')}`);
+    if (i < dirs) mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `f${i}.txt`), text(i));
+  }
 }

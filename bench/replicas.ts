@@ -13,7 +13,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ import pg from 'pg';
 import { connectionFields } from '../src/ledger/postgres.js';
 import { startEmulator } from '../test/emulator/server.js';
 import type { BenchDaemon } from './daemon.js';
-import { benchIni, startBenchDaemon } from './daemon.js';
+import { benchIni, startBenchDaemon, writeFiles } from './daemon.js';
 import { cpuMs } from './proc.js';
 import { machine, recordFigures, writeSection } from './results.js';
 
@@ -67,11 +67,7 @@ async function measure(replicas: number): Promise<Result> {
   url.pathname = `/${db}`;
   const root = mkdtempSync(path.join(os.tmpdir(), 'importd-replicas-'));
   const importDir = path.join(root, 'import');
-  for (let i = 0; i < files; i++) {
-    const dir = path.join(importDir, `run${String(i % 30).padStart(2, '0')}`);
-    if (i < 30) mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, `f${i}.txt`), `replicas ${i}\n`);
-  }
+  writeFiles(importDir, files, 30, (i) => `replicas ${i}\n`);
   const emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 0, jobRunMs: 0 });
   const started = Date.now();
   let first = Infinity;

@@ -9,11 +9,12 @@
  * Usage: node dist/bench/throughput.js [--files 10000]
  * Writes bench/RESULTS.md section throughput.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../test/emulator/server.js';
+import { writeFiles } from './daemon.js';
 import { cpuMs } from './proc.js';
 import { recordFigures, writeSection } from './results.js';
 import type { System } from './systems.js';
@@ -34,11 +35,7 @@ interface Result {
 async function measure(system: System): Promise<Result> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'importd-throughput-'));
   const importDir = path.join(root, 'import');
-  for (let i = 0; i < files; i++) {
-    const dir = path.join(importDir, `run${String(i % 100).padStart(2, '0')}`);
-    if (i < 100) mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, `f${i}.txt`), `throughput ${i}\n`);
-  }
+  writeFiles(importDir, files, 100, (i) => `throughput ${i}\n`);
   const emu = await startEmulator({ libraryImportDir: importDir, allowPathPaste: true, jobQueuedMs: 0, jobRunMs: 0 });
   const started = Date.now();
   const sys = startSystem(system, { root, importDir, stateDir: path.join(root, 'state'), emu });

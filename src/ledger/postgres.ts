@@ -5,6 +5,8 @@ import pg from 'pg';
 import type { Logger } from '../observe/logger.js';
 import type { FileRecord, FileState, Ledger, ReplicaInfo, SharedLedger } from './ledger.js';
 import { FILE_STATES, LedgerUnavailableError } from './ledger.js';
+import type { Row } from './rows.js';
+import { fromRow, ROW_COLUMNS } from './rows.js';
 import { LedgerError } from './sqlite.js';
 
 /**
@@ -69,38 +71,6 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-interface Row {
-  path: string;
-  size: number;
-  mtime_ms: number;
-  state: FileState;
-  attempts: number;
-  last_error: string | null;
-  library_id: string | null;
-  folder_id: string | null;
-  dataset_id: string | null;
-  job_id: string | null;
-  history_id: string | null;
-  submitted_at: number | null;
-  updated_at: number;
-}
-
-const fromRow = (r: Row): FileRecord => ({
-  path: r.path,
-  size: r.size,
-  mtimeMs: r.mtime_ms,
-  state: r.state,
-  attempts: r.attempts,
-  lastError: r.last_error,
-  libraryId: r.library_id,
-  folderId: r.folder_id,
-  datasetId: r.dataset_id,
-  jobId: r.job_id,
-  historyId: r.history_id,
-  submittedAt: r.submitted_at,
-  updatedAt: r.updated_at,
-});
-
 /** BIGINT (int8) as a JS number: sizes and millisecond times fit in 2^53. */
 const parseInt8 = (v: string): number => Number(v);
 const TYPES = {
@@ -138,7 +108,7 @@ const CLAIM = `
          -- A request in doubt is adopted (and looked for in Galaxy), never claimed afresh.
          AND f.state <> 'submitted'
          AND NOT (f.state = 'retrying' AND f.history_id IS NOT NULL AND f.job_id IS NULL))
-  RETURNING f.path, f.size, f.mtime_ms, f.state, f.attempts, f.last_error, f.library_id, f.folder_id, f.dataset_id, f.job_id, f.history_id, f.submitted_at, f.updated_at`;
+  RETURNING ${ROW_COLUMNS.split(', ').map((c) => `f.${c}`).join(', ')}`;
 
 const ADOPT = `
   WITH c AS (
@@ -150,7 +120,7 @@ const ADOPT = `
     FOR UPDATE SKIP LOCKED)
   UPDATE importd_files f SET owner = $1, lease_until = now() + make_interval(secs => $3)
   FROM c WHERE f.path = c.path
-  RETURNING f.path, f.size, f.mtime_ms, f.state, f.attempts, f.last_error, f.library_id, f.folder_id, f.dataset_id, f.job_id, f.history_id, f.submitted_at, f.updated_at`;
+  RETURNING ${ROW_COLUMNS.split(', ').map((c) => `f.${c}`).join(', ')}`;
 
 export interface PostgresLedgerOptions {
   url: string;
@@ -337,7 +307,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
   }
 
   async #load(): Promise<void> {
-    const files = await this.#pool.query<Row>('SELECT path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at FROM importd_files');
+    const files = await this.#pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM importd_files`);
     for (const r of files.rows) this.#set(fromRow(r));
     const jobs = await this.#pool.query<{ job_id: string; history_id: string }>('SELECT job_id, history_id FROM importd_jobs');
     for (const j of jobs.rows) this.#knowJob(j.history_id, j.job_id);
@@ -608,7 +578,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
       this.#o.log.warn({ event: 'ledger.lease_lost', file: p, replica: this.replica, reason: 'another replica took this file over (this one did not renew its claim in time)' }, 'file handed to another replica');
     }
     try {
-      const r = await this.#pool.query<Row>('SELECT path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at FROM importd_files WHERE path = ANY($1)', [paths]);
+      const r = await this.#pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM importd_files WHERE path = ANY($1)`, [paths]);
       for (const row of r.rows) if (!this.#dirty.has(row.path)) this.#set(fromRow(row));
     } catch {
       // learnt at the next claim or walk
@@ -631,7 +601,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
       }
       const others = files.filter((f) => !out.has(f.path)).map((f) => f.path);
       if (others.length > 0) {
-        const known = await this.#pool.query<Row>('SELECT path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at FROM importd_files WHERE path = ANY($1)', [others]);
+        const known = await this.#pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM importd_files WHERE path = ANY($1)`, [others]);
         for (const r of known.rows) if (!this.#dirty.has(r.path)) this.#set(fromRow(r));
       }
     } catch (err) {

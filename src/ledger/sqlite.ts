@@ -3,6 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ImportdError } from '../errors.js';
 import type { FileRecord, FileState, Ledger } from './ledger.js';
+import type { Row } from './rows.js';
+import { fromRow } from './rows.js';
 import { FILE_STATES } from './ledger.js';
 
 /** The ledger could not be opened or written. */
@@ -10,22 +12,6 @@ export class LedgerError extends ImportdError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('LEDGER_ERROR', message, options);
   }
-}
-
-interface Row {
-  path: string;
-  size: number;
-  mtime_ms: number;
-  state: FileState;
-  attempts: number;
-  last_error: string | null;
-  library_id: string | null;
-  folder_id: string | null;
-  dataset_id: string | null;
-  job_id: string | null;
-  history_id: string | null;
-  submitted_at: number | null;
-  updated_at: number;
 }
 
 const COLUMNS: Record<keyof Omit<FileRecord, 'path'>, keyof Row> = {
@@ -43,21 +29,6 @@ const COLUMNS: Record<keyof Omit<FileRecord, 'path'>, keyof Row> = {
   updatedAt: 'updated_at',
 };
 
-const fromRow = (r: Row): FileRecord => ({
-  path: r.path,
-  size: r.size,
-  mtimeMs: r.mtime_ms,
-  state: r.state,
-  attempts: r.attempts,
-  lastError: r.last_error,
-  libraryId: r.library_id,
-  folderId: r.folder_id,
-  datasetId: r.dataset_id,
-  jobId: r.job_id,
-  historyId: r.history_id,
-  submittedAt: r.submitted_at,
-  updatedAt: r.updated_at,
-});
 
 /**
  * Every prepared statement ever made, kept reachable for the life of the

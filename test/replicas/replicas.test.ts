@@ -94,6 +94,12 @@ describe('three replicas on one import directory', { skip: NO_POSTGRES }, () => 
     assert.equal(status.code, 0, status.stderr);
     const report = JSON.parse(status.stdout) as Status;
 
+    const text = await runCli(['--config', configOf(3), 'status'], { env });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /ledger: postgresql:\/\/importd@.* \(PostgreSQL, shared by replicas\)/);
+    assert.match(text.stdout, /replicas:\n(.*\n)* {2}replica-1 on \S+ \(pid \d+\): running, renewed \d+ s ago; holds nothing/);
+    assert.match(text.stdout, / {2}replica-2 on \S+ \(pid \d+\): not renewed for \d+ s \(lease 10 s\): presumed dead, its files are taken over; holds nothing/);
+
     for (const r of [replicas[0], replicas[2]] as RunningCli[]) r.child.kill('SIGTERM');
     for (const r of [replicas[0], replicas[2]] as RunningCli[]) {
       const end = await r.exited;
