@@ -462,6 +462,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         probe = { at: now(), problem };
       }
       if (probe.problem !== null) reasons.push(probe.problem);
+      const ledgerProblem = shared?.problem() ?? null;
+      if (ledgerProblem !== null) reasons.push(ledgerProblem);
       if (stopping) reasons.push('stopping');
       return reasons;
     },

@@ -38,8 +38,8 @@ function openClientLedger(config: Config, env: NodeJS.ProcessEnv): Promise<Ledge
 }
 
 /** The daemon's ledger: a shared one is waited for while its database cannot be reached. */
-function openReplicaLedger(config: Config, io: DaemonIo, log: Logger, signal?: AbortSignal): Promise<Ledger> {
-  return openLedger(config, { role: 'replica', log: log.child({ component: 'ledger' }), env: io.env, version: version(), ...(signal ? { signal } : {}) });
+function openReplicaLedger(config: Config, io: DaemonIo, log: Logger, o: { signal?: AbortSignal; waitForName: boolean }): Promise<Ledger> {
+  return openLedger(config, { role: 'replica', log: log.child({ component: 'ledger' }), env: io.env, version: version(), waitForName: o.waitForName, ...(o.signal ? { signal: o.signal } : {}) });
 }
 
 function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiKey } {
@@ -67,7 +67,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   void stopped.then(() => early.abort());
   let ledger: Ledger;
   try {
-    ledger = await openReplicaLedger(config, io, log, early.signal);
+    ledger = await openReplicaLedger(config, io, log, { signal: early.signal, waitForName: true });
   } catch (err) {
     // Stopped while waiting for the shared ledger's database: nothing was started.
     if (early.signal.aborted) {
@@ -121,7 +121,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
 export async function scanCommand(config: Config, io: DaemonIo): Promise<number> {
   const { key } = daemonSetup(config, io.env);
   const log = createLogger(config.log.level);
-  const ledger = await openReplicaLedger(config, io, log);
+  const ledger = await openReplicaLedger(config, io, log, { waitForName: false });
   const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
   let interrupted = false;
   let wake!: () => void;

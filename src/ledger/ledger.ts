@@ -91,6 +91,8 @@ export interface SharedLedger {
   claim(files: readonly { path: string; size: number; mtimeMs: number }[]): Promise<Set<string>>;
   /** Resolves when every change made so far is in the database; waits (and retries) while it is unreachable. */
   commit(signal?: AbortSignal): Promise<void>;
+  /** Why the shared ledger cannot be used now (for /readyz), or null. */
+  problem(): string | null;
   /** Whether this replica still holds the file (false once another replica took it over). */
   owns(path: string): boolean;
   /**

@@ -14,6 +14,8 @@ export interface OpenLedgerOptions {
   version: string;
   /** Aborts waiting for the database (a stop signal while the daemon starts). */
   signal?: AbortSignal;
+  /** `run` waits while another process holds its replica name; `scan` says so and stops. */
+  waitForName?: boolean;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function openLedger(config: Config, o: OpenLedgerOptions): Promise<
       version: o.version,
       log: o.log,
       waitForDatabase: o.role === 'replica',
+      waitForName: o.waitForName ?? true,
       ...(o.signal ? { signal: o.signal } : {}),
     });
   } catch (err) {

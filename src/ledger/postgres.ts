@@ -137,6 +137,8 @@ export interface PostgresLedgerOptions {
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Keep trying while the database cannot be reached (the daemon); otherwise fail at once. */
   waitForDatabase: boolean;
+  /** A replica whose name another running process holds: wait for it (`run`), or fail at once (`scan`). */
+  waitForName?: boolean;
   signal?: AbortSignal;
   clock?: () => number;
 }
@@ -337,11 +339,16 @@ export class PostgresLedger implements Ledger, SharedLedger {
           if (said) this.#o.log.info({ event: 'ledger.replica_name', replica: this.replica }, 'replica name free again: starting');
           return;
         }
+        if (this.#o.waitForName === false) {
+          await c.end().catch(() => undefined);
+          throw new LedgerError(`another running galaxy-importd holds the replica name ${JSON.stringify(this.replica)} in the PostgreSQL ledger at ${this.#where}: while galaxy-importd run works there is no need to scan; otherwise set a different [state] replica_name for this command`);
+        }
         if (!said) {
           this.#o.log.warn({ event: 'ledger.replica_name', replica: this.replica, reason: 'another running replica has this name' }, 'waiting for the replica name: set a different [state] replica_name for each replica');
           said = true;
         }
       } catch (err) {
+        if (err instanceof LedgerError) throw err;
         this.#unavailable(err);
       }
       await c.end().catch(() => undefined);
@@ -358,7 +365,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
     if (this.#nameClient !== c || this.#ending) return;
     this.#nameClient = null;
     this.#holdingName = false;
-    this.#o.log.error({ event: 'ledger.unavailable', replica: this.replica, err: err.message }, 'lost the connection that holds this replica\'s name: uploads wait until it is back');
+    this.#unavailable(err);
     void (async () => {
       try {
         await this.#holdName();
@@ -573,10 +580,12 @@ export class PostgresLedger implements Ledger, SharedLedger {
 
   /** Rows another replica took over while this one was cut off: learn their state, send nothing more of them. */
   async #lose(paths: string[]): Promise<void> {
-    for (const p of paths) {
-      this.#lost.add(p);
-      this.#o.log.warn({ event: 'ledger.lease_lost', file: p, replica: this.replica, reason: 'another replica took this file over (this one did not renew its claim in time)' }, 'file handed to another replica');
-    }
+    for (const p of paths) this.#lost.add(p);
+    // One line for the lot: a replica cut off for a while may lose thousands.
+    this.#o.log.warn({
+      event: 'ledger.lease_lost', files: paths.length, examples: paths.slice(0, 5), replica: this.replica,
+      reason: 'another replica took these files over (this one did not renew its claims in time); this one sends nothing more of them',
+    }, 'files handed to another replica');
     try {
       const r = await this.#pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM importd_files WHERE path = ANY($1)`, [paths]);
       for (const row of r.rows) if (!this.#dirty.has(row.path)) this.#set(fromRow(row));
@@ -629,6 +638,12 @@ export class PostgresLedger implements Ledger, SharedLedger {
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  problem(): string | null {
+    if (this.#unavailableSince !== null) return `the PostgreSQL ledger at ${this.#where} cannot be reached since ${new Date(this.#unavailableSince).toISOString()}; files wait`;
+    if (this.#o.role === 'replica' && !this.#holdingName && !this.#ending) return `the PostgreSQL ledger at ${this.#where}: this replica's name is not held (its connection was lost); uploads wait`;
+    return null;
   }
 
   owns(p: string): boolean {
