@@ -225,7 +225,8 @@ export class PostgresLedger implements Ledger, SharedLedger {
     this.#where = where(o.url);
     // Every write or claim waiting out an outage listens on it.
     setMaxListeners(0, this.#stop.signal);
-    this.#pool = new pg.Pool(this.#clientConfig(4));
+    // Library and folder creation holds a connection while it asks Galaxy: room for those and the writes.
+    this.#pool = new pg.Pool(this.#clientConfig(8));
     // An idle connection dropped by the server (restart, failover) must not end the process.
     this.#pool.on('error', (err) => this.#unavailable(err));
   }

@@ -80,6 +80,10 @@ describe('the shared ledger when PostgreSQL is away', { skip: NO_POSTGRES }, () 
     assert.equal(scan.code, 2, scan.stderr);
     assert.match(scan.stderr, /another running galaxy-importd holds the replica name "alone" .*: while galaxy-importd run works there is no need to scan; otherwise set a different \[state\] replica_name/);
 
+    const check = await runCli(['--config', config, 'check'], { env });
+    assert.equal(check.code, 0, check.stdout);
+    assert.match(check.stdout, /ok {4}the PostgreSQL ledger postgresql:\/\/importd@127\.0\.0\.1:\d+\/t_\w+ \(PostgreSQL, shared by replicas\) is reachable and its schema is current/);
+
     daemon.child.kill('SIGTERM');
     assert.equal((await daemon.exited).code, 0, daemon.stderr());
     assert.equal(`${daemon.stdout()}${daemon.stderr()}`.includes(PGPASSWORD), false);
