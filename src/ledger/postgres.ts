@@ -92,8 +92,10 @@ const UPSERT = `
     last_error = EXCLUDED.last_error, library_id = EXCLUDED.library_id, folder_id = EXCLUDED.folder_id,
     dataset_id = EXCLUDED.dataset_id, job_id = EXCLUDED.job_id, history_id = EXCLUDED.history_id,
     submitted_at = EXCLUDED.submitted_at, updated_at = EXCLUDED.updated_at, owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
+  -- Only the holder writes a held row, even after its lease lapsed: files change hands through
+  -- claim and adopt alone, so a replica back from an outage cannot take back a file another
+  -- replica may have sent already.
   WHERE f.owner = $14::text
-     OR f.lease_until < now()
      OR (f.owner IS NULL AND ($14::text IS NULL OR f.state NOT IN ${TERMINAL_SQL} OR EXCLUDED.state IN ${TERMINAL_SQL}))
   RETURNING f.path`;
 
@@ -114,7 +116,9 @@ const ADOPT = `
   WITH c AS (
     SELECT path FROM importd_files
     WHERE state NOT IN ${TERMINAL_SQL}
-      AND (owner IS NULL OR lease_until < now() OR ($2 AND owner = $1))
+      -- Never this replica's own while it runs (its lease may have lapsed in an outage; the
+      -- files are still in its pipeline): only at start, when they are its last run's.
+      AND (owner IS NULL OR (owner <> $1 AND lease_until < now()) OR ($2 AND owner = $1))
     ORDER BY path
     LIMIT 20000
     FOR UPDATE SKIP LOCKED)

@@ -148,6 +148,12 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     assert.equal(a.get(waiting.path)?.state, 'queued', "a's memory shows b's row again");
     const rows = await sql<{ owner: string; state: string }>(url, 'SELECT owner, state FROM importd_files WHERE path = $1', [waiting.path]);
     assert.deepEqual(rows, [{ owner: 'b', state: 'queued' }]);
+    // b's leases lapse too (an outage): a still cannot write b's rows, and b does not adopt its own.
+    await sql(url, "UPDATE importd_files SET lease_until = now() - interval '1 second' WHERE owner = 'b'");
+    a.update(waiting.path, { state: 'retrying', lastError: 'stale' });
+    await a.commit();
+    assert.deepEqual(await sql(url, 'SELECT owner, state FROM importd_files WHERE path = $1', [waiting.path]), [{ owner: 'b', state: 'queued' }]);
+    assert.equal((await b.adopt(false)).length, 0, 'a replica never adopts its own files while it runs');
   });
 
   it('at start a replica takes back its own files from its last run, and files retry queued', async (t) => {
