@@ -157,6 +157,14 @@ function where(url: string): string {
   }
 }
 
+/**
+ * PostgreSQL text cannot hold NUL, which a Galaxy message (a job's stderr) may carry: one such
+ * reason must not block every later write, so NUL becomes U+FFFD.
+ */
+function storable<T extends string | null>(v: T): T {
+  return (v !== null && v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v) as T;
+}
+
 /** A key's 32-bit FNV-1a hash, as the second key of an advisory lock (any text, NUL included). */
 function lockKey(key: string): number {
   let h = 0x811c9dc5;
@@ -559,18 +567,18 @@ export class PostgresLedger implements Ledger, SharedLedger {
         const rows = paths.slice(i, i + 2000).map((p) => this.#rows.get(p)).filter((r): r is FileRecord => r !== undefined);
         const res = await c.query<{ path: string }>(UPSERT, [
           rows.map((r) => r.path), rows.map((r) => r.size), rows.map((r) => r.mtimeMs), rows.map((r) => r.state), rows.map((r) => r.attempts),
-          rows.map((r) => r.lastError), rows.map((r) => r.libraryId), rows.map((r) => r.folderId), rows.map((r) => r.datasetId),
-          rows.map((r) => r.jobId), rows.map((r) => r.historyId), rows.map((r) => r.submittedAt), rows.map((r) => r.updatedAt),
+          rows.map((r) => storable(r.lastError)), rows.map((r) => storable(r.libraryId)), rows.map((r) => storable(r.folderId)), rows.map((r) => storable(r.datasetId)),
+          rows.map((r) => storable(r.jobId)), rows.map((r) => storable(r.historyId)), rows.map((r) => r.submittedAt), rows.map((r) => r.updatedAt),
           owner, this.leaseSeconds,
         ]);
         const written = new Set(res.rows.map((r) => r.path));
         for (const r of rows) if (!written.has(r.path)) lost.push(r.path);
       }
       if (jobs.length > 0) {
-        await c.query('INSERT INTO importd_jobs (history_id, job_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (job_id) DO NOTHING', [jobs.map((j) => j[0]), jobs.map((j) => j[1])]);
+        await c.query('INSERT INTO importd_jobs (history_id, job_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (job_id) DO NOTHING', [jobs.map((j) => storable(j[0])), jobs.map((j) => storable(j[1]))]);
       }
       for (const [k, v] of meta) {
-        await c.query('INSERT INTO importd_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [k, v]);
+        await c.query('INSERT INTO importd_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [k, storable(v)]);
       }
       await c.query('COMMIT');
     } catch (err) {

@@ -113,7 +113,12 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     a.update(f.path, { state: 'submitted', historyId: 'h1', submittedAt: 5, attempts: 1 });
     a.rememberJob('h1', 'j1');
     a.setMeta('created_at', 'x');
+    // A reason with a NUL (a job's stderr may have one): stored, and nothing else is held up.
+    const other = file(20);
+    await a.claim([other]);
+    a.put(record(other, { state: 'failed', lastError: 'bad\u0000byte' }));
     await a.commit();
+    assert.deepEqual(await sql(url, 'SELECT last_error FROM importd_files WHERE path = $1', [other.path]), [{ last_error: 'bad\uFFFDbyte' }]);
     const rows = await sql<{ state: string; history_id: string; owner: string; attempts: number }>(url, 'SELECT state, history_id, owner, attempts FROM importd_files WHERE path = $1', [f.path]);
     assert.deepEqual(rows, [{ state: 'submitted', history_id: 'h1', owner: 'a', attempts: 1 }]);
     const client = await open(t, url, null, { role: 'client' });
