@@ -18,11 +18,12 @@ const RUNS: [string, string[]][] = [
   ['latency.js', ['--rate', '200', '--seconds', '10']],
   ['throughput.js', ['--files', '10000']],
   ['replicas.js', ['--files', '10000']],
+  ['ledger-load.js', ['--rows', '100000']],
   ['goals.js', []],
 ];
 for (const [script, args] of RUNS) {
   process.stdout.write(`\n== node dist/bench/${script} ${args.join(' ')}\n`);
-  const r = spawnSync(process.execPath, [path.join(here, script), ...args], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(here, script), ...args], { stdio: 'inherit' });
   if (r.status !== 0) {
     process.stderr.write(`bench: ${script} exited ${r.status}\n`);
     process.exit(1);
