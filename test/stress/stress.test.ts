@@ -15,8 +15,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../emulator/faults.js';
 import type { JobFault } from '../emulator/model.js';
-import type { Emulator } from '../emulator/server.js';
 import { startEmulator } from '../emulator/server.js';
+import { addFaults } from './faults.js';
 import type { RunningCli } from '../helpers.js';
 import { runCli, spawnCli, tempDir } from '../helpers.js';
 import { FILE_STATES } from '../../src/ledger/ledger.js';
@@ -38,18 +38,6 @@ function nameOf(i: number): string {
   if (i % 97 === 13) return `bad-${i}.txt`;
   if (i % 89 === 7) return `dserr-${i}.txt`;
   return `f${i}.txt`;
-}
-
-function addFaults(emu: Emulator): void {
-  emu.addFaults(
-    { method: 'POST', path: '^/api/tools/fetch$', probability: 0.1, action: { type: 'status', status: 503, body: 'html', retryAfter: 1 } },
-    { method: 'POST', path: '^/api/tools/fetch$', probability: 0.03, action: { type: 'accept-then', status: 502, body: 'html' } },
-    { method: 'POST', path: '^/api/tools/fetch$', probability: 0.02, action: { type: 'accept-then-reset' } },
-    { method: 'POST', path: '^/api/tools/fetch$', probability: 0.03, action: { type: 'reset' } },
-    { method: 'GET', probability: 0.05, action: { type: 'delay', ms: 300 } },
-    { method: 'GET', probability: 0.03, action: { type: 'status', status: 503, body: 'html' } },
-    { method: 'GET', probability: 0.01, action: { type: 'reset' } },
-  );
 }
 
 /** Given at start, so that jobs resumed from the state file after a restart fail too. */
