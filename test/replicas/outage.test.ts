@@ -86,6 +86,17 @@ describe('the shared ledger when PostgreSQL is away', { skip: NO_POSTGRES }, () 
 
     daemon.child.kill('SIGTERM');
     assert.equal((await daemon.exited).code, 0, daemon.stderr());
+
+    // A replica that starts while the database is away waits for it, and a stop still stops it.
+    await proxy.down();
+    const late = spawnCli(['--config', config, 'run'], env);
+    t.after(() => late.child.kill('SIGKILL'));
+    await waitFor(() => (late.stdout().includes('"event":"ledger.unavailable"') ? true : undefined), 20_000, 'the late replica says the ledger is away');
+    assert.equal(late.child.exitCode, null, 'it waits rather than exits');
+    late.child.kill('SIGTERM');
+    const gone = await late.exited;
+    assert.equal(gone.code, 0, late.stderr());
+    assert.match(late.stdout(), /stopped before the ledger could be opened/);
     assert.equal(`${daemon.stdout()}${daemon.stderr()}`.includes(PGPASSWORD), false);
   });
 });
