@@ -124,7 +124,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   /** Stops claims waiting for the shared ledger. */
   const stopSignal = new AbortController();
   setMaxListeners(0, stopSignal.signal);
-  const claims = shared ? new Claims(shared, stopSignal.signal, (err) => fileLog.debug({ event: 'ledger.unavailable', err: (err as Error).message }, 'claim failed; trying again')) : null;
+  const claims = shared ? new Claims(shared, stopSignal.signal, (err) => fileLog.debug({ event: 'ledger.claim_retry', err: (err as Error).message }, 'claim failed; trying again')) : null;
   const targets = new Targets(client, config.library.description, {
     ...(shared ? { lock: <T>(key: string, fn: () => Promise<T>) => shared.withLock(key, fn) } : {}),
     created: (kind, name, id) => log.info({ event: kind === 'library' ? 'library.created' : 'folder.created', library: kind === 'library' ? name : undefined, folder: kind === 'folder' ? name : undefined, id }, `${kind} created`),

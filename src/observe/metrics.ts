@@ -15,6 +15,8 @@ export class Metrics {
   readonly #skipped = new Counter({ name: 'galaxy_importd_skipped_total', help: 'Files skipped (symlink out, not a regular file, backlog)', registers: [this.registry] });
   readonly #watcherErrors = new Counter({ name: 'galaxy_importd_watcher_errors_total', help: 'Errors from the file watcher or the walk', registers: [this.registry] });
   readonly #rescans = new Counter({ name: 'galaxy_importd_rescans_total', help: 'Walks of the import directory after the first', registers: [this.registry] });
+  readonly #ledgerOutages = new Counter({ name: 'galaxy_importd_ledger_outages_total', help: 'Times the shared PostgreSQL ledger became unreachable', registers: [this.registry] });
+  readonly #adopted = new Counter({ name: 'galaxy_importd_files_adopted_total', help: 'Files this replica took over from replicas that stopped renewing their claims', registers: [this.registry] });
   readonly #latency = new Histogram({
     name: 'galaxy_importd_upload_latency_seconds',
     help: 'From a file being ready to its dataset being ok in Galaxy',
@@ -75,6 +77,12 @@ export class Metrics {
         break;
       case 'daemon.rescan':
         this.#rescans.inc();
+        break;
+      case 'ledger.unavailable':
+        this.#ledgerOutages.inc();
+        break;
+      case 'ledger.adopted':
+        if (typeof fields.files === 'number') this.#adopted.inc(fields.files);
         break;
       default:
         break;

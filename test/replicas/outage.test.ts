@@ -74,6 +74,9 @@ describe('the shared ledger when PostgreSQL is away', { skip: NO_POSTGRES }, () 
     }, 20_000, 'the ledger says ok');
     assert.ok(daemon.stdout().includes('"event":"ledger.available"'));
     assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(metrics, /^galaxy_importd_ledger_outages_total [1-9]\d*$/m);
+    assert.match(metrics, /^galaxy_importd_files\{state="ok"\} 3$/m);
 
     // scan with the same replica name, while this replica runs: it says so, exits 2, waits for nothing.
     const scan = await runCli(['--config', config, 'scan'], { env });
