@@ -45,7 +45,9 @@ export class HistoryPool {
       }
       return free;
     }
-    const created = await this.#client.createHistory(`galaxy-importd uploads ${this.#all.length + 1}`);
+    // Named after the replica too with a shared ledger, so that an admin sees whose it is.
+    const owner = this.#ledger.shared ? ` (${this.#ledger.shared.replica})` : '';
+    const created = await this.#client.createHistory(`galaxy-importd uploads ${this.#all.length + 1}${owner}`);
     this.#all.push(created.id);
     this.#ledger.setMeta(this.#metaKey, JSON.stringify(this.#all));
     this.#held.set(created.id, 1);
