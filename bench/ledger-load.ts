@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { connectionFields, PostgresLedger } from '../src/ledger/postgres.js';
 import { createLogger } from '../src/observe/logger.js';
+import { dropDatabase } from '../test/postgres.js';
 import { machine, recordFigures, writeSection } from './results.js';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' } } });
@@ -87,6 +88,6 @@ try {
     `| ${openMs.toFixed(0)} ms | ${heapMb.toFixed(0)} MB | ${rssMb.toFixed(0)} MB | ${claimMs.toFixed(0)} ms | ${commitMs.toFixed(0)} ms |`,
   ]);
 } finally {
-  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+  await dropDatabase(db, server, password);
   if (ownCluster !== null) execFileSync(path.join(repo, 'scripts', 'test-postgres.sh'), ['stop', ownCluster]);
 }

@@ -17,7 +17,7 @@ const RUNS: [string, string[]][] = [
   ['latency.js', ['--rate', '10', '--seconds', '30']],
   ['latency.js', ['--rate', '200', '--seconds', '10']],
   ['throughput.js', ['--files', '10000']],
-  ['replicas.js', ['--files', '10000']],
+  ['replicas.js', ['--files', '10000', '--runs', '3']],
   ['ledger-load.js', ['--rows', '100000']],
   ['goals.js', []],
 ];

@@ -22,12 +22,7 @@ export async function freshDatabase(t: TestContext): Promise<string> {
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
-  t.after(async () => {
-    const c = new pg.Client({ ...connectionFields(POSTGRES), password: PGPASSWORD });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  });
+  t.after(() => dropDatabase(name));
   const u = new URL(POSTGRES);
   u.pathname = `/${name}`;
   return u.toString();
@@ -99,4 +94,23 @@ export async function startProxy(target: string): Promise<Proxy> {
     up: listen,
     close: down,
   };
+}
+
+/**
+ * Drop a test's database. A daemon's connections may still be closing, and terminating them
+ * can fail for a moment: try a few times, then leave it (the test cluster is thrown away).
+ */
+export async function dropDatabase(name: string, server = POSTGRES ?? '', password = PGPASSWORD): Promise<void> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const c = new pg.Client({ ...connectionFields(server), password });
+    try {
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
 }
