@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { resolveApiKey } from '../../src/config/api-key.js';
+import { resolvePostgresPassword, resolveApiKey } from '../../src/config/api-key.js';
 import { readLibraryImportDir } from '../../src/config/galaxy-config.js';
 import { convert, loadConfig, parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
@@ -135,6 +135,25 @@ describe('API key resolution', () => {
     assert.deepEqual(resolveApiKey({ GALAXY_API_KEY: 'from-env', CREDENTIALS_DIRECTORY: path.join(dir, 'creds') }, keyFile), { key: 'from-env', source: 'GALAXY_API_KEY' });
     assert.deepEqual(resolveApiKey({ CREDENTIALS_DIRECTORY: path.join(dir, 'creds') }, keyFile), { key: 'from-file', source: 'api_key_file' });
     assert.deepEqual(resolveApiKey({ CREDENTIALS_DIRECTORY: path.join(dir, 'creds') }, null), { key: 'from-credential', source: 'systemd credential' });
+  });
+
+  it('takes the PostgreSQL password from $PGPASSWORD, then the password file, then the systemd credential; none is fine', (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'pw');
+    // A password may hold spaces; only the final newline is dropped.
+    writeFileSync(file, 'pass from file \n');
+    mkdirSync(path.join(dir, 'creds'));
+    writeFileSync(path.join(dir, 'creds', 'postgresql-password'), 'from-credential\n');
+    const creds = path.join(dir, 'creds');
+
+    assert.equal(resolvePostgresPassword({ PGPASSWORD: 'from-env', CREDENTIALS_DIRECTORY: creds }, file), 'from-env');
+    assert.equal(resolvePostgresPassword({ CREDENTIALS_DIRECTORY: creds }, file), 'pass from file ');
+    assert.equal(resolvePostgresPassword({ CREDENTIALS_DIRECTORY: creds }, null), 'from-credential');
+    assert.equal(resolvePostgresPassword({ CREDENTIALS_DIRECTORY: dir }, null), null, 'no credential of that name: peer or trust authentication');
+    assert.equal(resolvePostgresPassword({}, null), null);
+    writeFileSync(file, '\n');
+    const empty = problems(() => resolvePostgresPassword({}, file)).join('\n');
+    assert.match(empty, /\[state\] postgresql_password_file: .*pw is empty; put the PostgreSQL user's password in it/);
   });
 
   it('names the key file, never its content, when it is unusable', (t) => {
