@@ -263,7 +263,8 @@ export class PostgresLedger implements Ledger, SharedLedger {
     try {
       await ledger.#connect();
       if (o.role === 'replica') {
-        await ledger.#holdName();
+        // Waited for the name: another process with it was writing meanwhile; load afresh.
+        if (await ledger.#holdName()) await ledger.#load();
         await ledger.#renew();
         ledger.#renewTimer = setInterval(() => void ledger.#renew(), Math.max(1000, (o.leaseSeconds * 1000) / 3));
         ledger.#renewTimer.unref();
@@ -322,6 +323,10 @@ export class PostgresLedger implements Ledger, SharedLedger {
   }
 
   async #load(): Promise<void> {
+    this.#rows.clear();
+    this.#datasets.clear();
+    this.#jobs.clear();
+    this.#meta.clear();
     const files = await this.#pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM importd_files`);
     for (const r of files.rows) this.#set(fromRow(r));
     const jobs = await this.#pool.query<{ job_id: string; history_id: string }>('SELECT job_id, history_id FROM importd_jobs');
@@ -335,7 +340,8 @@ export class PostgresLedger implements Ledger, SharedLedger {
    * process with the same name waits here until the first is gone (a killed one's
    * connection closes with it, which frees the name at once).
    */
-  async #holdName(): Promise<void> {
+  /** Returns whether it had to wait for the name. */
+  async #holdName(): Promise<boolean> {
     let said = false;
     for (;;) {
       const c = new pg.Client(this.#clientConfig());
@@ -350,7 +356,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
           this.#nameClient = c;
           this.#holdingName = true;
           if (said) this.#o.log.info({ event: 'ledger.replica_name', replica: this.replica }, 'replica name free again: starting');
-          return;
+          return said;
         }
         if (this.#o.waitForName === false) {
           await c.end().catch(() => undefined);

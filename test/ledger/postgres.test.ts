@@ -205,9 +205,16 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     const log = capture();
     await assert.rejects(open(t, url, 'same', { signal: stop.signal, log: log.log }), /stopped while waiting for the replica name "same"/);
     assert.ok(log.lines.some((l) => l.includes('"event":"ledger.replica_name"') && l.includes('set a different [state] replica_name')), log.lines.join('\n'));
+    // A waiting one starts once the first is gone, with what the first wrote meanwhile.
+    const waiting = open(t, url, 'same');
+    await new Promise((r) => setTimeout(r, 500));
+    const f = file(30);
+    await first.claim([f]);
+    first.put(record(f, { state: 'ok', datasetId: 'd30' }));
     await first.end(1000);
-    const second = await open(t, url, 'same');
+    const second = await waiting;
     assert.equal(second.replica, 'same');
+    assert.equal(second.get(f.path)?.state, 'ok', 'rows written while it waited are known');
   });
 
   it('keeps changes while the database is unreachable and writes them when it is back; claims fail as unavailable', async (t) => {
