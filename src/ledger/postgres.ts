@@ -398,7 +398,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
   #unavailable(err: unknown): void {
     if (this.#unavailableSince !== null) return;
     this.#unavailableSince = this.#clock();
-    this.#o.log.error({ event: 'ledger.unavailable', ledger: this.#where, err: (err as Error).message }, 'the PostgreSQL ledger cannot be reached: files stay pending and nothing is sent until it is back');
+    this.#o.log.error({ event: 'ledger.unavailable', ledger: this.#where, err: (err as Error).message, code: (err as { code?: string }).code }, 'the PostgreSQL ledger cannot be reached or refused a statement: files stay pending and nothing is sent until it works again');
   }
 
   #available(): void {
@@ -747,7 +747,13 @@ export class PostgresLedger implements Ledger, SharedLedger {
   async #renew(): Promise<void> {
     if (!this.#holdingName || this.#ending) return;
     try {
-      await this.#pool.query(`UPDATE importd_files SET lease_until = now() + make_interval(secs => $2) WHERE owner = $1 AND state NOT IN ${TERMINAL_SQL}`, [this.replica, this.leaseSeconds]);
+      // Rows locked in path order, as every other statement here does: no deadlock with this replica's own writes.
+      await this.#pool.query(
+        `UPDATE importd_files f SET lease_until = now() + make_interval(secs => $2)
+         FROM (SELECT path FROM importd_files WHERE owner = $1 AND state NOT IN ${TERMINAL_SQL} ORDER BY path FOR UPDATE) c
+         WHERE f.path = c.path`,
+        [this.replica, this.leaseSeconds],
+      );
       await this.#pool.query(
         `INSERT INTO importd_replicas (name, host, pid, version, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, now())
          ON CONFLICT (name) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version, started_at = EXCLUDED.started_at, heartbeat_at = now()`,
