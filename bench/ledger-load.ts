@@ -5,55 +5,32 @@
  * (migrate, name lock, load) and the heap and RSS it adds; then one claim of 1,000 new files
  * and one write-behind batch of 1,000 changes, timed.
  *
- * PostgreSQL as for bench/replicas.ts. Usage: node --expose-gc dist/bench/ledger-load.js [--rows 100000]
+ * PostgreSQL: see bench/postgres.ts. Usage: node --expose-gc dist/bench/ledger-load.js [--rows 100000]
  * Writes bench/RESULTS.md section ledger-load.
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { connectionFields, PostgresLedger } from '../src/ledger/postgres.js';
+import { PostgresLedger } from '../src/ledger/postgres.js';
 import { createLogger } from '../src/observe/logger.js';
-import { dropDatabase } from '../test/postgres.js';
+import { benchPostgres } from './postgres.js';
 import { machine, recordFigures, writeSection } from './results.js';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' } } });
 const rows = Number(values.rows);
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
 
-let server = process.env.GALAXY_IMPORTD_TEST_POSTGRESQL ?? null;
-let password = process.env.GALAXY_IMPORTD_TEST_PGPASSWORD ?? '';
-let ownCluster: string | null = null;
-if (server === null) {
-  ownCluster = mkdtempSync(path.join(os.tmpdir(), 'importd-bench-pg-'));
-  const out = execFileSync(path.join(repo, 'scripts', 'test-postgres.sh'), ['start', ownCluster, String(20000 + Math.floor(Math.random() * 20000))], { encoding: 'utf8' });
-  const vars = new Map(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
-  server = vars.get('GALAXY_IMPORTD_TEST_POSTGRESQL') ?? '';
-  password = vars.get('GALAXY_IMPORTD_TEST_PGPASSWORD') ?? '';
-}
-const db = `bench_load_${randomBytes(4).toString('hex')}`;
-const admin = async (text: string, url = server ?? ''): Promise<void> => {
-  const c = new pg.Client({ ...connectionFields(url), password });
-  await c.connect();
-  await c.query(text);
-  await c.end();
-};
+const postgres = benchPostgres();
+const password = postgres.password;
+let db: string | null = null;
 
 try {
-  await admin(`CREATE DATABASE ${db}`);
-  const u = new URL(server);
-  u.pathname = `/${db}`;
-  const url = u.toString();
+  const created = await postgres.createDatabase('bench_load');
+  db = created.name;
+  const url = created.url;
   const quiet = createLogger('silent');
   const options = { url, password, leaseSeconds: 60, role: 'replica' as const, version: 'bench', log: quiet, waitForDatabase: false };
   // Create the schema, then the rows, as a finished run of N files would leave them.
   await (await PostgresLedger.open({ ...options, replica: 'filler' })).end(1000);
-  await admin(`INSERT INTO importd_files (path, size, mtime_ms, state, attempts, library_id, folder_id, dataset_id, job_id, updated_at)
+  await postgres.sql(`INSERT INTO importd_files (path, size, mtime_ms, state, attempts, library_id, folder_id, dataset_id, job_id, updated_at)
     SELECT 'run' || lpad((i % 1000)::text, 3, '0') || '/file-' || i || '.fastq.gz', 1000 + i, 1700000000000.5 + i, 'ok', 1,
            'lib0123456789abcd', 'F' || lpad((i % 1000)::text, 16, '0'), md5(i::text), md5((i / 100)::text), 1700000000000
     FROM generate_series(1, ${rows}) AS i`, url);
@@ -88,6 +65,6 @@ try {
     `| ${openMs.toFixed(0)} ms | ${heapMb.toFixed(0)} MB | ${rssMb.toFixed(0)} MB | ${claimMs.toFixed(0)} ms | ${commitMs.toFixed(0)} ms |`,
   ]);
 } finally {
-  await dropDatabase(db, server, password);
-  if (ownCluster !== null) execFileSync(path.join(repo, 'scripts', 'test-postgres.sh'), ['stop', ownCluster]);
+  if (db !== null) await postgres.dropDatabase(db);
+  postgres.stop();
 }

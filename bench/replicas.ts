@@ -5,25 +5,19 @@
  * are in the import directory before the replicas start; the figure is files over the time
  * from the first upload request to the last dataset ok in Galaxy.
  *
- * PostgreSQL: $GALAXY_IMPORTD_TEST_POSTGRESQL (+ $GALAXY_IMPORTD_TEST_PGPASSWORD), as for the
- * tests; else a throwaway cluster is started with scripts/test-postgres.sh (Debian's postgresql).
+ * PostgreSQL: see bench/postgres.ts.
  *
  * Usage: node dist/bench/replicas.js [--files 3000]
  * Writes bench/RESULTS.md section replicas.
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { connectionFields } from '../src/ledger/postgres.js';
 import { startEmulator } from '../test/emulator/server.js';
-import { dropDatabase } from '../test/postgres.js';
 import type { BenchDaemon } from './daemon.js';
 import { benchIni, startBenchDaemon, writeFiles } from './daemon.js';
+import { benchPostgres } from './postgres.js';
 import { cpuMs } from './proc.js';
 import { machine, recordFigures, writeSection } from './results.js';
 
@@ -31,26 +25,7 @@ const { values } = parseArgs({ options: { files: { type: 'string', default: '300
 const runs = Number(values.runs);
 const files = Number(values.files);
 const timeoutMs = Number(values['timeout-seconds']) * 1000;
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-let server = process.env.GALAXY_IMPORTD_TEST_POSTGRESQL ?? null;
-let password = process.env.GALAXY_IMPORTD_TEST_PGPASSWORD ?? '';
-let ownCluster: string | null = null;
-if (server === null) {
-  ownCluster = mkdtempSync(path.join(os.tmpdir(), 'importd-bench-pg-'));
-  const port = String(20000 + Math.floor(Math.random() * 20000));
-  const out = execFileSync(path.join(repo, 'scripts', 'test-postgres.sh'), ['start', ownCluster, port], { encoding: 'utf8' });
-  const vars = new Map(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
-  server = vars.get('GALAXY_IMPORTD_TEST_POSTGRESQL') ?? '';
-  password = vars.get('GALAXY_IMPORTD_TEST_PGPASSWORD') ?? '';
-}
-
-async function admin(text: string): Promise<void> {
-  const c = new pg.Client({ ...connectionFields(server ?? ''), password });
-  await c.connect();
-  await c.query(text);
-  await c.end();
-}
+const postgres = benchPostgres();
 
 interface Result {
   replicas: number;
@@ -65,10 +40,7 @@ interface Result {
 /** `replicas` 0: one daemon on the embedded SQLite ledger, the baseline of what sharing costs. */
 async function measure(replicas: number): Promise<Result> {
   const shared = replicas > 0;
-  const db = `bench_${replicas}_${randomBytes(4).toString('hex')}`;
-  if (shared) await admin(`CREATE DATABASE ${db}`);
-  const url = new URL(server ?? '');
-  url.pathname = `/${db}`;
+  const db = shared ? await postgres.createDatabase(`bench_${replicas}`) : null;
   const root = mkdtempSync(path.join(os.tmpdir(), 'importd-replicas-'));
   const importDir = path.join(root, 'import');
   writeFiles(importDir, files, 30, (i) => `replicas ${i}\n`);
@@ -84,8 +56,8 @@ async function measure(replicas: number): Promise<Result> {
     const d = startBenchDaemon({
       root: dir,
       apiKey: emu.adminKey,
-      env: { PGPASSWORD: password },
-      ini: benchIni(emu.url, importDir, path.join(dir, 'state'), shared ? { state: { ledger: 'postgresql', postgresql_url: url.toString(), replica_name: `replica-${n + 1}` } } : {}),
+      env: { PGPASSWORD: postgres.password },
+      ini: benchIni(emu.url, importDir, path.join(dir, 'state'), db ? { state: { ledger: 'postgresql', postgresql_url: db.url, replica_name: `replica-${n + 1}` } } : {}),
     });
     d.onLine((l) => {
       if (l.event !== 'upload.submitted') return;
@@ -113,7 +85,7 @@ async function measure(replicas: number): Promise<Result> {
   for (const d of daemons) await d.stop();
   await emu.close();
   rmSync(root, { recursive: true, force: true });
-  if (shared) await dropDatabase(db, server ?? '', password);
+  if (db) await postgres.dropDatabase(db.name);
   const span = Math.max(1, done - first) / 1000;
   return { replicas, ok, filesPerSecond: ok / span, totalS: (done - started) / 1000, requests, perReplica: sentBy, cpuMsPerFile: cpu / Math.max(1, ok) };
 }
@@ -132,7 +104,7 @@ try {
     results.push(mine);
   }
 } finally {
-  if (ownCluster !== null) execFileSync(path.join(repo, 'scripts', 'test-postgres.sh'), ['stop', ownCluster]);
+  postgres.stop();
 }
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

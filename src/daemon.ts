@@ -8,6 +8,7 @@ import type { Config } from './config/load.js';
 import { GalaxyClient } from './galaxy/client.js';
 import type { Limiter } from './galaxy/http.js';
 import type { FileRecord, FileState, Ledger } from './ledger/ledger.js';
+import { DONE_STATES, isInDoubt } from './ledger/ledger.js';
 import type { Logger } from './observe/logger.js';
 import type { Metrics } from './observe/metrics.js';
 import { compileIgnore, ignoredReason } from './pipeline/admit.js';
@@ -71,8 +72,6 @@ export interface Daemon {
   live(): boolean;
 }
 
-const DONE: ReadonlySet<FileState> = new Set(['ok', 'failed', 'skipped']);
-
 /** p-queue as the limiter for every Galaxy request: `concurrency` in flight, `rate_per_second` starts per second. */
 function requestQueue(concurrency: number, ratePerSecond: number): PQueue {
   if (ratePerSecond <= 0) return new PQueue({ concurrency });
@@ -126,10 +125,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   setMaxListeners(0, stopSignal.signal);
   const claims = shared ? new Claims(shared, stopSignal.signal, (err) => fileLog.debug({ event: 'ledger.claim_retry', err: (err as Error).message }, 'claim failed; trying again')) : null;
   const targets = new Targets(client, config.library.description, {
-    ...(shared ? { lock: <T>(key: string, fn: () => Promise<T>) => shared.withLock(key, fn) } : {}),
     created: (kind, name, id) => log.info({ event: kind === 'library' ? 'library.created' : 'folder.created', library: kind === 'library' ? name : undefined, folder: kind === 'folder' ? name : undefined, id }, `${kind} created`),
     duplicate: (_kind, name, id) => log.warn({ event: 'library.duplicate', library: name, id }, 'several libraries have this name; using the first Galaxy lists'),
-  });
+  }, shared ? (key, fn) => shared.withLock(key, fn) : null);
   const rebuild = ledger.getMeta('created_at') === undefined;
   if (rebuild) ledger.setMeta('created_at', new Date(now()).toISOString());
   const firstStart = ledger.getMeta('first_start_done') === undefined;
@@ -322,8 +320,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return;
     }
     const prev = ledger.fingerprint(relPath);
-    if (prev && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs && DONE.has(prev.state)) return;
-    if (prev && DONE.has(prev.state) && prev.state !== 'skipped') {
+    if (prev && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs && DONE_STATES.has(prev.state)) return;
+    if (prev && DONE_STATES.has(prev.state) && prev.state !== 'skipped') {
       fileLog.info({ event: 'file.changed', file: relPath, size: fp.size, reason: `was ${prev.state} with size ${prev.size}` }, 'file changed since its last upload; it is imported again');
     }
     if (initialWalk && firstStart && config.import.backlog === 'skip') {
@@ -491,13 +489,12 @@ export function createDaemon(deps: DaemonDeps): Daemon {
    * replica), the others are looked at again as if just found.
    */
   function resumeOrReconsider(rows: FileRecord[], message: string, reconsider = false): void {
-    const inDoubt = (r: FileRecord): boolean => r.state === 'submitted' || (r.state === 'retrying' && r.historyId !== null && r.jobId === null);
-    const resumable = rows.filter(inDoubt);
+    const resumable = rows.filter(isInDoubt);
     if (resumable.length > 0) {
       log.info({ event: 'daemon.resume', files: resumable.length }, message);
       uploader.resume(resumable, (p) => routeFile(p, config));
     }
-    if (reconsider) for (const r of rows) if (!inDoubt(r)) void consider(r.path, false);
+    if (reconsider) for (const r of rows) if (!isInDoubt(r)) void consider(r.path, false);
   }
 
   /** Files whose replica stopped renewing its claims (it died), and files `retry` queued: this replica takes them. */

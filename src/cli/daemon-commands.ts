@@ -12,7 +12,7 @@ import { Metrics } from '../observe/metrics.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { GalaxyClient } from '../galaxy/client.js';
 import type { FileRecord, FileState, Ledger, ReplicaInfo } from '../ledger/ledger.js';
-import { FILE_STATES } from '../ledger/ledger.js';
+import { FILE_STATES, zeroCounts } from '../ledger/ledger.js';
 import { closeLedger, ledgerWhere, openLedger } from '../ledger/open.js';
 import type { Logger } from '../observe/logger.js';
 import { createLogger } from '../observe/logger.js';
@@ -52,7 +52,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   let daemonRef: Daemon | null = null;
   let ledgerRef: Ledger | null = null;
   const metrics = new Metrics({
-    files: () => ledgerRef?.counts() ?? (Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>),
+    files: () => ledgerRef?.counts() ?? zeroCounts(),
     queueDepth: () => {
       const c = daemonRef?.counts();
       return c ? c.settling + c.inFlight : 0;
@@ -169,7 +169,7 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
     for (const r of all) {
       const route = routeFile(r.path, config);
       const key = `${route.library} ${folderText(route)}`;
-      const counts = byFolder.get(key) ?? (Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>);
+      const counts = byFolder.get(key) ?? zeroCounts();
       counts[r.state]++;
       byFolder.set(key, counts);
     }

@@ -10,6 +10,22 @@ export type FileState = 'seen' | 'settling' | 'ready' | 'queued' | 'submitted' |
 
 export const FILE_STATES: readonly FileState[] = ['seen', 'settling', 'ready', 'queued', 'submitted', 'retrying', 'ok', 'failed', 'skipped'];
 
+/** States a file's journey ends in: only a change of the file (or `retry`) starts it again. */
+export const DONE_STATES: ReadonlySet<FileState> = new Set(['ok', 'failed', 'skipped']);
+
+/** Every state at zero, to count into. */
+export function zeroCounts(): Record<FileState, number> {
+  return Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
+}
+
+/**
+ * A request that may have reached Galaxy: sent, or retrying after a lost answer whose job was
+ * not looked for yet. It is confirmed through the history the row names, never sent blindly.
+ */
+export function isInDoubt(r: Pick<FileRecord, 'state' | 'historyId' | 'jobId'>): boolean {
+  return r.state === 'submitted' || (r.state === 'retrying' && r.historyId !== null && r.jobId === null);
+}
+
 export interface FileRecord {
   /** Path relative to the import directory, '/'-separated: the file's identity. */
   path: string;

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../observe/logger.js';
 import type { FileRecord, FileState, Ledger, ReplicaInfo, SharedLedger } from './ledger.js';
-import { FILE_STATES, LedgerUnavailableError } from './ledger.js';
+import { DONE_STATES, LedgerUnavailableError, zeroCounts } from './ledger.js';
 import type { Row } from './rows.js';
 import { fromRow, ROW_COLUMNS } from './rows.js';
 import { LedgerError } from './sqlite.js';
@@ -29,7 +29,9 @@ import { LedgerError } from './sqlite.js';
  *   its own: a request in doubt is looked for in a history no other replica uses.
  */
 
-const TERMINAL_SQL = `('ok', 'failed', 'skipped')`;
+const TERMINAL_SQL = `(${[...DONE_STATES].map((st) => `'${st}'`).join(', ')})`;
+/** ledger.ts isInDoubt() as SQL, over a row named `f`. */
+const IN_DOUBT_SQL = `(f.state = 'submitted' OR (f.state = 'retrying' AND f.history_id IS NOT NULL AND f.job_id IS NULL))`;
 /** Advisory lock name spaces (first key of the two-key form): "gi" + 1, 2, 3. */
 const LOCK_MIGRATE = 0x6769_0001;
 const LOCK_NAME = 0x6769_0002;
@@ -108,8 +110,7 @@ const CLAIM = `
      OR ((f.owner IS NULL OR f.lease_until < now())
          AND NOT (f.state IN ${TERMINAL_SQL} AND f.size = EXCLUDED.size AND f.mtime_ms = EXCLUDED.mtime_ms)
          -- A request in doubt is adopted (and looked for in Galaxy), never claimed afresh.
-         AND f.state <> 'submitted'
-         AND NOT (f.state = 'retrying' AND f.history_id IS NOT NULL AND f.job_id IS NULL))
+         AND NOT ${IN_DOUBT_SQL})
   RETURNING ${ROW_COLUMNS.split(', ').map((c) => `f.${c}`).join(', ')}`;
 
 const ADOPT = `
@@ -463,7 +464,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
   }
 
   counts(): Record<FileState, number> {
-    const out = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
+    const out = zeroCounts();
     for (const r of this.#rows.values()) out[r.state]++;
     return out;
   }
@@ -780,8 +781,8 @@ export class PostgresLedger implements Ledger, SharedLedger {
       // Hand back files that wait, so another replica takes them now; requests in doubt stay held
       // until the lease runs out, by when Galaxy has made their job if it took them.
       await this.#pool.query(
-        `UPDATE importd_files SET owner = NULL, lease_until = NULL
-         WHERE owner = $1 AND state <> 'submitted' AND NOT (state = 'retrying' AND history_id IS NOT NULL AND job_id IS NULL)`,
+        `UPDATE importd_files f SET owner = NULL, lease_until = NULL
+         WHERE f.owner = $1 AND NOT ${IN_DOUBT_SQL}`,
         [this.replica],
       ).catch(() => undefined);
       await this.#pool.query('UPDATE importd_replicas SET heartbeat_at = NULL WHERE name = $1', [this.replica]).catch(() => undefined);

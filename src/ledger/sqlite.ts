@@ -5,7 +5,7 @@ import { ImportdError } from '../errors.js';
 import type { FileRecord, FileState, Ledger } from './ledger.js';
 import type { Row } from './rows.js';
 import { fromRow } from './rows.js';
-import { FILE_STATES } from './ledger.js';
+import { zeroCounts } from './ledger.js';
 
 /** The ledger could not be opened or written. */
 export class LedgerError extends ImportdError {
@@ -165,7 +165,7 @@ export class SqliteLedger implements Ledger {
   }
 
   counts(): Record<FileState, number> {
-    const out = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
+    const out = zeroCounts();
     for (const { state, n } of this.#stmt('SELECT state, count(*) AS n FROM files GROUP BY state').all() as { state: FileState; n: number }[]) {
       out[state] = n;
     }

@@ -10,12 +10,13 @@ export interface Target {
 export interface TargetLog {
   created(kind: 'library' | 'folder', name: string, id: string): void;
   duplicate(kind: 'library', name: string, chosenId: string): void;
-  /**
-   * Several replicas: a lock held across processes while one looks again and creates, so
-   * that two replicas never create the same library or folder.
-   */
-  lock?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
 }
+
+/**
+ * Several replicas: a lock held across processes while one looks again and creates, so that
+ * two replicas never create the same library or folder.
+ */
+export type CreationLock = <T>(key: string, fn: () => Promise<T>) => Promise<T>;
 
 /**
  * Finds or creates each route's library and folder path, once: concurrent
@@ -37,10 +38,13 @@ export class Targets {
   /** Per folder key: when creating it last failed (it may exist anyway: look with a list asked for later). */
   readonly #createFailedAt = new Map<string, number>();
 
-  constructor(client: GalaxyClient, libraryDescription: string, log: TargetLog) {
+  readonly #lock: CreationLock | null;
+
+  constructor(client: GalaxyClient, libraryDescription: string, log: TargetLog, lock: CreationLock | null = null) {
     this.#client = client;
     this.#description = libraryDescription;
     this.#log = log;
+    this.#lock = lock;
   }
 
   async resolve(route: Route): Promise<Target> {
@@ -71,7 +75,7 @@ export class Targets {
   }
 
   async #findOrCreateLibrary(name: string): Promise<{ id: string; rootFolderId: string }> {
-    const lock = this.#log.lock;
+    const lock = this.#lock;
     return lock ? lock(`library\u0000${name}`, () => this.#findOrCreateLibraryNow(name)) : this.#findOrCreateLibraryNow(name);
   }
 
@@ -119,7 +123,7 @@ export class Targets {
       p = (async () => {
         const cached = (await this.#folderMap(libraryId, false)).get(fullPath);
         if (cached) return cached;
-        const lock = this.#log.lock;
+        const lock = this.#lock;
         return lock ? lock(`folder\u0000${key}`, () => this.#createFolder(libraryId, parentId, fullPath, name, key, Date.now())) : this.#createFolder(libraryId, parentId, fullPath, name, key, 0);
       })();
       this.#inflight.set(key, p);
