@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# A throwaway real Galaxy on a loopback port, installed from PyPI, for the real-Galaxy
+# suite (test/real-galaxy/), the benchmark into Galaxy and `npm run galaxy`.
+#
+#   scripts/real-galaxy.sh start DIR [PORT]   install (or reuse) Galaxy, start it with
+#       library_import_dir = DIR/import, create an admin and a non-admin user with keys, and
+#       print the variables the tests read:
+#         GALAXY_IMPORTD_TEST_GALAXY_URL=http://127.0.0.1:PORT
+#         GALAXY_IMPORTD_TEST_GALAXY_ADMIN_KEY=...
+#         GALAXY_IMPORTD_TEST_GALAXY_USER_KEY=...      (a user who is not an admin)
+#         GALAXY_IMPORTD_TEST_GALAXY_IMPORT_DIR=DIR/import
+#         GALAXY_IMPORTD_TEST_GALAXY_DIR=DIR
+#         GALAXY_IMPORTD_TEST_GALAXY_VERSION=26.1.2
+#   scripts/real-galaxy.sh stop DIR           stop the processes it started and remove DIR
+#   scripts/real-galaxy.sh halt DIR           stop Galaxy, keep DIR (the tests' "Galaxy is down")
+#   scripts/real-galaxy.sh serve DIR          start the Galaxy of DIR again and wait for it
+#   scripts/real-galaxy.sh install            only install (or check) the venv
+#
+# GALAXY_VERSION picks the release (default 26.1.2). The venv is cached in
+# ${GALAXY_IMPORTD_CACHE:-~/.cache/galaxy-importd}/galaxy-VERSION and reused when a finished
+# install of that version is there; without the cache it is installed afresh (about 2 minutes
+# here). Progress goes to stderr, the variables to stdout. Python and Galaxy are test tools:
+# galaxy-importd never needs them at run time.
+set -euo pipefail
+cmd=${1:?usage: real-galaxy.sh start|stop|halt|serve DIR [PORT] | install}
+version=${GALAXY_VERSION:-26.1.2}
+cache=${GALAXY_IMPORTD_CACHE:-${HOME:-/root}/.cache/galaxy-importd}
+venv="$cache/galaxy-$version"
+python=${PYTHON:-python3}
+say() { echo "real-galaxy.sh: $*" >&2; }
+
+# pip, quiet, with the machine's "location ignored" warnings filtered out.
+pip_q() {
+  "$venv/bin/pip" --disable-pip-version-check "$@" 2> >(grep -v "^WARNING: Location" >&2)
+}
+
+install() {
+  if [ -f "$venv/.installed" ] && "$venv/bin/python" -c 'import galaxy.version, uvicorn' 2>/dev/null; then
+    say "Galaxy $version: reusing $venv"
+    return
+  fi
+  local t0=$SECONDS
+  say "Galaxy $version: installing into $venv"
+  rm -rf "$venv"
+  mkdir -p "$cache"
+  "$python" -m venv "$venv"
+  pip_q install -q --upgrade pip >/dev/null
+  local tmp
+  tmp=$(mktemp -d)
+  # The metapackage pins every dependency exactly (~340 of them). Some pins name a release
+  # PyPI no longer serves (galaxy 26.1.2 pins certifi==2026.10.19, replaced there by
+  # 2026.10.19.post1), which makes `pip install galaxy` fail outright. So: read the pins from
+  # the wheel's metadata, install them, relaxing only a pin that cannot be had (X==V → X==V.*,
+  # then X>=V), then install the metapackage itself without its dependencies.
+  pip_q download -q --no-deps -d "$tmp" "galaxy==$version" >/dev/null
+  local wheel
+  wheel=$(ls "$tmp"/galaxy-"$version"-*.whl 2>/dev/null | head -n 1 || true)
+  if [ -n "$wheel" ]; then
+    "$venv/bin/python" - "$wheel" "$tmp/requirements.txt" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    meta = next(n for n in z.namelist() if n.endswith('.dist-info/METADATA'))
+    lines = z.read(meta).decode().splitlines()
+reqs = [l[len('Requires-Dist: '):] for l in lines if l.startswith('Requires-Dist: ') and 'extra ==' not in l]
+if not reqs:
+    sys.exit(f'{wheel}: the metapackage lists no requirements (a broken release): pick another GALAXY_VERSION')
+open(out, 'w').write('\n'.join(reqs) + '\n')
+PY
+    local n
+    for n in 1 2 3 4 5 6 7 8; do
+      if pip_q install -q -r "$tmp/requirements.txt" 2>"$tmp/pip.err"; then break; fi
+      local bad
+      bad=$(sed -n 's/.*No matching distribution found for \([A-Za-z0-9_.-]*\)==\([^ ;]*\).*/\1 \2/p' "$tmp/pip.err" | head -n 1)
+      if [ -z "$bad" ] || [ "$n" = 8 ]; then
+        cat "$tmp/pip.err" >&2
+        say "installing Galaxy $version's dependencies failed (above)"
+        exit 1
+      fi
+      set -- $bad
+      if grep -q "^$1==$2\.\*" "$tmp/requirements.txt"; then
+        say "no release $1 $2.* on the index: asking for $1>=$2"
+        sed -i "s/^$1==$2\.\*/$1>=$2/" "$tmp/requirements.txt"
+      else
+        say "the pin $1==$2 is not on the index: asking for $1==$2.*"
+        sed -i "s/^$1==$2\b/$1==$2.*/" "$tmp/requirements.txt"
+      fi
+    done
+    pip_q install -q --no-deps "galaxy==$version"
+  else
+    # Releases without the metapackage wheel: the web application package and its dependencies.
+    pip_q install -q "galaxy-app==$version" "galaxy-web-apps==$version"
+  fi
+  rm -rf "$tmp"
+  "$venv/bin/python" -c 'import galaxy.version, uvicorn'
+  touch "$venv/.installed"
+  say "Galaxy $version installed in $((SECONDS - t0)) s"
+}
+
+write_config() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/import" "$dir/data/files" "$dir/data/tmp" "$dir/data/jobs" "$dir/config"
+  local bootstrap
+  bootstrap=$("$python" -c 'import secrets; print(secrets.token_hex(16))')
+  echo "$bootstrap" >"$dir/bootstrap_key"
+  echo "$port" >"$dir/port"
+  printf '%s\n' '<?xml version="1.0"?>' '<toolbox monitor="false"></toolbox>' >"$dir/config/tool_conf.xml"
+  cat >"$dir/galaxy.yml" <<YML
+# Written by scripts/real-galaxy.sh: a throwaway Galaxy for galaxy-importd's tests.
+galaxy:
+  database_connection: "sqlite:///$dir/data/galaxy.sqlite?isolation_level=IMMEDIATE"
+  database_auto_migrate: true
+  data_dir: "$dir/data"
+  file_path: "$dir/data/files"
+  new_file_path: "$dir/data/tmp"
+  job_working_directory: "$dir/data/jobs"
+  tool_config_file: "$dir/config/tool_conf.xml"
+  library_import_dir: "$dir/import"
+  allow_path_paste: true
+  admin_users: "admin@example.org"
+  id_secret: "$("$python" -c 'import secrets; print(secrets.token_hex(24))')"
+  bootstrap_admin_api_key: "$bootstrap"
+  conda_auto_init: false
+  conda_auto_install: false
+  enable_celery_tasks: false
+  use_heartbeat: false
+  check_upload_content: true
+  log_level: INFO
+YML
+}
+
+serve() {
+  local dir=$1
+  local port
+  port=$(cat "$dir/port")
+  local t0=$SECONDS
+  (
+    export VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" GALAXY_CONFIG_FILE="$dir/galaxy.yml"
+    unset PYTHONPATH PYTHONHOME
+    cd "$dir"
+    exec setsid "$venv/bin/galaxy-web" --bind "127.0.0.1:$port" >>"$dir/galaxy.log" 2>&1 </dev/null
+  ) &
+  echo $! >"$dir/galaxy.pid"
+  local url="http://127.0.0.1:$port"
+  for _ in $(seq 1 600); do
+    if curl -fsS -o /dev/null "$url/api/version" 2>/dev/null; then
+      say "Galaxy answers on $url after $((SECONDS - t0)) s"
+      return
+    fi
+    if ! kill -0 "$(cat "$dir/galaxy.pid")" 2>/dev/null; then
+      tail -n 40 "$dir/galaxy.log" >&2
+      say "Galaxy exited while starting (log above: $dir/galaxy.log)"
+      exit 1
+    fi
+    sleep 1
+  done
+  tail -n 40 "$dir/galaxy.log" >&2
+  say "Galaxy did not answer on $url within 600 s"
+  exit 1
+}
+
+halt() {
+  local dir=$1
+  [ -f "$dir/galaxy.pid" ] || return 0
+  local pid
+  pid=$(cat "$dir/galaxy.pid")
+  # setsid made galaxy-web the leader of its own process group: end the group (jobs included).
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  rm -f "$dir/galaxy.pid"
+}
+
+# POST JSON with a key; prints the answer, fails on an HTTP error.
+post() {
+  local key=$1 path=$2 body=$3
+  curl -fsS -X POST -H "x-api-key: $key" -H 'content-type: application/json' -d "$body" "$url$path"
+}
+
+make_user() {
+  local email=$1 username=$2
+  local id
+  id=$(post "$bootstrap" /api/users "{\"email\": \"$email\", \"username\": \"$username\", \"password\": \"importd-test-password\"}" |
+    "$python" -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+  post "$bootstrap" "/api/users/$id/api_key" '{}' | "$python" -c 'import json, sys; print(json.load(sys.stdin))'
+}
+
+case $cmd in
+install)
+  install
+  ;;
+start)
+  dir=${2:?usage: real-galaxy.sh start DIR [PORT]}
+  port=${3:-}
+  if [ -z "$port" ]; then
+    port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
+  command -v curl >/dev/null || { say "needs curl (apt-get install curl)"; exit 1; }
+  install
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd -P)
+  write_config "$dir" "$port"
+  serve "$dir"
+  url="http://127.0.0.1:$port"
+  bootstrap=$(cat "$dir/bootstrap_key")
+  admin_key=$(make_user admin@example.org admin)
+  user_key=$(make_user user@example.org user)
+  echo "GALAXY_IMPORTD_TEST_GALAXY_URL=$url"
+  echo "GALAXY_IMPORTD_TEST_GALAXY_ADMIN_KEY=$admin_key"
+  echo "GALAXY_IMPORTD_TEST_GALAXY_USER_KEY=$user_key"
+  echo "GALAXY_IMPORTD_TEST_GALAXY_IMPORT_DIR=$dir/import"
+  echo "GALAXY_IMPORTD_TEST_GALAXY_DIR=$dir"
+  echo "GALAXY_IMPORTD_TEST_GALAXY_VERSION=$version"
+  ;;
+serve)
+  dir=${2:?usage: real-galaxy.sh serve DIR}
+  serve "$dir"
+  ;;
+halt)
+  halt "${2:?usage: real-galaxy.sh halt DIR}"
+  ;;
+stop)
+  dir=${2:?usage: real-galaxy.sh stop DIR}
+  halt "$dir"
+  rm -rf "$dir"
+  ;;
+*)
+  echo "usage: real-galaxy.sh start|stop|halt|serve DIR [PORT] | install" >&2
+  exit 2
+  ;;
+esac
