@@ -104,7 +104,12 @@ write_config() {
   bootstrap=$("$python" -c 'import secrets; print(secrets.token_hex(16))')
   echo "$bootstrap" >"$dir/bootstrap_key"
   echo "$port" >"$dir/port"
-  printf '%s\n' '<?xml version="1.0"?>' '<toolbox monitor="false"></toolbox>' >"$dir/config/tool_conf.xml"
+  # Only the upload tool (upload1), which the legacy library uploads (upload_directory,
+  # upload_paths) run; without it they answer 500. The fetch API's __DATA_FETCH__ is built in.
+  local bundled
+  bundled=$("$venv/bin/python" -c 'import os, galaxy.tools; print(os.path.join(os.path.dirname(galaxy.tools.__file__), "bundled"))' 2>/dev/null)
+  printf '%s\n' '<?xml version="1.0"?>' "<toolbox monitor=\"false\" tool_path=\"$bundled\">" \
+    '  <tool file="data_source/upload.xml" />' '</toolbox>' >"$dir/config/tool_conf.xml"
   cat >"$dir/galaxy.yml" <<YML
 # Written by scripts/real-galaxy.sh: a throwaway Galaxy for galaxy-importd's tests.
 galaxy:
@@ -124,6 +129,12 @@ galaxy:
   conda_auto_install: false
   enable_celery_tasks: false
   use_heartbeat: false
+  # Nothing outside this machine is reachable: no container resolution (it downloads involucro).
+  enable_mulled_containers: false
+  involucro_auto_init: false
+  # As Galaxy's own test driver: jobs are picked up and finished without a second's wait.
+  job_handler_monitor_sleep: 0.2
+  job_runner_monitor_sleep: 0.2
   check_upload_content: true
   log_level: INFO
 YML

@@ -14,6 +14,7 @@ import type { Metrics } from './observe/metrics.js';
 import { compileIgnore, ignoredReason } from './pipeline/admit.js';
 import { Claims } from './pipeline/claims.js';
 import { KeyGate } from './pipeline/gate.js';
+import type { PauseKind } from './pipeline/gate.js';
 import { HistoryPool } from './pipeline/histories.js';
 import { routeFile } from './pipeline/route.js';
 import type { Fingerprint } from './pipeline/settle.js';
@@ -60,8 +61,8 @@ export interface Daemon {
   /** Resolves when nothing is settling, queued or in flight. */
   idle(): Promise<void>;
   counts(): DaemonCounts;
-  /** The key problem while Galaxy refuses the key, else null. */
-  keyProblem(): string | null;
+  /** Why uploads are paused (Galaxy refuses the key, or keeps answering what cannot be used), else null. */
+  paused(): { kind: PauseKind; reason: string } | null;
   /** Stop watching, hand back unsent work to the ledger, wait for requests in flight up to `deadlineMs`. */
   stop(deadlineMs: number): Promise<void>;
   /** Files this process saw become failed, for `scan`'s exit status. */
@@ -113,11 +114,16 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     timeoutMs: config.galaxy.timeout_seconds * 1000,
     limiter,
     ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+    onAnswer: (request, unusable) => gate.onAnswer(request, unusable),
   });
   const fileLog = log.child({ component: 'pipeline' });
   const gate = new KeyGate(client, {
     refused: (message) => log.error({ event: 'galaxy.key_refused', reason: message }, 'Galaxy refuses the API key: uploads are paused until it works; check that it is an admin user\'s current key'),
     restored: () => log.info({ event: 'galaxy.key_ok' }, 'Galaxy accepts the API key again: uploads resume'),
+    unusable: (request, reason) => void client.version().then((v) => `${v.version_major}${v.version_minor ? `.${v.version_minor}` : ''}`, () => 'unknown').then((version) => {
+      log.error({ event: 'galaxy.unusable', request, reason, galaxy_version: version },
+        `Galaxy ${version} keeps answering ${request} in a way galaxy-importd cannot use: uploads are paused and it asks again in a minute; check that [galaxy] url is Galaxy itself (not a proxy or another service) and that its release is one galaxy-importd supports (docs/galaxy-notes.md)`);
+    }),
   }, deps.tuning?.keyProbeMs ?? 60_000);
   const shared = ledger.shared ?? null;
   /** Stops claims waiting for the shared ledger. */
@@ -449,7 +455,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     async readiness() {
       const reasons: string[] = [];
       if (!started) reasons.push('the start-up walk is not done yet');
-      if (gate.blocked !== null) reasons.push(`Galaxy refuses the API key: ${gate.blocked}`);
+      if (gate.blocked !== null) reasons.push(gate.kind === 'key' ? `Galaxy refuses the API key: ${gate.blocked}` : `Galaxy's answers cannot be used: ${gate.blocked}`);
       if (probe === null || now() - probe.at > 5000) {
         let problem: string | null = null;
         try {
@@ -466,7 +472,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return reasons;
     },
     counts: () => ({ files: ledger.counts(), settling: settler.size + admitting, inFlight: uploader.pending }),
-    keyProblem: () => gate.blocked,
+    paused: () => (gate.blocked !== null && gate.kind !== null ? { kind: gate.kind, reason: gate.blocked } : null),
     failedThisRun: () => ledger.inState('failed').filter((r: FileRecord) => r.updatedAt >= startedAt).map((r) => r.path),
     async stop(deadlineMs) {
       stopping = true;

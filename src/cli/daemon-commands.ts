@@ -146,14 +146,18 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
     if (progress) clearInterval(progress);
     if (tty) io.stderr.write('\n');
   }
-  const keyProblem = daemon.keyProblem();
+  const paused = daemon.paused();
   const failed = daemon.failedThisRun();
   await daemon.stop(DRAIN_MS);
   const c = ledger.counts();
   await closeLedger(ledger);
   log.flush();
-  if (keyProblem !== null) {
-    io.stderr.write(`galaxy-importd: Galaxy refuses the API key: ${keyProblem}\nUse an admin user's current key (admin_users in galaxy.yml; User → Preferences → Manage API Key).\n`);
+  if (paused?.kind === 'key') {
+    io.stderr.write(`galaxy-importd: Galaxy refuses the API key: ${paused.reason}\nUse an admin user's current key (admin_users in galaxy.yml; User → Preferences → Manage API Key).\n`);
+    return 1;
+  }
+  if (paused?.kind === 'unusable') {
+    io.stderr.write(`galaxy-importd: Galaxy keeps answering ${paused.reason}\nThat answer cannot be used, so nothing more was sent: check that [galaxy] url is Galaxy itself and that its release is one galaxy-importd supports (docs/galaxy-notes.md). ${c.ok} ok; the rest stay queued for the next run.\n`);
     return 1;
   }
   io.stderr.write(`scan: ${c.ok} ok, ${failed.length} failed in this scan${interrupted ? ' (interrupted)' : ''}${failed.length ? ' — see galaxy-importd status --failed' : ''}\n`);

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { GalaxyResponseError } from './errors.js';
+import { GalaxyResponseError, isUnusable } from './errors.js';
 import type { Limiter } from './http.js';
 import { createAgent, GalaxyHttp, unlimited } from './http.js';
 
@@ -86,6 +86,12 @@ export interface GalaxyClientOptions {
   userAgent?: string;
   /** Runs every request; the daemon passes its throttling queue. */
   limiter?: Limiter;
+  /**
+   * Told of every typed call's outcome: `request` is its method and route (`GET /api/jobs/{id}`),
+   * `unusable` the error when the answer is one the client cannot use whatever it retries
+   * (isUnusable), else null. The daemon counts these to tell a Galaxy that lacks an endpoint.
+   */
+  onAnswer?: (request: string, unusable: Error | null) => void;
 }
 
 type Json = Record<string, unknown>;
@@ -112,11 +118,20 @@ function expectArray(value: unknown, method: string, path: string, keys: string[
 
 const enc = encodeURIComponent;
 
+/** The route of a request, ids left out: `/api/folders/F2c24…/contents?limit=5` → `/api/folders/{id}/contents`. */
+export function routeOf(pathOrUrl: string): string {
+  const p = pathOrUrl.replace(/^https?:\/\/[^/]+/i, '').split('?')[0] ?? '';
+  return p.replace(/\/F?[0-9a-f]{16,}(?=\/|$)/gi, '/{id}');
+}
+
+
 export class GalaxyClient {
   readonly #http: GalaxyHttp;
   readonly #ownAgent: Dispatcher | null;
+  readonly #onAnswer: GalaxyClientOptions['onAnswer'];
 
   constructor(opts: GalaxyClientOptions) {
+    this.#onAnswer = opts.onAnswer;
     const timeoutMs = opts.timeoutMs ?? 60_000;
     this.#ownAgent = opts.dispatcher ? null : createAgent(timeoutMs);
     this.#http = new GalaxyHttp({
@@ -148,29 +163,40 @@ export class GalaxyClient {
     return (await this.#http.call('POST', pathOrUrl, body)).body;
   }
 
+  /** One typed call: the request, then `check` of its answer; the outcome goes to onAnswer. */
+  async #json<T>(method: 'GET' | 'POST' | 'DELETE' | 'PATCH', p: string, body: unknown, check: (answer: unknown) => T): Promise<T> {
+    const request = `${method} ${routeOf(p)}`;
+    try {
+      const result = check((await this.#http.call(method, p, body)).body);
+      this.#onAnswer?.(request, null);
+      return result;
+    } catch (err) {
+      if (isUnusable(err)) this.#onAnswer?.(request, err as Error);
+      throw err;
+    }
+  }
+
   // ---- who and what ----------------------------------------------------------------------------
 
   async version(): Promise<{ version_major: string; version_minor?: string | null }> {
     const p = '/api/version';
-    return expectObject(await this.get(p), 'GET', p, ['version_major']) as { version_major: string };
+    return await this.#json('GET', p, undefined, (b) => expectObject(b, 'GET', p, ['version_major'])) as { version_major: string };
   }
 
   /** The key's user, or null for an anonymous request. */
   async whoami(): Promise<{ id: string; email: string; username?: string } | null> {
     const p = '/api/whoami';
-    const body = await this.get(p);
-    if (body === null) return null;
-    return expectObject(body, 'GET', p, ['id', 'email']) as { id: string; email: string };
+    return await this.#json('GET', p, undefined, (b) => (b === null ? null : expectObject(b, 'GET', p, ['id', 'email']))) as { id: string; email: string } | null;
   }
 
   async currentUser(): Promise<{ id?: string; email?: string; is_admin?: boolean }> {
     const p = '/api/users/current';
-    return expectObject(await this.get(p), 'GET', p, []);
+    return await this.#json('GET', p, undefined, (b) => expectObject(b, 'GET', p, []));
   }
 
   async configuration(keys: string[]): Promise<Json> {
     const p = `/api/configuration?keys=${enc(keys.join(','))}`;
-    return expectObject(await this.get(p), 'GET', '/api/configuration', []);
+    return await this.#json('GET', p, undefined, (b) => expectObject(b, 'GET', '/api/configuration', []));
   }
 
   // ---- libraries --------------------------------------------------------------------------------
@@ -178,7 +204,7 @@ export class GalaxyClient {
   /** Live libraries only unless `deleted` is given: admins otherwise see deleted ones too. */
   async listLibraries(deleted = false): Promise<LibrarySummary[]> {
     const p = `/api/libraries?deleted=${deleted}`;
-    return expectArray(await this.get(p), 'GET', '/api/libraries', ['id', 'name']) as LibrarySummary[];
+    return await this.#json('GET', p, undefined, (b) => expectArray(b, 'GET', '/api/libraries', ['id', 'name'])) as LibrarySummary[];
   }
 
   async createLibrary(name: string, description?: string, synopsis?: string): Promise<LibrarySummary> {
@@ -186,38 +212,35 @@ export class GalaxyClient {
     const body: Json = { name };
     if (description) body.description = description;
     if (synopsis) body.synopsis = synopsis;
-    let res = await this.post(p, body);
     // Early Galaxy answered with a one-element list (why example_watch_folder.py reads library[0]).
-    if (Array.isArray(res) && res.length === 1) res = res[0];
-    return expectObject(res, 'POST', p, ['id', 'name']) as LibrarySummary;
+    return await this.#json('POST', p, body, (res) => expectObject(Array.isArray(res) && res.length === 1 ? res[0] : res, 'POST', p, ['id', 'name'])) as LibrarySummary;
   }
 
   async showLibrary(libraryId: string): Promise<LibrarySummary> {
     const p = `/api/libraries/${enc(libraryId)}`;
-    return expectObject(await this.get(p), 'GET', p, ['id', 'name', 'root_folder_id']) as LibrarySummary;
+    return await this.#json('GET', p, undefined, (b) => expectObject(b, 'GET', p, ['id', 'name', 'root_folder_id'])) as LibrarySummary;
   }
 
   async deleteLibrary(libraryId: string, undelete = false): Promise<LibrarySummary> {
     const p = `/api/libraries/${enc(libraryId)}${undelete ? '?undelete=true' : ''}`;
-    return expectObject((await this.#http.call('DELETE', p)).body, 'DELETE', p, ['id']) as LibrarySummary;
+    return await this.#json('DELETE', p, undefined, (b) => expectObject(b, 'DELETE', p, ['id'])) as LibrarySummary;
   }
 
   /** The library's flat list: root '/' first, then every folder and dataset by full path. */
   async libraryContents(libraryId: string): Promise<ContentsEntry[]> {
     const p = `/api/libraries/${enc(libraryId)}/contents`;
-    return expectArray(await this.get(p), 'GET', p, ['id', 'type', 'name']) as unknown as ContentsEntry[];
+    return await this.#json('GET', p, undefined, (b) => expectArray(b, 'GET', p, ['id', 'type', 'name'])) as unknown as ContentsEntry[];
   }
 
   async showLibraryContent(libraryId: string, contentId: string): Promise<Json> {
     const p = `/api/libraries/${enc(libraryId)}/contents/${enc(contentId)}`;
-    return expectObject(await this.get(p), 'GET', p, ['id']);
+    return await this.#json('GET', p, undefined, (b) => expectObject(b, 'GET', p, ['id']));
   }
 
   /** The legacy folder creation (library_create_folder.py). `folderId` is F-prefixed. */
   async createFolderInLibrary(libraryId: string, folderId: string, name: string, description = ''): Promise<CreatedItem[]> {
     const p = `/api/libraries/${enc(libraryId)}/contents`;
-    const res = await this.post(p, { folder_id: folderId, name, description, create_type: 'folder' });
-    return expectArray(res, 'POST', p, ['id', 'name']) as CreatedItem[];
+    return await this.#json('POST', p, { folder_id: folderId, name, description, create_type: 'folder' }, (b) => expectArray(b, 'POST', p, ['id', 'name'])) as CreatedItem[];
   }
 
   /**
@@ -230,7 +253,7 @@ export class GalaxyClient {
     opts: { folderId: string; serverDir: string; fileType: string; dbkey: string; linkDataOnly?: boolean },
   ): Promise<CreatedItem[]> {
     const p = `/api/libraries/${enc(libraryId)}/contents`;
-    const res = await this.post(p, {
+    return await this.#json('POST', p, {
       folder_id: opts.folderId,
       file_type: opts.fileType,
       server_dir: opts.serverDir,
@@ -238,8 +261,7 @@ export class GalaxyClient {
       upload_option: 'upload_directory',
       create_type: 'file',
       link_data_only: opts.linkDataOnly ? 'link_to_files' : 'copy_files',
-    });
-    return expectArray(res, 'POST', p, ['id', 'name']) as CreatedItem[];
+    }, (b) => expectArray(b, 'POST', p, ['id', 'name'])) as CreatedItem[];
   }
 
   /** The legacy `upload_paths` import of absolute paths; Galaxy needs allow_path_paste. */
@@ -248,7 +270,7 @@ export class GalaxyClient {
     opts: { folderId: string; paths: string[]; fileType: string; dbkey: string; linkDataOnly?: boolean; tags?: readonly string[] },
   ): Promise<CreatedItem[]> {
     const p = `/api/libraries/${enc(libraryId)}/contents`;
-    const res = await this.post(p, {
+    return await this.#json('POST', p, {
       folder_id: opts.folderId,
       file_type: opts.fileType,
       ...(opts.tags && opts.tags.length > 0 ? { tags: opts.tags } : {}),
@@ -257,20 +279,25 @@ export class GalaxyClient {
       upload_option: 'upload_paths',
       create_type: 'file',
       link_data_only: opts.linkDataOnly ? 'link_to_files' : 'copy_files',
-    });
-    return expectArray(res, 'POST', p, ['id', 'name']) as CreatedItem[];
+    }, (b) => expectArray(b, 'POST', p, ['id', 'name'])) as CreatedItem[];
+  }
+
+  /** Change a library dataset (PATCH /api/libraries/datasets/{id}): its tags, name, genome_build, misc_info. */
+  async updateLibraryDataset(datasetId: string, fields: { tags?: readonly string[]; name?: string; genome_build?: string; misc_info?: string }): Promise<Json> {
+    const p = `/api/libraries/datasets/${enc(datasetId)}`;
+    return this.#json('PATCH', p, fields, (b) => expectObject(b, 'PATCH', p, ['id']));
   }
 
   // ---- folders -----------------------------------------------------------------------------------
 
   async showFolder(folderId: string): Promise<FolderDetails> {
     const p = `/api/folders/${enc(folderId)}`;
-    return expectObject(await this.get(p), 'GET', p, ['id', 'name']) as FolderDetails;
+    return await this.#json('GET', p, undefined, (b) => expectObject(b, 'GET', p, ['id', 'name'])) as FolderDetails;
   }
 
   async createFolder(parentFolderId: string, name: string, description = ''): Promise<FolderDetails> {
     const p = `/api/folders/${enc(parentFolderId)}`;
-    return expectObject(await this.post(p, { name, description }), 'POST', p, ['id', 'name']) as FolderDetails;
+    return await this.#json('POST', p, { name, description }, (b) => expectObject(b, 'POST', p, ['id', 'name'])) as FolderDetails;
   }
 
   /**
@@ -285,11 +312,12 @@ export class GalaxyClient {
     const seen = new Map<string, FolderItem>();
     for (let offset = 0; ; offset += limit) {
       const q = `limit=${limit}&offset=${offset}${opts.includeDeleted ? '&include_deleted=true' : ''}`;
-      const body = expectObject(await this.get(`${base}?${q}`), 'GET', base, []);
-      const meta = expectObject(body.metadata, 'GET', base, []);
-      const total = meta.total_rows;
-      if (typeof total !== 'number') throw shapeError('GET', base, 'metadata.total_rows is missing');
-      const page = expectArray(body.folder_contents, 'GET', base, ['id', 'type', 'name']) as FolderItem[];
+      const { total, page } = await this.#json('GET', `${base}?${q}`, undefined, (b) => {
+        const body = expectObject(b, 'GET', base, []);
+        const meta = expectObject(body.metadata, 'GET', base, []);
+        if (typeof meta.total_rows !== 'number') throw shapeError('GET', base, 'metadata.total_rows is missing');
+        return { total: meta.total_rows, page: expectArray(body.folder_contents, 'GET', base, ['id', 'type', 'name']) as FolderItem[] };
+      });
       for (const item of page) seen.set(item.id, item);
       if (page.length === 0 || offset + limit >= total) break;
     }
@@ -300,12 +328,12 @@ export class GalaxyClient {
 
   async createHistory(name: string): Promise<{ id: string; name: string }> {
     const p = '/api/histories';
-    return expectObject(await this.post(p, { name }), 'POST', p, ['id']) as { id: string; name: string };
+    return await this.#json('POST', p, { name }, (b) => expectObject(b, 'POST', p, ['id'])) as { id: string; name: string };
   }
 
   async listHistories(): Promise<{ id: string; name: string }[]> {
     const p = '/api/histories';
-    return expectArray(await this.get(p), 'GET', p, ['id']) as { id: string; name: string }[];
+    return await this.#json('GET', p, undefined, (b) => expectArray(b, 'GET', p, ['id'])) as { id: string; name: string }[];
   }
 
   /**
@@ -328,19 +356,12 @@ export class GalaxyClient {
       if (it.info) out.info = it.info;
       return out;
     });
-    const res = expectObject(
-      await this.post(p, {
-        history_id: opts.historyId,
-        targets: [{ destination: { type: 'library_folder', library_folder_id: folder }, items }],
-      }),
-      'POST',
-      p,
-      [],
-    );
-    const jobs = expectArray(res.jobs, 'POST', p, ['id']);
-    const first = jobs[0];
-    if (!first) throw shapeError('POST', p, 'the answer names no job');
-    return { jobId: first.id as string };
+    const body = { history_id: opts.historyId, targets: [{ destination: { type: 'library_folder', library_folder_id: folder }, items }] };
+    return this.#json('POST', p, body, (res) => {
+      const first = expectArray(expectObject(res, 'POST', p, []).jobs, 'POST', p, ['id'])[0];
+      if (!first) throw shapeError('POST', p, 'the answer names no job');
+      return { jobId: first.id as string };
+    });
   }
 
   /** Jobs of one history, newest first: after an upload whose answer was lost, they tell whether Galaxy took it. */
@@ -348,11 +369,11 @@ export class GalaxyClient {
     const q = new URLSearchParams({ history_id: opts.historyId, limit: String(opts.limit ?? 100) });
     if (opts.toolId) q.set('tool_id', opts.toolId);
     const p = '/api/jobs';
-    return expectArray(await this.get(`${p}?${q.toString()}`), 'GET', p, ['id', 'state']) as JobSummary[];
+    return await this.#json('GET', `${p}?${q.toString()}`, undefined, (b) => expectArray(b, 'GET', p, ['id', 'state'])) as JobSummary[];
   }
 
   async showJob(jobId: string, full = false): Promise<JobSummary> {
     const p = `/api/jobs/${enc(jobId)}${full ? '?full=true' : ''}`;
-    return expectObject(await this.get(p), 'GET', `/api/jobs/${enc(jobId)}`, ['id', 'state']) as JobSummary;
+    return await this.#json('GET', p, undefined, (b) => expectObject(b, 'GET', `/api/jobs/${enc(jobId)}`, ['id', 'state'])) as JobSummary;
   }
 }

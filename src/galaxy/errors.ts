@@ -81,3 +81,16 @@ export type GalaxyError = GalaxyApiError | GalaxyResponseError | GalaxyNetworkEr
 export function isGalaxyError(err: unknown): err is GalaxyError {
   return err instanceof GalaxyApiError || err instanceof GalaxyResponseError || err instanceof GalaxyNetworkError;
 }
+
+/**
+ * An answer the client cannot use, however often it asks: the route does not exist (404 with
+ * no Galaxy error code: FastAPI's or the legacy app's "No route for …" page), the method is not
+ * allowed there (405), Galaxy does not implement it (501), or a success whose JSON is not of
+ * the shape the endpoint returns. Galaxy's own 404 for a missing object carries err_code 404001
+ * and is not one of these.
+ */
+export function isUnusable(err: unknown): boolean {
+  if (err instanceof GalaxyResponseError) return true;
+  if (err instanceof GalaxyApiError) return err.status === 405 || err.status === 501 || (err.status === 404 && err.errCode === null);
+  return false;
+}

@@ -75,7 +75,9 @@ function classify(err: unknown): { failure: NetworkFailure; detail: string } {
 /** A short, single-line description of a non-JSON body: a proxy's HTML title, or its first words. */
 export function summarise(text: string, contentType: string): string {
   const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1]?.trim();
-  const plain = (title ?? text.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
+  // Galaxy's page for a path or method it has no route for says which (docs/galaxy-notes.md).
+  const noRoute = /No route for [^\s<]+/.exec(text)?.[0];
+  const plain = (title !== undefined && noRoute !== undefined ? `${title}: ${noRoute}` : (title ?? text.replace(/<[^>]*>/g, ' '))).replace(/\s+/g, ' ').trim();
   const short = plain.length > 120 ? `${plain.slice(0, 120)}…` : plain;
   const kind = contentType.split(';')[0] || 'no content type';
   return short === '' ? `an empty body (${kind})` : `${JSON.stringify(short)} (${kind})`;
@@ -111,11 +113,11 @@ export class GalaxyHttp {
     return new URL(`${this.#base}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`);
   }
 
-  call(method: 'GET' | 'POST' | 'DELETE' | 'PUT', pathOrUrl: string, body?: unknown): Promise<HttpResponse> {
+  call(method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH', pathOrUrl: string, body?: unknown): Promise<HttpResponse> {
     return this.#opts.limiter(() => this.#call(method, pathOrUrl, body));
   }
 
-  async #call(method: 'GET' | 'POST' | 'DELETE' | 'PUT', pathOrUrl: string, body?: unknown): Promise<HttpResponse> {
+  async #call(method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH', pathOrUrl: string, body?: unknown): Promise<HttpResponse> {
     const url = this.resolve(pathOrUrl);
     const where = url.pathname;
     const headers: Record<string, string> = {

@@ -3,18 +3,34 @@ import type { GalaxyClient } from '../galaxy/client.js';
 export interface GateLog {
   refused(message: string): void;
   restored(): void;
+  /** Galaxy keeps answering `request` in a way the client cannot use (isUnusable). */
+  unusable(request: string, message: string): void;
 }
+
+/** Why the gate is closed: the key, or answers the client cannot use. */
+export type PauseKind = 'key' | 'unusable';
+
+/** Answers the client cannot use, in a row for one request, that pause everything. */
+export const UNUSABLE_STRIKES = 3;
 
 /**
  * Open while Galaxy accepts the key. A 401 or 403 closes it: every submission
  * waits, the problem is logged once per probe, and the key is probed at most
  * once per `probeMs` until it works again (as an admin's), which reopens it.
+ *
+ * It closes too when one request has been answered UNUSABLE_STRIKES times in a row in a way
+ * the client cannot use (a route this Galaxy does not have, a method it does not allow, an
+ * answer of another shape): everything waits, one error line says so, and after `probeMs` the
+ * work asks again; an answer still unusable closes it at once, so the line comes at most once
+ * per `probeMs` and no request loops faster than that.
  */
 export class KeyGate {
   readonly #client: GalaxyClient;
   readonly #log: GateLog;
   readonly #probeMs: number;
   #blocked: string | null = null;
+  #kind: PauseKind | null = null;
+  readonly #strikes = new Map<string, number>();
   #waiters: (() => void)[] = [];
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -30,15 +46,45 @@ export class KeyGate {
     return this.#blocked;
   }
 
+  /** Why it is closed, or null while open. */
+  get kind(): PauseKind | null {
+    return this.#kind;
+  }
+
   block(message: string): void {
     if (this.#blocked !== null || this.#closed) return;
     this.#blocked = message;
+    this.#kind = 'key';
     this.#log.refused(message);
     this.#schedule();
   }
 
+  /** Every typed Galaxy call's outcome (GalaxyClientOptions.onAnswer). */
+  readonly onAnswer = (request: string, unusable: Error | null): void => {
+    if (unusable === null) {
+      this.#strikes.delete(request);
+      return;
+    }
+    const strikes = (this.#strikes.get(request) ?? 0) + 1;
+    this.#strikes.set(request, strikes);
+    if (strikes < UNUSABLE_STRIKES || this.#blocked !== null || this.#closed) return;
+    this.#blocked = `${request}: ${unusable.message}`;
+    this.#kind = 'unusable';
+    this.#log.unusable(request, unusable.message);
+    this.#timer = setTimeout(() => this.#open(), this.#probeMs);
+  };
+
   #schedule(): void {
     this.#timer = setTimeout(() => void this.#probe(), this.#probeMs);
+  }
+
+  #open(): void {
+    this.#timer = null;
+    const kind = this.#kind;
+    this.#blocked = null;
+    this.#kind = null;
+    if (kind === 'key') this.#log.restored();
+    for (const w of this.#waiters.splice(0)) w();
   }
 
   async #probe(): Promise<void> {
@@ -47,9 +93,7 @@ export class KeyGate {
     try {
       const user = await this.#client.currentUser();
       if (user.is_admin === true) {
-        this.#blocked = null;
-        this.#log.restored();
-        for (const w of this.#waiters.splice(0)) w();
+        this.#open();
         return;
       }
       this.#blocked = 'the key works but its user is not an admin (admin_users in galaxy.yml)';

@@ -1,4 +1,4 @@
-import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from '../galaxy/errors.js';
+import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError, isUnusable } from '../galaxy/errors.js';
 import { LedgerUnavailableError } from '../ledger/ledger.js';
 
 /**
@@ -30,6 +30,9 @@ export function classify(err: unknown): Verdict {
     // Other 403s (403004 a Galaxy setting forbids it, 403005 no permission on that folder) are about the request.
     const keyProblem = err.status === 401 || (err.status === 403 && (err.errCode === null || err.errCode === 403001 || err.errCode === 403006));
     if (err.fromGalaxy && keyProblem) return { kind: 'blocked', message: `${err.status} ${err.errMsg}` };
+    // No such route, method or feature: Galaxy did not act. Retried with backoff; the daemon's
+    // Compatibility watch pauses everything once the same request keeps being answered so.
+    if (isUnusable(err)) return { kind: 'transient', uncertain: false, retryAfterMs: null, message };
     if (err.status === 408 || err.status === 429 || err.status >= 500 || !err.fromGalaxy) {
       // 408 and 429 say the request was not processed; a 5xx or a proxy's page may hide an accepted one.
       const uncertain = err.status !== 408 && err.status !== 429;

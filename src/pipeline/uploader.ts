@@ -258,6 +258,8 @@ export class Uploader {
 
   async #process(initial: ReadyFile[], route: Route): Promise<void> {
     let files = initial;
+    /** Failed looks in Galaxy (the folder, a history) before sending: each waits longer. */
+    let stalls = 0;
     for (;;) {
       if (this.#stopped || files.length === 0) return;
       const target = await this.#target(files, route);
@@ -270,7 +272,7 @@ export class Uploader {
           const adopted = await this.#adopt(recheck, target, route);
           files = files.filter((f) => !adopted.has(f.path));
         } catch (err) {
-          if (!(await this.#afterFailure(classify(err), [], route, 1))) return;
+          if (!(await this.#afterFailure(classify(err), [], route, ++stalls))) return;
           continue;
         }
         if (files.length === 0) return;
@@ -284,7 +286,7 @@ export class Uploader {
       try {
         history = await this.#d.histories.acquire();
       } catch (err) {
-        if (!(await this.#afterFailure(classify(err), [], route, 1))) return;
+        if (!(await this.#afterFailure(classify(err), [], route, ++stalls))) return;
         continue;
       }
       const submittedAt = this.#now();
@@ -523,6 +525,7 @@ export class Uploader {
       }
       claimed.add(match.id);
       adopted.add(f.path);
+      await this.#tag([f], route, new Map([[f.path, match]]));
       this.#d.ledger.update(f.path, { state: 'ok', datasetId: match.id, libraryId: target.libraryId, folderId: target.folderId, lastError: null });
       this.#d.log.info({ event: 'upload.ok', file: f.path, library: route.library, folder: folderText(route), dataset_id: match.id, size: f.size, reason: 'already in Galaxy' }, 'file already in Galaxy');
       this.#done([f]);
@@ -577,6 +580,7 @@ export class Uploader {
           if (matched.get(f.path)?.state === 'ok') continue;
           this.#fail(f, route, `Galaxy ${jobId === null ? 'dataset' : `job ${jobId}`} still ${state} after ${Math.round(this.#o.jobTimeoutMs / 60_000)} min ([upload] job_timeout_minutes); run galaxy-importd retry once Galaxy's job handlers work`, attempt);
         }
+        await this.#tag(files, route, matched);
         this.#recordOk(files, route, target, jobId, matched);
         return [];
       }
@@ -596,6 +600,7 @@ export class Uploader {
       for (const f of files) this.#fail(f, route, reason, attempt);
       return [];
     }
+    await this.#tag(files, route, matched);
     this.#recordOk(files, route, target, jobId, matched);
     const unnamed = items.filter((i) => i.type === 'file' && i.state === 'error' && !ledger.isClaimed(i.id) && ![...matched.values()].includes(i));
     for (const f of files) {
@@ -615,6 +620,24 @@ export class Uploader {
       this.#fail(f, route, reason, attempt);
     }
     return [];
+  }
+
+  /**
+   * [folder:NAME] tags: Galaxy's fetch API takes tags on library items but does not apply
+   * them (docs/galaxy-notes.md), so they are set on each ok dataset that lacks them.
+   */
+  async #tag(files: ReadyFile[], route: Route, matched: Map<string, FolderItem>): Promise<void> {
+    if (route.tags.length === 0) return;
+    for (const f of files) {
+      const item = matched.get(f.path);
+      if (item?.state !== 'ok') continue;
+      const have = Array.isArray(item.tags) ? item.tags.map(String) : [];
+      if (route.tags.every((tag) => have.includes(tag))) continue;
+      const done = await this.#detail(() => this.#d.client.updateLibraryDataset(item.id, { tags: route.tags }));
+      if (done === null) {
+        this.#d.log.warn({ event: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags }, 'could not set the dataset\'s tags; it is imported without them');
+      }
+    }
   }
 
   async #info(target: Target, datasetId: string): Promise<string> {

@@ -23,7 +23,9 @@ export type FaultAction =
   /** Handle the request, then send the answer one byte every `ms` milliseconds. */
   | { type: 'slow-drip'; ms: number }
   /** Answer 200 with a JSON array of `bytes` size. */
-  | { type: 'huge'; bytes: number };
+  | { type: 'huge'; bytes: number }
+  /** Answer as a Galaxy that lacks the route: 404 and its "No route for PATH" page. */
+  | { type: 'no-route' };
 
 export interface FaultRule {
   /** HTTP method to match; any when absent. */
@@ -88,6 +90,13 @@ const REASONS: Record<number, string> = {
   503: 'Service Temporarily Unavailable',
   504: 'Gateway Time-out',
 };
+
+/**
+ * What a real Galaxy (26.1) answers to a path or method it has no route for, under /api too:
+ * 404, text/html, from the legacy web app behind FastAPI (docs/galaxy-notes.md).
+ */
+export const NO_ROUTE_HTML = (pathname: string): string =>
+  `<html>\n <head>\n  <title>404 Not Found</title>\n </head>\n <body>\n  <h1>404 Not Found</h1>\n  The resource could not be found.<br /><br />\nNo route for ${pathname}\n\n\n </body>\n</html>`;
 
 /** The error page nginx serves in front of a Galaxy that is restarting or down. */
 export const PROXY_HTML = (status: number): string => {

@@ -561,6 +561,19 @@ export class GalaxyModel {
     return this.datasetDetails(d);
   }
 
+  /** PATCH /api/libraries/datasets/{id}: name, genome_build, misc_info and tags of a library dataset. */
+  updateDataset(user: User | null, encoded: string, body: Record<string, unknown>): unknown {
+    if (!user?.admin) throw adminRequired();
+    const d = this.datasets.get(this.codec.decode(encoded, 'library dataset id'));
+    if (!d || d.deleted) throw new GalaxyError(400, 0, `Invalid LibraryDataset id ( ${encoded} ) specified`);
+    if (typeof body.name === 'string' && body.name !== '') d.name = body.name;
+    if (typeof body.misc_info === 'string') d.info = body.misc_info;
+    if (typeof body.genome_build === 'string') d.dbkey = body.genome_build;
+    if (Array.isArray(body.tags)) d.tags = body.tags.map(String);
+    this.onChange();
+    return this.datasetDetails(d);
+  }
+
   /** DELETE /api/libraries/{id}/contents/{dataset id}: marks a library dataset deleted. */
   deleteContent(user: User | null, contentId: string): unknown {
     if (!user?.admin) throw adminRequired();

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GalaxyError } from './errors.js';
 import type { FaultAction, FaultRule } from './faults.js';
-import { FaultTable, PROXY_HTML } from './faults.js';
+import { FaultTable, NO_ROUTE_HTML, PROXY_HTML } from './faults.js';
 import type { EmulatorSettings, JobFault, Snapshot, User } from './model.js';
 import { GalaxyModel } from './model.js';
 
@@ -101,6 +101,7 @@ function routes(model: GalaxyModel): Route[] {
     r('POST', '/api/libraries/:id/contents', ({ user, params, body }) => model.createContent(user, p(params, 0), body)),
     r('GET', '/api/libraries/:id/contents/:id', ({ user, params }) => model.showContent(user, p(params, 0), p(params, 1))),
     r('DELETE', '/api/libraries/:id/contents/:id', ({ user, params }) => model.deleteContent(user, p(params, 1))),
+    r('PATCH', '/api/libraries/datasets/:id', ({ user, params, body }) => model.updateDataset(user, p(params, 0), body)),
     r('GET', '/api/folders/:id', ({ params }) => model.showFolder(p(params, 0))),
     r('POST', '/api/folders/:id', ({ user, params, body }) => model.createFolder(user, p(params, 0), body)),
     r('GET', '/api/folders/:id/contents', ({ user, params, query }) => model.folderContents(user, p(params, 0), query)),
@@ -268,6 +269,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         case 'shape':
           await readBody(req);
           return sendJson(res, 200, action.body);
+        case 'no-route':
+          await readBody(req);
+          res.writeHead(404, { 'content-type': 'text/html; charset=UTF-8' });
+          res.end(NO_ROUTE_HTML(url.pathname));
+          return;
         case 'huge': {
           await readBody(req);
           const item = JSON.stringify({ id: '0000000000000000', name: 'x'.repeat(100) });
@@ -285,9 +291,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     try {
       const route = table.find((rt) => rt.method === method && rt.pattern.test(url.pathname));
       if (!route) {
-        const known = table.some((rt) => rt.pattern.test(url.pathname));
-        status = known ? 405 : 404;
-        payload = { detail: known ? 'Method Not Allowed' : 'Not Found' };
+        // Galaxy's legacy web app answers every path and method FastAPI has no route for.
+        await readBody(req);
+        rec.status = 404;
+        res.writeHead(404, { 'content-type': 'text/html; charset=UTF-8' });
+        res.end(NO_ROUTE_HTML(url.pathname));
+        return;
       } else {
         const key = (req.headers['x-api-key'] as string | undefined) ?? url.searchParams.get('key');
         let user: User | null = null;

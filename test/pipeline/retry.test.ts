@@ -20,6 +20,10 @@ describe('classify', () => {
     ['403006 (admin required) blocks everything', api(403, 403006), 'blocked', null],
     ['403004 (a Galaxy setting) fails the request', api(403, 403004), 'permanent', null],
     ['400 fails the request', api(400, 400008), 'permanent', null],
+    ["Galaxy's 'No route for' page (404, no err_code) is retried, and Galaxy did not act", api(404, null, false), 'transient', false],
+    ['405 is retried, and Galaxy did not act', api(405, null, true), 'transient', false],
+    ['501 is retried, and Galaxy did not act', api(501, 501001), 'transient', false],
+    ["Galaxy's 404 for a missing object (404001) fails the request", api(404, 404001), 'permanent', null],
   ];
   for (const [name, err, kind, uncertain] of cases) {
     it(name, () => {
