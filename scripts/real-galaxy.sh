@@ -110,6 +110,9 @@ write_config() {
   bundled=$("$venv/bin/python" -c 'import os, galaxy.tools; print(os.path.join(os.path.dirname(galaxy.tools.__file__), "bundled"))' 2>/dev/null)
   printf '%s\n' '<?xml version="1.0"?>' "<toolbox monitor=\"false\" tool_path=\"$bundled\">" \
     '  <tool file="data_source/upload.xml" />' '</toolbox>' >"$dir/config/tool_conf.xml"
+  # The genome builds (dbkeys) this Galaxy knows: the legacy library upload refuses any other
+  # ("an invalid option ('hg19') was selected (valid options: ?)"); the fetch API does not check.
+  printf '?\tunspecified (?)\nhg19\tHuman Feb. 2009 (GRCh37/hg19) (hg19)\nhg38\tHuman Dec. 2013 (GRCh38/hg38) (hg38)\nmm10\tMouse Dec. 2011 (GRCm38/mm10) (mm10)\n' >"$dir/config/builds.txt"
   cat >"$dir/galaxy.yml" <<YML
 # Written by scripts/real-galaxy.sh: a throwaway Galaxy for galaxy-importd's tests.
 galaxy:
@@ -120,6 +123,7 @@ galaxy:
   new_file_path: "$dir/data/tmp"
   job_working_directory: "$dir/data/jobs"
   tool_config_file: "$dir/config/tool_conf.xml"
+  builds_file_path: "$dir/config/builds.txt"
   library_import_dir: "$dir/import"
   allow_path_paste: true
   admin_users: "admin@example.org"

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { randomBytes } from 'node:crypto';
@@ -198,9 +198,11 @@ export function fileSize(full: string): number {
   return statSync(full).size;
 }
 
-/** Stop the Galaxy of the suite (its processes; the directory stays) or start it again. */
-export function galaxyServer(action: 'halt' | 'serve'): void {
-  const res = spawnSync('bash', [path.join(REPO, 'scripts', 'real-galaxy.sh'), action, galaxy().dir], { encoding: 'utf8', timeout: 600_000 });
+/** Stop the Galaxy of the suite (its processes; the directory stays) or start it again (`ifDown`: only when it is not answering). */
+export function galaxyServer(action: 'halt' | 'serve', ifDown = false): void {
+  const dir = galaxy().dir;
+  if (ifDown && existsSync(path.join(dir, 'galaxy.pid'))) return;
+  const res = spawnSync('bash', [path.join(REPO, 'scripts', 'real-galaxy.sh'), action, dir], { encoding: 'utf8', timeout: 600_000 });
   assert.equal(res.status, 0, `real-galaxy.sh ${action}: ${res.stderr}`);
 }
 

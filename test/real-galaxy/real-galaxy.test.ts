@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli, spawnCli, waitFor } from '../helpers.js';
 import {
-  assertEachOnceOk, bedLines, datasetDetails, datasets, events, fastq, fileSize, get, librariesNamed, NO_GALAXY, scenario,
+  assertEachOnceOk, bedLines, datasetDetails, datasets, events, fastq, fileSize, get, gx, galaxyServer, librariesNamed, NO_GALAXY, scenario,
 } from './galaxy.js';
 import type { Library } from './galaxy.js';
 import { gzipSync } from 'node:zlib';
@@ -165,4 +168,229 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.equal(run.stdout().includes(s.g.userKey), false);
     assert.deepEqual(await datasets(s.library), [], 'nothing uploaded with a refused key');
   });
+
+  it('c. run live: a slow writer, an rsync copy under its temporary name, a file renamed into place: each once, complete', LONG, async (t) => {
+    const s = scenario(t, 'live');
+    s.writeConfig({ import: { settle_seconds: 2 } });
+    mkdirSync(path.join(s.importDir, 'live'), { recursive: true });
+    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+    t.after(() => run.child.kill('SIGKILL'));
+    await waitFor(() => events(run.stdout()).find((e) => e.event === 'daemon.ready'), 60_000, 'daemon.ready');
+
+    // A slow writer: 12 chunks, one every 500 ms (longer than settle_seconds in all, never idle that long).
+    const slow = path.join(s.importDir, 'live', 'slow.fastq');
+    const chunk = fastq(50, 7);
+    const fd = openSync(slow, 'w');
+    for (let i = 0; i < 12; i++) {
+      writeSync(fd, chunk);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    closeSync(fd);
+    // rsync writes .NAME.XXXXXX, then renames it to NAME.
+    const tmp = s.put('live/.copied.bed.Xa81Qz', bedLines(30, 9));
+    await new Promise((r) => setTimeout(r, 3000));
+    renameSync(tmp, path.join(s.importDir, 'live', 'copied.bed'));
+    // A producer that writes NAME.part and renames it when done.
+    const part = s.put('live/renamed.txt.part', 'written in one go, then renamed\n');
+    await new Promise((r) => setTimeout(r, 3000));
+    renameSync(part, path.join(s.importDir, 'live', 'renamed.txt'));
+    const expected = ['/live/slow.fastq', '/live/copied.bed', '/live/renamed.txt'];
+    const found = await waitFor(async () => {
+      const d = await datasets(s.library);
+      return d.filter((x) => x.state === 'ok').length >= expected.length ? d : undefined;
+    }, 5 * 60_000, 'the three files ok in Galaxy');
+    await new Promise((r) => setTimeout(r, 3000));
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+
+    assertEachOnceOk(await datasets(s.library), expected);
+    for (const d of found) assert.equal(d.size, fileSize(path.join(s.importDir, 'live', d.name)), `${d.name} complete`);
+    const submitted = events(run.stdout()).filter((e) => e.event === 'upload.submitted').map((e) => e.file).sort();
+    assert.deepEqual(submitted, ['live/copied.bed', 'live/renamed.txt', 'live/slow.fastq'], 'no temporary name is ever sent, each file once');
+    assert.equal(exit.code, 0);
+  });
+
+  it("d. a file Galaxy refuses, in a batch with good ones: only it fails, with Galaxy's message; fixed and retried, it is imported", LONG, async (t) => {
+    const s = scenario(t, 'refused');
+    for (const n of ['one', 'two', 'three']) s.put(`mixed/${n}.txt`, `${n}\n`);
+    const page = s.put('mixed/page.txt', '<html><head><title>x</title></head><body><script>alert(1)</script></body></html>\n');
+
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const failed = await runCli(['--config', s.configFile, 'status', '--failed'], { env: s.env });
+    const afterFirst = await datasets(s.library);
+    writeFileSync(page, 'plain text now\n');
+    const retry = await runCli(['--config', s.configFile, 'retry', 'mixed/page.txt'], { env: s.env });
+    const again = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const final = (await datasets(s.library)).filter((d) => d.state === 'ok');
+
+    assert.equal(scan.code, 1, scan.stderr);
+    assert.match(scan.stderr, /scan: 3 ok, 1 failed in this scan/);
+    assert.match(failed.stdout, /"mixed\/page\.txt": .*The uploaded file contains invalid HTML content/);
+    assert.deepEqual(afterFirst.filter((d) => d.state === 'ok').map((d) => d.path).sort(), ['/mixed/one.txt', '/mixed/three.txt', '/mixed/two.txt']);
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.equal(again.code, 0, again.stderr);
+    assertEachOnceOk(final, ['/mixed/one.txt', '/mixed/page.txt', '/mixed/three.txt', '/mixed/two.txt']);
+    assert.equal(final.find((d) => d.name === 'page.txt')?.size, fileSize(page));
+    assert.deepEqual(events(again.stdout).filter((e) => e.event === 'upload.submitted').map((e) => e.file), ['mixed/page.txt'], 'only the fixed file is sent again');
+  });
+
+  it('e. kill -9 of run three times during uploads, then a restart: every file once', LONG, async (t) => {
+    const s = scenario(t, 'kill');
+    s.writeConfig({ upload: { batch_size: 4, concurrency: 2 } });
+    const expected: string[] = [];
+    for (const d of ['k1', 'k2', 'k3']) {
+      for (let i = 0; i < 10; i++) {
+        s.put(`${d}/f${i}.txt`, `${d} file ${i}\n`);
+        expected.push(`/${d}/f${i}.txt`);
+      }
+    }
+    let kills = 0;
+    for (let round = 0; round < 3; round++) {
+      const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+      // Kill it while it has an upload on its way: after a request was sent (or an interrupted one taken up), before Galaxy finished it.
+      await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.submitted' || e.event === 'upload.recovered') ? true : undefined), 120_000, `round ${round}: an upload sent`);
+      await new Promise((r) => setTimeout(r, 1500 + round * 2000));
+      run.child.kill('SIGKILL');
+      await run.exited;
+      kills++;
+    }
+    const finish = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const found = await datasets(s.library);
+
+    assert.equal(kills, 3);
+    assert.equal(finish.code, 0, `${finish.stderr}\n${finish.stdout.slice(-3000)}`);
+    assertEachOnceOk(found, expected);
+  });
+
+  it('f. Galaxy stopped and started again while run has uploads in flight: nothing lost or doubled; /readyz names Galaxy as unreachable', LONG, async (t) => {
+    const s = scenario(t, 'restart');
+    const port = await freePort();
+    s.writeConfig({ upload: { batch_size: 5 }, http: { listen: `127.0.0.1:${port}` } });
+    const expected: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      s.put(`r${i % 2}/f${i}.txt`, `file ${i}\n`);
+      expected.push(`/r${i % 2}/f${i}.txt`);
+    }
+    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+    t.after(() => run.child.kill('SIGKILL'));
+    t.after(() => galaxyServer('serve', true));
+    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.submitted') ? true : undefined), 120_000, 'an upload sent');
+
+    galaxyServer('halt');
+    const down = await waitFor(async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      const body = await r.text();
+      return r.status === 503 && /Galaxy is not reachable/.test(body) ? body : undefined;
+    }, 30_000, '/readyz to say Galaxy is unreachable');
+    await new Promise((r) => setTimeout(r, 5000));
+    galaxyServer('serve');
+    await waitFor(async () => {
+      const d = await datasets(s.library);
+      return d.filter((x) => x.state === 'ok').length >= expected.length ? true : undefined;
+    }, 10 * 60_000, 'every file ok after Galaxy came back');
+    await new Promise((r) => setTimeout(r, 3000));
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    run.child.kill('SIGTERM');
+    await run.exited;
+    const status = await runCli(['--config', s.configFile, 'status', '--json'], { env: s.env });
+
+    assert.match(down, /Galaxy is not reachable: No answer from Galaxy to GET \/api\/version: ECONNREFUSED/);
+    assert.equal(ready.status, 200);
+    assertEachOnceOk((await datasets(s.library)).filter((d) => d.name !== 'Unnamed dataset'), expected);
+    assert.equal((JSON.parse(status.stdout) as { states: Record<string, number> }).states.ok, expected.length, status.stdout);
+  });
+
+  it('g. the state directory deleted: the next scan rebuilds from Galaxy and uploads nothing', LONG, async (t) => {
+    const s = scenario(t, 'rebuild');
+    const expected: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      s.put(`g${i % 2}/sample_${i}.fastq.gz`, gzipSync(fastq(5, i)));
+      s.put(`g${i % 2}/regions_${i}.bed`, bedLines(4, i));
+      expected.push(`/g${i % 2}/sample_${i}.fastq.gz`, `/g${i % 2}/regions_${i}.bed`);
+    }
+    const first = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    rmSync(s.stateDir, { recursive: true, force: true });
+
+    const second = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const status = await runCli(['--config', s.configFile, 'status', '--json'], { env: s.env });
+
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(events(second.stdout).filter((e) => e.event === 'upload.submitted').length, 0, 'nothing uploaded again');
+    assert.equal(events(second.stdout).filter((e) => e.event === 'upload.ok' && e.reason === 'already in Galaxy').length, expected.length);
+    assert.equal((JSON.parse(status.stdout) as { states: Record<string, number> }).states.ok, expected.length);
+    assertEachOnceOk(await datasets(s.library), expected);
+  });
+
+  it("h. what an admin does in Galaxy's UI between two runs: the upload history purged, a folder deleted, the library renamed", LONG, async (t) => {
+    const s = scenario(t, 'ui');
+    s.put('h1/a.txt', 'a\n');
+    s.put('h2/b.txt', 'b\n');
+    const first = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const [lib] = await librariesNamed(s.library);
+    const before = await datasets(s.library);
+    const h1 = before.find((d) => d.path === '/h1/a.txt');
+    const histories = (await get<{ id: string; name: string }[]>('/api/histories')).filter((h) => h.name.startsWith('galaxy-importd uploads'));
+    // The upload history deleted and purged.
+    for (const h of histories) assert.equal((await gx('DELETE', `/api/histories/${h.id}?purge=true`)).status, 200);
+    // The folder it made for h1 deleted.
+    assert.equal((await gx('DELETE', `/api/folders/${h1?.folderId ?? ''}`)).status, 200);
+    s.put('h1/c.txt', 'c\n');
+    s.put('h2/d.txt', 'd\n');
+    const second = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const afterSecond = await datasets(s.library);
+    // The library renamed.
+    const renamed = `${s.library} (renamed)`;
+    assert.equal((await gx('PATCH', `/api/libraries/${lib?.id ?? ''}`, { body: { name: renamed } })).status, 200);
+    t.after(async () => void (await gx('PATCH', `/api/libraries/${lib?.id ?? ''}`, { body: { name: `${renamed} done` } })));
+    s.put('h2/e.txt', 'e\n');
+    const third = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const inRenamed = await datasets(renamed);
+    const inNew = await datasets(s.library);
+
+    assert.equal(first.code, 0, first.stderr);
+    // A purged upload history is replaced by a new one; a deleted folder is made again for new files.
+    assert.equal(second.code, 0, `${second.stderr}\n${second.stdout.slice(-3000)}`);
+    assertEachOnceOk(afterSecond, ['/h1/c.txt', '/h2/b.txt', '/h2/d.txt']);
+    assert.ok(events(second.stdout).some((e) => e.event === 'folder.created' && e.folder === '/h1'), 'the deleted folder made again');
+    // A renamed library keeps what it has; the configured name is a new library for new files.
+    assert.equal(third.code, 0, `${third.stderr}\n${third.stdout.slice(-3000)}`);
+    assertEachOnceOk(inRenamed, ['/h1/c.txt', '/h2/b.txt', '/h2/d.txt'], 'the renamed library');
+    assertEachOnceOk(inNew, ['/h2/e.txt'], 'the library of the configured name');
+    assert.ok(events(third.stdout).some((e) => e.event === 'library.created'));
+  });
+
+  it('j. link_data_only = true: the dataset refers to the original file, which stays; method = paths works on this Galaxy', LONG, async (t) => {
+    const s = scenario(t, 'link');
+    s.writeConfig({ 'folder:linked': { link_data_only: true } });
+    const linked = s.put('linked/big.fastq', fastq(40, 3));
+    const copied = s.put('copied/small.fastq', fastq(4, 4));
+
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const found = await datasets(s.library);
+    const [lib] = await librariesNamed(s.library);
+    const l = await datasetDetails(lib?.id ?? '', found.find((d) => d.name === 'big.fastq')?.id ?? '');
+    const c = await datasetDetails(lib?.id ?? '', found.find((d) => d.name === 'small.fastq')?.id ?? '');
+    s.writeConfig({ upload: { method: 'paths' } });
+    s.put('paths/p1.bed', bedLines(6, 1));
+    s.put('paths/p2.txt', 'by upload_paths\n');
+    const paths = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const all = await datasets(s.library);
+
+    assert.equal(scan.code, 0, scan.stderr);
+    assert.equal(l.file_name, linked, 'the linked dataset is the original file');
+    assert.notEqual(c.file_name, copied, 'the copied one is in Galaxy\'s own store');
+    assert.ok(existsSync(linked) && existsSync(copied), 'the files stay where they are');
+    assert.equal(paths.code, 0, `${paths.stderr}\n${paths.stdout.slice(-2000)}`);
+    assertEachOnceOk(all, ['/copied/small.fastq', '/linked/big.fastq', '/paths/p1.bed', '/paths/p2.txt']);
+  });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+}
