@@ -1,7 +1,16 @@
 import type { GalaxyClient } from '../galaxy/client.js';
+import { GalaxyApiError } from '../galaxy/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 
 const META_KEY = 'histories';
+
+/**
+ * Galaxy's answer when a request names a history that was deleted or purged (in the UI, say):
+ * 403 with 403003, "History is immutable" (Galaxy 26.1; docs/galaxy-notes.md).
+ */
+export function isHistoryGone(err: unknown): boolean {
+  return err instanceof GalaxyApiError && err.fromGalaxy && err.errCode === 403003;
+}
 
 /**
  * The fetch API needs a history. Each upload request takes one history for
@@ -81,6 +90,16 @@ export class HistoryPool {
     this.#held.delete(id);
     // A history of another replica's (held while its request is looked for) never joins this pool.
     if (this.#all.includes(id) && !this.#barred.has(id) && !this.#free.includes(id)) this.#free.push(id);
+  }
+
+  /** Never to be handed out again: Galaxy no longer takes uploads into it (isHistoryGone). */
+  retire(id: string): void {
+    const at = this.#all.indexOf(id);
+    if (at < 0) return;
+    this.#all.splice(at, 1);
+    const free = this.#free.indexOf(id);
+    if (free >= 0) this.#free.splice(free, 1);
+    this.#ledger.setMeta(this.#metaKey, JSON.stringify(this.#all));
   }
 
   /** Not to be handed out in this run: another replica looks for a request in these. */

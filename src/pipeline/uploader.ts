@@ -7,6 +7,7 @@ import { legacyDatasetName } from '../galaxy/names.js';
 import type { FileRecord, Ledger } from '../ledger/ledger.js';
 import type { KeyGate } from './gate.js';
 import type { HistoryPool } from './histories.js';
+import { isHistoryGone } from './histories.js';
 import { backoffMs, classify } from './retry.js';
 import type { Verdict } from './retry.js';
 import type { Route } from './route.js';
@@ -341,6 +342,13 @@ export class Uploader {
         }).finally(() => this.#inFlight(key, -1))).jobId;
       } catch (err) {
         failure = classify(err);
+        if (isHistoryGone(err)) {
+          // Deleted or purged in Galaxy: a new history is made and the files are sent again
+          // (the attempt counts, so this too ends after max_attempts).
+          this.#d.histories.retire(history);
+          this.#d.log.warn({ event: 'history.replaced', history_id: history, reason: failure.message }, 'the upload history was deleted or purged in Galaxy; a new one is made');
+          failure = { kind: 'transient', uncertain: false, retryAfterMs: null, message: `upload history ${history} was deleted in Galaxy (${failure.message})` };
+        }
         if (failure.kind === 'transient' && failure.uncertain) {
           try {
             jobId = await this.#acceptedJob(history);

@@ -35,11 +35,15 @@ export class IdCodec {
   /** lib/galaxy/schema/fields.py: length a multiple of 16, hex only, then decrypt. */
   decode(value: unknown, what = 'id'): number {
     if (typeof value !== 'string' || value.length === 0 || value.length % 16 !== 0 || !/^[0-9a-f]+$/i.test(value)) {
-      throw new GalaxyError(400, 400008, `Invalid ${what}: ${JSON.stringify(value)}`);
+      // Galaxy 26.1: pydantic's message, with the one validation error (docs/galaxy-notes.md).
+      const msg = 'Value error, Invalid id length, must be multiple of 16';
+      throw new GalaxyError(400, 400008, `${msg} in ('path', '${what}')`, {
+        validation_errors: [JSON.stringify({ type: 'value_error', loc: ['path', what], msg, input: value })],
+      });
     }
     const id = this.#decoded.get(value.toLowerCase());
     if (id === undefined) {
-      throw new GalaxyError(400, 400009, `Invalid id ( ${value} ) specified`);
+      throw new GalaxyError(400, 400009, `Wrong  id ( ${value} ) specified, unable to decode.`);
     }
     return id;
   }
@@ -47,7 +51,10 @@ export class IdCodec {
   /** LibraryFolderDatabaseIdField: a leading F is required and stripped. */
   decodeFolder(value: unknown): number {
     if (typeof value !== 'string' || !value.startsWith('F')) {
-      throw new GalaxyError(400, 400008, "Invalid library folder ID. Folder IDs must start with an 'F'");
+      const msg = "Value error, Invalid library folder ID. Folder IDs must start with an 'F'";
+      throw new GalaxyError(400, 400008, `${msg} in ('path', 'folder_id')`, {
+        validation_errors: [JSON.stringify({ type: 'value_error', loc: ['path', 'folder_id'], msg, input: value })],
+      });
     }
     return this.decode(value.slice(1), 'library folder id');
   }

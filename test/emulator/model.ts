@@ -90,7 +90,11 @@ interface HistoryRec {
   userId: number;
   name: string;
   createTime: string;
+  deleted?: boolean;
+  purged?: boolean;
 }
+
+const HISTORY_STATES = ['deferred', 'discarded', 'empty', 'error', 'failed_metadata', 'new', 'ok', 'paused', 'queued', 'running', 'setting_metadata', 'upload'];
 
 export type JobState = 'new' | 'queued' | 'running' | 'ok' | 'error';
 
@@ -571,7 +575,20 @@ export class GalaxyModel {
     if (typeof body.genome_build === 'string') d.dbkey = body.genome_build;
     if (Array.isArray(body.tags)) d.tags = body.tags.map(String);
     this.onChange();
-    return this.datasetDetails(d);
+    // Galaxy 26.1 answers with the library dataset manager's own view: the size as text, the path.
+    const fullPath: [string, string][] = [[this.codec.encode(d.id), d.name]];
+    for (let f: FolderRec | undefined = this.folders.get(d.folderId); f; f = f.parentId === null ? undefined : this.folders.get(f.parentId)) {
+      fullPath.unshift([this.codec.folder(f.id), f.name]);
+    }
+    return {
+      ...this.datasetDetails(d),
+      file_size: humanSize(d.fileSize),
+      deleted: d.deleted,
+      full_path: fullPath,
+      can_user_modify: true,
+      is_unrestricted: true,
+      can_user_manage: true,
+    };
   }
 
   /** DELETE /api/libraries/{id}/contents/{dataset id}: marks a library dataset deleted. */
@@ -596,9 +613,10 @@ export class GalaxyModel {
       update_time: d.updateTime,
       state: d.state,
       file_name: d.linked ? d.sourcePath : `/galaxy/database/objects/${d.lddaId}/dataset_${d.lddaId}.dat`,
-      created_from_basename: path.basename(d.sourcePath),
+      // Galaxy 26.1 keeps no basename for server_dir and path imports.
+      created_from_basename: null,
       uploaded_by: d.uploadedBy,
-      message: d.message,
+      message: d.message || null,
       date_uploaded: d.createTime,
       file_size: d.fileSize,
       file_ext: d.ext,
@@ -733,19 +751,45 @@ export class GalaxyModel {
       model_class: 'History',
       id: this.codec.encode(h.id),
       name: h.name,
-      deleted: false,
-      purged: false,
+      deleted: h.deleted === true,
+      purged: h.purged === true,
       count: 0,
       url: `/api/histories/${this.codec.encode(h.id)}`,
       create_time: h.createTime,
       update_time: h.createTime,
       tags: [],
+      annotation: null,
+      archived: false,
+      contents_url: `/api/histories/${this.codec.encode(h.id)}/contents`,
+      genome_build: null,
+      importable: false,
+      preferred_object_store_id: null,
+      published: false,
+      size: 0,
+      slug: null,
+      state: 'new',
+      state_details: Object.fromEntries(HISTORY_STATES.map((x) => [x, 0])),
+      state_ids: Object.fromEntries(HISTORY_STATES.map((x) => [x, []])),
+      user_id: this.codec.encode(h.userId),
+      username: [...this.users.values()].find((u) => u.id === h.userId)?.email.split('@')[0] ?? '',
+      username_and_slug: null,
     };
   }
 
   listHistories(user: User | null): unknown[] {
     if (!user) return [];
-    return [...this.histories.values()].filter((h) => h.userId === user.id).map((h) => this.#historySummary(h));
+    return [...this.histories.values()].filter((h) => h.userId === user.id && !h.deleted).map((h) => this.#historySummary(h));
+  }
+
+  /** DELETE /api/histories/{id}[?purge=true], as an admin does in the UI. */
+  deleteHistory(user: User | null, encoded: string, purge: boolean): unknown {
+    if (!user) throw new GalaxyError(403, 403001, 'API authentication required for this request');
+    const h = this.histories.get(this.codec.decode(encoded, 'history id'));
+    if (!h) throw new GalaxyError(400, 400008, 'History not found.');
+    h.deleted = true;
+    if (purge) h.purged = true;
+    this.onChange();
+    return this.#historySummary(h);
   }
 
   // ---- the fetch API ------------------------------------------------------------------------
@@ -756,6 +800,8 @@ export class GalaxyModel {
     const history = this.histories.get(this.codec.decode(body.history_id, 'history id'));
     if (!history) throw new GalaxyError(400, 400008, 'History not found.');
     if (history.userId !== user.id) throw new GalaxyError(403, 403002, 'History is not owned by user');
+    // Galaxy 26.1 refuses a deleted or purged history so (docs/galaxy-notes.md).
+    if (history.deleted) throw new GalaxyError(403, 403003, 'History is immutable');
     let targets = body.targets;
     if (targets === undefined) throw missingParameter('targets');
     if (typeof targets === 'string') {
@@ -791,8 +837,24 @@ export class GalaxyModel {
       throw new GalaxyError(400, 400008, `Destination type '${String(dest.type)}' is not supported by this emulator.`);
     }
     if (dest.library_folder_id === undefined) throw missingParameter('library_folder_id');
-    // fetch_data.py: "For some reason this folder ID must NOT have the 'F' prefix".
-    const folder = this.#folder(this.codec.decode(dest.library_folder_id, 'library_folder_id'));
+    // fetch_data.py: "For some reason this folder ID must NOT have the 'F' prefix". With it, the
+    // request matches none of the target models, and Galaxy 26.1 says so as a missing field (400007).
+    let folderNum: number;
+    try {
+      folderNum = this.codec.decode(dest.library_folder_id, 'library_folder_id');
+    } catch (err) {
+      if (!(err instanceof GalaxyError) || err.errCode !== 400008) throw err;
+      const loc = ['body', 'targets', 0, 'DataElementsTarget', 'destination', 'library_folder', 'library_folder_id'];
+      throw new GalaxyError(400, 400007, `Value error, Invalid id length, must be multiple of 16 in (${loc.map((l) => (typeof l === 'string' ? `'${l}'` : l)).join(', ')})`, {
+        validation_errors: [JSON.stringify({ type: 'value_error', loc, msg: 'Value error, Invalid id length, must be multiple of 16', input: dest.library_folder_id })],
+      });
+    }
+    const folder = this.#folder(folderNum);
+    const items = Array.isArray(t.items) ? (t.items as Record<string, unknown>[]) : [];
+    // A non-admin's server_dir is read below user_library_import_dir, which is not set here.
+    if (!user.admin && (t.src === 'server_dir' || items.some((i) => i.src === 'server_dir'))) {
+      throw new GalaxyError(403, 403004, '"user_library_import_dir" is not set in the Galaxy configuration');
+    }
     if (!user.admin) throw new GalaxyError(403, 403005, `You are not authorized to add an item to (${folder.name}).`);
     if (t.items_from !== undefined) {
       if (t.items_from !== 'directory') {
@@ -871,19 +933,37 @@ export class GalaxyModel {
     return job;
   }
 
-  jobDict(job: JobRec, full: boolean): Record<string, unknown> {
+  /** A job as GET /api/jobs lists it; `show`: as GET /api/jobs/{id} shows it (more keys). */
+  jobDict(job: JobRec, full: boolean, show = false): Record<string, unknown> {
     const base: Record<string, unknown> = {
       model_class: 'Job',
       id: this.codec.encode(job.id),
+      history_id: job.historyId === null ? null : this.codec.encode(job.historyId),
+      tool_id: job.toolId,
       state: job.state,
       exit_code: TERMINAL_JOB.has(job.state) ? (job.state === 'ok' ? 0 : 1) : null,
-      update_time: job.updateTime,
       create_time: job.createTime,
+      update_time: job.updateTime,
       galaxy_version: '24.1',
-      tool_id: job.toolId,
-      tool_version: job.toolId === 'upload1' ? '1.1.7' : '0.1.0',
-      history_id: job.historyId === null ? null : this.codec.encode(job.historyId),
+      external_id: String(10_000 + job.id),
+      handler: null,
+      job_runner_name: null,
+      command_line: job.toolId === 'upload1' ? 'python upload.py' : 'python data_fetch.py --request-version 1',
+      user_email: null,
+      // Galaxy 26.1 names the user in a job's own view only.
+      user_id: show ? this.codec.encode(job.userId) : null,
     };
+    if (show) {
+      // A fetch job into a library lists no outputs, ever: the datasets are found in the folder.
+      Object.assign(base, {
+        command_version: null,
+        params: { request_version: '"1"', request_json: '"{}"', file_count: '"0"', files: '[]', paramfile: 'null' },
+        inputs: {},
+        outputs: {},
+        copied_from_job_id: null,
+        output_collections: {},
+      });
+    }
     if (full) {
       Object.assign(base, { stdout: '', stderr: job.stderr, job_stdout: '', job_stderr: '', tool_stdout: '', tool_stderr: job.stderr, job_messages: [] });
     }
@@ -910,7 +990,7 @@ export class GalaxyModel {
   showJob(encoded: string, full: boolean): unknown {
     const job = this.jobs.get(this.codec.decode(encoded, 'job id'));
     if (!job) throw new GalaxyError(404, 404001, 'Job not found.');
-    return this.jobDict(job, full);
+    return this.jobDict(job, full, true);
   }
 
   #faultFor(job: JobRec): JobFault | undefined {

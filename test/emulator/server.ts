@@ -107,6 +107,7 @@ function routes(model: GalaxyModel): Route[] {
     r('GET', '/api/folders/:id/contents', ({ user, params, query }) => model.folderContents(user, p(params, 0), query)),
     r('GET', '/api/histories', ({ user }) => model.listHistories(user)),
     r('POST', '/api/histories', ({ user, body }) => model.createHistory(user, body)),
+    r('DELETE', '/api/histories/:id', ({ user, params, query }) => model.deleteHistory(user, p(params, 0), boolParam(query, 'purge') === true)),
     r('POST', '/api/tools/fetch', ({ user, body }) => model.fetch(user, body)),
     r('GET', '/api/jobs', ({ user, query }) => model.listJobs(user, query)),
     r('GET', '/api/jobs/:id', ({ params, query }) => model.showJob(p(params, 0), boolParam(query, 'full') === true)),

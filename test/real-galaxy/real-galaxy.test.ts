@@ -7,6 +7,7 @@ import { runCli, spawnCli, waitFor } from '../helpers.js';
 import {
   assertEachOnceOk, bedLines, datasetDetails, datasets, events, fastq, fileSize, get, gx, galaxyServer, librariesNamed, NO_GALAXY, scenario,
 } from './galaxy.js';
+import { fidelity } from './fidelity.js';
 import type { Library } from './galaxy.js';
 import { gzipSync } from 'node:zlib';
 
@@ -384,6 +385,8 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.equal(paths.code, 0, `${paths.stderr}\n${paths.stdout.slice(-2000)}`);
     assertEachOnceOk(all, ['/copied/small.fastq', '/linked/big.fastq', '/paths/p1.bed', '/paths/p2.txt']);
   });
+
+  fidelity();
 });
 
 function freePort(): Promise<number> {
