@@ -42,7 +42,7 @@ function shapeOf(status: number, json: unknown): Shape {
   };
   if (json === undefined) out.body = 'not JSON';
   else describe(json, '');
-  if (json !== null && typeof json === 'object' && 'err_code' in json) out.err_code = String((json as { err_code: unknown }).err_code);
+  if (json !== null && typeof json === 'object' && 'err_code' in json) out.err_code = String((json).err_code);
   return out;
 }
 
