@@ -116,7 +116,7 @@ export const FOLDER_OPTIONS: readonly OptionSpec[] = [
   { section: 'folder:NAME', key: 'file_type', type: { kind: 'string' }, example: 'bed', doc: '[upload] file_type for this subdirectory.' },
   { section: 'folder:NAME', key: 'dbkey', type: { kind: 'string' }, example: 'hg19', doc: '[upload] dbkey for this subdirectory.' },
   { section: 'folder:NAME', key: 'tags', type: { kind: 'list' }, example: 'run42, sequencer',
-    doc: 'Tags for the datasets (applied with method = paths; the fetch API accepts but does not apply them to library datasets).' },
+    doc: "Tags for the datasets. Galaxy's fetch API takes tags on library items but does not apply them, so galaxy-importd sets them on each dataset once it is ok (PATCH /api/libraries/datasets/{id}); a dataset whose tags cannot be set stays imported, with an upload.tags_failed warning." },
   { section: 'folder:NAME', key: 'link_data_only', type: { kind: 'boolean' }, example: 'false',
     doc: '[upload] link_data_only for this subdirectory.' },
 ];
