@@ -35,7 +35,13 @@ pip_q() {
 }
 
 install() {
-  if [ -f "$venv/.installed" ] && "$venv/bin/python" -c 'import galaxy.version, uvicorn' 2>/dev/null; then
+  # A finished install of this very release (a mix of releases is no install of it).
+  check_version() {
+    "$venv/bin/python" -c 'import sys, uvicorn, galaxy.version as v; sys.exit(v.VERSION != sys.argv[1] and f"installed galaxy is {v.VERSION}, not {sys.argv[1]}")' "$version"
+  }
+  # The marker names the way the venv was made: a venv made by an earlier way is made again.
+  local recipe="pins from the release's own metadata or pinned-requirements.txt (2)"
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" = "$recipe" ] && check_version 2>/dev/null; then
     say "Galaxy $version: reusing $venv"
     return
   fi
@@ -47,53 +53,72 @@ install() {
   pip_q install -q --upgrade pip >/dev/null
   local tmp
   tmp=$(mktemp -d)
-  # The metapackage pins every dependency exactly (~340 of them). Some pins name a release
-  # PyPI no longer serves (galaxy 26.1.2 pins certifi==2026.10.19, replaced there by
-  # 2026.10.19.post1), which makes `pip install galaxy` fail outright. So: read the pins from
+  # The metapackage (from 25.0.1 on) pins every dependency exactly (~340 of them). Some pins
+  # name a release PyPI no longer serves (galaxy 26.1.2 pins certifi==2026.10.19, replaced there
+  # by 2026.10.19.post1), which makes `pip install galaxy` fail outright. So: read the pins from
   # the wheel's metadata, install them, relaxing only a pin that cannot be had (X==V → X==V.*,
   # then X>=V), then install the metapackage itself without its dependencies.
-  pip_q download -q --no-deps -d "$tmp" "galaxy==$version" >/dev/null
+  # Before 25.0.1 there is no metapackage: galaxy-app and galaxy-web-apps leave their
+  # dependencies (and each other's releases) unpinned, and today's releases of them do not
+  # work (24.2.4 with gxformat2 0.21: "cannot import name 'ImporterGalaxyInterface'"). The pins
+  # are the ones galaxy-app ships, galaxy/dependencies/pinned-requirements.txt, and every
+  # galaxy-* package is held to the same release.
+  local meta=1
+  pip_q download -q --no-deps -d "$tmp" "galaxy==$version" >/dev/null 2>&1 || meta=0
+  if [ "$meta" = 0 ]; then pip_q download -q --no-deps -d "$tmp" "galaxy-app==$version" >/dev/null; fi
   local wheel
-  wheel=$(ls "$tmp"/galaxy-"$version"-*.whl 2>/dev/null | head -n 1 || true)
-  if [ -n "$wheel" ]; then
-    "$venv/bin/python" - "$wheel" "$tmp/requirements.txt" <<'PY'
+  wheel=$(ls "$tmp"/galaxy*-"$version"-*.whl 2>/dev/null | head -n 1 || true)
+  [ -n "$wheel" ] || { say "no galaxy or galaxy-app $version on the package index"; exit 1; }
+  "$venv/bin/python" - "$wheel" "$tmp/requirements.txt" <<'PY'
 import sys, zipfile
 wheel, out = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(wheel) as z:
-    meta = next(n for n in z.namelist() if n.endswith('.dist-info/METADATA'))
-    lines = z.read(meta).decode().splitlines()
-reqs = [l[len('Requires-Dist: '):] for l in lines if l.startswith('Requires-Dist: ') and 'extra ==' not in l]
+    names = z.namelist()
+    pinned = 'galaxy/dependencies/pinned-requirements.txt'
+    if wheel.rsplit('/', 1)[-1].startswith('galaxy_app-'):
+        lines = z.read(pinned).decode().splitlines()
+        # A pin of a git URL (24.2: isa-rwval from GitHub) cannot be fetched from PyPI alone: left out.
+        reqs = [l.split('#')[0].strip() for l in lines if l.strip() and not l.startswith(('#', '-')) and ' @ ' not in l]
+    else:
+        meta = next(n for n in names if n.endswith('.dist-info/METADATA'))
+        lines = z.read(meta).decode().splitlines()
+        reqs = [l[len('Requires-Dist: '):] for l in lines if l.startswith('Requires-Dist: ') and 'extra ==' not in l]
 if not reqs:
-    sys.exit(f'{wheel}: the metapackage lists no requirements (a broken release): pick another GALAXY_VERSION')
+    sys.exit(f'{wheel}: lists no requirements (a broken release): pick another GALAXY_VERSION')
 open(out, 'w').write('\n'.join(reqs) + '\n')
 PY
-    local n
-    for n in 1 2 3 4 5 6 7 8; do
-      if pip_q install -q -r "$tmp/requirements.txt" 2>"$tmp/pip.err"; then break; fi
-      local bad
-      bad=$(sed -n 's/.*No matching distribution found for \([A-Za-z0-9_.-]*\)==\([^ ;]*\).*/\1 \2/p' "$tmp/pip.err" | head -n 1)
-      if [ -z "$bad" ] || [ "$n" = 8 ]; then
-        cat "$tmp/pip.err" >&2
-        say "installing Galaxy $version's dependencies failed (above)"
-        exit 1
-      fi
-      set -- $bad
-      if grep -q "^$1==$2\.\*" "$tmp/requirements.txt"; then
-        say "no release $1 $2.* on the index: asking for $1>=$2"
-        sed -i "s/^$1==$2\.\*/$1>=$2/" "$tmp/requirements.txt"
-      else
-        say "the pin $1==$2 is not on the index: asking for $1==$2.*"
-        sed -i "s/^$1==$2\b/$1==$2.*/" "$tmp/requirements.txt"
-      fi
-    done
-    pip_q install -q --no-deps "galaxy==$version"
-  else
-    # Releases without the metapackage wheel: the web application package and its dependencies.
-    pip_q install -q "galaxy-app==$version" "galaxy-web-apps==$version"
+  : >"$tmp/constraints.txt"
+  if [ "$meta" = 0 ]; then
+    local p
+    for p in app auth config data files job-execution job-metrics navigation objectstore schema \
+      tool-util tours util web-apps web-framework web-stack; do
+      echo "galaxy-$p==$version"
+    done >"$tmp/constraints.txt"
+    printf 'galaxy-app==%s\ngalaxy-web-apps==%s\n' "$version" "$version" >>"$tmp/requirements.txt"
   fi
+  local n
+  for n in 1 2 3 4 5 6 7 8; do
+    if pip_q install -q -c "$tmp/constraints.txt" -r "$tmp/requirements.txt" 2>"$tmp/pip.err"; then break; fi
+    local bad
+    bad=$(sed -n 's/.*No matching distribution found for \([A-Za-z0-9_.-]*\)==\([^ ;]*\).*/\1 \2/p' "$tmp/pip.err" | head -n 1)
+    if [ -z "$bad" ] || [ "$n" = 8 ]; then
+      cat "$tmp/pip.err" >&2
+      say "installing Galaxy $version's dependencies failed (above)"
+      exit 1
+    fi
+    set -- $bad
+    if grep -q "^$1==$2\.\*" "$tmp/requirements.txt"; then
+      say "no release $1 $2.* on the index: asking for $1>=$2"
+      sed -i "s/^$1==$2\.\*/$1>=$2/" "$tmp/requirements.txt"
+    else
+      say "the pin $1==$2 is not on the index: asking for $1==$2.*"
+      sed -i "s/^$1==$2\b/$1==$2.*/" "$tmp/requirements.txt"
+    fi
+  done
+  if [ "$meta" = 1 ]; then pip_q install -q --no-deps "galaxy==$version"; fi
   rm -rf "$tmp"
-  "$venv/bin/python" -c 'import galaxy.version, uvicorn'
-  touch "$venv/.installed"
+  check_version
+  echo "$recipe" >"$venv/.installed"
   say "Galaxy $version installed in $((SECONDS - t0)) s"
 }
 
