@@ -13,7 +13,7 @@
 #         GALAXY_IMPORTD_TEST_GALAXY_VERSION=26.1.2
 #   scripts/real-galaxy.sh stop DIR           stop the processes it started and remove DIR
 #   scripts/real-galaxy.sh halt DIR           stop Galaxy, keep DIR (the tests' "Galaxy is down")
-#   scripts/real-galaxy.sh serve DIR          start the Galaxy of DIR again and wait for it
+#   scripts/real-galaxy.sh serve DIR          start the Galaxy of DIR again (the same release) and wait for it
 #   scripts/real-galaxy.sh install            only install (or check) the venv
 #
 # GALAXY_VERSION picks the release (default 26.1.2). The venv is cached in
@@ -23,6 +23,10 @@
 # galaxy-importd never needs them at run time.
 set -euo pipefail
 cmd=${1:?usage: real-galaxy.sh start|stop|halt|serve DIR [PORT] | install}
+# serve, halt and stop use the release the directory was started with.
+if [ -z "${GALAXY_VERSION:-}" ] && [ -n "${2:-}" ] && [ -f "$2/version" ] && [ "$cmd" != start ]; then
+  GALAXY_VERSION=$(cat "$2/version")
+fi
 version=${GALAXY_VERSION:-26.1.2}
 cache=${GALAXY_IMPORTD_CACHE:-${HOME:-/root}/.cache/galaxy-importd}
 venv="$cache/galaxy-$version"
@@ -40,7 +44,7 @@ install() {
     "$venv/bin/python" -c 'import sys, uvicorn, galaxy.version as v; sys.exit(v.VERSION != sys.argv[1] and f"installed galaxy is {v.VERSION}, not {sys.argv[1]}")' "$version"
   }
   # The marker names the way the venv was made: a venv made by an earlier way is made again.
-  local recipe="pins from the release's own metadata or pinned-requirements.txt (2)"
+  local recipe="pins from the release's own metadata or pinned-requirements.txt (3)"
   if [ "$(cat "$venv/.installed" 2>/dev/null)" = "$recipe" ] && check_version 2>/dev/null; then
     say "Galaxy $version: reusing $venv"
     return
@@ -86,6 +90,10 @@ with zipfile.ZipFile(wheel) as z:
 if not reqs:
     sys.exit(f'{wheel}: lists no requirements (a broken release): pick another GALAXY_VERSION')
 open(out, 'w').write('\n'.join(reqs) + '\n')
+# The pins name fastapi-slim; galaxy-web-apps asks for fastapi, which would bring today's
+# release (24.2.4: "cannot import name 'GenerateJsonSchema' from 'fastapi._compat'").
+slim = [r.split(';')[0].strip().replace('-slim==', '==') for r in reqs if '-slim==' in r.split(';')[0]]
+open(out + '.slim', 'w').write('\n'.join(slim) + ('\n' if slim else ''))
 PY
   : >"$tmp/constraints.txt"
   if [ "$meta" = 0 ]; then
@@ -95,6 +103,7 @@ PY
       echo "galaxy-$p==$version"
     done >"$tmp/constraints.txt"
     printf 'galaxy-app==%s\ngalaxy-web-apps==%s\n' "$version" "$version" >>"$tmp/requirements.txt"
+    cat "$tmp/requirements.txt.slim" >>"$tmp/constraints.txt"
   fi
   local n
   for n in 1 2 3 4 5 6 7 8; do
@@ -243,6 +252,7 @@ start)
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd -P)
   write_config "$dir" "$port"
+  echo "$version" >"$dir/version"
   serve "$dir"
   url="http://127.0.0.1:$port"
   bootstrap=$(cat "$dir/bootstrap_key")

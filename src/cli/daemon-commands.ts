@@ -11,6 +11,7 @@ import { startHttpServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { GalaxyClient } from '../galaxy/client.js';
+import { compareReleases, OLDEST_TESTED, TESTED_RELEASES } from '../galaxy/releases.js';
 import type { FileRecord, FileState, Ledger, ReplicaInfo } from '../ledger/ledger.js';
 import { FILE_STATES, zeroCounts } from '../ledger/ledger.js';
 import { closeLedger, ledgerWhere, openLedger } from '../ledger/open.js';
@@ -253,9 +254,10 @@ export async function retryCommand(config: Config, io: DaemonIo, paths: string[]
 }
 
 export async function checkCommand(config: Config, io: DaemonIo): Promise<number> {
-  const results: { ok: boolean; text: string; fix?: string }[] = [];
+  const results: { ok: boolean; warn?: boolean; text: string; fix?: string }[] = [];
   const pass = (text: string): void => void results.push({ ok: true, text });
   const fail = (text: string, fix: string): void => void results.push({ ok: false, text, fix });
+  const warn = (text: string, fix: string): void => void results.push({ ok: true, warn: true, text, fix });
   pass(`configuration ${config.file ?? '(defaults: no config file found)'} is valid`);
   try {
     requireDaemonKeys(config);
@@ -292,6 +294,10 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
     try {
       const v = await client.version();
       pass(`Galaxy ${v.version_major} answers at ${config.galaxy.url}`);
+      if (compareReleases(v.version_major, OLDEST_TESTED) < 0) {
+        warn(`Galaxy ${v.version_major} is older than the oldest release galaxy-importd is tested on (${OLDEST_TESTED}; tested: ${TESTED_RELEASES.join(', ')})`,
+          'it may work; if an answer cannot be used the daemon pauses and says which request (docs/galaxy-notes.md). Upgrading Galaxy is the sure way');
+      }
       const user = await client.currentUser();
       if (user.is_admin === true) pass(`the key belongs to ${user.email ?? 'a user'}, an admin`);
       else fail(`the key belongs to ${user.email ?? 'a user'}, who is not an admin`, 'use the key of a user listed in admin_users in galaxy.yml');
@@ -316,7 +322,7 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
       await client.close();
     }
   }
-  for (const r of results) io.stdout.write(r.ok ? `ok    ${r.text}\n` : `FAIL  ${r.text}\n      fix: ${r.fix ?? ''}\n`);
+  for (const r of results) io.stdout.write(r.warn ? `warn  ${r.text}\n      note: ${r.fix ?? ''}\n` : r.ok ? `ok    ${r.text}\n` : `FAIL  ${r.text}\n      fix: ${r.fix ?? ''}\n`);
   const bad = results.filter((r) => !r.ok).length;
   io.stdout.write(bad === 0 ? 'all checks passed\n' : `${bad} check(s) failed\n`);
   return bad === 0 ? 0 : 1;

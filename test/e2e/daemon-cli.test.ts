@@ -181,6 +181,20 @@ describe('galaxy-importd run and scan, as processes', () => {
     assert.equal(res.code, 1);
     assert.match(res.stdout, /FAIL {2}the key belongs to user@example.org, who is not an admin\n {6}fix: use the key of a user listed in admin_users/);
   });
+
+  it('check warns, and still passes, on a Galaxy older than the oldest release it is tested on', async (t) => {
+    const old = await setup(t, {}, { version: '23.1.4' });
+    const current = await setup(t);
+
+    const warned = await runCli(['--config', old.configFile, 'check'], { env: old.env });
+    const plain = await runCli(['--config', current.configFile, 'check'], { env: current.env });
+
+    assert.equal(warned.code, 0, warned.stdout);
+    assert.match(warned.stdout, /^warn {2}Galaxy 23\.1 is older than the oldest release galaxy-importd is tested on \(24\.2; tested: 24\.2, 26\.1\)\n {6}note: /m);
+    assert.match(warned.stdout, /^all checks passed$/m);
+    assert.equal(plain.code, 0);
+    assert.doesNotMatch(plain.stdout, /^warn/m);
+  });
 });
 
 describe('configuration errors exit 2 with a message naming the key or line', () => {

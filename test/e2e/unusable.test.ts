@@ -94,7 +94,7 @@ describe('answers the daemon cannot use, for good', () => {
       assert.match(scan.stderr, /that its release is one galaxy-importd supports/);
       assert.equal(said.length, 1, `one error line, not ${said.length}`);
       assert.equal(said[0]?.request, c.request);
-      assert.equal(said[0]?.galaxy_version, '24.1.1');
+      assert.equal(said[0]?.galaxy_version, '26.1.2');
       assert.equal(said[0]?.level, 'error');
       assert.ok(hits.length >= 3 && hits.length <= 8, `${c.request} was asked ${hits.length} times`);
     });

@@ -13,6 +13,8 @@ import { IdCodec } from './ids.js';
  */
 
 export interface EmulatorSettings {
+  /** The release it answers as, "26.1.2" (the one its answers follow; docs/galaxy-notes.md). */
+  version: string;
   /** Galaxy's library_import_dir; null when unset (server_dir imports are refused with 403004). */
   libraryImportDir: string | null;
   /** Galaxy's allow_path_paste (allow_library_path_paste). */
@@ -273,8 +275,8 @@ export class GalaxyModel {
 
   configuration(user: User | null, keys: string[] | null): Record<string, unknown> {
     const all: Record<string, unknown> = {
-      version_major: '24.1',
-      version_minor: '1',
+      version_major: this.settings.version.split('.').slice(0, 2).join('.'),
+      version_minor: this.settings.version.split('.')[2] ?? null,
       brand: null,
       is_admin_user: Boolean(user?.admin),
       user_library_import_dir_available: false,
@@ -944,7 +946,7 @@ export class GalaxyModel {
       exit_code: TERMINAL_JOB.has(job.state) ? (job.state === 'ok' ? 0 : 1) : null,
       create_time: job.createTime,
       update_time: job.updateTime,
-      galaxy_version: '24.1',
+      galaxy_version: this.settings.version.split('.').slice(0, 2).join('.'),
       external_id: String(10_000 + job.id),
       handler: null,
       job_runner_name: null,

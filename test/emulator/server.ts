@@ -86,7 +86,7 @@ function routes(model: GalaxyModel): Route[] {
   };
   const p = (params: string[], i: number): string => params[i] ?? '';
   return [
-    r('GET', '/api/version', () => ({ version_major: '24.1', version_minor: '1' })),
+    r('GET', '/api/version', () => ({ version_major: model.settings.version.split('.').slice(0, 2).join('.'), version_minor: model.settings.version.split('.')[2] ?? null })),
     r('GET', '/api/whoami', ({ user }) => model.whoami(user)),
     r('GET', '/api/users/current', ({ user }) => model.currentUser(user)),
     r('GET', '/api/configuration', ({ user, query }) =>
@@ -146,6 +146,7 @@ function sleep(ms: number): Promise<void> {
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const settings: EmulatorSettings = {
+    version: options.version ?? '26.1.2',
     libraryImportDir: options.libraryImportDir ?? null,
     allowPathPaste: options.allowPathPaste ?? false,
     jobQueuedMs: options.jobQueuedMs ?? 30,

@@ -181,7 +181,7 @@ describe('GalaxyClient against the emulator', () => {
 
     const v = await c.version();
 
-    assert.equal(v.version_major, '24.1');
+    assert.equal(v.version_major, '26.1');
   });
 });
 

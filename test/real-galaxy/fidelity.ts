@@ -135,7 +135,8 @@ function compare(real: Map<string, Shape>, emu: Map<string, Shape>): string[] {
 }
 
 export function fidelity(): void {
-  it('6. fidelity: the same calls to the emulator and to the real Galaxy answer in the same shapes', { timeout: 15 * 60_000 }, async (t) => {
+  const skip = process.env.GALAXY_IMPORTD_TEST_GALAXY_CORE === '1' ? 'the emulator follows the newest tested release; its shapes are compared with that one only' : false;
+  it('6. fidelity: the same calls to the emulator and to the real Galaxy answer in the same shapes', { timeout: 15 * 60_000, skip }, async (t) => {
     const g: Galaxy = galaxy();
     emptyImportDir();
     t.after(emptyImportDir);

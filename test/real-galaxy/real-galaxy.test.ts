@@ -16,6 +16,8 @@ import { gzipSync } from 'node:zlib';
 // scenarios share Galaxy's single import directory and so run one after another.
 
 const LONG = { timeout: 15 * 60_000 };
+// On an older Galaxy release the suite's core runs (a, b, e, g): GALAXY_IMPORTD_TEST_GALAXY_CORE=1.
+const EXTRA = { ...LONG, skip: process.env.GALAXY_IMPORTD_TEST_GALAXY_CORE === '1' ? 'only the core of the suite (a, b, e, g) runs on an older Galaxy release' : false };
 
 describe('a real Galaxy', { skip: NO_GALAXY }, () => {
   it('a. replays the seed session with the api commands', LONG, async (t) => {
@@ -130,7 +132,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.equal(events(second.stdout).filter((e) => e.event === 'upload.submitted').length, 0, 'a second scan uploads nothing');
   });
 
-  it('i. check and run with a wrong key, with a non-admin key, and check with the admin key', LONG, async (t) => {
+  it('i. check and run with a wrong key, with a non-admin key, and check with the admin key', EXTRA, async (t) => {
     const s = scenario(t, 'keys');
     s.put('keys/a.txt', 'a\n');
 
@@ -147,7 +149,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     const exit = await run.exited;
 
     assert.equal(good.code, 0, good.stdout);
-    assert.match(good.stdout, /^ok {4}Galaxy 26\.\d+ answers at /m);
+    assert.match(good.stdout, new RegExp(`^ok {4}Galaxy ${s.g.version.split('.').slice(0, 2).join('\\.')} answers at `, 'm'));
     assert.match(good.stdout, /^ok {4}the key belongs to admin@example\.org, an admin$/m);
     assert.match(good.stdout, new RegExp(`^ok {4}Galaxy's library_import_dir is the watched directory \\(${s.importDir.replaceAll('/', '\\/')}\\)$`, 'm'));
     assert.match(good.stdout, /^all checks passed$/m);
@@ -170,7 +172,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.deepEqual(await datasets(s.library), [], 'nothing uploaded with a refused key');
   });
 
-  it('c. run live: a slow writer, an rsync copy under its temporary name, a file renamed into place: each once, complete', LONG, async (t) => {
+  it('c. run live: a slow writer, an rsync copy under its temporary name, a file renamed into place: each once, complete', EXTRA, async (t) => {
     const s = scenario(t, 'live');
     s.writeConfig({ import: { settle_seconds: 2 } });
     mkdirSync(path.join(s.importDir, 'live'), { recursive: true });
@@ -211,7 +213,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.equal(exit.code, 0);
   });
 
-  it("d. a file Galaxy refuses, in a batch with good ones: only it fails, with Galaxy's message; fixed and retried, it is imported", LONG, async (t) => {
+  it("d. a file Galaxy refuses, in a batch with good ones: only it fails, with Galaxy's message; fixed and retried, it is imported", EXTRA, async (t) => {
     const s = scenario(t, 'refused');
     for (const n of ['one', 'two', 'three']) s.put(`mixed/${n}.txt`, `${n}\n`);
     const page = s.put('mixed/page.txt', '<html><head><title>x</title></head><body><script>alert(1)</script></body></html>\n');
@@ -263,7 +265,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assertEachOnceOk(found, expected);
   });
 
-  it('f. Galaxy stopped and started again while run has uploads in flight: nothing lost or doubled; /readyz names Galaxy as unreachable', LONG, async (t) => {
+  it('f. Galaxy stopped and started again while run has uploads in flight: nothing lost or doubled; /readyz names Galaxy as unreachable', EXTRA, async (t) => {
     const s = scenario(t, 'restart');
     const port = await freePort();
     s.writeConfig({ upload: { batch_size: 5 }, http: { listen: `127.0.0.1:${port}` } });
@@ -289,7 +291,8 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
       const d = await datasets(s.library);
       return d.filter((x) => x.state === 'ok').length >= expected.length ? true : undefined;
     }, 10 * 60_000, 'every file ok after Galaxy came back');
-    await new Promise((r) => setTimeout(r, 3000));
+    // The daemon's polls back off while Galaxy is down (up to 10 s apart): it sees the jobs end a little later.
+    await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok').length >= expected.length ? true : undefined), 120_000, 'the daemon to confirm every file');
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     run.child.kill('SIGTERM');
     await run.exited;
@@ -323,7 +326,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assertEachOnceOk(await datasets(s.library), expected);
   });
 
-  it("h. what an admin does in Galaxy's UI between two runs: the upload history purged, a folder deleted, the library renamed", LONG, async (t) => {
+  it("h. what an admin does in Galaxy's UI between two runs: the upload history purged, a folder deleted, the library renamed", EXTRA, async (t) => {
     const s = scenario(t, 'ui');
     s.put('h1/a.txt', 'a\n');
     s.put('h2/b.txt', 'b\n');
@@ -361,7 +364,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.ok(events(third.stdout).some((e) => e.event === 'library.created'));
   });
 
-  it('j. link_data_only = true: the dataset refers to the original file, which stays; method = paths works on this Galaxy', LONG, async (t) => {
+  it('j. link_data_only = true: the dataset refers to the original file, which stays; method = paths works on this Galaxy', EXTRA, async (t) => {
     const s = scenario(t, 'link');
     s.writeConfig({ 'folder:linked': { link_data_only: true } });
     const linked = s.put('linked/big.fastq', fastq(40, 3));
