@@ -60,16 +60,15 @@ export interface Answer {
   headers: Headers;
 }
 
-/** A raw request to the emulator, for tests of the emulator itself. */
-export async function call(emu: Emulator, method: string, urlPath: string, opts: { body?: unknown; key?: string | null; rawBody?: string } = {}): Promise<Answer> {
+/** One raw request to a Galaxy (the emulator or a real one): `key` in x-api-key (null: none), the answer's JSON when it is JSON. */
+export async function request(baseUrl: string, method: string, urlPath: string, opts: { body?: unknown; key: string | null; rawBody?: string; timeoutMs?: number }): Promise<Answer> {
   const headers: Record<string, string> = {};
-  const key = opts.key === undefined ? emu.adminKey : opts.key;
-  if (key !== null) headers['x-api-key'] = key;
+  if (opts.key !== null) headers['x-api-key'] = opts.key;
   let body: string | undefined;
   if (opts.rawBody !== undefined) body = opts.rawBody;
   else if (opts.body !== undefined) body = JSON.stringify(opts.body);
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${emu.url}${urlPath}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const res = await fetch(`${baseUrl}${urlPath}`, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
   const text = await res.text();
   let json: unknown;
   try {
@@ -78,6 +77,38 @@ export async function call(emu: Emulator, method: string, urlPath: string, opts:
     json = undefined;
   }
   return { status: res.status, json, text, headers: res.headers };
+}
+
+/** A raw request to the emulator, for tests of the emulator itself. */
+export function call(emu: Emulator, method: string, urlPath: string, opts: { body?: unknown; key?: string | null; rawBody?: string } = {}): Promise<Answer> {
+  return request(emu.url, method, urlPath, { ...opts, key: opts.key === undefined ? emu.adminKey : opts.key });
+}
+
+/** BED lines, as the seed's 2.bed and 3.bed. */
+export function bedLines(n: number, seed: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push(`chr${(i % 22) + 1}\t${seed + i * 100}\t${seed + i * 100 + 50}\tregion${i}\t${i % 1000}\t${i % 2 ? '-' : '+'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The session of seed/galaxy-admin-api.md through `api` (the built CLI's api commands): list,
+ * create a library, show it and its contents, create a folder in its root, upload the `bed`
+ * subdirectory as bed/hg19. Each step's output, and the ids read from them.
+ */
+export async function seedSession(api: (...args: string[]) => Promise<string>, librariesUrl: string, name: string) {
+  const listedFirst = await api('display', librariesUrl);
+  const created = await api('create-library', librariesUrl, name, 'API Test Library');
+  const libId = /^ {2}id: ([0-9a-f]{16})$/m.exec(created)?.[1] ?? '';
+  const listed = await api('display', librariesUrl);
+  const shown = await api('display', `${librariesUrl}/${libId}`);
+  const contentsUrl = `${librariesUrl}/${libId}/contents`;
+  const contents = await api('display', contentsUrl);
+  const rootId = /^ {2}id: (F[0-9a-f]{16})$/m.exec(contents)?.[1] ?? '';
+  const folder = await api('create-folder', contentsUrl, rootId, 'api_test_folder1', 'API Test Folder 1');
+  const folderId = /^ {2}id: (F[0-9a-f]{16})$/m.exec(folder)?.[1] ?? '';
+  const upload = await api('upload-dir', contentsUrl, folderId, 'bed', 'bed', 'hg19');
+  return { listedFirst, created, libId, listed, shown, contentsUrl, contents, rootId, folder, folderId, upload };
 }
 
 /** Poll until `check` returns a value other than undefined, or fail after `ms`. */

@@ -2,16 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, emulator, runCli, tempDir, waitFor } from '../helpers.js';
+import { bedLines, CLI, emulator, runCli, seedSession, tempDir, waitFor } from '../helpers.js';
 
 // The whole session of seed/galaxy-admin-api.md, replayed through the built CLI
 // against the emulator: the four scripts as `galaxy-importd api …`.
-
-function bedLines(n: number, seed: number): string {
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(`chr${(i % 22) + 1}\t${seed + i * 100}\t${seed + i * 100 + 50}\tregion${i}\t${i % 1000}\t${i % 2 ? '-' : '+'}`);
-  return `${lines.join('\n')}\n`;
-}
 
 describe('the seed session through the built CLI', () => {
   it('lists, creates a library and a folder, uploads the bed directory and shows a dataset', async (t) => {
@@ -31,17 +25,7 @@ describe('the seed session through the built CLI', () => {
     };
     const url = `${emu.url}/api/libraries`;
 
-    const empty = await api('display', url);
-    const created = await api('create-library', url, 'api_test', 'API Test Library');
-    const libId = /^ {2}id: ([0-9a-f]{16})$/m.exec(created)?.[1] ?? '';
-    const listed = await api('display', url);
-    const shown = await api('display', `${url}/${libId}`);
-    const contentsUrl = `${url}/${libId}/contents`;
-    const contents = await api('display', contentsUrl);
-    const rootId = /^ {2}id: (F[0-9a-f]{16})$/m.exec(contents)?.[1] ?? '';
-    const folder = await api('create-folder', contentsUrl, rootId, 'api_test_folder1', 'API Test Folder 1');
-    const folderId = /^ {2}id: (F[0-9a-f]{16})$/m.exec(folder)?.[1] ?? '';
-    const upload = await api('upload-dir', contentsUrl, folderId, 'bed', 'bed', 'hg19');
+    const { listedFirst: empty, created, libId, listed, shown, contentsUrl, contents, rootId, folder, folderId, upload } = await seedSession(api, url, 'api_test');
     const datasetId = /^ {2}name: 2\.bed\n {2}id: ([0-9a-f]{16})$/m.exec(upload)?.[1] ?? '';
     const dataset = await waitFor(async () => {
       const out = await api('display', `${contentsUrl}/${datasetId}`);

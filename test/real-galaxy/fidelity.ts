@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Emulator } from '../emulator/server.js';
 import { startEmulator } from '../emulator/server.js';
-import { waitFor } from '../helpers.js';
+import { request, waitFor } from '../helpers.js';
 import type { Galaxy } from './galaxy.js';
 import { emptyImportDir, galaxy } from './galaxy.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,19 +46,8 @@ function shapeOf(status: number, json: unknown): Shape {
   return out;
 }
 
-async function call(s: Server, method: string, p: string, body?: unknown, key: string | null = s.adminKey): Promise<{ status: number; json: unknown }> {
-  const headers: Record<string, string> = {};
-  if (key !== null) headers['x-api-key'] = key;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${s.url}${p}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json };
+function call(s: Server, method: string, p: string, body?: unknown, key: string | null = s.adminKey): Promise<{ status: number; json: unknown }> {
+  return request(s.url, method, p, { body, key });
 }
 
 /** The calls, run against one server; each answer's shape by the call's name. */

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { REPO, tempDir } from '../helpers.js';
+import { REPO, request, tempDir } from '../helpers.js';
+import type { Answer } from '../helpers.js';
 import { ini } from '../integration/harness.js';
 import type { Sections } from '../integration/harness.js';
 
@@ -35,33 +36,10 @@ export function galaxy(): Galaxy {
   return GALAXY;
 }
 
-export interface Answer {
-  status: number;
-  json: unknown;
-  text: string;
-}
-
 /** One request to the real Galaxy, with the admin key unless another is given (null: none). */
-export async function gx(method: string, urlPath: string, opts: { body?: unknown; key?: string | null; timeoutMs?: number } = {}): Promise<Answer> {
+export function gx(method: string, urlPath: string, opts: { body?: unknown; key?: string | null; timeoutMs?: number } = {}): Promise<Answer> {
   const g = galaxy();
-  const headers: Record<string, string> = {};
-  const key = opts.key === undefined ? g.adminKey : opts.key;
-  if (key !== null) headers['x-api-key'] = key;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${g.url}${urlPath}`, {
-    method,
-    headers,
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+  return request(g.url, method, urlPath, { ...opts, key: opts.key === undefined ? g.adminKey : opts.key });
 }
 
 /** GET that must answer 200; its JSON. */
@@ -209,13 +187,6 @@ export function galaxyServer(action: 'halt' | 'serve', ifDown = false): void {
 /** JSON log lines of a daemon's stdout. */
 export function events(stdout: string): { event?: string; file?: string; level?: string; reason?: string; [k: string]: unknown }[] {
   return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string });
-}
-
-/** BED lines, as the seed's 2.bed and 3.bed. */
-export function bedLines(n: number, seed: number): string {
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(`chr${(i % 22) + 1}\t${seed + i * 100}\t${seed + i * 100 + 50}\tregion${i}\t${i % 1000}\t${i % 2 ? '-' : '+'}`);
-  return `${lines.join('\n')}\n`;
 }
 
 export function fastq(n: number, seed: number): string {

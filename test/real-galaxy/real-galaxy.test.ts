@@ -3,9 +3,9 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFi
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { runCli, spawnCli, waitFor } from '../helpers.js';
+import { bedLines, runCli, seedSession, spawnCli, waitFor } from '../helpers.js';
 import {
-  assertEachOnceOk, bedLines, datasetDetails, datasets, events, fastq, fileSize, get, gx, galaxyServer, librariesNamed, NO_GALAXY, scenario,
+  assertEachOnceOk, datasetDetails, datasets, events, fastq, fileSize, get, gx, galaxyServer, librariesNamed, NO_GALAXY, scenario,
 } from './galaxy.js';
 import { fidelity } from './fidelity.js';
 import type { Library } from './galaxy.js';
@@ -35,17 +35,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     const url = `${s.g.url}/api/libraries`;
     const before = await get<Library[]>('/api/libraries');
 
-    const listedFirst = await api('display', url);
-    const created = await api('create-library', url, s.library, 'API Test Library');
-    const libId = /^ {2}id: ([0-9a-f]{16})$/m.exec(created)?.[1] ?? '';
-    const listed = await api('display', url);
-    const shown = await api('display', `${url}/${libId}`);
-    const contentsUrl = `${url}/${libId}/contents`;
-    const contents = await api('display', contentsUrl);
-    const rootId = /^ {2}id: (F[0-9a-f]{16})$/m.exec(contents)?.[1] ?? '';
-    const folder = await api('create-folder', contentsUrl, rootId, 'api_test_folder1', 'API Test Folder 1');
-    const folderId = /^ {2}id: (F[0-9a-f]{16})$/m.exec(folder)?.[1] ?? '';
-    const upload = await api('upload-dir', contentsUrl, folderId, 'bed', 'bed', 'hg19');
+    const { listedFirst, created, libId, listed, shown, contentsUrl, contents, rootId, folder, folderId, upload } = await seedSession(api, url, s.library);
     const ids = [...upload.matchAll(/^ {2}name: (\d\.bed)\n {2}id: ([0-9a-f]{16})$/gm)].map((m) => [m[1], m[2]] as const);
     const shownDatasets = await waitFor(async () => {
       const out = await Promise.all(ids.map(async ([, id]) => api('display', `${contentsUrl}/${id}`)));
