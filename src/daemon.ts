@@ -13,7 +13,7 @@ import type { Logger } from './observe/logger.js';
 import type { Metrics } from './observe/metrics.js';
 import { compileIgnore, ignoredReason } from './pipeline/admit.js';
 import { Claims } from './pipeline/claims.js';
-import { KeyGate } from './pipeline/gate.js';
+import { Gate } from './pipeline/gate.js';
 import type { PauseKind } from './pipeline/gate.js';
 import { HistoryPool } from './pipeline/histories.js';
 import { routeFile } from './pipeline/route.js';
@@ -117,7 +117,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     onAnswer: (request, unusable) => gate.onAnswer(request, unusable),
   });
   const fileLog = log.child({ component: 'pipeline' });
-  const gate = new KeyGate(client, {
+  const gate = new Gate(client, {
     refused: (message) => log.error({ event: 'galaxy.key_refused', reason: message }, 'Galaxy refuses the API key: uploads are paused until it works; check that it is an admin user\'s current key'),
     restored: () => log.info({ event: 'galaxy.key_ok' }, 'Galaxy accepts the API key again: uploads resume'),
     unusable: (request, reason) => void client.version().then((v) => `${v.version_major}${v.version_minor ? `.${v.version_minor}` : ''}`, () => 'unknown').then((version) => {

@@ -14,7 +14,7 @@ export type PauseKind = 'key' | 'unusable';
 export const UNUSABLE_STRIKES = 3;
 
 /**
- * Open while Galaxy accepts the key. A 401 or 403 closes it: every submission
+ * The gate every Galaxy request of the pipeline waits at. Open while Galaxy accepts the key. A 401 or 403 closes it: every submission
  * waits, the problem is logged once per probe, and the key is probed at most
  * once per `probeMs` until it works again (as an admin's), which reopens it.
  *
@@ -24,7 +24,7 @@ export const UNUSABLE_STRIKES = 3;
  * work asks again; an answer still unusable closes it at once, so the line comes at most once
  * per `probeMs` and no request loops faster than that.
  */
-export class KeyGate {
+export class Gate {
   readonly #client: GalaxyClient;
   readonly #log: GateLog;
   readonly #probeMs: number;

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import { legacyDatasetName } from '../galaxy/names.js';
 import type { FileRecord, Ledger } from '../ledger/ledger.js';
-import type { KeyGate } from './gate.js';
+import type { Gate } from './gate.js';
 import type { HistoryPool } from './histories.js';
 import { isHistoryGone } from './histories.js';
 import { backoffMs, classify } from './retry.js';
@@ -51,7 +51,7 @@ export interface UploaderDeps {
   ledger: Ledger;
   targets: Targets;
   histories: HistoryPool;
-  gate: KeyGate;
+  gate: Gate;
   log: Logger;
   options: UploaderOptions;
   now?: () => number;

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { GalaxyClient } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
-import { KeyGate, UNUSABLE_STRIKES } from '../../src/pipeline/gate.js';
+import { Gate, UNUSABLE_STRIKES } from '../../src/pipeline/gate.js';
 
 const noRoute = new GalaxyApiError({ status: 404, errCode: null, errMsg: '"404 Not Found: No route for /api/jobs" (text/html)', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs' });
 
-function gate(probeMs = 60_000): { gate: KeyGate; said: string[] } {
+function gate(probeMs = 60_000): { gate: Gate; said: string[] } {
   const said: string[] = [];
   const client = { currentUser: () => Promise.resolve({ is_admin: true }) } as unknown as GalaxyClient;
-  const g = new KeyGate(client, {
+  const g = new Gate(client, {
     refused: (m) => said.push(`refused ${m}`),
     restored: () => said.push('restored'),
     unusable: (request) => said.push(`unusable ${request}`),
