@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { OPTIONS } from '../src/config/options.js';
 import { recordFigures, writeSection } from './results.js';
 
 const { values } = parseArgs({
@@ -219,7 +220,9 @@ if (child) {
 
 const skip = new Set(values.skip.split(',').filter(Boolean));
 const rows: Row[] = [];
-rows.push(await measure('galaxy-importd scan, defaults (batch_size 20, concurrency 4)', ['--way', 'daemon', '--tag', '20x4']));
+const defaultOf = (key: string): number => Number(OPTIONS.find((o) => o.section === 'upload' && o.key === key)?.default);
+const [batchDefault, concurrencyDefault] = [defaultOf('batch_size'), defaultOf('concurrency')];
+rows.push(await measure(`galaxy-importd scan, defaults (batch_size ${batchDefault}, concurrency ${concurrencyDefault})`, ['--way', 'daemon', '--tag', `${batchDefault}x${concurrencyDefault}`]));
 for (const v of values.sweep.split(',').filter(Boolean)) {
   const [b, c] = v.split('x').map(Number) as [number, number];
   rows.push(await measure(`galaxy-importd scan, batch_size ${b}, concurrency ${c}`, ['--way', 'daemon', '--tag', `${b}x${c}`]));
