@@ -25,7 +25,8 @@ if (files.length === 0) {
 const realGalaxy = files.filter((f) => f.includes(`${path.sep}real-galaxy${path.sep}`));
 const rest = files.filter((f) => !realGalaxy.includes(f));
 let status = 0;
-for (const [set, timeout] of [[rest, 180_000], [realGalaxy, 60 * 60_000]]) {
+// The real-Galaxy file first: the last summary printed is then the whole suite's.
+for (const [set, timeout] of [[realGalaxy, 60 * 60_000], [rest, 180_000]]) {
   if (set.length === 0) continue;
   const res = spawnSync(process.execPath, ['--expose-gc', '--test', '--test-reporter=spec', `--test-timeout=${timeout}`, ...set], { stdio: 'inherit' });
   status ||= res.status ?? 1;
