@@ -44,7 +44,7 @@ install() {
     "$venv/bin/python" -c 'import sys, uvicorn, galaxy.version as v; sys.exit(v.VERSION != sys.argv[1] and f"installed galaxy is {v.VERSION}, not {sys.argv[1]}")' "$version"
   }
   # The marker names the way the venv was made: a venv made by an earlier way is made again.
-  local recipe="pins from the release's own metadata or pinned-requirements.txt (3)"
+  local recipe="pins from the release's own metadata or pinned-requirements.txt (4)"
   if [ "$(cat "$venv/.installed" 2>/dev/null)" = "$recipe" ] && check_version 2>/dev/null; then
     say "Galaxy $version: reusing $venv"
     return
@@ -91,7 +91,8 @@ if not reqs:
     sys.exit(f'{wheel}: lists no requirements (a broken release): pick another GALAXY_VERSION')
 open(out, 'w').write('\n'.join(reqs) + '\n')
 # The pins name fastapi-slim; galaxy-web-apps asks for fastapi, which would bring today's
-# release (24.2.4: "cannot import name 'GenerateJsonSchema' from 'fastapi._compat'").
+# release (24.2.4, and 25.0.4's metapackage too: "cannot import name 'GenerateJsonSchema'
+# from 'fastapi._compat'"): fastapi is held to fastapi-slim's release.
 slim = [r.split(';')[0].strip().replace('-slim==', '==') for r in reqs if '-slim==' in r.split(';')[0]]
 open(out + '.slim', 'w').write('\n'.join(slim) + ('\n' if slim else ''))
 PY
@@ -103,8 +104,8 @@ PY
       echo "galaxy-$p==$version"
     done >"$tmp/constraints.txt"
     printf 'galaxy-app==%s\ngalaxy-web-apps==%s\n' "$version" "$version" >>"$tmp/requirements.txt"
-    cat "$tmp/requirements.txt.slim" >>"$tmp/constraints.txt"
   fi
+  cat "$tmp/requirements.txt.slim" >>"$tmp/constraints.txt"
   local n
   for n in 1 2 3 4 5 6 7 8; do
     if pip_q install -q -c "$tmp/constraints.txt" -r "$tmp/requirements.txt" 2>"$tmp/pip.err"; then break; fi

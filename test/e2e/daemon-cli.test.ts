@@ -190,7 +190,7 @@ describe('galaxy-importd run and scan, as processes', () => {
     const plain = await runCli(['--config', current.configFile, 'check'], { env: current.env });
 
     assert.equal(warned.code, 0, warned.stdout);
-    assert.match(warned.stdout, /^warn {2}Galaxy 23\.1 is older than the oldest release galaxy-importd is tested on \(24\.2; tested: 24\.2, 26\.1\)\n {6}note: /m);
+    assert.match(warned.stdout, /^warn {2}Galaxy 23\.1 is older than the oldest release galaxy-importd is tested on \(24\.2; tested: 24\.2, 25\.0, 25\.1, 26\.1\)\n {6}note: /m);
     assert.match(warned.stdout, /^all checks passed$/m);
     assert.equal(plain.code, 0);
     assert.doesNotMatch(plain.stdout, /^warn/m);
