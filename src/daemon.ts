@@ -455,7 +455,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     async readiness() {
       const reasons: string[] = [];
       if (!started) reasons.push('the start-up walk is not done yet');
-      if (gate.blocked !== null) reasons.push(gate.kind === 'key' ? `Galaxy refuses the API key: ${gate.blocked}` : `Galaxy's answers cannot be used: ${gate.blocked}`);
+      const pause = gate.pause;
+      if (pause !== null) reasons.push(pause.kind === 'key' ? `Galaxy refuses the API key: ${pause.reason}` : `Galaxy's answers cannot be used: ${pause.reason}`);
       if (probe === null || now() - probe.at > 5000) {
         let problem: string | null = null;
         try {
@@ -472,7 +473,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return reasons;
     },
     counts: () => ({ files: ledger.counts(), settling: settler.size + admitting, inFlight: uploader.pending }),
-    paused: () => (gate.blocked !== null && gate.kind !== null ? { kind: gate.kind, reason: gate.blocked } : null),
+    paused: () => gate.pause,
     failedThisRun: () => ledger.inState('failed').filter((r: FileRecord) => r.updatedAt >= startedAt).map((r) => r.path),
     async stop(deadlineMs) {
       stopping = true;

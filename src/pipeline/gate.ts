@@ -51,6 +51,11 @@ export class Gate {
     return this.#kind;
   }
 
+  /** Why it is closed and what it says, or null while open. */
+  get pause(): { kind: PauseKind; reason: string } | null {
+    return this.#blocked !== null && this.#kind !== null ? { kind: this.#kind, reason: this.#blocked } : null;
+  }
+
   block(message: string): void {
     if (this.#blocked !== null || this.#closed) return;
     this.#blocked = message;
