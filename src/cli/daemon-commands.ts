@@ -14,9 +14,12 @@ import { GalaxyClient } from '../galaxy/client.js';
 import { compareReleases, OLDEST_TESTED, TESTED_RELEASES } from '../galaxy/releases.js';
 import type { FileRecord, FileState, Ledger, ReplicaInfo } from '../ledger/ledger.js';
 import { FILE_STATES, zeroCounts } from '../ledger/ledger.js';
-import { closeLedger, ledgerWhere, openLedger } from '../ledger/open.js';
+import { ledgerWhere, openLedger } from '../ledger/open.js';
 import type { Logger } from '../observe/logger.js';
+import { fanOut } from '../observe/events.js';
+import type { Emit } from '../observe/events.js';
 import { createLogger } from '../observe/logger.js';
+import { logEvents } from '../observe/telemetry.js';
 import { version } from '../version.js';
 import { folderText, routeFile } from '../pipeline/route.js';
 
@@ -39,8 +42,8 @@ function openClientLedger(config: Config, env: NodeJS.ProcessEnv): Promise<Ledge
 }
 
 /** The daemon's ledger: a shared one is waited for while its database cannot be reached. */
-function openReplicaLedger(config: Config, io: DaemonIo, log: Logger, o: { signal?: AbortSignal; waitForName: boolean }): Promise<Ledger> {
-  return openLedger(config, { role: 'replica', log: log.child({ component: 'ledger' }), env: io.env, version: version(), waitForName: o.waitForName, ...(o.signal ? { signal: o.signal } : {}) });
+function openReplicaLedger(config: Config, io: DaemonIo, log: Logger, o: { signal?: AbortSignal; waitForName: boolean; emit: Emit }): Promise<Ledger> {
+  return openLedger(config, { role: 'replica', log: log.child({ component: 'ledger' }), emit: o.emit, env: io.env, version: version(), waitForName: o.waitForName, ...(o.signal ? { signal: o.signal } : {}) });
 }
 
 function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiKey } {
@@ -59,7 +62,9 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
       return c ? c.settling + c.inFlight : 0;
     },
   });
-  const log = createLogger(config.log.level, undefined, (fields) => metrics.observeEvent(fields));
+  const log = createLogger(config.log.level);
+  // Every event is written as its log line and counted by the metrics: the two cannot disagree.
+  const emit = fanOut(logEvents(log), (e) => metrics.observe(e));
   let stopRequested!: (sig: Signal) => void;
   const stopped = new Promise<Signal>((resolve) => (stopRequested = resolve));
   const early = new AbortController();
@@ -68,7 +73,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   void stopped.then(() => early.abort());
   let ledger: Ledger;
   try {
-    ledger = await openReplicaLedger(config, io, log, { signal: early.signal, waitForName: true });
+    ledger = await openReplicaLedger(config, io, log, { signal: early.signal, waitForName: true, emit });
   } catch (err) {
     // Stopped while waiting for the shared ledger's database: nothing was started.
     if (early.signal.aborted) {
@@ -79,7 +84,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
     throw err;
   }
   ledgerRef = ledger;
-  const daemon = createDaemon({ config, apiKey: key.key, log, ledger, metrics });
+  const daemon = createDaemon({ config, apiKey: key.key, log, emit, ledger, metrics });
   daemonRef = daemon;
   let server: HttpServer | null = null;
   if (config.http.listen !== null) {
@@ -90,7 +95,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       });
     } catch (err) {
-      await closeLedger(ledger);
+      await ledger.close();
       throw new ConfigError([`[http] listen = ${config.http.listen.host}:${config.http.listen.port}: cannot listen there (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a free port, or leave it empty to turn the server off`], { cause: err });
     }
     log.info({ event: 'http.listening', host: config.http.listen.host, port: server.port }, 'serving /healthz, /readyz and /metrics');
@@ -101,7 +106,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   });
   log.info({
     event: 'daemon.start', import_dir: config.import.dir, galaxy: config.galaxy.url, key_source: key.source, state_dir: config.state.dir,
-    ...(ledger.shared ? { ledger: ledgerWhere(config), replica: ledger.shared.replica } : {}),
+    ...(ledger.coordinator.replica !== null ? { ledger: ledgerWhere(config), replica: ledger.coordinator.replica } : {}),
   }, 'starting');
   const started = daemon.start({ watch: true }).then(() => {
     const c = daemon.counts();
@@ -113,7 +118,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   await started.catch(() => undefined);
   await server?.close();
   const c = daemon.counts();
-  await closeLedger(ledger);
+  await ledger.close();
   log.info({ event: 'daemon.stopped', ...c.files }, 'stopped');
   log.flush();
   return 0;
@@ -122,7 +127,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
 export async function scanCommand(config: Config, io: DaemonIo): Promise<number> {
   const { key } = daemonSetup(config, io.env);
   const log = createLogger(config.log.level);
-  const ledger = await openReplicaLedger(config, io, log, { waitForName: false });
+  const ledger = await openReplicaLedger(config, io, log, { waitForName: false, emit: logEvents(log) });
   const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
   let interrupted = false;
   let wake!: () => void;
@@ -151,7 +156,7 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
   const failed = daemon.failedThisRun();
   await daemon.stop(DRAIN_MS);
   const c = ledger.counts();
-  await closeLedger(ledger);
+  await ledger.close();
   log.flush();
   if (paused?.kind === 'key') {
     io.stderr.write(`galaxy-importd: Galaxy refuses the API key: ${paused.reason}\nUse an admin user's current key (admin_users in galaxy.yml; User → Preferences → Manage API Key).\n`);
@@ -168,7 +173,7 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
 export async function statusCommand(config: Config, io: DaemonIo, opts: { failed: boolean; json: boolean }): Promise<number> {
   const ledger = await openClientLedger(config, io.env);
   try {
-    const replicas = ledger.shared ? await ledger.shared.replicas() : null;
+    const replicas = await ledger.coordinator.replicas();
     const all = ledger.inState(...FILE_STATES);
     const byFolder = new Map<string, Record<FileState, number>>();
     for (const r of all) {
@@ -196,7 +201,7 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
     for (const [folder, c] of [...byFolder].sort()) {
       lines.push(`  ${folder}: ${FILE_STATES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);
     }
-    if (replicas) lines.push('', ...replicaLines(replicas, ledger.shared?.leaseSeconds ?? 0));
+    if (replicas) lines.push('', ...replicaLines(replicas, ledger.coordinator.leaseSeconds ?? 0));
     if (opts.failed) {
       lines.push('', failed.length ? 'failed files:' : 'no failed files');
       for (const r of failed) lines.push(`  ${JSON.stringify(r.path)}: ${r.lastError ?? 'no reason recorded'} (${r.attempts} attempts)`);
@@ -205,7 +210,7 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
     io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } finally {
-    await closeLedger(ledger);
+    await ledger.close();
   }
 }
 
@@ -242,14 +247,15 @@ export async function retryCommand(config: Config, io: DaemonIo, paths: string[]
     ledger.transaction(() => {
       for (const r of chosen) ledger.update(r.path, { state: 'queued', attempts: 0, lastError: `retry requested after: ${r.lastError ?? 'failure'}` });
     });
-    if (ledger.shared) await ledger.shared.commit();
-    io.stdout.write(ledger.shared
-      ? `${chosen.length} file(s) queued again; a running replica takes them within ${Math.ceil(ledger.shared.leaseSeconds / 2)} s.\n`
+    await ledger.coordinator.commit();
+    const lease = ledger.coordinator.leaseSeconds;
+    io.stdout.write(lease !== null
+      ? `${chosen.length} file(s) queued again; a running replica takes them within ${Math.ceil(lease / 2)} s.\n`
       : `${chosen.length} file(s) queued again; a running daemon picks them up at its next rescan, or at once on SIGHUP (systemctl reload galaxy-importd).\n`);
     if (unknown.length) io.stderr.write(`not re-queued:\n  ${unknown.join('\n  ')}\n`);
     return 0;
   } finally {
-    await closeLedger(ledger);
+    await ledger.close();
   }
 }
 
@@ -281,7 +287,7 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
   }
   try {
     const ledger = await openClientLedger(config, io.env);
-    await closeLedger(ledger);
+    await ledger.close();
     pass(config.state.ledger === 'sqlite' ? `state directory ${config.state.dir} is writable (ledger opened)` : `the PostgreSQL ledger ${ledgerWhere(config)} is reachable and its schema is current`);
   } catch (err) {
     const problem = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;

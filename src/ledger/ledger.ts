@@ -70,10 +70,14 @@ export interface Ledger {
   jobsOf(historyId: string): Set<string>;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
-  close(): void;
-  /** Present when several replicas share this ledger (PostgreSQL). */
-  readonly shared?: SharedLedger;
+  /** Write what is pending (up to `deadlineMs`), let go of what this process holds, and close. */
+  close(deadlineMs?: number): Promise<void>;
+  /** How this process shares the ledger's files with others (coordinator.ts): the same interface for both stores. */
+  readonly coordinator: Coordinator;
 }
+
+/** What the pipeline's per-file transitions need of the ledger (pipeline/files.ts). */
+export type FileRows = Pick<Ledger, 'get' | 'put' | 'update' | 'transaction' | 'rememberJob' | 'inState'>;
 
 /** A replica's row in a shared ledger, for `status`. */
 export interface ReplicaInfo {
@@ -91,38 +95,45 @@ export interface ReplicaInfo {
 }
 
 /**
- * What a ledger shared by several replicas (PostgreSQL) adds: claims with
- * leases, a durable write before every Galaxy call, take-over of a dead
- * replica's files, and a lock for creating libraries and folders. The
- * embedded SQLite ledger has none of this: one process owns it whole.
+ * How the processes that use one ledger share its files. With the embedded SQLite ledger one
+ * process owns it whole (coordinator.ts, `localCoordinator`): every claim succeeds, commits
+ * are immediate. With PostgreSQL several replicas share it: claims with leases, a durable
+ * write before every Galaxy call, take-over of a dead replica's files, and a lock for creating
+ * libraries and folders. No caller asks which one it has.
  */
-export interface SharedLedger {
-  /** This replica's name: the owner of its claims. */
-  readonly replica: string;
-  readonly leaseSeconds: number;
+export interface Coordinator {
+  /** This replica's name (the owner of its claims); null when one process owns the ledger. */
+  readonly replica: string | null;
+  /** How long a claim lasts unrenewed; null without leases. */
+  readonly leaseSeconds: number | null;
+  /** How often to look for files no running replica holds (adopt(false)); null: never. */
+  readonly adoptEveryMs: number | null;
   /**
-   * Claim settled files for this replica. Returns the paths now held; the others are done or
+   * Claim settled files for this process. Returns the paths now held; the others are done or
    * held by a live replica (their rows are then known to get() and fingerprint()).
    */
   claim(files: readonly { path: string; size: number; mtimeMs: number }[]): Promise<Set<string>>;
-  /** Resolves when every change made so far is in the database; waits (and retries) while it is unreachable. */
+  /** Resolves when every change made so far is durable; waits (and retries) while the database is unreachable. */
   commit(signal?: AbortSignal): Promise<void>;
-  /** Why the shared ledger cannot be used now (for /readyz), or null. */
+  /** Why the ledger cannot be used now (for /readyz), or null. */
   problem(): string | null;
-  /** Whether this replica still holds the file (false once another replica took it over). */
+  /** Whether this process still holds the file (false once another replica took it over). */
   owns(path: string): boolean;
   /**
-   * Take over files whose holder stopped renewing (and, at start, this replica's own from its
-   * last run, and those `retry` queued): their rows, now held by this replica.
+   * Rows to pick up: at start (`initial`), this process's own from its last run; later, files
+   * whose holder stopped renewing and those `retry` queued.
    */
   adopt(initial: boolean): Promise<FileRecord[]>;
   /** Histories with a request in doubt held by another replica: not to be used for new requests. */
   historiesInDoubt(): Promise<Set<string>>;
-  /** Run `fn` holding a database-wide lock on `key` (creating a library or folder). */
-  withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
-  replicas(): Promise<ReplicaInfo[]>;
-  /** Write what is pending (up to `deadlineMs`), give up the claims' name lock, disconnect. */
-  end(deadlineMs: number): Promise<void>;
+  /**
+   * Run `fn` holding a lock on `key` that every process of this ledger respects (creating a
+   * library or folder). `since`: what another process made before the lock was held is seen
+   * only by a look begun after this time (0 when no other process can have).
+   */
+  withLock<T>(key: string, fn: (since: number) => Promise<T>): Promise<T>;
+  /** Each replica and what it holds, for `status`; null when one process owns the ledger. */
+  replicas(): Promise<ReplicaInfo[] | null>;
 }
 
 /** A shared ledger's database cannot be reached now: a transient failure, retried; nothing is lost. */

@@ -1,6 +1,7 @@
 import { resolvePostgresPassword } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
+import type { Emit } from '../observe/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { Ledger } from './ledger.js';
 import { PostgresLedger } from './postgres.js';
@@ -9,9 +10,11 @@ import { LedgerError, SqliteLedger } from './sqlite.js';
 export interface OpenLedgerOptions {
   /** replica: the daemon (`run`, `scan`), which claims files; client: `status`, `retry`, `check`. */
   role: 'replica' | 'client';
-  log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   env: NodeJS.ProcessEnv;
   version: string;
+  /** Where the shared ledger's events go (ledger.unavailable, ...): the log and the metrics. */
+  emit?: Emit;
   /** Aborts waiting for the database (a stop signal while the daemon starts). */
   signal?: AbortSignal;
   /** `run` waits while another process holds its replica name; `scan` says so and stops. */
@@ -36,6 +39,7 @@ export async function openLedger(config: Config, o: OpenLedgerOptions): Promise<
       log: o.log,
       waitForDatabase: o.role === 'replica',
       waitForName: o.waitForName ?? true,
+      ...(o.emit ? { emit: o.emit } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
   } catch (err) {
@@ -44,11 +48,6 @@ export async function openLedger(config: Config, o: OpenLedgerOptions): Promise<
   }
 }
 
-/** Write what is pending and let go: a shared ledger hands back the files that wait. */
-export async function closeLedger(ledger: Ledger, deadlineMs = 5000): Promise<void> {
-  if (ledger.shared) await ledger.shared.end(deadlineMs);
-  else ledger.close();
-}
 
 /** Where the ledger is, for people: the SQLite file, or the database (no password: the URL never has one). */
 export function ledgerWhere(config: Config): string {

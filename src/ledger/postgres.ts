@@ -3,7 +3,9 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../observe/logger.js';
-import type { FileRecord, FileState, Ledger, ReplicaInfo, SharedLedger } from './ledger.js';
+import type { Coordinator, FileRecord, FileState, Ledger, ReplicaInfo } from './ledger.js';
+import type { Emit } from '../observe/events.js';
+import { writeEvent } from '../observe/telemetry.js';
 import { DONE_STATES, LedgerUnavailableError, zeroCounts } from './ledger.js';
 import type { Row } from './rows.js';
 import { fromRow, ROW_COLUMNS } from './rows.js';
@@ -139,7 +141,9 @@ export interface PostgresLedgerOptions {
    */
   role: 'replica' | 'client';
   version: string;
-  log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Where ledger.unavailable, ledger.available and ledger.unwritten go (the log and the metrics); `log` without it. */
+  emit?: Emit;
   /** Keep trying while the database cannot be reached (the daemon); otherwise fail at once. */
   waitForDatabase: boolean;
   /** A replica whose name another running process holds: wait for it (`run`), or fail at once (`scan`). */
@@ -193,11 +197,12 @@ export function connectionFields(url: string): pg.ClientConfig {
   return fields;
 }
 
-export class PostgresLedger implements Ledger, SharedLedger {
+export class PostgresLedger implements Ledger, Coordinator {
   readonly replica: string;
   readonly leaseSeconds: number;
-  readonly shared: SharedLedger = this;
+  readonly coordinator: Coordinator = this;
   readonly #o: PostgresLedgerOptions;
+  readonly #emit: Emit;
   readonly #pool: pg.Pool;
   readonly #clock: () => number;
   readonly #where: string;
@@ -232,6 +237,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
 
   private constructor(o: PostgresLedgerOptions) {
     this.#o = o;
+    this.#emit = o.emit ?? ((e) => writeEvent(o.log, e));
     this.replica = o.replica ?? hostname();
     this.leaseSeconds = o.leaseSeconds;
     this.#clock = o.clock ?? Date.now;
@@ -399,13 +405,13 @@ export class PostgresLedger implements Ledger, SharedLedger {
   #unavailable(err: unknown): void {
     if (this.#unavailableSince !== null) return;
     this.#unavailableSince = this.#clock();
-    this.#o.log.error({ event: 'ledger.unavailable', ledger: this.#where, err: (err as Error).message, code: (err as { code?: string }).code }, 'the PostgreSQL ledger cannot be reached or refused a statement: files stay pending and nothing is sent until it works again');
+    this.#emit({ type: 'ledger.unavailable', ledger: this.#where, err: (err as Error).message, code: (err as { code?: string }).code });
   }
 
   #available(): void {
     const since = this.#unavailableSince;
     this.#unavailableSince = null;
-    this.#o.log.info({ event: 'ledger.available', ledger: this.#where, duration_ms: since === null ? 0 : this.#clock() - since }, 'the PostgreSQL ledger is reachable again');
+    this.#emit({ type: 'ledger.available', ledger: this.#where, duration_ms: since === null ? 0 : this.#clock() - since });
   }
 
   // ---- the synchronous Ledger, from memory ----
@@ -505,8 +511,13 @@ export class PostgresLedger implements Ledger, SharedLedger {
     this.#changed();
   }
 
-  close(): void {
-    void this.end(5000);
+  close(deadlineMs = 5000): Promise<void> {
+    return this.end(deadlineMs);
+  }
+
+  /** Half the lease: a dead replica's files are taken over within 1.5 leases. */
+  get adoptEveryMs(): number {
+    return Math.max(2000, (this.leaseSeconds * 1000) / 2);
   }
 
   // ---- writing behind ----
@@ -614,7 +625,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
     }
   }
 
-  // ---- SharedLedger ----
+  // ---- Coordinator ----
 
   async claim(files: readonly { path: string; size: number; mtimeMs: number }[]): Promise<Set<string>> {
     if (files.length === 0) return new Set();
@@ -701,7 +712,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
     return new Set(r.rows.map((x) => x.history_id));
   }
 
-  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  async withLock<T>(key: string, fn: (since: number) => Promise<T>): Promise<T> {
     let c: pg.PoolClient;
     try {
       c = await this.#pool.connect();
@@ -712,7 +723,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
       throw new LedgerUnavailableError(`cannot take the creation lock in the PostgreSQL ledger at ${this.#where}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      return await fn();
+      return await fn(this.#clock());
     } finally {
       await c.query('COMMIT').catch(() => undefined);
       c.release();
@@ -776,7 +787,7 @@ export class PostgresLedger implements Ledger, SharedLedger {
     this.#ending = true;
     const left = this.#made - this.#written;
     if (left > 0) {
-      this.#o.log.error({ event: 'ledger.unavailable', ledger: this.#where, changes: left }, 'stopping with ledger changes not written: the files they concern are looked at again by the next replica that starts (nothing is lost; uploads are checked in Galaxy before being sent again)');
+      this.#emit({ type: 'ledger.unwritten', ledger: this.#where, changes: left });
     } else if (this.#o.role === 'replica' && this.#holdingName) {
       // Hand back files that wait, so another replica takes them now; requests in doubt stay held
       // until the lease runs out, by when Galaxy has made their job if it took them.

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ImportdError } from '../errors.js';
-import type { FileRecord, FileState, Ledger } from './ledger.js';
+import { localCoordinator } from './coordinator.js';
+import type { Coordinator, FileRecord, FileState, Ledger } from './ledger.js';
 import type { Row } from './rows.js';
 import { fromRow } from './rows.js';
 import { zeroCounts } from './ledger.js';
@@ -72,6 +73,8 @@ const MIGRATIONS: readonly string[] = [
  */
 export class SqliteLedger implements Ledger {
   readonly file: string;
+  /** One process owns this file whole. */
+  readonly coordinator: Coordinator = localCoordinator(this);
   readonly #db: Database.Database;
   readonly #get: Database.Statement<[string], Row>;
   readonly #fingerprint: Database.Statement<[string], [FileState, number, number]>;
@@ -202,7 +205,9 @@ export class SqliteLedger implements Ledger {
     this.#stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
   }
 
-  close(): void {
+  /** Closes at once (the file is written as each change is made); the promise is for the Ledger interface. */
+  close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+    return Promise.resolve();
   }
 }

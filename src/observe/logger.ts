@@ -9,22 +9,10 @@ export type { Logger } from 'pino';
  * the process is stopped (journald and `docker logs` read stdout). The key is
  * never put in a log field; the redaction below is a second guard.
  */
-export function createLogger(level: string, destination?: DestinationStream, onEvent?: (fields: Record<string, unknown>) => void): Logger {
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
-      // Every line with an `event` also feeds the metrics, so the two cannot disagree.
-      ...(onEvent
-        ? {
-          hooks: {
-            logMethod(this: Logger, args: Parameters<Logger['info']>, method: (...a: Parameters<Logger['info']>) => void) {
-              const first: unknown = args[0];
-              if (typeof first === 'object' && first !== null && 'event' in first) onEvent(first);
-              method.apply(this, args);
-            },
-          },
-        }
-        : {}),
       base: { name: 'galaxy-importd' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

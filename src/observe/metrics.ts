@@ -1,11 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FileState } from '../ledger/ledger.js';
 import { FILE_STATES } from '../ledger/ledger.js';
+import type { DaemonEvent } from './events.js';
 
 /**
  * The daemon's Prometheus metrics, on a registry of its own (no global state).
- * Per-file counters are fed from the log events themselves (`observeEvent`),
- * so metrics and logs cannot disagree; gauges are read when scraped. No key,
+ * Counters are fed from the daemon's typed events (observe/events.ts), the same
+ * events its log lines are written from, so metrics and logs cannot disagree; gauges are read when scraped. No key,
  * path or file content goes into a label.
  */
 export class Metrics {
@@ -56,16 +57,17 @@ export class Metrics {
     });
   }
 
-  /** Count one log event (called for every line the daemon logs). */
-  observeEvent(fields: Record<string, unknown>): void {
-    switch (fields.event) {
+  /** Count one event (every event the daemon emits comes here, beside its log line). */
+  observe(e: DaemonEvent): void {
+    switch (e.type) {
       case 'upload.ok':
         this.#uploads.inc({ result: 'ok' });
-        if (typeof fields.duration_ms === 'number') this.#latency.observe(fields.duration_ms / 1000);
+        if (e.duration_ms !== undefined) this.#latency.observe(e.duration_ms / 1000);
         break;
       case 'upload.failed':
         this.#uploads.inc({ result: 'failed' });
         break;
+      // A file's upload that will be tried again; not a failed look at a job (job.check_failed).
       case 'upload.retry':
         this.#retries.inc();
         break;
@@ -75,14 +77,16 @@ export class Metrics {
       case 'watch.error':
         this.#watcherErrors.inc();
         break;
-      case 'daemon.rescan':
-        this.#rescans.inc();
+      // Every walk after the first: the timer's rescans and SIGHUP's alike.
+      case 'daemon.walk':
+        if (!e.initial) this.#rescans.inc();
         break;
+      // The database went away; not a stop with changes unwritten (ledger.unwritten).
       case 'ledger.unavailable':
         this.#ledgerOutages.inc();
         break;
       case 'ledger.adopted':
-        if (typeof fields.files === 'number') this.#adopted.inc(fields.files);
+        this.#adopted.inc(e.files);
         break;
       default:
         break;

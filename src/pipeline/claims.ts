@@ -1,41 +1,44 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { SharedLedger } from '../ledger/ledger.js';
+import type { Clock, Timer } from '../clock.js';
+import type { Coordinator } from '../ledger/ledger.js';
+import type { Emit } from '../observe/events.js';
+import { backoffMs, retry } from './retry.js';
 
 interface Pending {
   file: { path: string; size: number; mtimeMs: number };
   resolve: (held: boolean) => void;
 }
 
+/** A claim the database could not take: from 1 s, doubling up to 30 s. */
+const CLAIM_BACKOFF = { firstMs: 1000, capMs: 30_000, jitter: false };
+
 /**
- * Settled files are claimed in the shared ledger before they are queued:
- * those settled within a few milliseconds go in one statement. While the
- * database cannot be reached the files wait here (retried with a growing
- * pause): they stay in the import directory and nothing is sent.
+ * Settled files are claimed through the coordinator before they are queued: those settled
+ * within a few milliseconds go in one statement. While the database cannot be reached the
+ * files wait here (retried with a growing pause): they stay in the import directory and
+ * nothing is sent. With a ledger one process owns, every claim succeeds at once.
  */
 export class Claims {
-  readonly #shared: SharedLedger;
-  readonly #signal: AbortSignal;
-  readonly #onError: (err: unknown) => void;
+  readonly #coordinator: Pick<Coordinator, 'claim'>;
+  readonly #o: { clock: Clock; signal: AbortSignal; emit: Emit };
   #pending: Pending[] = [];
-  #timer: NodeJS.Timeout | null = null;
+  #timer: Timer | null = null;
 
-  constructor(shared: SharedLedger, signal: AbortSignal, onError: (err: unknown) => void) {
-    this.#shared = shared;
-    this.#signal = signal;
-    this.#onError = onError;
+  constructor(coordinator: Pick<Coordinator, 'claim'>, o: { clock: Clock; signal: AbortSignal; emit: Emit }) {
+    this.#coordinator = coordinator;
+    this.#o = o;
   }
 
-  /** Whether this replica now holds the file (false: done, or held by another live replica, or stopping). */
+  /** Whether this process now holds the file (false: done, or held by another live replica, or stopping). */
   claim(file: { path: string; size: number; mtimeMs: number }): Promise<boolean> {
     return new Promise((resolve) => {
       this.#pending.push({ file, resolve });
       if (this.#pending.length >= 1000) this.#send();
-      else this.#timer ??= setTimeout(() => this.#send(), 10);
+      else this.#timer ??= this.#o.clock.setTimeout(() => this.#send(), 10);
     });
   }
 
   #send(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#o.clock.clearTimeout(this.#timer);
     this.#timer = null;
     const batch = this.#pending;
     this.#pending = [];
@@ -43,21 +46,20 @@ export class Claims {
   }
 
   async #claim(batch: Pending[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      if (this.#signal.aborted) break;
-      try {
-        const held = await this.#shared.claim(batch.map((p) => p.file));
-        for (const p of batch) p.resolve(held.has(p.file.path));
-        return;
-      } catch (err) {
-        this.#onError(err);
-        try {
-          await sleep(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), undefined, { signal: this.#signal });
-        } catch {
-          break;
-        }
-      }
+    let held = new Set<string>();
+    try {
+      held = await retry(() => this.#coordinator.claim(batch.map((p) => p.file)), {
+        clock: this.#o.clock,
+        signal: this.#o.signal,
+        onFailure: (err, attempt) => {
+          const delay = backoffMs(attempt, CLAIM_BACKOFF);
+          this.#o.emit({ type: 'ledger.claim_retry', err: (err as Error).message, attempt, delay_ms: delay });
+          return delay;
+        },
+      });
+    } catch {
+      // stopping: nothing is held
     }
-    for (const p of batch) p.resolve(false);
+    for (const p of batch) p.resolve(held.has(p.file.path));
   }
 }

@@ -1,4 +1,7 @@
+import type { Clock, Timer } from '../clock.js';
+import { systemClock } from '../clock.js';
 import type { GalaxyClient } from '../galaxy/client.js';
+import type { Emit } from '../observe/events.js';
 
 export interface GateLog {
   refused(message: string): void;
@@ -25,18 +28,20 @@ export const UNUSABLE_STRIKES = 3;
  * per `probeMs` and no request loops faster than that.
  */
 export class Gate {
-  readonly #client: GalaxyClient;
+  readonly #client: Pick<GalaxyClient, 'currentUser'>;
+  readonly #clock: Clock;
   readonly #log: GateLog;
   readonly #probeMs: number;
   #blocked: string | null = null;
   #kind: PauseKind | null = null;
   readonly #strikes = new Map<string, number>();
   #waiters: (() => void)[] = [];
-  #timer: NodeJS.Timeout | null = null;
+  #timer: Timer | null = null;
   #closed = false;
 
-  constructor(client: GalaxyClient, log: GateLog, probeMs = 60_000) {
+  constructor(client: Pick<GalaxyClient, 'currentUser'>, log: GateLog, probeMs = 60_000, clock: Clock = systemClock) {
     this.#client = client;
+    this.#clock = clock;
     this.#log = log;
     this.#probeMs = probeMs;
   }
@@ -76,11 +81,11 @@ export class Gate {
     this.#blocked = `${request}: ${unusable.message}`;
     this.#kind = 'unusable';
     this.#log.unusable(request, unusable.message);
-    this.#timer = setTimeout(() => this.#open(), this.#probeMs);
+    this.#timer = this.#clock.setTimeout(() => this.#open(), this.#probeMs);
   };
 
   #schedule(): void {
-    this.#timer = setTimeout(() => void this.#probe(), this.#probeMs);
+    this.#timer = this.#clock.setTimeout(() => void this.#probe(), this.#probeMs);
   }
 
   #open(): void {
@@ -117,7 +122,17 @@ export class Gate {
 
   close(): void {
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     for (const w of this.#waiters.splice(0)) w();
   }
+}
+
+/** The pipeline's gate, saying what it does as events; `unusable` names Galaxy's release. */
+export function galaxyGate(client: Pick<GalaxyClient, 'currentUser' | 'version'>, emit: Emit, probeMs: number, clock: Clock): Gate {
+  const release = (): Promise<string> => client.version().then((v) => `${v.version_major}${v.version_minor ? `.${v.version_minor}` : ''}`, () => 'unknown');
+  return new Gate(client, {
+    refused: (reason) => emit({ type: 'galaxy.key_refused', reason }),
+    restored: () => emit({ type: 'galaxy.key_ok' }),
+    unusable: (request, reason) => void release().then((v) => emit({ type: 'galaxy.unusable', request, reason, galaxy_version: v })),
+  }, probeMs, clock);
 }

@@ -4,6 +4,8 @@ import type { Ledger } from '../ledger/ledger.js';
 
 const META_KEY = 'histories';
 
+export type HistoryClient = Pick<GalaxyClient, 'createHistory' | 'listJobs'>;
+
 /**
  * Galaxy's answer when a request names a history that was deleted or purged (in the UI, say):
  * 403 with 403003, "History is immutable" (Galaxy 26.1; docs/galaxy-notes.md).
@@ -20,8 +22,8 @@ export function isHistoryGone(err: unknown): boolean {
  * flight at once and is kept in the ledger across restarts.
  */
 export class HistoryPool {
-  readonly #client: GalaxyClient;
-  readonly #ledger: Ledger;
+  readonly #client: HistoryClient;
+  readonly #ledger: Pick<Ledger, 'getMeta' | 'setMeta' | 'coordinator' | 'jobsOf' | 'transaction' | 'rememberJob'>;
   readonly #free: string[];
   readonly #all: string[];
   /** Histories handed out or reserved, with how many holders each has. */
@@ -34,10 +36,11 @@ export class HistoryPool {
   /** Each replica of a shared ledger has histories of its own. */
   readonly #metaKey: string;
 
-  constructor(client: GalaxyClient, ledger: Ledger) {
+  constructor(client: HistoryClient, ledger: Pick<Ledger, 'getMeta' | 'setMeta' | 'coordinator' | 'jobsOf' | 'transaction' | 'rememberJob'>) {
     this.#client = client;
     this.#ledger = ledger;
-    this.#metaKey = ledger.shared ? `${META_KEY}@${ledger.shared.replica}` : META_KEY;
+    const replica = ledger.coordinator.replica;
+    this.#metaKey = replica === null ? META_KEY : `${META_KEY}@${replica}`;
     this.#all = JSON.parse(ledger.getMeta(this.#metaKey) ?? '[]') as string[];
     this.#free = [...this.#all];
   }
@@ -55,7 +58,8 @@ export class HistoryPool {
       return free;
     }
     // Named after the replica too with a shared ledger, so that an admin sees whose it is.
-    const owner = this.#ledger.shared ? ` (${this.#ledger.shared.replica})` : '';
+    const replica = this.#ledger.coordinator.replica;
+    const owner = replica === null ? '' : ` (${replica})`;
     const created = await this.#client.createHistory(`galaxy-importd uploads ${this.#all.length + 1}${owner}`);
     this.#all.push(created.id);
     this.#ledger.setMeta(this.#metaKey, JSON.stringify(this.#all));

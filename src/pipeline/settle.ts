@@ -1,3 +1,8 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Clock, Timer } from '../clock.js';
+import { systemClock } from '../clock.js';
+
 /**
  * Settling: a file is ready when its size and modification time have not
  * changed across two looks `settleMs` apart, or, with a ready marker, once the
@@ -9,6 +14,12 @@
 export interface Fingerprint {
   size: number;
   mtimeMs: number;
+}
+
+/** Size and mtime of a path below `root`, or null when it is gone or not a regular file. */
+export async function statFile(root: string, relPath: string): Promise<Fingerprint | null> {
+  const st = await fsp.stat(path.join(root, relPath)).catch(() => null);
+  return st?.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : null;
 }
 
 export interface SettleDeps {
@@ -23,7 +34,7 @@ export interface SettleDeps {
   /** Called once when a file is still changing after `slowMs` (a writer that never finishes). */
   onSlow?(relPath: string, changingForMs: number): void;
   slowMs?: number;
-  now?: () => number;
+  clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
 }
 
 interface Entry {
@@ -31,7 +42,7 @@ interface Entry {
   since: number;
   firstSeen: number;
   warned: boolean;
-  timer: NodeJS.Timeout | null;
+  timer: Timer | null;
   checking: boolean;
   again: boolean;
 }
@@ -43,13 +54,13 @@ const dirOf = (relPath: string): string => {
 
 export class Settler {
   readonly #deps: SettleDeps;
-  readonly #now: () => number;
+  readonly #clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   readonly #pending = new Map<string, Entry>();
   #closed = false;
 
   constructor(deps: SettleDeps) {
     this.#deps = deps;
-    this.#now = deps.now ?? Date.now;
+    this.#clock = deps.clock ?? systemClock;
   }
 
   get size(): number {
@@ -69,7 +80,7 @@ export class Settler {
       else this.#schedule(relPath, entry, 0);
       return;
     }
-    const fresh: Entry = { fp: { size: -1, mtimeMs: -1 }, since: this.#now(), firstSeen: this.#now(), warned: false, timer: null, checking: false, again: false };
+    const fresh: Entry = { fp: { size: -1, mtimeMs: -1 }, since: this.#clock.now(), firstSeen: this.#clock.now(), warned: false, timer: null, checking: false, again: false };
     this.#pending.set(relPath, fresh);
     this.#schedule(relPath, fresh, 0);
   }
@@ -78,7 +89,7 @@ export class Settler {
   forget(relPath: string): boolean {
     const entry = this.#pending.get(relPath);
     if (!entry) return false;
-    if (entry.timer) clearTimeout(entry.timer);
+    this.#clock.clearTimeout(entry.timer);
     this.#pending.delete(relPath);
     return true;
   }
@@ -89,8 +100,8 @@ export class Settler {
   }
 
   #schedule(relPath: string, entry: Entry, delayMs: number): void {
-    if (entry.timer) clearTimeout(entry.timer);
-    entry.timer = setTimeout(() => {
+    this.#clock.clearTimeout(entry.timer);
+    entry.timer = this.#clock.setTimeout(() => {
       entry.timer = null;
       void this.#check(relPath, entry);
     }, delayMs);
@@ -114,7 +125,7 @@ export class Settler {
       this.#deps.onGone(relPath);
       return;
     }
-    const now = this.#now();
+    const now = this.#clock.now();
     const changed = fp.size !== entry.fp.size || fp.mtimeMs !== entry.fp.mtimeMs;
     if (changed) {
       entry.fp = fp;
@@ -143,7 +154,7 @@ export class Settler {
 
   close(): void {
     this.#closed = true;
-    for (const entry of this.#pending.values()) if (entry.timer) clearTimeout(entry.timer);
+    for (const entry of this.#pending.values()) this.#clock.clearTimeout(entry.timer);
     this.#pending.clear();
   }
 }

@@ -1,4 +1,7 @@
+import type { Clock } from '../clock.js';
 import type { GalaxyClient } from '../galaxy/client.js';
+import type { Coordinator } from '../ledger/ledger.js';
+import type { Emit } from '../observe/events.js';
 import type { Route } from './route.js';
 
 export interface Target {
@@ -7,28 +10,21 @@ export interface Target {
   folderId: string;
 }
 
-export interface TargetLog {
-  created(kind: 'library' | 'folder', name: string, id: string): void;
-  duplicate(kind: 'library', name: string, chosenId: string): void;
-}
-
-/**
- * Several replicas: a lock held across processes while one looks again and creates, so that
- * two replicas never create the same library or folder.
- */
-export type CreationLock = <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'libraryContents' | 'createFolder'>;
 
 /**
  * Finds or creates each route's library and folder path, once: concurrent
  * callers for the same library or folder share one lookup (single-flight),
  * answers are cached, and a failed lookup is forgotten so the next call asks
  * Galaxy again. Every creation is preceded by a fresh lookup, so a creation
- * whose answer was lost (accepted, then a 502) is found, not repeated.
+ * whose answer was lost (accepted, then a 502) is found, not repeated. Creation runs under
+ * the coordinator's lock, so that two replicas never create the same library or folder.
  */
 export class Targets {
-  readonly #client: GalaxyClient;
+  readonly #client: TargetClient;
   readonly #description: string;
-  readonly #log: TargetLog;
+  readonly #emit: Emit;
+  readonly #clock: Pick<Clock, 'now'>;
   readonly #libraries = new Map<string, Promise<{ id: string; rootFolderId: string }>>();
   /** Per library id: full folder path ('/', '/a/b') → folder id. */
   readonly #folders = new Map<string, Promise<Map<string, string>>>();
@@ -38,13 +34,14 @@ export class Targets {
   /** Per folder key: when creating it last failed (it may exist anyway: look with a list asked for later). */
   readonly #createFailedAt = new Map<string, number>();
 
-  readonly #lock: CreationLock | null;
+  readonly #lock: Pick<Coordinator, 'withLock'>;
 
-  constructor(client: GalaxyClient, libraryDescription: string, log: TargetLog, lock: CreationLock | null = null) {
-    this.#client = client;
-    this.#description = libraryDescription;
-    this.#log = log;
-    this.#lock = lock;
+  constructor(o: { client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock'>; clock: Pick<Clock, 'now'> }) {
+    this.#client = o.client;
+    this.#description = o.libraryDescription;
+    this.#emit = o.emit;
+    this.#lock = o.lock;
+    this.#clock = o.clock;
   }
 
   async resolve(route: Route): Promise<Target> {
@@ -75,19 +72,18 @@ export class Targets {
   }
 
   async #findOrCreateLibrary(name: string): Promise<{ id: string; rootFolderId: string }> {
-    const lock = this.#lock;
-    return lock ? lock(`library\u0000${name}`, () => this.#findOrCreateLibraryNow(name)) : this.#findOrCreateLibraryNow(name);
+    return this.#lock.withLock(`library\u0000${name}`, () => this.#findOrCreateLibraryNow(name));
   }
 
   async #findOrCreateLibraryNow(name: string): Promise<{ id: string; rootFolderId: string }> {
     const found = (await this.#client.listLibraries(false)).filter((l) => l.name === name);
     const first = found[0];
     if (first) {
-      if (found.length > 1) this.#log.duplicate('library', name, first.id);
+      if (found.length > 1) this.#emit({ type: 'library.duplicate', library: name, id: first.id });
       return { id: first.id, rootFolderId: first.root_folder_id };
     }
     const created = await this.#client.createLibrary(name, this.#description);
-    this.#log.created('library', name, created.id);
+    this.#emit({ type: 'library.created', library: name, id: created.id });
     return { id: created.id, rootFolderId: created.root_folder_id };
   }
 
@@ -106,7 +102,7 @@ export class Targets {
         return map;
       });
       this.#folders.set(libraryId, p);
-      const entry = { list: p, startedAt: Date.now() };
+      const entry = { list: p, startedAt: this.#clock.now() };
       this.#refreshing.set(libraryId, entry);
       void p.finally(() => {
         if (this.#refreshing.get(libraryId) === entry) this.#refreshing.delete(libraryId);
@@ -123,8 +119,7 @@ export class Targets {
       p = (async () => {
         const cached = (await this.#folderMap(libraryId, false)).get(fullPath);
         if (cached) return cached;
-        const lock = this.#lock;
-        return lock ? lock(`folder\u0000${key}`, () => this.#createFolder(libraryId, parentId, fullPath, name, key, Date.now())) : this.#createFolder(libraryId, parentId, fullPath, name, key, 0);
+        return this.#lock.withLock(`folder\u0000${key}`, (since) => this.#createFolder(libraryId, parentId, fullPath, name, key, since));
       })();
       this.#inflight.set(key, p);
       void p.finally(() => this.#inflight.delete(key)).catch(() => undefined);
@@ -132,7 +127,7 @@ export class Targets {
     return p;
   }
 
-  /** `lockedAt`: under another replica's lock the list must be one asked for after it was taken. */
+  /** `lockedAt`: the list must be one asked for after this (another replica may have created it before we held the lock). */
   async #createFolder(libraryId: string, parentId: string, fullPath: string, name: string, key: string, lockedAt: number): Promise<string> {
         // Look again before creating: another process, or an earlier attempt whose answer was lost, may have made it.
         const fresh = await this.#folderMap(libraryId, true, Math.max(lockedAt, this.#createFailedAt.get(key) ?? 0));
@@ -142,12 +137,12 @@ export class Targets {
         try {
           created = await this.#client.createFolder(parentId, name);
         } catch (err) {
-          this.#createFailedAt.set(key, Date.now());
+          this.#createFailedAt.set(key, this.#clock.now());
           throw err;
         }
         this.#createFailedAt.delete(key);
         fresh.set(fullPath, created.id);
-        this.#log.created('folder', fullPath, created.id);
+        this.#emit({ type: 'folder.created', folder: fullPath, id: created.id });
         return created.id;
   }
 }

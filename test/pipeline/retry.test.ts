@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from '../../src/galaxy/errors.js';
-import { backoffMs, classify } from '../../src/pipeline/retry.js';
+import { systemClock } from '../../src/clock.js';
+import { StoppedError, backoffMs, classify, galaxyBackoff, retry } from '../../src/pipeline/retry.js';
 
 const api = (status: number, errCode: number | null, fromGalaxy = true, retryAfterMs: number | null = null): GalaxyApiError =>
   new GalaxyApiError({ status, errCode, errMsg: 'm', retryAfterMs, fromGalaxy, method: 'POST', path: '/api/tools/fetch' });
@@ -43,14 +44,81 @@ describe('classify', () => {
 
 describe('backoffMs', () => {
   it('grows exponentially with full jitter, capped', () => {
-    assert.equal(backoffMs(1, 600_000, null, () => 1), 1000);
-    assert.equal(backoffMs(4, 600_000, null, () => 1), 8000);
-    assert.equal(backoffMs(4, 600_000, null, () => 0.5), 4000);
-    assert.equal(backoffMs(30, 5000, null, () => 1), 5000);
+    assert.equal(backoffMs(1, galaxyBackoff(600_000), null, () => 1), 1000);
+    assert.equal(backoffMs(4, galaxyBackoff(600_000), null, () => 1), 8000);
+    assert.equal(backoffMs(4, galaxyBackoff(600_000), null, () => 0.5), 4000);
+    assert.equal(backoffMs(30, galaxyBackoff(5000), null, () => 1), 5000);
   });
 
   it('never waits less than Retry-After, nor more than the cap', () => {
-    assert.equal(backoffMs(1, 600_000, 30_000, () => 0), 30_000);
-    assert.equal(backoffMs(1, 10_000, 30_000, () => 0), 10_000);
+    assert.equal(backoffMs(1, galaxyBackoff(600_000), 30_000, () => 0), 30_000);
+    assert.equal(backoffMs(1, galaxyBackoff(10_000), 30_000, () => 0), 10_000);
   });
 });
+
+describe('backoffMs without jitter', () => {
+  it('grows by its factor from firstMs up to the cap', () => {
+    const poll = { firstMs: 1000, capMs: 10_000, factor: 1.5, jitter: false };
+
+    assert.deepEqual([1, 2, 3, 4, 7].map((n) => backoffMs(n, poll)), [1000, 1500, 2250, 3375, 10_000]);
+  });
+});
+
+describe('retry', () => {
+  it('tries again after the wait onFailure names, and returns the first success', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const waits: number[] = [];
+    let calls = 0;
+    const done = retry((attempt) => {
+      calls++;
+      return attempt < 3 ? Promise.reject(new Error(`fail ${attempt}`)) : Promise.resolve('ok');
+    }, { clock: systemClock, onFailure: (_err, attempt) => {
+      const ms = backoffMs(attempt, { firstMs: 100, capMs: 1000, jitter: false });
+      waits.push(ms);
+      return ms;
+    } });
+    await flush();
+    assert.equal(calls, 1);
+    t.mock.timers.tick(99);
+    await flush();
+    assert.equal(calls, 1, 'not before the wait is over');
+    t.mock.timers.tick(1);
+    await flush();
+    assert.equal(calls, 2);
+    t.mock.timers.tick(200);
+
+    assert.equal(await done, 'ok');
+    assert.deepEqual(waits, [100, 200]);
+  });
+
+  it('throws the error when onFailure gives up', async () => {
+    await assert.rejects(retry(() => Promise.reject(new Error('for good')), { clock: systemClock, onFailure: () => null }), /for good/);
+  });
+
+  it('ends with StoppedError when its signal aborts during a wait', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const stop = new AbortController();
+    const done = retry(() => Promise.reject(new Error('down')), { clock: systemClock, signal: stop.signal, onFailure: () => 60_000 });
+    await flush();
+    stop.abort();
+
+    await assert.rejects(done, StoppedError);
+  });
+
+  it('waits for `before` ahead of every try (the gate)', async () => {
+    const order: string[] = [];
+    let n = 0;
+    await retry(() => {
+      order.push('try');
+      return ++n < 2 ? Promise.reject(new Error('x')) : Promise.resolve();
+    }, { clock: systemClock, before: () => Promise.resolve(void order.push('gate')), onFailure: () => Promise.resolve() });
+
+    assert.deepEqual(order, ['gate', 'try', 'gate', 'try']);
+  });
+});
+
+/** Let pending promise callbacks run. */
+async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+

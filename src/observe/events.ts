@@ -1,0 +1,67 @@
+/**
+ * Everything the daemon reports, as typed events. Stages emit them; telemetry.ts turns each
+ * into its log line and metrics.ts counts them, so a log line and a metric cannot disagree
+ * and no metric is parsed back out of a log line. `type` is the log line's `event` except
+ * where one log event covers two facts (telemetry.ts names those).
+ */
+
+interface At {
+  file: string;
+  library: string;
+  folder: string;
+}
+
+export type DaemonEvent =
+  // Per-file transitions (pipeline/files.ts)
+  | ({ type: 'upload.queued'; size: number } & At)
+  | ({ type: 'upload.submitted'; attempt: number; size: number; history_id: string | null } & At)
+  | ({ type: 'upload.retry'; attempt: number; reason: string; delay_ms: number } & At)
+  | ({ type: 'upload.ok'; dataset_id: string; size: number; job_id?: string | null; duration_ms?: number; reason?: string } & At)
+  | ({ type: 'upload.failed'; file: string; reason: string; library?: string; folder?: string; attempt?: number })
+  | { type: 'file.skipped'; file: string; reason: string }
+  // Discovery, settling, admission
+  | { type: 'daemon.walk'; initial: boolean; files: number; dirs: number; duration_ms: number }
+  | { type: 'watch.error'; file?: string; err: string; code?: string | undefined }
+  | { type: 'file.unsettled'; file: string; duration_ms: number; reason: string }
+  | { type: 'file.gone'; file: string; reason: string }
+  | { type: 'file.ready'; file: string; size: number; library: string; folder: string }
+  | { type: 'file.changed'; file: string; size: number; reason: string }
+  | { type: 'file.claimed_elsewhere'; file: string }
+  | { type: 'ledger.claim_retry'; err: string; attempt: number; delay_ms: number }
+  // Uploads: batches, confirmation, recovery
+  | { type: 'upload.split'; library: string; folder: string; files: number; job_id: string | null; reason: string }
+  | { type: 'job.check_failed'; job_id: string | null; reason: string }
+  | { type: 'galaxy.retry'; request: string; library: string; folder: string; attempt: number; reason: string; delay_ms: number }
+  | { type: 'upload.recovered'; files: string[]; history_id: string | null; job_id?: string; reason: string }
+  | { type: 'upload.tags_failed'; file: string; dataset_id: string; tags: readonly string[] }
+  | { type: 'history.replaced'; history_id: string; reason: string }
+  | { type: 'daemon.resume'; files: number; message: string }
+  | { type: 'ledger.adopted'; files: number }
+  | { type: 'daemon.error'; err: unknown }
+  // Libraries and folders
+  | { type: 'library.created'; library: string; id: string }
+  | { type: 'folder.created'; folder: string; id: string }
+  | { type: 'library.duplicate'; library: string; id: string }
+  // After upload
+  | { type: 'file.after_upload'; file: string; action: string; err?: string }
+  // Galaxy as a whole
+  | { type: 'galaxy.key_refused'; reason: string }
+  | { type: 'galaxy.key_ok' }
+  | { type: 'galaxy.unusable'; request: string; reason: string; galaxy_version: string }
+  // The shared ledger
+  | { type: 'ledger.unavailable'; ledger: string; err: string; code: string | undefined }
+  | { type: 'ledger.available'; ledger: string; duration_ms: number }
+  | { type: 'ledger.unwritten'; ledger: string; changes: number };
+
+export type EventType = DaemonEvent['type'];
+
+/** Where events go: the daemon hands one to every stage. */
+export type Emit = (event: DaemonEvent) => void;
+
+/** Several listeners behind one Emit (the log, the metrics, a test). */
+export function fanOut(...listeners: (Emit | undefined)[]): Emit {
+  const all = listeners.filter((l): l is Emit => l !== undefined);
+  return (event) => {
+    for (const l of all) l(event);
+  };
+}

@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import type { DaemonEvent, Emit, EventType } from './events.js';
+
+/**
+ * Each event as its log line: the event's fields, `event` (its type unless the table names
+ * another), the level, and a constant message. The table is the whole of what the daemon
+ * writes about files and Galaxy; docs/operations.md lists the same events.
+ */
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+type Line<T extends EventType> = {
+  level: Level | ((e: Extract<DaemonEvent, { type: T }>) => Level);
+  message: string | ((e: Extract<DaemonEvent, { type: T }>) => string);
+  /** The log event's name where it differs from the type. */
+  event?: string;
+  component: 'pipeline' | 'ledger' | null;
+};
+
+const LINES: { [T in EventType]: Line<T> } = {
+  'upload.queued': { level: 'info', message: 'upload queued', component: 'pipeline' },
+  'upload.submitted': { level: 'info', message: 'upload submitted', component: 'pipeline' },
+  'upload.retry': { level: 'warn', message: 'upload will be retried', component: 'pipeline' },
+  'upload.ok': { level: 'info', message: (e) => (e.reason === undefined ? 'upload ok' : 'file already in Galaxy'), component: 'pipeline' },
+  'upload.failed': { level: 'error', message: 'upload failed', component: 'pipeline' },
+  'file.skipped': { level: 'warn', message: 'file skipped', component: 'pipeline' },
+  'daemon.walk': { level: 'debug', message: 'walk done', component: null },
+  'watch.error': {
+    level: (e) => (e.file === undefined ? 'error' : 'warn'),
+    message: (e) => (e.file !== undefined
+      ? 'cannot read a directory; its files are not imported until it is readable'
+      : e.code === 'ENOSPC'
+        ? 'out of inotify watches: raise fs.inotify.max_user_watches (see docs/operations.md); periodic rescans still find every file'
+        : 'watcher error; periodic rescans still find every file'),
+    component: null,
+  },
+  'file.unsettled': { level: 'warn', message: 'file still changing', component: 'pipeline' },
+  'file.gone': { level: 'warn', message: 'file dropped', component: 'pipeline' },
+  'file.ready': { level: 'info', message: 'file ready', component: 'pipeline' },
+  'file.changed': { level: 'info', message: 'file changed since its last upload; it is imported again', component: 'pipeline' },
+  'file.claimed_elsewhere': { level: 'debug', message: 'another replica holds or has done this file', component: 'pipeline' },
+  'ledger.claim_retry': { level: 'debug', message: 'claim failed; trying again', component: 'pipeline' },
+  'upload.split': { level: 'warn', message: 'batch failed; sending its halves separately', component: 'pipeline' },
+  // A failed look at a job is not an upload retried: it has its own type, so that
+  // galaxy_importd_retries_total counts only uploads, and keeps the log event it always had.
+  'job.check_failed': { level: 'warn', message: 'checking the upload job failed; checking again', event: 'upload.retry', component: 'pipeline' },
+  'galaxy.retry': { level: 'warn', message: 'a Galaxy request for this folder failed; trying again', component: 'pipeline' },
+  'upload.recovered': { level: 'info', message: (e) => (e.job_id === undefined ? 'interrupted upload will be sent again' : 'interrupted upload found in Galaxy'), component: 'pipeline' },
+  'upload.tags_failed': { level: 'warn', message: 'could not set the dataset\'s tags; it is imported without them', component: 'pipeline' },
+  'history.replaced': { level: 'warn', message: 'the upload history was deleted or purged in Galaxy; a new one is made', component: 'pipeline' },
+  'daemon.resume': { level: 'info', message: (e) => e.message, component: null },
+  'ledger.adopted': { level: 'info', message: 'took over files no running replica holds', component: null },
+  'daemon.error': { level: 'error', message: 'unexpected error in the upload pipeline', component: 'pipeline' },
+  'library.created': { level: 'info', message: 'library created', component: null },
+  'folder.created': { level: 'info', message: 'folder created', component: null },
+  'library.duplicate': { level: 'warn', message: 'several libraries have this name; using the first Galaxy lists', component: null },
+  'file.after_upload': {
+    level: (e) => (e.err === undefined ? 'info' : 'warn'),
+    message: (e) => (e.err === undefined ? 'file handled after upload' : 'could not move or delete the file after its upload; it stays recorded as ok'),
+    component: 'pipeline',
+  },
+  'galaxy.key_refused': { level: 'error', message: 'Galaxy refuses the API key: uploads are paused until it works; check that it is an admin user\'s current key', component: null },
+  'galaxy.key_ok': { level: 'info', message: 'Galaxy accepts the API key again: uploads resume', component: null },
+  'galaxy.unusable': {
+    level: 'error',
+    message: (e) => `Galaxy ${e.galaxy_version} keeps answering ${e.request} in a way galaxy-importd cannot use: uploads are paused and it asks again in a minute; check that [galaxy] url is Galaxy itself (not a proxy or another service) and that its release is one galaxy-importd supports (docs/galaxy-notes.md)`,
+    component: null,
+  },
+  'ledger.unavailable': { level: 'error', message: 'the PostgreSQL ledger cannot be reached or refused a statement: files stay pending and nothing is sent until it works again', component: 'ledger' },
+  'ledger.available': { level: 'info', message: 'the PostgreSQL ledger is reachable again', component: 'ledger' },
+  // A stop with changes not written is not an outage (galaxy_importd_ledger_outages_total).
+  'ledger.unwritten': {
+    level: 'error',
+    message: 'stopping with ledger changes not written: the files they concern are looked at again by the next replica that starts (nothing is lost; uploads are checked in Galaxy before being sent again)',
+    event: 'ledger.unavailable',
+    component: 'ledger',
+  },
+};
+
+/** Write one event's log line to `log` as it is (no component binding). */
+export function writeEvent(log: Pick<Logger, Level>, e: DaemonEvent): void {
+  const line = LINES[e.type] as Line<EventType>;
+  const { type, ...fields } = e as DaemonEvent & Record<string, unknown>;
+  if (type === 'daemon.resume') delete fields.message;
+  const level = typeof line.level === 'function' ? line.level(e) : line.level;
+  const message = typeof line.message === 'function' ? line.message(e) : line.message;
+  log[level]({ event: line.event ?? type, ...fields }, message);
+}
+
+/** An Emit that writes each event's log line to `log`, bound to its component. */
+export function logEvents(log: Logger): Emit {
+  const children = { pipeline: log.child({ component: 'pipeline' }), ledger: log.child({ component: 'ledger' }) };
+  return (e) => {
+    const component = LINES[e.type].component;
+    writeEvent(component === null ? log : children[component], e);
+  };
+}

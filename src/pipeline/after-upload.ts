@@ -1,0 +1,55 @@
+import { constants as fsc, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { AfterUpload } from '../config/load.js';
+import type { Emit } from '../observe/events.js';
+import type { ReadyFile } from './files.js';
+import type { Fingerprint } from './settle.js';
+
+/**
+ * after-upload: once a file's dataset is ok, [import] after_upload keeps, deletes or moves it.
+ * A file written again while it was being uploaded is left alone (Galaxy's dataset may hold
+ * either version): it settles and is imported again (file.changed).
+ */
+
+export interface AfterUploadDeps {
+  importDir: string;
+  action: AfterUpload;
+  stat(relPath: string): Promise<Fingerprint | null>;
+  /** The file needs no more watching. */
+  unwatch(relPath: string): void;
+  /** The file changed during its upload: look at it again. */
+  reconsider(relPath: string): void;
+  emit: Emit;
+}
+
+export function afterUpload(d: AfterUploadDeps): (file: ReadyFile) => Promise<void> {
+  return async (file) => {
+    d.unwatch(file.path);
+    const current = await d.stat(file.path);
+    if (current !== null && (current.size !== file.size || current.mtimeMs !== file.mtimeMs)) {
+      d.reconsider(file.path);
+      return;
+    }
+    const action = d.action;
+    if (action.action === 'keep') return;
+    const source = path.join(d.importDir, file.path);
+    try {
+      if (action.action === 'delete') {
+        await fsp.unlink(source);
+      } else {
+        const dest = path.join(action.dir, file.path);
+        await fsp.mkdir(path.dirname(dest), { recursive: true });
+        try {
+          await fsp.rename(source, dest);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+          await fsp.copyFile(source, dest, fsc.COPYFILE_EXCL);
+          await fsp.unlink(source);
+        }
+      }
+      d.emit({ type: 'file.after_upload', file: file.path, action: action.action });
+    } catch (err) {
+      d.emit({ type: 'file.after_upload', file: file.path, action: action.action, err: (err as Error).message });
+    }
+  };
+}

@@ -1,0 +1,133 @@
+import path from 'node:path';
+import type { Clock } from '../clock.js';
+import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
+import type { Emit } from '../observe/events.js';
+import type { Details } from './datasets.js';
+import { TERMINAL_DATASET, TERMINAL_JOB, matchDatasets } from './datasets.js';
+import type { Files, ReadyFile } from './files.js';
+import type { Backoff } from './retry.js';
+import { StoppedError, backoffMs, classify, retry } from './retry.js';
+import type { Route } from './route.js';
+import type { Target } from './targets.js';
+
+/**
+ * confirm: wait for the job, then for each file's own dataset in the folder, and record each
+ * file ok or failed. A multi-file job that failed as a whole is handed back to be split.
+ */
+
+export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'; reason: string; jobId: string };
+
+export interface ConfirmDeps {
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents'>;
+  files: Pick<Files, 'ok' | 'failed' | 'datasetKnown'>;
+  details: Pick<Details, 'info' | 'stderr' | 'tag'>;
+  gate: { wait(): Promise<void>; block(message: string): void };
+  isClaimed: (datasetId: string) => boolean;
+  clock: Pick<Clock, 'now' | 'sleep'>;
+  signal: AbortSignal;
+  emit: Emit;
+  jobTimeoutMs: number;
+  /** The job is looked at after pollMinMs, then 1.5 times later each time, up to pollMaxMs. */
+  poll: Backoff;
+  /** After a file's dataset is ok (after_upload). */
+  afterOk: (file: ReadyFile) => Promise<void>;
+}
+
+/** A look found the job or a dataset still going. */
+class NotYet extends Error {}
+
+export class Confirmer {
+  readonly #d: ConfirmDeps;
+
+  constructor(deps: ConfirmDeps) {
+    this.#d = deps;
+  }
+
+  /** `jobId` null: the legacy paths upload, whose datasets (`known`) exist already. */
+  async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, known?: ReadonlyMap<string, string>): Promise<Confirmed> {
+    const { client, clock } = this.#d;
+    const deadline = clock.now() + this.#d.jobTimeoutMs;
+    let job: { state: string } | null = jobId === null ? { state: 'ok' } : null;
+    let items: FolderItem[] = [];
+    const matched = new Map<string, FolderItem>();
+    const look = async (): Promise<void> => {
+      if (jobId !== null && (job === null || !TERMINAL_JOB.has(job.state))) job = await client.showJob(jobId);
+      if (job === null || !TERMINAL_JOB.has(job.state)) throw new NotYet();
+      if (job.state !== 'ok') return;
+      items = await client.folderContents(target.folderId);
+      for (const [p, id] of known ?? []) {
+        const item = items.find((i) => i.id === id);
+        if (item) matched.set(p, item);
+      }
+      matchDatasets(files, items, matched, this.#d.isClaimed);
+      if ([...matched.values()].some((i) => !TERMINAL_DATASET.has(String(i.state)))) throw new NotYet();
+    };
+    try {
+      await retry(look, {
+        clock,
+        signal: this.#d.signal,
+        before: () => this.#d.gate.wait(),
+        onFailure: (err, n) => {
+          if (!(err instanceof NotYet)) {
+            const verdict = classify(err);
+            if (verdict.kind === 'blocked') this.#d.gate.block(verdict.message);
+            else this.#d.emit({ type: 'job.check_failed', job_id: jobId, reason: verdict.message });
+          }
+          return clock.now() > deadline ? null : backoffMs(n, this.#d.poll);
+        },
+      });
+    } catch (err) {
+      if (err instanceof StoppedError) return { kind: 'stopped' };
+      // Past job_timeout_minutes: what is ok is recorded ok, the rest failed.
+      const state = job?.state ?? 'unknown';
+      for (const f of files) {
+        if (matched.get(f.path)?.state === 'ok') continue;
+        this.#d.files.failed(f, route, `Galaxy ${jobId === null ? 'dataset' : `job ${jobId}`} still ${state} after ${Math.round(this.#d.jobTimeoutMs / 60_000)} min ([upload] job_timeout_minutes); run galaxy-importd retry once Galaxy's job handlers work`, attempt);
+      }
+      await this.#ok(files, route, jobId, matched);
+      return { kind: 'done' };
+    }
+    const ended = job?.state ?? 'unknown';
+    if (ended !== 'ok' && jobId !== null) {
+      const reason = `Galaxy job ${jobId} ended ${ended}${await this.#d.details.stderr(jobId)}`;
+      if (files.length > 1) return { kind: 'split', reason, jobId };
+      for (const f of files) this.#d.files.failed(f, route, reason, attempt);
+      return { kind: 'done' };
+    }
+    await this.#ok(files, route, jobId, matched);
+    await this.#notOk(files, route, target, jobId, attempt, items, matched);
+    return { kind: 'done' };
+  }
+
+  async #ok(files: readonly ReadyFile[], route: Route, jobId: string | null, matched: ReadonlyMap<string, FolderItem>): Promise<void> {
+    await this.#d.details.tag(files, route, matched);
+    for (const f of files) {
+      const item = matched.get(f.path);
+      if (item?.state !== 'ok') continue;
+      this.#d.files.ok(f, route, item.id, { jobId });
+      void this.#d.afterOk(f);
+    }
+  }
+
+  /** Each file whose dataset did not end ok, failed with what Galaxy says of it. */
+  async #notOk(files: readonly ReadyFile[], route: Route, target: Target, jobId: string | null, attempt: number, items: readonly FolderItem[], matched: ReadonlyMap<string, FolderItem>): Promise<void> {
+    const taken = new Set([...matched.values()].map((i) => i.id));
+    const unnamed = items.filter((i) => i.type === 'file' && i.state === 'error' && !this.#d.isClaimed(i.id) && !taken.has(i.id));
+    for (const f of files) {
+      const item = matched.get(f.path);
+      if (item?.state === 'ok') continue;
+      const name = JSON.stringify(path.posix.basename(f.path));
+      let reason: string;
+      if (item) {
+        reason = `dataset ${item.id} ended ${String(item.state)}${await this.#d.details.info(target, item.id)}`;
+        this.#d.files.datasetKnown(f.path, item.id);
+      } else if (unnamed[0]) {
+        // A failed fetch item leaves an "Unnamed dataset" in error instead of the named one (galaxy-api.md 9).
+        reason = `Galaxy created no dataset named ${name}; job ${jobId} left an error dataset${await this.#d.details.info(target, unnamed[0].id)}`;
+      } else {
+        reason = `Galaxy's job ${jobId} ended ok but no dataset named ${name} appeared in the folder`;
+      }
+      this.#d.files.failed(f, route, reason, attempt);
+    }
+  }
+}

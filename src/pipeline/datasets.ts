@@ -1,0 +1,125 @@
+import path from 'node:path';
+import type { Clock } from '../clock.js';
+import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
+import type { Emit } from '../observe/events.js';
+import type { ReadyFile } from './files.js';
+import { backoffMs, classify, retry } from './retry.js';
+import type { Route } from './route.js';
+import type { Target } from './targets.js';
+
+/** Pairing files with the datasets of their folder, and the details a failure's reason quotes. */
+
+export const TERMINAL_JOB: ReadonlySet<string> = new Set(['ok', 'error', 'deleted', 'deleting', 'failed', 'stopped', 'skipped']);
+export const TERMINAL_DATASET: ReadonlySet<string> = new Set(['ok', 'empty', 'error', 'discarded', 'failed_metadata', 'deferred']);
+
+/** Dataset ids taken: by files in the ledger (`isClaimed`), plus those taken by this pass. */
+export function claimSet(isClaimed: (id: string) => boolean): { has(id: string): boolean; add(id: string): void } {
+  const now = new Set<string>();
+  return { has: (id) => now.has(id) || isClaimed(id), add: (id) => void now.add(id) };
+}
+
+/** Pair each file with its dataset: same name, not claimed by another file; the same size first. */
+export function matchDatasets(files: readonly ReadyFile[], items: readonly FolderItem[], matched: Map<string, FolderItem>, isClaimed: (id: string) => boolean): void {
+  const claimed = claimSet(isClaimed);
+  for (const m of matched.values()) claimed.add(m.id);
+  for (const f of files) {
+    const prev = matched.get(f.path);
+    if (prev) {
+      const now = items.find((i) => i.id === prev.id);
+      if (now) matched.set(f.path, now);
+      continue;
+    }
+    const name = path.posix.basename(f.path);
+    const candidates = items.filter((i) => i.type === 'file' && i.name === name && !claimed.has(i.id));
+    const pick = candidates.find((i) => i.raw_size === f.size) ?? candidates[candidates.length - 1];
+    if (pick) {
+      matched.set(f.path, pick);
+      claimed.add(pick.id);
+    }
+  }
+}
+
+/**
+ * Datasets in the folder that are these files already, from an earlier attempt: `ok` ones (same
+ * name and size) and, for the legacy paths upload, which creates its datasets before answering,
+ * `running` ones (same name, not yet terminal): a lost answer's upload, still going.
+ */
+export function existingDatasets(files: readonly ReadyFile[], items: readonly FolderItem[], nameOf: (f: ReadyFile) => string, o: { running: boolean; isClaimed: (id: string) => boolean }): { ok: Map<string, FolderItem>; running: Map<string, string> } {
+  const claimed = claimSet(o.isClaimed);
+  const ok = new Map<string, FolderItem>();
+  const running = new Map<string, string>();
+  for (const f of files) {
+    const name = nameOf(f);
+    const match = items.find((i) => i.type === 'file' && i.name === name && i.raw_size === f.size && i.state === 'ok' && !claimed.has(i.id));
+    if (match) {
+      claimed.add(match.id);
+      ok.set(f.path, match);
+      continue;
+    }
+    const going = o.running ? items.find((i) => i.type === 'file' && i.name === name && !TERMINAL_DATASET.has(String(i.state)) && !claimed.has(i.id)) : undefined;
+    if (going) {
+      claimed.add(going.id);
+      running.set(f.path, going.id);
+    }
+  }
+  return { ok, running };
+}
+
+export type DetailClient = Pick<GalaxyClient, 'showJob' | 'showLibraryContent' | 'updateLibraryDataset'>;
+
+/**
+ * What a failure's reason quotes (a job's stderr, a dataset's info) and the [folder] tags set
+ * after an upload. Each Galaxy call is asked up to three times while its failure is transient;
+ * a detail that cannot be had is left out of the reason.
+ */
+export class Details {
+  readonly #client: DetailClient;
+  readonly #o: { clock: Pick<Clock, 'sleep'>; signal: AbortSignal; emit: Emit; random?: () => number };
+
+  constructor(client: DetailClient, o: { clock: Pick<Clock, 'sleep'>; signal: AbortSignal; emit: Emit; random?: () => number }) {
+    this.#client = client;
+    this.#o = o;
+  }
+
+  async #ask<T>(ask: () => Promise<T>): Promise<T | null> {
+    try {
+      return await retry(ask, {
+        clock: this.#o.clock,
+        signal: this.#o.signal,
+        onFailure: (err, attempt) => (attempt >= 3 || classify(err).kind !== 'transient' ? null : backoffMs(attempt, { firstMs: 1000, capMs: 2000, jitter: true }, null, this.#o.random)),
+      });
+    } catch {
+      return null;
+    }
+  }
+
+  /** ": <the dataset's info>", or '' without one. */
+  async info(target: Target, datasetId: string): Promise<string> {
+    const d = await this.#ask(() => this.#client.showLibraryContent(target.libraryId, datasetId));
+    const info = typeof d?.misc_info === 'string' ? d.misc_info.trim() : '';
+    return info ? `: ${info.slice(0, 500)}` : '';
+  }
+
+  /** ": <the job's stderr>", or '' without one. */
+  async stderr(jobId: string): Promise<string> {
+    const full = await this.#ask(() => this.#client.showJob(jobId, true));
+    const stderr = (full?.stderr ?? full?.tool_stderr ?? '').trim();
+    return stderr ? `: ${stderr.slice(0, 500)}` : '';
+  }
+
+  /**
+   * [folder:NAME] tags: Galaxy's fetch API takes tags on library items but does not apply
+   * them (docs/galaxy-notes.md), so they are set on each ok dataset that lacks them.
+   */
+  async tag(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>): Promise<void> {
+    if (route.tags.length === 0) return;
+    for (const f of files) {
+      const item = matched.get(f.path);
+      if (item?.state !== 'ok') continue;
+      const have = Array.isArray(item.tags) ? item.tags.map(String) : [];
+      if (route.tags.every((tag) => have.includes(tag))) continue;
+      const done = await this.#ask(() => this.#client.updateLibraryDataset(item.id, { tags: route.tags }));
+      if (done === null) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
+    }
+  }
+}

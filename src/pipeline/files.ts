@@ -1,0 +1,170 @@
+import type { Clock } from '../clock.js';
+import type { FileRecord, FileRows, FileState } from '../ledger/ledger.js';
+import type { Emit } from '../observe/events.js';
+import type { Fingerprint } from './settle.js';
+import type { Route } from './route.js';
+import { folderText } from './route.js';
+import type { Target } from './targets.js';
+
+/**
+ * The owner of every file's state (../shared/design.md, "Per-file states"): each transition
+ * writes the ledger and emits its one typed event in the same call, and nothing else in the
+ * pipeline writes a file's state. It also knows which files are queued or in flight in this
+ * process, so that a file is never in two batches and `idle` has one place to ask.
+ */
+
+export interface ReadyFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** When the file became ready (for the ready → ok latency). */
+  readyAt: number;
+}
+
+const at = (file: { path: string }, route: Route): { file: string; library: string; folder: string } => ({ file: file.path, library: route.library, folder: folderText(route) });
+
+export class Files {
+  readonly #ledger: FileRows;
+  readonly #emit: Emit;
+  readonly #clock: Pick<Clock, 'now'>;
+  /** Paths queued or in flight in this process. */
+  readonly #active = new Set<string>();
+
+  constructor(deps: { ledger: FileRows; emit: Emit; clock: Pick<Clock, 'now'> }) {
+    this.#ledger = deps.ledger;
+    this.#emit = deps.emit;
+    this.#clock = deps.clock;
+  }
+
+  /** Files queued or in flight. */
+  get active(): number {
+    return this.#active.size;
+  }
+
+  has(relPath: string): boolean {
+    return this.#active.has(relPath);
+  }
+
+  record(relPath: string): FileRecord | undefined {
+    return this.#ledger.get(relPath);
+  }
+
+  attempts(relPath: string): number {
+    return this.#ledger.get(relPath)?.attempts ?? 0;
+  }
+
+  /** Skipped, or failed before it was queued (admission). A row that says the same already is left alone. */
+  rejected(relPath: string, fp: Fingerprint, state: 'skipped' | 'failed', reason: string): void {
+    const prev = this.#ledger.get(relPath);
+    if (prev?.state === state && prev.lastError === reason && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) return;
+    this.#ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state, attempts: prev?.attempts ?? 0, lastError: reason, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: this.#clock.now() });
+    this.#emit(state === 'failed' ? { type: 'upload.failed', file: relPath, reason } : { type: 'file.skipped', file: relPath, reason });
+  }
+
+  /** Ready and queued in its folder's batch. Returns false when it is already queued or in flight. */
+  queued(file: ReadyFile, route: Route): boolean {
+    if (this.#active.has(file.path)) return false;
+    this.#active.add(file.path);
+    const prev = this.#ledger.get(file.path);
+    const same = prev !== undefined && prev.size === file.size && prev.mtimeMs === file.mtimeMs;
+    this.#ledger.put({
+      path: file.path, size: file.size, mtimeMs: file.mtimeMs, state: 'queued',
+      attempts: same ? prev.attempts : 0, lastError: same ? prev.lastError : null,
+      libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null, datasetId: null, jobId: null, historyId: null,
+      submittedAt: same ? prev.submittedAt : null, updatedAt: this.#clock.now(),
+    });
+    this.#emit({ type: 'upload.queued', ...at(file, route), size: file.size });
+    return true;
+  }
+
+  /** Rows the ledger says may be in Galaxy, picked up after a restart or from another replica. */
+  resumed(files: readonly ReadyFile[]): void {
+    for (const f of files) this.#active.add(f.path);
+  }
+
+  /** Recorded before the request goes out: a crash after this line is found again by the history. */
+  submitted(files: readonly ReadyFile[], route: Route, o: { attempt: number; target: Target; historyId: string | null }): void {
+    const submittedAt = this.#clock.now();
+    this.#ledger.transaction(() => {
+      for (const f of files) {
+        this.#ledger.update(f.path, { state: 'submitted', attempts: this.attempts(f.path) + 1, libraryId: o.target.libraryId, folderId: o.target.folderId, historyId: o.historyId, submittedAt, jobId: null, datasetId: null });
+      }
+    });
+    for (const f of files) this.#emit({ type: 'upload.submitted', ...at(f, route), attempt: o.attempt, size: f.size, history_id: o.historyId });
+  }
+
+  /** The request's job is known: a restart confirms it instead of looking for it. */
+  jobKnown(files: readonly ReadyFile[], historyId: string | null, jobId: string): void {
+    this.#ledger.transaction(() => {
+      if (historyId !== null) this.#ledger.rememberJob(historyId, jobId);
+      for (const f of files) this.#ledger.update(f.path, { state: 'submitted', jobId });
+    });
+  }
+
+  datasetKnown(relPath: string, datasetId: string): void {
+    this.#ledger.update(relPath, { datasetId });
+  }
+
+  /** A failed try, sent again after `delayMs`. */
+  retrying(files: readonly ReadyFile[], route: Route, reason: string, attempt: number, delayMs: number): void {
+    this.#ledger.transaction(() => {
+      for (const f of files) this.#ledger.update(f.path, { state: 'retrying', lastError: reason });
+    });
+    for (const f of files) this.#emit({ type: 'upload.retry', ...at(f, route), attempt, reason, delay_ms: Math.round(delayMs) });
+  }
+
+  /** The key, not the files, was at fault: back to queued, and the attempt does not count. */
+  requeued(files: readonly ReadyFile[]): void {
+    this.#ledger.transaction(() => {
+      for (const f of files) this.#ledger.update(f.path, { state: 'queued', attempts: Math.max(0, this.attempts(f.path) - 1) });
+    });
+  }
+
+  /**
+   * A request or job of several files failed as a whole: each half is sent on its own. The
+   * split does not count as an attempt: most of the files failed only because another did.
+   */
+  split(files: readonly ReadyFile[], route: Route, reason: string, jobId: string | null): void {
+    this.#ledger.transaction(() => {
+      for (const f of files) this.#ledger.update(f.path, { state: 'retrying', lastError: reason, attempts: Math.max(0, this.attempts(f.path) - 1) });
+    });
+    this.#emit({ type: 'upload.split', library: route.library, folder: folderText(route), files: files.length, job_id: jobId, reason });
+  }
+
+  /**
+   * The request created no job in `historyId`: the rows forget the history before it goes back
+   * to the pool, so that a restart never takes the next request's job for theirs.
+   */
+  unassigned(files: readonly ReadyFile[], historyId: string): void {
+    this.#ledger.transaction(() => {
+      for (const f of files) if (this.#ledger.get(f.path)?.historyId === historyId) this.#ledger.update(f.path, { state: 'retrying', historyId: null });
+    });
+  }
+
+  failed(file: ReadyFile, route: Route, reason: string, attempt: number): void {
+    this.#ledger.update(file.path, { state: 'failed', lastError: reason });
+    this.#active.delete(file.path);
+    this.#emit({ type: 'upload.failed', ...at(file, route), attempt, reason });
+  }
+
+  /** Its dataset is ok in Galaxy: uploaded now (`jobId`, or null for method = paths), or found there already (`target`). */
+  ok(file: ReadyFile, route: Route, datasetId: string, how: { jobId: string | null } | { found: Target }): void {
+    if ('found' in how) {
+      this.#ledger.update(file.path, { state: 'ok', datasetId, libraryId: how.found.libraryId, folderId: how.found.folderId, lastError: null });
+      this.#emit({ type: 'upload.ok', ...at(file, route), dataset_id: datasetId, size: file.size, reason: 'already in Galaxy' });
+    } else {
+      this.#ledger.update(file.path, { state: 'ok', datasetId, jobId: how.jobId, lastError: null });
+      this.#emit({ type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: this.#clock.now() - file.readyAt });
+    }
+    this.#active.delete(file.path);
+  }
+
+  /** Another replica took these over: this process leaves them alone (their rows are its now). */
+  released(files: readonly ReadyFile[]): void {
+    for (const f of files) this.#active.delete(f.path);
+  }
+
+  inState(...states: FileState[]): FileRecord[] {
+    return this.#ledger.inState(...states);
+  }
+}

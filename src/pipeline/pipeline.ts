@@ -1,0 +1,74 @@
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/load.js';
+import type { GalaxyClient } from '../galaxy/client.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Emit } from '../observe/events.js';
+import { Confirmer } from './confirm.js';
+import { Details } from './datasets.js';
+import { Files } from './files.js';
+import type { ReadyFile } from './files.js';
+import type { Gate } from './gate.js';
+import { HistoryPool } from './histories.js';
+import { Recovery } from './recover.js';
+import { galaxyBackoff, waitOutGalaxy } from './retry.js';
+import { folderText } from './route.js';
+import type { Route } from './route.js';
+import { fetchSubmitter, pathsSubmitter } from './submit.js';
+import { Targets } from './targets.js';
+import { Uploads } from './uploads.js';
+
+/** How often the pipeline looks again: batching, and the job polls (a real Galaxy's jobs take seconds). */
+export interface PipelineTiming {
+  lingerMs: number;
+  pollMinMs: number;
+  pollMaxMs: number;
+}
+
+export const PIPELINE_TIMING: PipelineTiming = { lingerMs: 200, pollMinMs: 1000, pollMaxMs: 10_000 };
+
+export interface PipelineDeps {
+  config: Config;
+  client: GalaxyClient;
+  ledger: Ledger;
+  gate: Gate;
+  clock: Clock;
+  random?: () => number;
+  emit: Emit;
+  signal: AbortSignal;
+  timing: PipelineTiming;
+  /** The ledger was started empty. */
+  rebuild: boolean;
+  afterOk: (file: ReadyFile) => Promise<void>;
+}
+
+/** The upload side of the pipeline (queue → submit → confirm → recover), built from its stages. */
+export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads; histories: HistoryPool } {
+  const { config, client, ledger, gate, clock, emit, signal } = d;
+  const upload = config.upload;
+  const files = new Files({ ledger, emit, clock });
+  const details = new Details(client, { clock, signal, emit, ...(d.random ? { random: d.random } : {}) });
+  const histories = new HistoryPool(client, ledger);
+  const submitter = upload.method === 'fetch' ? fetchSubmitter(client) : pathsSubmitter(client, config.import.dir ?? '');
+  const backoff = galaxyBackoff(upload.backoff_max_seconds * 1000);
+  const onFailure = (err: unknown, attempt: number, route: Route): number | Promise<void> => waitOutGalaxy({
+    gate,
+    backoff,
+    ...(d.random ? { random: d.random } : {}),
+    onRetry: (reason, n, delay) => emit({ type: 'galaxy.retry', request: 'library folder or upload history', library: route.library, folder: folderText(route), attempt: n, reason, delay_ms: Math.round(delay) }),
+  })(err, attempt);
+  const confirmer = new Confirmer({
+    client, files, details, gate, clock, signal, emit,
+    isClaimed: (id) => ledger.isClaimed(id),
+    jobTimeoutMs: upload.job_timeout_minutes * 60_000,
+    poll: { firstMs: d.timing.pollMinMs, capMs: d.timing.pollMaxMs, factor: 1.5, jitter: false },
+    afterOk: d.afterOk,
+  });
+  const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
+  const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, clock });
+  const uploads = new Uploads({
+    files, targets, histories, submitter, confirmer, recovery, coordinator: ledger.coordinator, gate, onFailure, clock, signal, emit,
+    ...(d.random ? { random: d.random } : {}),
+    options: { batchSize: upload.batch_size, maxAttempts: upload.max_attempts, backoff, lingerMs: d.timing.lingerMs, rebuild: d.rebuild },
+  });
+  return { files, uploads, histories };
+}

@@ -1,0 +1,69 @@
+import path from 'node:path';
+import type { GalaxyClient } from '../galaxy/client.js';
+import { legacyDatasetName } from '../galaxy/names.js';
+import type { ReadyFile } from './files.js';
+import type { Route } from './route.js';
+import type { Target } from './targets.js';
+
+/**
+ * submit: one request for a batch, by either of Galaxy's two ways, behind one interface.
+ * - fetch: POST /api/tools/fetch with server_dir items, into a history of the pool; Galaxy
+ *   answers with a job, and a lost answer is found again through that history's jobs.
+ * - paths: the legacy library upload of absolute paths (upload_paths); Galaxy creates the
+ *   datasets before it answers, so their ids come back at once, and a lost answer is found by
+ *   the folder check of the next attempt.
+ */
+
+export type Sent = { kind: 'job'; jobId: string } | { kind: 'datasets'; ids: Map<string, string> };
+
+export interface Submitter {
+  /** fetch needs a history for each request; paths none. */
+  readonly usesHistory: boolean;
+  /** Whether datasets of a lost answer can exist before its job ends (and be waited for). */
+  readonly createsFirst: boolean;
+  /** The dataset name Galaxy gives the file. */
+  datasetName(file: ReadyFile, route: Route): string;
+  send(files: readonly ReadyFile[], route: Route, target: Target, historyId: string | null): Promise<Sent>;
+}
+
+export function fetchSubmitter(client: Pick<GalaxyClient, 'fetchToFolder'>): Submitter {
+  return {
+    usesHistory: true,
+    createsFirst: false,
+    datasetName: (file) => path.posix.basename(file.path),
+    async send(files, route, target, historyId) {
+      const { jobId } = await client.fetchToFolder({
+        historyId: historyId ?? '',
+        folderId: target.folderId,
+        items: files.map((f) => ({ serverDir: f.path, name: path.posix.basename(f.path), ext: route.fileType, dbkey: route.dbkey, linkDataOnly: route.link })),
+      });
+      return { kind: 'job', jobId };
+    },
+  };
+}
+
+/** `importDir`: the import directory as Galaxy sees it. */
+export function pathsSubmitter(client: Pick<GalaxyClient, 'uploadPaths'>, importDir: string): Submitter {
+  return {
+    usesHistory: false,
+    createsFirst: true,
+    datasetName: (file, route) => legacyDatasetName(path.posix.basename(file.path), route.link),
+    async send(files, route, target) {
+      const created = await client.uploadPaths(target.libraryId, {
+        folderId: target.folderId,
+        paths: files.map((f) => path.join(importDir, f.path)),
+        fileType: route.fileType,
+        dbkey: route.dbkey,
+        linkDataOnly: route.link,
+        tags: route.tags,
+      });
+      // Galaxy answers in the order of the paths sent.
+      const ids = new Map<string, string>();
+      files.forEach((f, i) => {
+        const item = created[i];
+        if (item) ids.set(f.path, item.id);
+      });
+      return { kind: 'datasets', ids };
+    },
+  };
+}
