@@ -54,7 +54,7 @@ export interface AdmitDeps {
   /** Settling (settle.ts): how long a file must stay unchanged, when to call it slow. */
   settleMs: number;
   slowMs: number;
-  stat(relPath: string): Promise<Fingerprint | null>;
+  stat: (relPath: string) => Promise<Fingerprint | null>;
   clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   claim(file: { path: string; size: number; mtimeMs: number }): Promise<boolean>;
   route(relPath: string): Route;

@@ -18,7 +18,7 @@ export interface ResumeDeps {
   resume(rows: readonly FileRecord[], routeOf: (relPath: string) => Route): void;
   /** Look at a taken-over file again as if just found. */
   reconsider(relPath: string): void;
-  route(relPath: string): Route;
+  route: (relPath: string) => Route;
   clock: Pick<Clock, 'setInterval' | 'clearInterval'>;
   signal: AbortSignal;
   emit: Emit;
