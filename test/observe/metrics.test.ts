@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { systemClock } from '../../src/clock.js';
+import { zeroCounts } from '../../src/ledger/ledger.js';
+import { fanOut } from '../../src/observe/events.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { Metrics } from '../../src/observe/metrics.js';
+import { logEvents } from '../../src/observe/telemetry.js';
+import { Discovery } from '../../src/watch/discovery.js';
+import { turns } from '../fakes.js';
+
+const metricsOf = () => new Metrics({ files: zeroCounts, queueDepth: () => 0 });
+const value = async (m: Metrics, name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.registry.metrics())?.[1]);
+
+describe('counters count what their names say', () => {
+  it('galaxy_importd_rescans_total counts the timer\'s rescans, not the start-up walk', async (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'importd-rescan-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'a.txt'), 'x');
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const m = metricsOf();
+    const walks: boolean[] = [];
+    const discovery = new Discovery({
+      importDir: dir,
+      admit: { walked: () => undefined, consider: () => Promise.resolve(), gone: () => undefined, skipDir: () => false, ignored: () => false },
+      watch: () => ({ addDir: () => Promise.resolve(), removeDir: () => Promise.resolve(), unwatch: () => undefined, close: () => Promise.resolve(), size: 0 }),
+      rescanMinutes: 1,
+      clock: systemClock,
+      emit: fanOut((e) => void (e.type === 'daemon.walk' && walks.push(e.initial)), (e) => m.observe(e)),
+    });
+    await discovery.start(true);
+    assert.equal(await value(m, 'galaxy_importd_rescans_total'), 0, 'the start-up walk is not a rescan');
+    t.mock.timers.tick(60_000);
+    await discovery.walking;
+    await turns();
+    t.mock.timers.tick(60_000);
+    await discovery.walking;
+    await turns();
+    await discovery.close();
+
+    assert.deepEqual(walks, [true, false, false]);
+    assert.equal(await value(m, 'galaxy_importd_rescans_total'), 2);
+  });
+
+  it('galaxy_importd_ledger_outages_total counts the database going away, not a stop with changes unwritten', async () => {
+    const m = metricsOf();
+    const lines: string[] = [];
+    const log = createLogger('info', new Writable({ write: (chunk: Buffer, _e, cb) => void (lines.push(chunk.toString()), cb()) }));
+    const emit = fanOut(logEvents(log), (e) => m.observe(e));
+    emit({ type: 'ledger.unwritten', ledger: 'db', changes: 3 });
+    assert.equal(await value(m, 'galaxy_importd_ledger_outages_total'), 0);
+    emit({ type: 'ledger.unavailable', ledger: 'db', err: 'ECONNREFUSED', code: 'ECONNREFUSED' });
+
+    assert.equal(await value(m, 'galaxy_importd_ledger_outages_total'), 1);
+    // Both keep the log event they always had.
+    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { event: string }).event), ['ledger.unavailable', 'ledger.unavailable']);
+  });
+
+  it('galaxy_importd_retries_total counts uploads to be retried, and the log line of a failed job look keeps its event', async () => {
+    const m = metricsOf();
+    const lines: string[] = [];
+    const log = createLogger('info', new Writable({ write: (chunk: Buffer, _e, cb) => void (lines.push(chunk.toString()), cb()) }));
+    const emit = fanOut(logEvents(log), (e) => m.observe(e));
+    emit({ type: 'job.check_failed', job_id: 'J1', reason: '504' });
+    assert.equal(await value(m, 'galaxy_importd_retries_total'), 0);
+    emit({ type: 'upload.retry', file: 'a', library: 'L', folder: '/a', attempt: 1, reason: '502', delay_ms: 1000 });
+
+    assert.equal(await value(m, 'galaxy_importd_retries_total'), 1);
+    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { event: string }).event), ['upload.retry', 'upload.retry']);
+  });
+});

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { systemClock } from '../../src/clock.js';
+import type { FolderItem, JobSummary } from '../../src/galaxy/client.js';
+import { GalaxyApiError } from '../../src/galaxy/errors.js';
+import { Metrics } from '../../src/observe/metrics.js';
+import { Confirmer } from '../../src/pipeline/confirm.js';
+import { Files } from '../../src/pipeline/files.js';
+import type { ReadyFile } from '../../src/pipeline/files.js';
+import { zeroCounts } from '../../src/ledger/ledger.js';
+import { fanOut } from '../../src/observe/events.js';
+import { ROUTE, events, memoryRows, turns } from '../fakes.js';
+
+const target = { libraryId: 'L1', folderId: 'F1' };
+const file = (path: string): ReadyFile => ({ path, size: 3, mtimeMs: 1, readyAt: 0 });
+const item = (id: string, name: string, state: string): FolderItem => ({ id, name, type: 'file', state, raw_size: 3 });
+const gateway504 = (): GalaxyApiError => new GalaxyApiError({ status: 504, errCode: null, errMsg: 'Gateway Timeout', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs/J1' });
+
+function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[] }, signal = new AbortController().signal) {
+  const rows = memoryRows();
+  const emit = events();
+  const metrics = new Metrics({ files: zeroCounts, queueDepth: () => 0 });
+  const all = fanOut(emit, (e) => metrics.observe(e));
+  const files = new Files({ ledger: rows, emit: all, clock: systemClock });
+  let polls = 0;
+  const confirmer = new Confirmer({
+    client: {
+      showJob: () => (answers.jobs[Math.min(polls++, answers.jobs.length - 1)] as () => Promise<JobSummary>)(),
+      folderContents: () => Promise.resolve(answers.items),
+    },
+    files,
+    details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(': boom'), tag: () => Promise.resolve() },
+    gate: { wait: () => Promise.resolve(), block: () => undefined },
+    isClaimed: () => false,
+    clock: systemClock,
+    signal,
+    emit: all,
+    jobTimeoutMs: 60_000,
+    poll: { firstMs: 1000, capMs: 10_000, factor: 1.5, jitter: false },
+    afterOk: () => Promise.resolve(),
+  });
+  return { rows, emit, metrics, files, confirmer, polls: () => polls };
+}
+
+describe('Confirmer (fake timers)', () => {
+  it('polls the job with a growing pause, then records each dataset ok', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const job = (state: string) => () => Promise.resolve({ id: 'J1', state } as JobSummary);
+    const s = setup({ jobs: [job('queued'), job('running'), job('ok')], items: [item('D1', 'a.txt', 'ok')] });
+    const f = file('run1/a.txt');
+    s.files.queued(f, ROUTE);
+    const done = s.confirmer.confirm('J1', [f], ROUTE, target, 1);
+    await turns();
+    assert.equal(s.polls(), 1);
+    t.mock.timers.tick(999);
+    await turns();
+    assert.equal(s.polls(), 1, 'the second look waits pollMin');
+    t.mock.timers.tick(1);
+    await turns();
+    assert.equal(s.polls(), 2);
+    t.mock.timers.tick(1500);
+
+    assert.deepEqual(await done, { kind: 'done' });
+    assert.equal(s.polls(), 3);
+    assert.equal(s.rows.get(f.path)?.state, 'ok');
+    assert.equal(s.rows.get(f.path)?.datasetId, 'D1');
+  });
+
+  it('a failed look at the job is said, but galaxy_importd_retries_total does not count it', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const s = setup({ jobs: [() => Promise.reject(gateway504()), () => Promise.reject(gateway504()), () => Promise.resolve({ id: 'J1', state: 'ok' } as JobSummary)], items: [item('D1', 'a.txt', 'ok')] });
+    const f = file('run1/a.txt');
+    s.files.queued(f, ROUTE);
+    const done = s.confirmer.confirm('J1', [f], ROUTE, target, 1);
+    for (let i = 0; i < 3; i++) {
+      await turns();
+      t.mock.timers.tick(10_000);
+    }
+    await done;
+
+    assert.equal(s.emit.of('job.check_failed').length, 2);
+    assert.match(await s.metrics.registry.metrics(), /^galaxy_importd_retries_total 0$/m);
+    s.files.retrying([f], ROUTE, 'Galaxy 502', 1, 1000);
+    assert.match(await s.metrics.registry.metrics(), /^galaxy_importd_retries_total 1$/m, 'an upload to be retried is counted');
+  });
+
+  it('hands a multi-file job that failed back to be split, with Galaxy\'s stderr in the reason', async () => {
+    const s = setup({ jobs: [() => Promise.resolve({ id: 'J1', state: 'error' } as JobSummary)], items: [] });
+
+    const c = await s.confirmer.confirm('J1', [file('run1/a.txt'), file('run1/b.txt')], ROUTE, target, 1);
+
+    assert.deepEqual(c, { kind: 'split', reason: 'Galaxy job J1 ended error: boom', jobId: 'J1' });
+  });
+
+  it('fails a file whose job is still running after job_timeout_minutes', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const s = setup({ jobs: [() => Promise.resolve({ id: 'J1', state: 'running' } as JobSummary)], items: [] });
+    const f = file('run1/a.txt');
+    s.files.queued(f, ROUTE);
+    const done = s.confirmer.confirm('J1', [f], ROUTE, target, 1);
+    for (let i = 0; i < 12; i++) {
+      await turns();
+      t.mock.timers.tick(10_000);
+    }
+
+    assert.deepEqual(await done, { kind: 'done' });
+    assert.equal(s.rows.get(f.path)?.state, 'failed');
+    assert.match(String(s.rows.get(f.path)?.lastError), /still running after 1 min/);
+  });
+
+  it('stops at once when its signal aborts', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const stop = new AbortController();
+    const s = setup({ jobs: [() => Promise.resolve({ id: 'J1', state: 'running' } as JobSummary)], items: [] }, stop.signal);
+    const done = s.confirmer.confirm('J1', [file('a')], ROUTE, target, 1);
+    await turns();
+    stop.abort();
+
+    assert.deepEqual(await done, { kind: 'stopped' });
+  });
+});

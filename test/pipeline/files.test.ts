@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Files } from '../../src/pipeline/files.js';
+import { ROUTE, events, memoryRows } from '../fakes.js';
+
+const target = { libraryId: 'L1', folderId: 'F1' };
+const file = (path: string) => ({ path, size: 3, mtimeMs: 1000, readyAt: 100 });
+
+describe('Files: the one owner of per-file transitions', () => {
+  it('each transition writes the ledger and emits its one event', () => {
+    const rows = memoryRows();
+    const emit = events();
+    let now = 100;
+    const files = new Files({ ledger: rows, emit, clock: { now: () => now } });
+    const f = file('run1/a.txt');
+
+    assert.equal(files.queued(f, ROUTE), true);
+    assert.equal(rows.get(f.path)?.state, 'queued');
+    files.submitted([f], ROUTE, { attempt: 1, target, historyId: 'H1' });
+    assert.equal(rows.get(f.path)?.state, 'submitted');
+    assert.equal(rows.get(f.path)?.attempts, 1);
+    assert.equal(rows.get(f.path)?.historyId, 'H1');
+    files.retrying([f], ROUTE, 'Galaxy 502', 1, 1500);
+    assert.equal(rows.get(f.path)?.state, 'retrying');
+    now = 2100;
+    files.ok(f, ROUTE, 'D1', { jobId: 'J1' });
+
+    assert.equal(rows.get(f.path)?.state, 'ok');
+    assert.equal(rows.get(f.path)?.datasetId, 'D1');
+    assert.deepEqual(emit.seen.map((e) => e.type), ['upload.queued', 'upload.submitted', 'upload.retry', 'upload.ok']);
+    assert.equal(emit.of('upload.ok')[0]?.duration_ms, 2000);
+    assert.equal(emit.of('upload.retry')[0]?.delay_ms, 1500);
+    assert.equal(files.active, 0, 'an ok file is no longer active');
+  });
+
+  it('never queues a file twice while it is queued or in flight', () => {
+    const emit = events();
+    const files = new Files({ ledger: memoryRows(), emit, clock: { now: () => 0 } });
+
+    assert.equal(files.queued(file('a'), ROUTE), true);
+    assert.equal(files.queued(file('a'), ROUTE), false);
+    assert.equal(emit.of('upload.queued').length, 1);
+    assert.equal(files.has('a'), true);
+  });
+
+  it('a requeue (the key was refused) and a split do not count as attempts', () => {
+    const rows = memoryRows();
+    const files = new Files({ ledger: rows, emit: events(), clock: { now: () => 0 } });
+    const f = file('a');
+    files.queued(f, ROUTE);
+    files.submitted([f], ROUTE, { attempt: 1, target, historyId: null });
+    files.requeued([f]);
+
+    assert.equal(rows.get('a')?.attempts, 0);
+    assert.equal(rows.get('a')?.state, 'queued');
+    files.submitted([f], ROUTE, { attempt: 1, target, historyId: null });
+    files.split([f], ROUTE, 'job failed', 'J1');
+    assert.equal(rows.get('a')?.attempts, 0);
+    assert.equal(rows.get('a')?.state, 'retrying');
+  });
+
+  it('a rejection already recorded the same way is neither written nor said again', () => {
+    const rows = memoryRows();
+    const emit = events();
+    const files = new Files({ ledger: rows, emit, clock: { now: () => 0 } });
+    files.rejected('fifo', { size: 0, mtimeMs: 5 }, 'skipped', 'not a regular file');
+    files.rejected('fifo', { size: 0, mtimeMs: 5 }, 'skipped', 'not a regular file');
+
+    assert.equal(emit.of('file.skipped').length, 1);
+    assert.equal(rows.get('fifo')?.state, 'skipped');
+  });
+
+  it('forgets the history of a request that made no job, and only rows that still name it', () => {
+    const rows = memoryRows();
+    const files = new Files({ ledger: rows, emit: events(), clock: { now: () => 0 } });
+    const [a, b] = [file('a'), file('b')];
+    files.queued(a, ROUTE);
+    files.queued(b, ROUTE);
+    files.submitted([a], ROUTE, { attempt: 1, target, historyId: 'H1' });
+    files.submitted([b], ROUTE, { attempt: 1, target, historyId: 'H2' });
+    files.unassigned([a, b], 'H1');
+
+    assert.equal(rows.get('a')?.historyId, null);
+    assert.equal(rows.get('b')?.historyId, 'H2');
+  });
+});
