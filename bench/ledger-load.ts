@@ -9,7 +9,7 @@
  * Writes bench/RESULTS.md section ledger-load.
  */
 import { parseArgs } from 'node:util';
-import { PostgresLedger } from '../src/ledger/postgres.js';
+import { PostgresLedger } from '../src/ledger/postgres/store.js';
 import { createLogger } from '../src/observe/logger.js';
 import { benchPostgres } from './postgres.js';
 import { machine, recordFigures, writeSection } from './results.js';
@@ -29,7 +29,7 @@ try {
   const quiet = createLogger('silent');
   const options = { url, password, leaseSeconds: 60, role: 'replica' as const, version: 'bench', log: quiet, waitForDatabase: false };
   // Create the schema, then the rows, as a finished run of N files would leave them.
-  await (await PostgresLedger.open({ ...options, replica: 'filler' })).end(1000);
+  await (await PostgresLedger.open({ ...options, replica: 'filler' })).close(1000);
   await postgres.sql(`INSERT INTO importd_files (path, size, mtime_ms, state, attempts, library_id, folder_id, dataset_id, job_id, updated_at)
     SELECT 'run' || lpad((i % 1000)::text, 3, '0') || '/file-' || i || '.fastq.gz', 1000 + i, 1700000000000.5 + i, 'ok', 1,
            'lib0123456789abcd', 'F' || lpad((i % 1000)::text, 16, '0'), md5(i::text), md5((i / 100)::text), 1700000000000
@@ -52,7 +52,7 @@ try {
   for (const f of fresh) ledger.put({ ...f, state: 'queued', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: Date.now() });
   await ledger.commit();
   const commitMs = performance.now() - t2;
-  await ledger.end(2000);
+  await ledger.close(2000);
   process.stdout.write(`${rows} rows: open ${openMs.toFixed(0)} ms, +${heapMb.toFixed(0)} MB heap, +${rssMb.toFixed(0)} MB RSS; claim of 1,000: ${claimMs.toFixed(0)} ms; 1,000 changes written: ${commitMs.toFixed(0)} ms\n`);
   recordFigures('ledger-load', { rows, openMs, heapMb, rssMb, claimMs, commitMs });
   writeSection('ledger-load', [

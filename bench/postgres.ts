@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { connectionFields } from '../src/ledger/postgres.js';
+import { connectionFields } from '../src/ledger/postgres/connection.js';
 import { dropDatabase } from '../test/postgres.js';
 
 export interface BenchPostgres {

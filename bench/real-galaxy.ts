@@ -23,6 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OPTIONS } from '../src/config/options.js';
+import type { OptionSpec } from '../src/config/options.js';
 import { recordFigures, writeSection } from './results.js';
 
 const { values } = parseArgs({
@@ -220,7 +221,7 @@ if (child) {
 
 const skip = new Set(values.skip.split(',').filter(Boolean));
 const rows: Row[] = [];
-const defaultOf = (key: string): number => Number(OPTIONS.find((o) => o.section === 'upload' && o.key === key)?.default);
+const defaultOf = (key: string): number => Number((OPTIONS as readonly OptionSpec[]).find((o) => o.section === 'upload' && o.key === key)?.default);
 const [batchDefault, concurrencyDefault] = [defaultOf('batch_size'), defaultOf('concurrency')];
 rows.push(await measure(`galaxy-importd scan, defaults (batch_size ${batchDefault}, concurrency ${concurrencyDefault})`, ['--way', 'daemon', '--tag', `${batchDefault}x${concurrencyDefault}`]));
 for (const v of values.sweep.split(',').filter(Boolean)) {

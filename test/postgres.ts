@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
-import { connectionFields } from '../src/ledger/postgres.js';
+import { connectionFields } from '../src/ledger/postgres/connection.js';
 
 /**
  * The tests of the shared ledger need a real PostgreSQL server: .ci/run starts a throwaway

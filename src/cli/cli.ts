@@ -7,8 +7,10 @@ import { GalaxyClient } from '../galaxy/client.js';
 import { GalaxyApiError, isGalaxyError } from '../galaxy/errors.js';
 import { version } from '../version.js';
 import { API_COMMANDS, parseApiUrl, render } from './api.js';
-import type { DaemonIo } from './daemon-commands.js';
-import { checkCommand, healthCommand, retryCommand, runCommand, scanCommand, statusCommand } from './daemon-commands.js';
+import type { DaemonIo } from './io.js';
+import { checkCommand, healthCommand } from './check.js';
+import { runCommand, scanCommand } from './run.js';
+import { retryCommand, statusCommand } from './status.js';
 
 export type CliIo = DaemonIo;
 

@@ -24,18 +24,20 @@ export interface OptionSpec {
   type: OptionType;
   /** INI text of the default; undefined when the option has none (optional or required). */
   default?: string;
-  /** Required for the daemon's commands (run, scan, check). */
-  required?: boolean;
+  /** Required for the daemon's commands (run, scan, check): what to say after "is required" when it is missing. */
+  required?: string;
   doc: string;
   /** A value shown in the example file when there is no default. */
   example?: string;
 }
 
-const int = (min: number, max: number): OptionType => ({ kind: 'integer', min, max });
-const num = (min: number, max: number): OptionType => ({ kind: 'number', min, max });
+const int = (min: number, max: number) => ({ kind: 'integer', min, max }) as const;
+const num = (min: number, max: number) => ({ kind: 'number', min, max }) as const;
 
-export const OPTIONS: readonly OptionSpec[] = [
-  { section: 'galaxy', key: 'url', type: { kind: 'url' }, required: true, example: 'http://127.0.0.1:8080',
+export type AfterUpload = { action: 'keep' } | { action: 'delete' } | { action: 'move'; dir: string };
+
+export const OPTIONS = [
+  { section: 'galaxy', key: 'url', type: { kind: 'url' }, required: ": Galaxy's base URL, such as http://127.0.0.1:8080", example: 'http://127.0.0.1:8080',
     doc: "Galaxy's base URL, with its path prefix if Galaxy is served below one (https://example.org/galaxy)." },
   { section: 'galaxy', key: 'api_key_file', type: { kind: 'path' }, example: '/etc/galaxy-importd/api_key',
     doc: "A file holding an admin user's API key. Used when $GALAXY_API_KEY is not set; $CREDENTIALS_DIRECTORY/galaxy-api-key (systemd LoadCredential=) comes last. The key is never read from the command line." },
@@ -44,7 +46,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { section: 'galaxy', key: 'timeout_seconds', type: int(1, 3600), default: '60',
     doc: 'Deadline for one request to Galaxy, answer included.' },
 
-  { section: 'import', key: 'dir', type: { kind: 'path' }, required: true, example: '/data/galaxy/import',
+  { section: 'import', key: 'dir', type: { kind: 'path' }, required: ' (or [galaxy] galaxy_config naming a Galaxy config that sets library_import_dir)', example: '/data/galaxy/import',
     doc: "Galaxy's library_import_dir as this host sees it. Required unless [galaxy] galaxy_config names a Galaxy config that sets it." },
   { section: 'import', key: 'settle_seconds', type: num(0, 86400), default: '10',
     doc: 'A file is ready when its size and modification time have not changed for this long.' },
@@ -105,10 +107,10 @@ export const OPTIONS: readonly OptionSpec[] = [
 
   { section: 'http', key: 'listen', type: { kind: 'listen' }, default: '127.0.0.1:9187',
     doc: 'host:port for /healthz, /readyz and /metrics; empty turns the server off.' },
-];
+] as const satisfies readonly OptionSpec[];
 
 /** Keys of a [folder:NAME] section, NAME being the subdirectory as it is named on disk. */
-export const FOLDER_OPTIONS: readonly OptionSpec[] = [
+export const FOLDER_OPTIONS = [
   { section: 'folder:NAME', key: 'library', type: { kind: 'string' }, example: 'API Test Library',
     doc: 'Library for this subdirectory; [library] name when absent.' },
   { section: 'folder:NAME', key: 'folder', type: { kind: 'string' }, example: '/api_test_folder1',
@@ -119,6 +121,34 @@ export const FOLDER_OPTIONS: readonly OptionSpec[] = [
     doc: "Tags for the datasets. Galaxy's fetch API takes tags on library items but does not apply them, so galaxy-importd sets them on each dataset once it is ok (PATCH /api/libraries/datasets/{id}); a dataset whose tags cannot be set stays imported, with an upload.tags_failed warning." },
   { section: 'folder:NAME', key: 'link_data_only', type: { kind: 'boolean' }, example: 'false',
     doc: '[upload] link_data_only for this subdirectory.' },
-];
+] as const satisfies readonly OptionSpec[];
 
-export const SECTIONS = [...new Set(OPTIONS.map((o) => o.section))];
+export const SECTIONS: readonly string[] = [...new Set(OPTIONS.map((o) => o.section))];
+
+// ---- The Config type, derived from the tables ----
+
+/** The value an option of this type has once converted (convert.ts). */
+export type ValueOf<T extends OptionType> =
+  T extends { kind: 'integer' | 'number' } ? number
+    : T extends { kind: 'boolean' } ? boolean
+      : T extends { kind: 'list' } ? readonly string[]
+        : T extends { kind: 'enum'; values: readonly (infer V)[] } ? V
+          : T extends { kind: 'listen' } ? { host: string; port: number } | null
+            : T extends { kind: 'after_upload' } ? AfterUpload
+              : string;
+
+type Option = (typeof OPTIONS)[number];
+/** With a default it always has a value; without one it is null when not set. */
+type OptionValue<O extends OptionSpec> = O extends { default: string } ? ValueOf<O['type']> : ValueOf<O['type']> | null;
+
+/** A [folder:NAME] section: the keys it sets. */
+export type FolderRule = { [O in (typeof FOLDER_OPTIONS)[number] as O['key']]?: ValueOf<O['type']> };
+
+export type Config = {
+  readonly [S in Option['section']]: { readonly [O in Extract<Option, { section: S }> as O['key']]: OptionValue<O> };
+} & {
+  /** The file read, or null (all defaults). */
+  readonly file: string | null;
+  /** [folder:NAME] sections by subdirectory name, exactly as written (dots and spaces kept). */
+  readonly folders: ReadonlyMap<string, FolderRule>;
+};

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import type { Emit } from '../observe/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { Ledger } from './ledger.js';
-import { PostgresLedger } from './postgres.js';
+import { PostgresLedger } from './postgres/store.js';
 import { LedgerError, SqliteLedger } from './sqlite.js';
 
 export interface OpenLedgerOptions {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { resolvePostgresPassword, resolveApiKey } from '../../src/config/api-key.js';
 import { readLibraryImportDir } from '../../src/config/galaxy-config.js';
-import { convert, loadConfig, parseConfig } from '../../src/config/load.js';
+import { convert } from '../../src/config/convert.js';
+import { loadConfig, parseConfig, requireDaemonKeys } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers.js';
 
@@ -120,7 +121,27 @@ describe('config loading', () => {
     assert.equal(readLibraryImportDir(yml), path.join(dir, 'import'));
     assert.equal(readLibraryImportDir(iniFile), path.join(dir, 'import'));
     assert.equal(readLibraryImportDir(unset), null);
-    assert.equal(parseConfig(`[galaxy]\ngalaxy_config = ${yml}\n`, null).import.dir, path.join(dir, 'import'));
+    const cfgFile = path.join(dir, 'galaxy-importd.ini');
+    writeFileSync(cfgFile, `[galaxy]\ngalaxy_config = ${yml}\n`);
+    assert.equal(loadConfig({ explicitPath: cfgFile }).import.dir, path.join(dir, 'import'));
+  });
+
+  it('parses without I/O: what the config names on this host is checked apart, by loadConfig', (t) => {
+    const dir = tempDir(t);
+    const text = `[import]\ndir = ${path.join(dir, 'nope')}\n[galaxy]\ngalaxy_config = ${path.join(dir, 'no-galaxy.yml')}\n`;
+    const cfgFile = path.join(dir, 'galaxy-importd.ini');
+    writeFileSync(cfgFile, text);
+
+    assert.equal(parseConfig(text, cfgFile).import.dir, path.join(dir, 'nope'));
+    assert.match(problems(() => loadConfig({ explicitPath: cfgFile })).join('\n'), /\[import\] dir: .*nope does not exist/);
+  });
+
+  it('enforces the table\'s required options for the daemon\'s commands, each with what to do', () => {
+    const found = problems(() => requireDaemonKeys(parseConfig('[log]\nlevel = info\n', null)));
+
+    assert.equal(found.length, 2);
+    assert.match(found.join('\n'), /\[galaxy\] url is required: Galaxy's base URL/);
+    assert.match(found.join('\n'), /\[import\] dir is required \(or \[galaxy\] galaxy_config/);
   });
 });
 

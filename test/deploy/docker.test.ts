@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { REPO } from '../helpers.js';
 
@@ -105,9 +105,10 @@ describe('docs/docker-compose.example.yml', () => {
     const configMount = importd.volumes?.find((v) => v.split(':')[1] === '/etc/galaxy-importd/galaxy-importd.ini');
     assert.ok(configMount, 'the config must be mounted where the image looks for it');
     const configFile = path.join(REPO, 'docs', configMount.split(':')[0] ?? '');
+    assert.equal(parseConfig(readFileSync(configFile, 'utf8'), configFile).import.dir, importDir);
     // On this host /data/import exists only inside the containers: that may be the only problem.
     try {
-      parseConfig(readFileSync(configFile, 'utf8'), configFile);
+      loadConfig({ explicitPath: configFile });
       assert.fail(`${importDir} should not exist on the test host`);
     } catch (err) {
       assert.ok(err instanceof ConfigError, String(err));

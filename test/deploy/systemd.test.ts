@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EXIT } from '../../src/cli/cli.js';
-import { DRAIN_MS } from '../../src/cli/daemon-commands.js';
+import { DRAIN_MS } from '../../src/cli/io.js';
 import { CLI, REPO, tempDir } from '../helpers.js';
 
 const UNIT = path.join(REPO, 'systemd', 'galaxy-importd.service');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { tempDir, waitFor } from '../helpers.js';
-import { retryCommand } from '../../src/cli/daemon-commands.js';
+import { retryCommand } from '../../src/cli/status.js';
 import { harness } from './harness.js';
 
 // Behaviours of issue 3, each on real files in temp directories, real chokidar,
@@ -61,7 +61,7 @@ describe('daemon: discovery and restarts', () => {
 
     put(h.importDir, 'live/new.bed', 'chr1\t1\t2\n');
     await h.waitOk(['live/new.bed']);
-    await sleep(500);
+    await h.daemon().idle();
 
     assert.deepEqual(h.datasets(), ['Imports|/live|new.bed']);
   });
@@ -128,7 +128,10 @@ describe('daemon: settling', () => {
     for (const name of ['.hidden', 'data.part', 'data.tmp', 'notes.txt~', '.notes.txt.swp', '.reads.fq.Xy12Ab']) put(h.importDir, `ign/${name}`);
     put(h.importDir, 'ign/.git/config');
 
-    await sleep(1500);
+    // A whole walk and nothing settling or queued: the ignored names were looked at and left alone.
+    await h.daemon().rescan();
+    await h.daemon().idle();
+    assert.deepEqual(h.logs.filter((l) => l.file?.startsWith('ign/')), []);
     renameSync(path.join(h.importDir, 'ign/data.part'), path.join(h.importDir, 'ign/data.bin'));
     await h.waitOk(['ign/data.bin']);
 
@@ -242,7 +245,7 @@ describe('daemon: Galaxy failures', () => {
     await h.waitOk(['lost/one.txt']);
     put(h.importDir, 'lost/two.txt');
     await h.waitOk(['lost/two.txt']);
-    await sleep(300);
+    await h.daemon().idle();
 
     assert.deepEqual(h.datasets(), ['Imports|/lost|one.txt', 'Imports|/lost|two.txt']);
     assert.equal(h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch').length, 2);

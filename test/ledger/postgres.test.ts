@@ -10,8 +10,9 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { FileRecord } from '../../src/ledger/ledger.js';
 import { LedgerUnavailableError } from '../../src/ledger/ledger.js';
-import type { PostgresLedgerOptions } from '../../src/ledger/postgres.js';
-import { PostgresLedger, SCHEMA_VERSION } from '../../src/ledger/postgres.js';
+import type { PostgresLedgerOptions } from '../../src/ledger/postgres/connection.js';
+import { PostgresLedger } from '../../src/ledger/postgres/store.js';
+import { SCHEMA_VERSION } from '../../src/ledger/postgres/sql.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { freshDatabase, NO_POSTGRES, PGPASSWORD, sql, startProxy } from '../postgres.js';
 
@@ -35,7 +36,7 @@ async function open(t: TestContext, url: string, replica: string | null, extra: 
   const ledger = await PostgresLedger.open({
     url, password: PGPASSWORD, leaseSeconds: 30, replica, role: 'replica', version: 'test', log: capture().log, waitForDatabase: false, ...extra,
   });
-  t.after(() => ledger.end(1000));
+  t.after(() => ledger.close(1000));
   return ledger;
 }
 
@@ -169,7 +170,7 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     first.put(record(f, { state: 'submitted', historyId: 'h', submittedAt: 1 }));
     await first.commit();
     // Stopped with a request in doubt: that row stays held by "a" (the rest would be handed back).
-    await first.end(1000);
+    await first.close(1000);
     const client = await open(t, url, null, { role: 'client' });
     const failed = file(6);
     client.put(record(failed, { state: 'queued', lastError: 'retry requested' }));
@@ -211,7 +212,7 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     const f = file(30);
     await first.claim([f]);
     first.put(record(f, { state: 'ok', datasetId: 'd30' }));
-    await first.end(1000);
+    await first.close(1000);
     const second = await waiting;
     assert.equal(second.replica, 'same');
     assert.equal(second.get(f.path)?.state, 'ok', 'rows written while it waited are known');

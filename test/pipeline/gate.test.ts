@@ -72,3 +72,31 @@ describe('the gate and answers that cannot be used', () => {
     g.close();
   });
 });
+
+describe('the gate while the key is refused (fake timers)', () => {
+  it('probes the key once per probeMs, says so each time, and opens when it works as an admin\'s', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const said: string[] = [];
+    const answers = [{ is_admin: false }, { is_admin: true }];
+    const g = new Gate({ currentUser: () => Promise.resolve(answers.shift() ?? { is_admin: true }) }, {
+      refused: (m) => said.push(`refused ${m}`),
+      restored: () => said.push('restored'),
+      unusable: () => undefined,
+    }, 60_000);
+    g.block('401 Provided API key is not valid.');
+    let through = false;
+    const waiting = g.wait().then(() => (through = true));
+    t.mock.timers.tick(59_999);
+    await Promise.resolve();
+    assert.equal(through, false);
+    t.mock.timers.tick(1);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    assert.equal(through, false, 'a key whose user is not an admin keeps it closed');
+    t.mock.timers.tick(60_000);
+    await waiting;
+
+    assert.deepEqual(said, ['refused 401 Provided API key is not valid.', 'refused the key works but its user is not an admin (admin_users in galaxy.yml)', 'restored']);
+    assert.equal(g.blocked, null);
+    g.close();
+  });
+});

@@ -1,0 +1,109 @@
+import { constants as fsc, promises as fsp, realpathSync } from 'node:fs';
+import type { ApiKey } from '../config/api-key.js';
+import { resolveApiKey } from '../config/api-key.js';
+import type { Config } from '../config/load.js';
+import { requireDaemonKeys } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import { GalaxyClient } from '../galaxy/client.js';
+import { compareReleases, OLDEST_TESTED, TESTED_RELEASES } from '../galaxy/releases.js';
+import { ledgerWhere } from '../ledger/open.js';
+import type { DaemonIo } from './io.js';
+import { openClientLedger } from './io.js';
+
+/** `check` (everything the daemon needs, said one line each) and `health` (ask the running daemon). */
+
+export async function checkCommand(config: Config, io: DaemonIo): Promise<number> {
+  const results: { ok: boolean; warn?: boolean; text: string; fix?: string }[] = [];
+  const pass = (text: string): void => void results.push({ ok: true, text });
+  const fail = (text: string, fix: string): void => void results.push({ ok: false, text, fix });
+  const warn = (text: string, fix: string): void => void results.push({ ok: true, warn: true, text, fix });
+  pass(`configuration ${config.file ?? '(defaults: no config file found)'} is valid`);
+  try {
+    requireDaemonKeys(config);
+  } catch (err) {
+    for (const p of (err as ConfigError).problems) fail(p, 'set it in the config file');
+  }
+  let key: ApiKey | null = null;
+  try {
+    key = resolveApiKey(io.env, config.galaxy.api_key_file);
+    pass(`API key found (from ${key.source})`);
+  } catch (err) {
+    fail((err as ConfigError).problems.join('; '), 'provide the key as described');
+  }
+  if (config.import.dir !== null) {
+    try {
+      await fsp.access(config.import.dir, fsc.R_OK | fsc.X_OK);
+      pass(`import directory ${config.import.dir} is readable`);
+    } catch {
+      fail(`import directory ${config.import.dir} is not readable by this user`, "run galaxy-importd as a user that can read it (usually Galaxy's own user)");
+    }
+  }
+  try {
+    const ledger = await openClientLedger(config, io.env);
+    await ledger.close();
+    pass(config.state.ledger === 'sqlite' ? `state directory ${config.state.dir} is writable (ledger opened)` : `the PostgreSQL ledger ${ledgerWhere(config)} is reachable and its schema is current`);
+  } catch (err) {
+    const problem = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
+    fail(problem, config.state.ledger === 'sqlite'
+      ? 'create the directory or fix [state] dir (a local disk, writable by this user)'
+      : 'check [state] postgresql_url, that PostgreSQL accepts this user from this host (pg_hba.conf), and the password ($PGPASSWORD or [state] postgresql_password_file)');
+  }
+  if (config.galaxy.url !== null && key !== null) {
+    const client = new GalaxyClient({ url: config.galaxy.url, apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000 });
+    try {
+      const v = await client.version();
+      pass(`Galaxy ${v.version_major} answers at ${config.galaxy.url}`);
+      if (compareReleases(v.version_major, OLDEST_TESTED) < 0) {
+        warn(`Galaxy ${v.version_major} is older than the oldest release galaxy-importd is tested on (${OLDEST_TESTED}; tested: ${TESTED_RELEASES.join(', ')})`,
+          'it may work; if an answer cannot be used the daemon pauses and says which request (docs/galaxy-notes.md). Upgrading Galaxy is the sure way');
+      }
+      const user = await client.currentUser();
+      if (user.is_admin === true) pass(`the key belongs to ${user.email ?? 'a user'}, an admin`);
+      else fail(`the key belongs to ${user.email ?? 'a user'}, who is not an admin`, 'use the key of a user listed in admin_users in galaxy.yml');
+      const conf = await client.configuration(['library_import_dir', 'is_admin_user']);
+      const galaxyDir = typeof conf.library_import_dir === 'string' ? conf.library_import_dir : null;
+      if (galaxyDir === null) {
+        fail("Galaxy's library_import_dir is not set (or not visible to this key)", 'set library_import_dir in galaxy.yml to the import directory and restart Galaxy');
+      } else if (config.import.dir !== null) {
+        const same = ((): boolean => {
+          try {
+            return realpathSync(galaxyDir) === realpathSync(config.import.dir);
+          } catch {
+            return galaxyDir === config.import.dir;
+          }
+        })();
+        if (same) pass(`Galaxy's library_import_dir is the watched directory (${galaxyDir})`);
+        else fail(`Galaxy's library_import_dir is ${galaxyDir} but [import] dir is ${config.import.dir}`, 'they must be the same directory (in Docker: mount the volume at the same path in both containers)');
+      }
+    } catch (err) {
+      fail(`Galaxy at ${config.galaxy.url}: ${(err as Error).message}`, 'check [galaxy] url, the network, and the key');
+    } finally {
+      await client.close();
+    }
+  }
+  for (const r of results) io.stdout.write(r.warn ? `warn  ${r.text}\n      note: ${r.fix ?? ''}\n` : r.ok ? `ok    ${r.text}\n` : `FAIL  ${r.text}\n      fix: ${r.fix ?? ''}\n`);
+  const bad = results.filter((r) => !r.ok).length;
+  io.stdout.write(bad === 0 ? 'all checks passed\n' : `${bad} check(s) failed\n`);
+  return bad === 0 ? 0 : 1;
+}
+
+/**
+ * Ask the running daemon over its HTTP server: /healthz, or /readyz with
+ * `ready`. For Docker's HEALTHCHECK and monitoring scripts.
+ */
+export async function healthCommand(config: Config, io: DaemonIo, opts: { ready: boolean }): Promise<number> {
+  const listen = config.http.listen;
+  if (listen === null) throw new ConfigError(['[http] listen is empty, so the daemon serves no health endpoint; set it (such as 127.0.0.1:9187) to use galaxy-importd health']);
+  const host = listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '::1' : listen.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${listen.port}/${opts.ready ? 'readyz' : 'healthz'}`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    const body = await res.text();
+    io.stdout.write(`${url}: ${res.status} ${body}\n`);
+    return res.status === 200 ? 0 : 1;
+  } catch (err) {
+    io.stderr.write(`galaxy-importd: no answer from ${url}: ${(err as Error).message}; is galaxy-importd run running with this config?\n`);
+    return 1;
+  }
+}
+

@@ -1,0 +1,41 @@
+import type { ApiKey } from '../config/api-key.js';
+import { resolveApiKey } from '../config/api-key.js';
+import type { Config } from '../config/load.js';
+import { requireDaemonKeys } from '../config/load.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { openLedger } from '../ledger/open.js';
+import type { Emit } from '../observe/events.js';
+import type { Logger } from '../observe/logger.js';
+import { createLogger } from '../observe/logger.js';
+import { version } from '../version.js';
+
+/** What the daemon's commands share: their I/O, and opening the ledger. */
+
+export type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
+
+export interface DaemonIo {
+  env: NodeJS.ProcessEnv;
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  onSignal(signal: Signal, handler: () => void): void;
+}
+
+/** How long `run` waits for requests in flight after SIGTERM; the systemd unit's TimeoutStopSec is above it. */
+export const DRAIN_MS = 8000;
+
+/** The ledger for `status`, `retry` and `check`: they claim nothing, and fail at once when it cannot be had. */
+export function openClientLedger(config: Config, env: NodeJS.ProcessEnv): Promise<Ledger> {
+  const quiet = createLogger('silent');
+  return openLedger(config, { role: 'client', log: quiet, env, version: version() });
+}
+
+/** The daemon's ledger: a shared one is waited for while its database cannot be reached. */
+export function openReplicaLedger(config: Config, io: DaemonIo, log: Logger, o: { signal?: AbortSignal; waitForName: boolean; emit: Emit }): Promise<Ledger> {
+  return openLedger(config, { role: 'replica', log: log.child({ component: 'ledger' }), emit: o.emit, env: io.env, version: version(), waitForName: o.waitForName, ...(o.signal ? { signal: o.signal } : {}) });
+}
+
+export function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiKey } {
+  requireDaemonKeys(config);
+  return { key: resolveApiKey(env, config.galaxy.api_key_file) };
+}
+

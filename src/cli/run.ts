@@ -1,0 +1,137 @@
+import type { Config } from '../config/load.js';
+import type { Daemon } from '../daemon.js';
+import { createDaemon } from '../daemon.js';
+import { ConfigError } from '../errors.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { zeroCounts } from '../ledger/ledger.js';
+import { ledgerWhere } from '../ledger/open.js';
+import { fanOut } from '../observe/events.js';
+import type { HttpServer } from '../observe/http.js';
+import { startHttpServer } from '../observe/http.js';
+import { createLogger } from '../observe/logger.js';
+import { Metrics } from '../observe/metrics.js';
+import { logEvents } from '../observe/telemetry.js';
+import type { DaemonIo, Signal } from './io.js';
+import { DRAIN_MS, daemonSetup, openReplicaLedger } from './io.js';
+
+/** `run` (the daemon) and `scan` (one pass, then exit). */
+
+export async function runCommand(config: Config, io: DaemonIo): Promise<number> {
+  const { key } = daemonSetup(config, io.env);
+  let daemonRef: Daemon | null = null;
+  let ledgerRef: Ledger | null = null;
+  const metrics = new Metrics({
+    files: () => ledgerRef?.counts() ?? zeroCounts(),
+    queueDepth: () => {
+      const c = daemonRef?.counts();
+      return c ? c.settling + c.inFlight : 0;
+    },
+  });
+  const log = createLogger(config.log.level);
+  // Every event is written as its log line and counted by the metrics: the two cannot disagree.
+  const emit = fanOut(logEvents(log), (e) => metrics.observe(e));
+  let stopRequested!: (sig: Signal) => void;
+  const stopped = new Promise<Signal>((resolve) => (stopRequested = resolve));
+  const early = new AbortController();
+  io.onSignal('SIGTERM', () => stopRequested('SIGTERM'));
+  io.onSignal('SIGINT', () => stopRequested('SIGINT'));
+  void stopped.then(() => early.abort());
+  let ledger: Ledger;
+  try {
+    ledger = await openReplicaLedger(config, io, log, { signal: early.signal, waitForName: true, emit });
+  } catch (err) {
+    // Stopped while waiting for the shared ledger's database: nothing was started.
+    if (early.signal.aborted) {
+      log.info({ event: 'daemon.stopped' }, 'stopped before the ledger could be opened');
+      log.flush();
+      return 0;
+    }
+    throw err;
+  }
+  ledgerRef = ledger;
+  const daemon = createDaemon({ config, apiKey: key.key, log, emit, ledger, metrics });
+  daemonRef = daemon;
+  let server: HttpServer | null = null;
+  if (config.http.listen !== null) {
+    try {
+      server = await startHttpServer(config.http.listen, {
+        live: () => daemon.live(),
+        ready: () => daemon.readiness(),
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      });
+    } catch (err) {
+      await ledger.close();
+      throw new ConfigError([`[http] listen = ${config.http.listen.host}:${config.http.listen.port}: cannot listen there (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a free port, or leave it empty to turn the server off`], { cause: err });
+    }
+    log.info({ event: 'http.listening', host: config.http.listen.host, port: server.port }, 'serving /healthz, /readyz and /metrics');
+  }
+  io.onSignal('SIGHUP', () => {
+    log.info({ event: 'daemon.rescan', reason: 'SIGHUP' }, 'rescanning the import directory');
+    void daemon.rescan();
+  });
+  log.info({
+    event: 'daemon.start', import_dir: config.import.dir, galaxy: config.galaxy.url, key_source: key.source, state_dir: config.state.dir,
+    ...(ledger.coordinator.replica !== null ? { ledger: ledgerWhere(config), replica: ledger.coordinator.replica } : {}),
+  }, 'starting');
+  const started = daemon.start({ watch: true }).then(() => {
+    const c = daemon.counts();
+    log.info({ event: 'daemon.ready', ...c.files, settling: c.settling, in_flight: c.inFlight }, 'ready: start-up walk done, watching for new files');
+  });
+  const signal = await Promise.race([stopped, started.then(() => stopped)]);
+  log.info({ event: 'daemon.stopping', signal }, 'stopping: finishing or handing back uploads in flight');
+  await daemon.stop(DRAIN_MS);
+  await started.catch(() => undefined);
+  await server?.close();
+  const c = daemon.counts();
+  await ledger.close();
+  log.info({ event: 'daemon.stopped', ...c.files }, 'stopped');
+  log.flush();
+  return 0;
+}
+
+export async function scanCommand(config: Config, io: DaemonIo): Promise<number> {
+  const { key } = daemonSetup(config, io.env);
+  const log = createLogger(config.log.level);
+  const ledger = await openReplicaLedger(config, io, log, { waitForName: false, emit: logEvents(log) });
+  const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
+  let interrupted = false;
+  let wake!: () => void;
+  const interruption = new Promise<void>((resolve) => (wake = resolve));
+  const interrupt = (): void => {
+    interrupted = true;
+    wake();
+  };
+  io.onSignal('SIGTERM', interrupt);
+  io.onSignal('SIGINT', interrupt);
+  const tty = io.stderr.isTTY === true;
+  const progress = tty
+    ? setInterval(() => {
+      const c = daemon.counts();
+      io.stderr.write(`\rscan: ${c.files.ok} ok, ${c.settling} settling, ${c.inFlight} uploading, ${c.files.failed} failed   `);
+    }, 250)
+    : null;
+  try {
+    // idle() also returns when Galaxy refuses the key: scan reports that rather than wait.
+    await Promise.race([daemon.start({ watch: false }).then(() => daemon.idle()), interruption]);
+  } finally {
+    if (progress) clearInterval(progress);
+    if (tty) io.stderr.write('\n');
+  }
+  const paused = daemon.paused();
+  const failed = daemon.failedThisRun();
+  await daemon.stop(DRAIN_MS);
+  const c = ledger.counts();
+  await ledger.close();
+  log.flush();
+  if (paused?.kind === 'key') {
+    io.stderr.write(`galaxy-importd: Galaxy refuses the API key: ${paused.reason}\nUse an admin user's current key (admin_users in galaxy.yml; User → Preferences → Manage API Key).\n`);
+    return 1;
+  }
+  if (paused?.kind === 'unusable') {
+    io.stderr.write(`galaxy-importd: Galaxy keeps answering ${paused.reason}\nThat answer cannot be used, so nothing more was sent: check that [galaxy] url is Galaxy itself and that its release is one galaxy-importd supports (docs/galaxy-notes.md). ${c.ok} ok; the rest stay queued for the next run.\n`);
+    return 1;
+  }
+  io.stderr.write(`scan: ${c.ok} ok, ${failed.length} failed in this scan${interrupted ? ' (interrupted)' : ''}${failed.length ? ' — see galaxy-importd status --failed' : ''}\n`);
+  return failed.length > 0 || interrupted ? 1 : 0;
+}
+
