@@ -19,6 +19,7 @@ import { galaxyGate } from './pipeline/gate.js';
 import type { PauseKind } from './pipeline/gate.js';
 import { PIPELINE_TIMING, createUploads } from './pipeline/pipeline.js';
 import type { PipelineTiming } from './pipeline/pipeline.js';
+import { Quiet } from './pipeline/quiet.js';
 import { Resumer } from './pipeline/resume.js';
 import { routeFile } from './pipeline/route.js';
 import { statFile } from './pipeline/settle.js';
@@ -78,7 +79,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const emit = deps.emit ?? logEvents(deps.log);
   const importDir = config.import.dir;
   if (importDir === null || config.galaxy.url === null) throw new Error('createDaemon needs [import] dir and [galaxy] url');
-  const coordinator = ledger.coordinator;
+  const { coordinator } = ledger;
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal);
   const requests = requestLimiter(config.upload.concurrency, config.upload.rate_per_second, deps.metrics);
@@ -87,17 +88,17 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     onAnswer: (request, unusable) => gate.onAnswer(request, unusable),
   });
-  const gate = galaxyGate(client, emit, deps.tuning?.keyProbeMs ?? 60_000, clock);
-  const rebuild = ledger.getMeta('created_at') === undefined;
-  if (rebuild) ledger.setMeta('created_at', new Date(clock.now()).toISOString());
-  const firstStart = ledger.getMeta('first_start_done') === undefined;
-  const startedAt = clock.now();
+  // The gate closing ends idle(): while Galaxy refuses the key, nothing more happens.
+  const gate = galaxyGate(client, (e) => (emit(e), quiet.check()), deps.tuning?.keyProbeMs ?? 60_000, clock);
+  const [rebuild, firstStart, startedAt] = [ledger.getMeta('created_at') === undefined, ledger.getMeta('first_start_done') === undefined, clock.now()];
+  if (rebuild) ledger.setMeta('created_at', new Date(startedAt).toISOString());
   const stat = (relPath: string) => statFile(importDir, relPath);
   const route = (relPath: string) => routeFile(relPath, config);
   const { files, uploads, histories } = createUploads({
     config, client, ledger, gate, clock, emit, signal: stopping.signal, rebuild,
     ...(deps.random ? { random: deps.random } : {}),
     timing: { ...PIPELINE_TIMING, ...deps.tuning },
+    shrank: () => quiet.check(),
     afterOk: afterUpload({ importDir, action: config.import.after_upload, stat, emit, unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false) }),
   });
   const claims = new Claims(coordinator, { clock, signal: stopping.signal, emit });
@@ -105,16 +106,17 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
     claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), stat, clock, settleMs: config.import.settle_seconds * 1000,
-    slowMs: deps.tuning?.slowMs ?? Math.max(10 * config.import.settle_seconds * 1000, 600_000),
+    slowMs: deps.tuning?.slowMs ?? Math.max(10 * config.import.settle_seconds * 1000, 600_000), shrank: () => quiet.check(),
   });
   const discovery = new Discovery({
-    importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit,
+    importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit, walked: () => quiet.check(),
     watch: (o) => createTreeWatcher(importDir, { poll: config.import.poll, intervalMs: 2000, ...o }),
   });
   const resumer = new Resumer({
     coordinator, bar: (h) => histories.bar(h), resume: (rows, routeOf) => uploads.resume(rows, routeOf), reconsider: (p) => void admission.consider(p, false),
     route, clock, signal: stopping.signal, emit,
   });
+  const quiet = new Quiet(() => discovery.walking === null && (gate.blocked !== null || (admission.settling === 0 && files.active === 0)));
   let started = false;
 
   return {
@@ -125,15 +127,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       if (firstStart) ledger.setMeta('first_start_done', new Date(clock.now()).toISOString());
     },
     rescan: () => discovery.walk(false),
-    async idle() {
-      // A look every 100 ms; while Galaxy refuses the key the uploads wait on the gate, and idle() returns.
-      for (;;) {
-        await discovery.walking;
-        if (gate.blocked !== null) return;
-        if (admission.settling === 0 && files.active === 0 && discovery.walking === null) return;
-        await clock.sleep(100);
-      }
-    },
+    idle: () => quiet.wait(),
     live: () => !stopping.signal.aborted,
     readiness: readiness({
       started: () => started, stopping: () => stopping.signal.aborted, pause: () => gate.pause, probeGalaxy: () => client.version(),

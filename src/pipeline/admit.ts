@@ -60,6 +60,8 @@ export interface AdmitDeps {
   route(relPath: string): Route;
   queue(file: ReadyFile, route: Route): void;
   emit: Emit;
+  /** Called when fewer files are settling or being admitted (idle). */
+  shrank?: () => void;
 }
 
 export class Admission {
@@ -79,7 +81,10 @@ export class Admission {
       settleMs: deps.settleMs, readyMarker: marker, stat: deps.stat, clock: deps.clock, slowMs: deps.slowMs,
       markerExists: (relDir) => fsp.access(path.join(deps.importDir, relDir, marker ?? '')).then(() => true, () => false),
       onSlow: (file, ms) => deps.emit({ type: 'file.unsettled', file, duration_ms: ms, reason: 'still being written; it is imported once it stops changing for settle_seconds' }),
-      onGone: (file) => deps.emit({ type: 'file.gone', file, reason: 'deleted or replaced by a non-file before it settled' }),
+      onGone: (file) => {
+        deps.emit({ type: 'file.gone', file, reason: 'deleted or replaced by a non-file before it settled' });
+        deps.shrank?.();
+      },
       onReady: (relPath, fp) => this.ready(relPath, fp),
     });
   }
@@ -113,7 +118,9 @@ export class Admission {
 
   /** The watcher saw the file go: stop settling it. */
   gone(relPath: string): void {
-    if (this.#settler.forget(relPath)) this.#d.emit({ type: 'file.gone', file: relPath, reason: 'deleted before it settled' });
+    if (!this.#settler.forget(relPath)) return;
+    this.#d.emit({ type: 'file.gone', file: relPath, reason: 'deleted before it settled' });
+    this.#d.shrank?.();
   }
 
   /**
@@ -195,7 +202,10 @@ export class Admission {
       const route = this.#d.route(relPath);
       this.#d.emit({ type: 'file.ready', file: relPath, size: fp.size, library: route.library, folder: folderText(route) });
       this.#d.queue({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: this.#d.clock.now() }, route);
-    })().finally(() => this.#admitting--);
+    })().finally(() => {
+      this.#admitting--;
+      this.#d.shrank?.();
+    });
   }
 
   /** The part that needs only the file's stat: type, ledger, backlog. */

@@ -29,11 +29,14 @@ export class Files {
   readonly #clock: Pick<Clock, 'now'>;
   /** Paths queued or in flight in this process. */
   readonly #active = new Set<string>();
+  readonly #shrank: () => void;
 
-  constructor(deps: { ledger: FileRows; emit: Emit; clock: Pick<Clock, 'now'> }) {
+  /** `shrank`: called when a file is no longer queued or in flight here (idle). */
+  constructor(deps: { ledger: FileRows; emit: Emit; clock: Pick<Clock, 'now'>; shrank?: () => void }) {
     this.#ledger = deps.ledger;
     this.#emit = deps.emit;
     this.#clock = deps.clock;
+    this.#shrank = deps.shrank ?? (() => undefined);
   }
 
   /** Files queued or in flight. */
@@ -145,6 +148,7 @@ export class Files {
     this.#ledger.update(file.path, { state: 'failed', lastError: reason });
     this.#active.delete(file.path);
     this.#emit({ type: 'upload.failed', ...at(file, route), attempt, reason });
+    this.#shrank();
   }
 
   /** Its dataset is ok in Galaxy: uploaded now (`jobId`, or null for method = paths), or found there already (`target`). */
@@ -157,11 +161,13 @@ export class Files {
       this.#emit({ type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: this.#clock.now() - file.readyAt });
     }
     this.#active.delete(file.path);
+    this.#shrank();
   }
 
   /** Another replica took these over: this process leaves them alone (their rows are its now). */
   released(files: readonly ReadyFile[]): void {
     for (const f of files) this.#active.delete(f.path);
+    this.#shrank();
   }
 
   inState(...states: FileState[]): FileRecord[] {

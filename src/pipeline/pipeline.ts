@@ -39,13 +39,15 @@ export interface PipelineDeps {
   /** The ledger was started empty. */
   rebuild: boolean;
   afterOk: (file: ReadyFile) => Promise<void>;
+  /** A file is no longer queued or in flight (idle). */
+  shrank: () => void;
 }
 
 /** The upload side of the pipeline (queue → submit → confirm → recover), built from its stages. */
 export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads; histories: HistoryPool } {
   const { config, client, ledger, gate, clock, emit, signal } = d;
   const upload = config.upload;
-  const files = new Files({ ledger, emit, clock });
+  const files = new Files({ ledger, emit, clock, shrank: d.shrank });
   const details = new Details(client, { clock, signal, emit, ...(d.random ? { random: d.random } : {}) });
   const histories = new HistoryPool(client, ledger);
   const submitter = upload.method === 'fetch' ? fetchSubmitter(client) : pathsSubmitter(client, config.import.dir ?? '');

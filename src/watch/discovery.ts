@@ -29,6 +29,8 @@ export interface DiscoveryDeps {
   rescanMinutes: number;
   clock: Clock;
   emit: Emit;
+  /** Called when a walk ends (idle). */
+  walked?: () => void;
 }
 
 /** Files looked at concurrently by a walk: 100,000 files must not queue 100,000 stats. */
@@ -66,6 +68,7 @@ export class Discovery {
     this.#walking ??= this.#walk(initial).finally(() => {
       this.#knownDone.clear();
       this.#walking = null;
+      this.#d.walked?.();
     });
     return this.#walking;
   }
