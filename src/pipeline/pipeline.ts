@@ -28,9 +28,9 @@ export const PIPELINE_TIMING: PipelineTiming = { lingerMs: 200, pollMinMs: 1000,
 
 export interface PipelineDeps {
   config: Config;
-  client: GalaxyClient;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolder' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'createFolder'>;
   ledger: Ledger;
-  gate: Gate;
+  gate: Pick<Gate, 'wait' | 'block'>;
   clock: Clock;
   random?: () => number;
   emit: Emit;

@@ -32,7 +32,7 @@ export interface UploadsOptions {
 }
 
 export interface UploadsDeps {
-  files: Files;
+  files: Pick<Files, 'queued' | 'resumed' | 'record' | 'attempts' | 'failed' | 'submitted' | 'released' | 'jobKnown' | 'datasetKnown' | 'unassigned' | 'requeued' | 'retrying' | 'split'>;
   targets: Pick<Targets, 'resolve'>;
   histories: Pick<HistoryPool, 'acquire' | 'release' | 'retire' | 'reserve'>;
   submitter: Submitter;
