@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, realpathSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { describe, it } from 'node:test';
+import { systemClock } from '../../src/clock.js';
+import { Admission } from '../../src/pipeline/admit.js';
+import { afterUpload } from '../../src/pipeline/after-upload.js';
+import { Files } from '../../src/pipeline/files.js';
+import { Quiet } from '../../src/pipeline/quiet.js';
+import type { ReadyFile } from '../../src/pipeline/files.js';
+import { statFile } from '../../src/pipeline/settle.js';
+import { ROUTE, events, memoryRows, turns } from '../fakes.js';
+
+function tree(t: TestContext): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'importd-admit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean } = {}) {
+  const rows = memoryRows();
+  const emit = events();
+  const files = new Files({ ledger: rows, emit, clock: systemClock });
+  const queued: string[] = [];
+  let shrank = 0;
+  const quiet = new Quiet(() => a.settling === 0);
+  const a: Admission = new Admission({
+    importDir: dir, realImportDir: realpathSync(dir), ignore: ['.*', '*.part'], readyMarker: null, skipBacklog: o.skipBacklog ?? false,
+    ledger: { fingerprint: (p) => rows.get(p) }, files, settleMs: 1000, slowMs: 60_000, clock: systemClock,
+    // Settling looks at a fixed fingerprint: its timing is settle.test.ts's; here only fake time passes.
+    stat: () => Promise.resolve({ size: 1, mtimeMs: 1 }),
+    claim: () => Promise.resolve(o.claim ?? true), route: () => ROUTE, queue: (f) => void queued.push(f.path), emit, shrank: () => {
+      shrank++;
+      quiet.check();
+    },
+  });
+  return { a, rows, emit, queued, shrank: () => shrank, quiet };
+}
+
+/** Advance fake time in steps, letting stats answer between them (they are real I/O). */
+async function settle(t: TestContext, ms: number, quiet: Quiet): Promise<void> {
+  for (let done = 0; done < ms; done += 100) {
+    t.mock.timers.tick(100);
+    await turns(20);
+  }
+  // Readability is a real look at the file: wait until admission says it is done.
+  await quiet.wait();
+}
+
+describe('Admission (real files, fake timers)', () => {
+  it('settles a plain file, then claims, routes and queues it', async (t) => {
+    const dir = tree(t);
+    writeFileSync(path.join(dir, 'a.txt'), 'x');
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const s = admission(dir);
+    await s.a.consider('a.txt', false);
+    assert.equal(s.a.settling, 1);
+    await settle(t, 1500, s.quiet);
+
+    assert.deepEqual(s.queued, ['a.txt']);
+    assert.equal(s.emit.of('file.ready').length, 1);
+    assert.equal(s.a.settling, 0);
+    assert.ok(s.shrank() >= 1, 'idle is told');
+  });
+
+  it('refuses a symlink out of the import directory, with the reason, and never settles it', async (t) => {
+    const dir = tree(t);
+    const outside = tree(t);
+    writeFileSync(path.join(outside, 'secret'), 'x');
+    symlinkSync(path.join(outside, 'secret'), path.join(dir, 'link'));
+    const s = admission(dir);
+    await s.a.consider('link', false);
+
+    assert.equal(s.rows.get('link')?.state, 'skipped');
+    assert.match(String(s.rows.get('link')?.lastError), /symlink leaves the import directory/);
+    assert.equal(s.a.settling, 0);
+  });
+
+  it('leaves ignored names alone and skips the backlog of a first start with backlog = skip', async (t) => {
+    const dir = tree(t);
+    mkdirSync(path.join(dir, 'run'));
+    writeFileSync(path.join(dir, 'run', 'x.part'), 'x');
+    writeFileSync(path.join(dir, 'run', 'old.txt'), 'x');
+    const s = admission(dir, { skipBacklog: true });
+    await s.a.consider('run/x.part', true);
+    await s.a.walked('run/old.txt', 'file', true);
+
+    assert.equal(s.rows.get('run/x.part'), undefined);
+    assert.equal(s.rows.get('run/old.txt')?.state, 'skipped');
+    assert.equal(s.a.skipDir('.git'), true);
+  });
+
+  it('a file another replica holds is neither queued nor recorded here', async (t) => {
+    const dir = tree(t);
+    writeFileSync(path.join(dir, 'a.txt'), 'x');
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const s = admission(dir, { claim: false });
+    await s.a.consider('a.txt', false);
+    await settle(t, 1500, s.quiet);
+
+    assert.deepEqual(s.queued, []);
+    assert.equal(s.emit.of('file.claimed_elsewhere').length, 1);
+  });
+});
+
+describe('after-upload (real files)', () => {
+  const done = (p: string, size: number, mtimeMs: number): ReadyFile => ({ path: p, size, mtimeMs, readyAt: 0 });
+
+  it('moves the file below move:DIR, keeping its subdirectory', async (t) => {
+    const dir = tree(t);
+    const dest = tree(t);
+    mkdirSync(path.join(dir, 'run'));
+    writeFileSync(path.join(dir, 'run', 'a.txt'), 'abc');
+    const fp = await statFile(dir, 'run/a.txt');
+    const emit = events();
+    const handle = afterUpload({ importDir: dir, action: { action: 'move', dir: dest }, stat: (p) => statFile(dir, p), unwatch: () => undefined, reconsider: () => undefined, emit });
+    await handle(done('run/a.txt', fp?.size ?? 0, fp?.mtimeMs ?? 0));
+
+    assert.equal(await statFile(dir, 'run/a.txt'), null);
+    assert.equal((await statFile(dest, 'run/a.txt'))?.size, 3);
+    assert.equal(emit.of('file.after_upload')[0]?.err, undefined);
+  });
+
+  it('leaves a file written again during its upload where it is, and looks at it again', async (t) => {
+    const dir = tree(t);
+    writeFileSync(path.join(dir, 'a.txt'), 'abc, and more');
+    const again: string[] = [];
+    const handle = afterUpload({ importDir: dir, action: { action: 'delete' }, stat: (p) => statFile(dir, p), unwatch: () => undefined, reconsider: (p) => void again.push(p), emit: events() });
+    await handle(done('a.txt', 3, 1));
+
+    assert.notEqual(await statFile(dir, 'a.txt'), null);
+    assert.deepEqual(again, ['a.txt']);
+  });
+});
