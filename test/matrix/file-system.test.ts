@@ -143,7 +143,8 @@ describe('bad-input matrix: the file system', () => {
     } finally {
       process.chdir(cwd);
     }
-    await sleep(1500);
+    // A whole walk of what is there now, then nothing settling or queued: every row's files were looked at.
+    await h.daemon().rescan();
     await h.daemon().idle();
     for (const row of ROWS) {
       await t.test(row.name, () => {
