@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { systemClock } from '../../src/clock.js';
+import type { ContentsEntry, FolderDetails, LibrarySummary } from '../../src/galaxy/client.js';
+import { localCoordinator } from '../../src/ledger/coordinator.js';
+import type { Route } from '../../src/pipeline/route.js';
+import type { TargetClient } from '../../src/pipeline/targets.js';
+import { Targets } from '../../src/pipeline/targets.js';
+import { events, memoryRows, turns } from '../fakes.js';
+
+const route = (folder: string[]): Route => ({ library: 'Lab', folder, fileType: 'auto', dbkey: '?', tags: [], link: false });
+
+/** A Galaxy of libraries and folders in memory, counting the calls. */
+function galaxy(o: { loseCreateAnswer?: boolean } = {}) {
+  const libraries: LibrarySummary[] = [];
+  const folders: ContentsEntry[] = [{ id: 'Froot', type: 'folder', name: '/' }];
+  const calls = { listLibraries: 0, createLibrary: 0, libraryContents: 0, createFolder: 0 };
+  let lose = o.loseCreateAnswer ?? false;
+  const client: TargetClient = {
+    listLibraries: () => (calls.listLibraries++, Promise.resolve([...libraries])),
+    createLibrary: (name) => {
+      calls.createLibrary++;
+      const lib = { id: `L${libraries.length + 1}`, name, root_folder_id: 'Froot' };
+      libraries.push(lib);
+      return Promise.resolve(lib);
+    },
+    libraryContents: () => (calls.libraryContents++, Promise.resolve([...folders])),
+    createFolder: (parentId, name) => {
+      calls.createFolder++;
+      const parent = folders.find((f) => f.id === parentId);
+      const full = `${parent?.name === '/' ? '' : parent?.name ?? ''}/${name}`;
+      const created: FolderDetails = { id: `F${folders.length}`, name };
+      folders.push({ id: created.id, type: 'folder', name: full });
+      if (lose) {
+        lose = false;
+        return Promise.reject(new Error('socket hang up (the answer was lost)'));
+      }
+      return Promise.resolve(created);
+    },
+  };
+  return { client, calls, folders };
+}
+
+describe('Targets (fakes)', () => {
+  it('finds or creates library and folder path once for many callers at once, and says what it created', async () => {
+    const g = galaxy();
+    const emit = events();
+    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit, lock: localCoordinator(memoryRows()), clock: systemClock });
+
+    const all = await Promise.all(Array.from({ length: 10 }, () => targets.resolve(route(['run1', 'lane2']))));
+
+    assert.equal(new Set(all.map((t) => t.folderId)).size, 1);
+    assert.equal(g.calls.createLibrary, 1);
+    assert.equal(g.calls.createFolder, 2);
+    assert.deepEqual(emit.seen.map((e) => e.type), ['library.created', 'folder.created', 'folder.created']);
+    await targets.resolve(route(['run1', 'lane2']));
+    assert.equal(g.calls.libraryContents <= 3, true, 'answers are cached');
+  });
+
+  it('a folder created but whose answer was lost is found by a fresh listing, not created twice', async () => {
+    const g = galaxy({ loseCreateAnswer: true });
+    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()), clock: systemClock });
+    await assert.rejects(targets.resolve(route(['run1'])), /answer was lost/);
+    await turns();
+
+    const t = await targets.resolve(route(['run1']));
+
+    assert.equal(g.calls.createFolder, 1);
+    assert.equal(t.folderId, g.folders.find((f) => f.name === '/run1')?.id);
+  });
+
+  it('creates under the coordinator\'s lock, by library and by folder', async () => {
+    const g = galaxy();
+    const locked: string[] = [];
+    const lock = { withLock: <T>(key: string, fn: (since: number) => Promise<T>): Promise<T> => (locked.push(key.split('\u0000')[0] ?? ''), fn(0)) };
+    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock, clock: systemClock });
+    await targets.resolve(route(['run1']));
+
+    assert.deepEqual(locked, ['library', 'folder']);
+  });
+});
