@@ -1,12 +1,23 @@
+/** Every code an ImportdError can carry: one per class of error. */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'USAGE'
+  | 'GALAXY_HTTP_ERROR'
+  | 'GALAXY_BAD_RESPONSE'
+  | 'GALAXY_UNREACHABLE'
+  | 'LEDGER_ERROR'
+  | 'LEDGER_UNAVAILABLE'
+  | 'STOPPED';
+
 /**
  * The base of every error galaxy-importd raises on purpose. Code branches on
- * `code`, never on message text; messages say what was wrong, what was
- * received and what to do.
+ * `code` (a literal of ErrorCode), never on message text; messages say what was
+ * wrong, what was received and what to do.
  */
 export class ImportdError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
