@@ -43,7 +43,7 @@ export interface DaemonDeps {
   random?: () => number;
   /** Request timing for /metrics. */
   metrics?: RequestTiming;
-  /** Faster polling for tests and the demo; the defaults suit a real Galaxy. */
+  /** Faster polling for the integration tests against the emulator (test/integration/harness.ts); the defaults suit a real Galaxy. */
   tuning?: Partial<PipelineTiming & { keyProbeMs: number; slowMs: number }>;
 }
 
