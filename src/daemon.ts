@@ -15,14 +15,13 @@ import { logEvents } from './observe/telemetry.js';
 import { Admission } from './pipeline/admit.js';
 import { afterUpload } from './pipeline/after-upload.js';
 import { Claims } from './pipeline/claims.js';
-import { galaxyGate } from './pipeline/gate.js';
+import { KEY_PROBE_MS, galaxyGate } from './pipeline/gate.js';
 import type { PauseKind } from './pipeline/gate.js';
-import { PIPELINE_TIMING, createUploads } from './pipeline/pipeline.js';
-import type { PipelineTiming } from './pipeline/pipeline.js';
+import { createUploads } from './pipeline/pipeline.js';
 import { Quiet } from './pipeline/quiet.js';
 import { Resumer } from './pipeline/resume.js';
 import { routeFile } from './pipeline/route.js';
-import { statFile } from './pipeline/settle.js';
+import { slowWriterMs, statFile } from './pipeline/settle.js';
 import { Discovery } from './watch/discovery.js';
 import { createTreeWatcher } from './watch/watcher.js';
 
@@ -43,8 +42,6 @@ export interface DaemonDeps {
   random?: () => number;
   /** Request timing for /metrics. */
   metrics?: RequestTiming;
-  /** Faster polling for the integration tests against the emulator (test/integration/harness.ts); the defaults suit a real Galaxy. */
-  tuning?: Partial<PipelineTiming & { keyProbeMs: number; slowMs: number }>;
 }
 
 export interface DaemonCounts {
@@ -89,7 +86,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     onAnswer: (request, unusable) => gate.onAnswer(request, unusable),
   });
   // The gate closing ends idle(): while Galaxy refuses the key, nothing more happens.
-  const gate = galaxyGate(client, (e) => (emit(e), quiet.check()), deps.tuning?.keyProbeMs ?? 60_000, clock);
+  const gate = galaxyGate(client, (e) => (emit(e), quiet.check()), KEY_PROBE_MS, clock);
   const [rebuild, firstStart, startedAt] = [ledger.getMeta('created_at') === undefined, ledger.getMeta('first_start_done') === undefined, clock.now()];
   if (rebuild) ledger.setMeta('created_at', new Date(startedAt).toISOString());
   const stat = (relPath: string) => statFile(importDir, relPath);
@@ -97,7 +94,6 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const { files, uploads, histories } = createUploads({
     config, client, ledger, gate, clock, emit, signal: stopping.signal, rebuild,
     ...(deps.random ? { random: deps.random } : {}),
-    timing: { ...PIPELINE_TIMING, ...deps.tuning },
     shrank: () => quiet.check(),
     afterOk: afterUpload({ importDir, action: config.import.after_upload, stat, emit, unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false) }),
   });
@@ -106,7 +102,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
     claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), stat, clock, settleMs: config.import.settle_seconds * 1000,
-    slowMs: deps.tuning?.slowMs ?? Math.max(10 * config.import.settle_seconds * 1000, 600_000), shrank: () => quiet.check(),
+    slowMs: slowWriterMs(config.import.settle_seconds), shrank: () => quiet.check(),
   });
   const discovery = new Discovery({
     importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit, walked: () => quiet.check(),

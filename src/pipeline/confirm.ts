@@ -27,7 +27,7 @@ export interface ConfirmDeps {
   signal: AbortSignal;
   emit: Emit;
   jobTimeoutMs: number;
-  /** The job is looked at after pollMinMs, then 1.5 times later each time, up to pollMaxMs. */
+  /** When the job is looked at: after `firstMs`, then `factor` times later each time, up to `capMs`. */
   poll: Backoff;
   /** After a file's dataset is ok (after_upload). */
   afterOk: (file: ReadyFile) => Promise<void>;

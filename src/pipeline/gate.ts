@@ -13,6 +13,9 @@ export interface GateLog {
 /** Why the gate is closed: the key, or answers the client cannot use. */
 export type PauseKind = 'key' | 'unusable';
 
+/** A refused key is probed at most once a minute, as the design says; an unusable answer pauses as long. */
+export const KEY_PROBE_MS = 60_000;
+
 /** Answers the client cannot use, in a row for one request, that pause everything. */
 export const UNUSABLE_STRIKES = 3;
 
@@ -39,7 +42,7 @@ export class Gate {
   #timer: Timer | null = null;
   #closed = false;
 
-  constructor(client: Pick<GalaxyClient, 'currentUser'>, log: GateLog, probeMs = 60_000, clock: Clock = systemClock) {
+  constructor(client: Pick<GalaxyClient, 'currentUser'>, log: GateLog, probeMs = KEY_PROBE_MS, clock: Clock = systemClock) {
     this.#client = client;
     this.#clock = clock;
     this.#log = log;

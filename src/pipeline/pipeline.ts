@@ -17,14 +17,13 @@ import { fetchSubmitter, pathsSubmitter } from './submit.js';
 import { Targets } from './targets.js';
 import { Uploads } from './uploads.js';
 
-/** How often the pipeline looks again: batching, and the job polls (a real Galaxy's jobs take seconds). */
-export interface PipelineTiming {
-  lingerMs: number;
-  pollMinMs: number;
-  pollMaxMs: number;
-}
-
-export const PIPELINE_TIMING: PipelineTiming = { lingerMs: 200, pollMinMs: 1000, pollMaxMs: 10_000 };
+/**
+ * How often the pipeline looks again: how long a batch gathers while its folder has a send in
+ * flight, and the job polls. A job of a few small files may be done in a fraction of a second
+ * (and the emulator's in 50 ms), a real Galaxy's large ones take minutes: the first look comes
+ * after 250 ms, each next one 1.5 times later, up to 10 s.
+ */
+export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_000, factor: 1.5, jitter: false } } as const;
 
 export interface PipelineDeps {
   config: Config;
@@ -35,7 +34,6 @@ export interface PipelineDeps {
   random?: () => number;
   emit: Emit;
   signal: AbortSignal;
-  timing: PipelineTiming;
   /** The ledger was started empty. */
   rebuild: boolean;
   afterOk: (file: ReadyFile) => Promise<void>;
@@ -62,7 +60,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     client, files, details, gate, clock, signal, emit,
     isClaimed: (id) => ledger.isClaimed(id),
     jobTimeoutMs: upload.job_timeout_minutes * 60_000,
-    poll: { firstMs: d.timing.pollMinMs, capMs: d.timing.pollMaxMs, factor: 1.5, jitter: false },
+    poll: PIPELINE_TIMING.poll,
     afterOk: d.afterOk,
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
@@ -70,7 +68,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
   const uploads = new Uploads({
     files, targets, histories, submitter, confirmer, recovery, coordinator: ledger.coordinator, gate, onFailure, clock, signal, emit,
     ...(d.random ? { random: d.random } : {}),
-    options: { batchSize: upload.batch_size, maxAttempts: upload.max_attempts, backoff, lingerMs: d.timing.lingerMs, rebuild: d.rebuild },
+    options: { batchSize: upload.batch_size, maxAttempts: upload.max_attempts, backoff, lingerMs: PIPELINE_TIMING.lingerMs, rebuild: d.rebuild },
   });
   return { files, uploads, histories };
 }

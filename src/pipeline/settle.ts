@@ -16,6 +16,15 @@ export interface Fingerprint {
   mtimeMs: number;
 }
 
+/**
+ * When a file still changing is called slow (file.unsettled, once): after ten settle windows, and
+ * never before ten minutes, so a large file copied over a slow link at a short settle_seconds is
+ * not reported while it is merely big.
+ */
+export function slowWriterMs(settleSeconds: number): number {
+  return Math.max(10 * settleSeconds * 1000, 600_000);
+}
+
 /** Size and mtime of a path below `root`, or null when it is gone or not a regular file. */
 export async function statFile(root: string, relPath: string): Promise<Fingerprint | null> {
   const st = await fsp.stat(path.join(root, relPath)).catch(() => null);

@@ -54,8 +54,6 @@ export interface Harness {
   events(event: string, file?: string): LogLine[];
 }
 
-export const FAST = { lingerMs: 30, pollMinMs: 40, pollMaxMs: 150, keyProbeMs: 300, slowMs: 5000 };
-
 export async function harness(t: TestContext, opts: { ini?: Sections; emu?: EmulatorOptions } = {}): Promise<Harness> {
   // One cleanup, in reverse order of creation: daemon, emulator, then the directories.
   const importDir = mkdtempSync(path.join(os.tmpdir(), 'importd-import-'));
@@ -98,7 +96,7 @@ export async function harness(t: TestContext, opts: { ini?: Sections; emu?: Emul
     async start(o = {}) {
       if (current) await h.stop();
       const ledger = new SqliteLedger(stateDir);
-      const daemon = createDaemon({ config, apiKey: emu.adminKey, log: createLogger('debug', sink), ledger, tuning: FAST });
+      const daemon = createDaemon({ config, apiKey: emu.adminKey, log: createLogger('debug', sink), ledger });
       current = { daemon, ledger };
       await daemon.start({ watch: o.watch ?? true });
       return daemon;

@@ -10,7 +10,7 @@ import { afterUpload } from '../../src/pipeline/after-upload.js';
 import { Files } from '../../src/pipeline/files.js';
 import { Quiet } from '../../src/pipeline/quiet.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
-import { statFile } from '../../src/pipeline/settle.js';
+import { slowWriterMs, statFile } from '../../src/pipeline/settle.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
 function tree(t: TestContext): string {
@@ -19,7 +19,7 @@ function tree(t: TestContext): string {
   return dir;
 }
 
-function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean } = {}) {
+function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; stat?: () => Promise<{ size: number; mtimeMs: number }>; slowMs?: number } = {}) {
   const rows = memoryRows();
   const emit = events();
   const files = new Files({ ledger: rows, emit, clock: systemClock });
@@ -28,9 +28,9 @@ function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean } = 
   const quiet = new Quiet(() => a.settling === 0);
   const a: Admission = new Admission({
     importDir: dir, realImportDir: realpathSync(dir), ignore: ['.*', '*.part'], readyMarker: null, skipBacklog: o.skipBacklog ?? false,
-    ledger: { fingerprint: (p) => rows.get(p) }, files, settleMs: 1000, slowMs: 60_000, clock: systemClock,
+    ledger: { fingerprint: (p) => rows.get(p) }, files, settleMs: 1000, slowMs: o.slowMs ?? 60_000, clock: systemClock,
     // Settling looks at a fixed fingerprint: its timing is settle.test.ts's; here only fake time passes.
-    stat: () => Promise.resolve({ size: 1, mtimeMs: 1 }),
+    stat: o.stat ?? (() => Promise.resolve({ size: 1, mtimeMs: 1 })),
     claim: () => Promise.resolve(o.claim ?? true), route: () => ROUTE, queue: (f) => void queued.push(f.path), emit, shrank: () => {
       shrank++;
       quiet.check();
@@ -90,6 +90,32 @@ describe('Admission (real files, fake timers)', () => {
     assert.equal(s.rows.get('run/x.part'), undefined);
     assert.equal(s.rows.get('run/old.txt')?.state, 'skipped');
     assert.equal(s.a.skipDir('.git'), true);
+  });
+
+  it('says once that a file still changing after slowMs is slow (file.unsettled), and goes on waiting for it', async (t) => {
+    const dir = tree(t);
+    writeFileSync(path.join(dir, 'a.txt'), 'x');
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    let size = 0;
+    const s = admission(dir, { slowMs: 3000, stat: () => Promise.resolve({ size: ++size, mtimeMs: size }) });
+    await s.a.consider('a.txt', false);
+    for (let done = 0; done < 8000; done += 100) {
+      t.mock.timers.tick(100);
+      await turns(20);
+    }
+
+    const slow = s.emit.of('file.unsettled');
+    assert.equal(slow.length, 1);
+    assert.equal(slow[0]?.file, 'a.txt');
+    assert.ok((slow[0]?.duration_ms ?? 0) >= 3000);
+    assert.deepEqual(s.queued, []);
+    assert.equal(s.a.settling, 1);
+  });
+
+  it('calls a writer slow after ten settle windows, never before ten minutes', () => {
+    assert.equal(slowWriterMs(60), 600_000);
+    assert.equal(slowWriterMs(2), 600_000);
+    assert.equal(slowWriterMs(300), 3_000_000);
   });
 
   it('a file another replica holds is neither queued nor recorded here', async (t) => {
