@@ -47,6 +47,8 @@ export interface DaemonDeps {
 export interface DaemonCounts {
   files: Record<FileState, number>;
   settling: number;
+  /** Of `settling`, the files that wait only for their directory's ready marker. */
+  waitingForMarker: number;
   inFlight: number;
 }
 
@@ -55,7 +57,7 @@ export interface Daemon {
   start(opts: { watch: boolean }): Promise<void>;
   /** Walk again (rescan, SIGHUP). */
   rescan(): Promise<void>;
-  /** Resolves when nothing is settling, queued or in flight, or uploads are paused. */
+  /** Resolves when nothing is settling (but for files that wait for their ready marker), queued or in flight, or uploads are paused. */
   idle(): Promise<void>;
   counts(): DaemonCounts;
   /** Why uploads are paused (Galaxy refuses the key, or keeps answering what cannot be used), else null. */
@@ -112,7 +114,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     coordinator, bar: (h) => histories.bar(h), resume: (rows, routeOf) => uploads.resume(rows, routeOf), reconsider: (p) => void admission.consider(p, false),
     route, clock, signal: stopping.signal, emit,
   });
-  const quiet = new Quiet(() => discovery.walking === null && (gate.blocked !== null || (admission.settling === 0 && files.active === 0)));
+  const quiet = new Quiet(() => discovery.walking === null && (gate.blocked !== null || (admission.settling === admission.waitingForMarker && files.active === 0)));
   let started = false;
 
   return {
@@ -129,7 +131,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       started: () => started, stopping: () => stopping.signal.aborted, pause: () => gate.pause, probeGalaxy: () => client.version(),
       ledgerProblem: () => coordinator.problem(), clock,
     }),
-    counts: () => ({ files: ledger.counts(), settling: admission.settling, inFlight: files.active }),
+    counts: () => ({ files: ledger.counts(), settling: admission.settling, waitingForMarker: admission.waitingForMarker, inFlight: files.active }),
     paused: () => gate.pause,
     failedThisRun: () => files.inState('failed').filter((r) => r.updatedAt >= startedAt).map((r) => r.path),
     async stop(deadlineMs) {

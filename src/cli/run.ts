@@ -119,6 +119,7 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
   }
   const paused = daemon.paused();
   const failed = daemon.failedThisRun();
+  const waiting = daemon.counts().waitingForMarker;
   await daemon.stop(DRAIN_MS);
   const c = ledger.counts();
   await ledger.close();
@@ -132,6 +133,7 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
     return 1;
   }
   io.stderr.write(`scan: ${c.ok} ok, ${failed.length} failed in this scan${interrupted ? ' (interrupted)' : ''}${failed.length ? ' — see galaxy-importd status --failed' : ''}\n`);
+  if (waiting > 0) io.stderr.write(`scan: ${waiting} file${waiting === 1 ? '' : 's'} not imported: ${waiting === 1 ? 'its directory has' : 'their directories have'} no ready marker (${config.import.ready_marker}) yet; a later scan, or run, imports ${waiting === 1 ? 'it' : 'them'} once the marker exists\n`);
   return failed.length > 0 || interrupted ? 1 : 0;
 }
 

@@ -51,7 +51,7 @@ export const OPTIONS = [
   { section: 'import', key: 'settle_seconds', type: num(0, 86400), default: '10',
     doc: 'A file is ready when its size and modification time have not changed for this long.' },
   { section: 'import', key: 'ready_marker', type: { kind: 'string' }, example: '.ready',
-    doc: 'When set, nothing in a directory is imported before a file of this name exists in it; the marker itself is never imported.' },
+    doc: 'When set, nothing in a directory is imported before a file of this name exists in it; the marker itself is never imported. `scan` imports the directories that have it and says how many files wait for theirs.' },
   { section: 'import', key: 'ignore', type: { kind: 'list' }, default: '.*, *.part, *.tmp, *~, *.swp',
     doc: "Comma-separated name patterns (* and ? wildcards) that are never imported. Hidden names also cover rsync's .name.XXXXXX temporaries." },
   { section: 'import', key: 'poll', type: { kind: 'boolean' }, default: 'false',

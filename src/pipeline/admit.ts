@@ -86,12 +86,18 @@ export class Admission {
         deps.shrank?.();
       },
       onReady: (relPath, fp) => this.ready(relPath, fp),
+      onWaiting: () => deps.shrank?.(),
     });
   }
 
   /** Files settling or being admitted. */
   get settling(): number {
     return this.#settler.size + this.#admitting;
+  }
+
+  /** Of `settling`, the files that wait for nothing but their directory's ready marker. */
+  get waitingForMarker(): number {
+    return this.#settler.waitingForMarker;
   }
 
   close(): void {

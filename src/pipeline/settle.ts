@@ -40,6 +40,8 @@ export interface SettleDeps {
   markerExists(relDir: string): Promise<boolean>;
   onReady(relPath: string, fp: Fingerprint): void;
   onGone(relPath: string): void;
+  /** The file is settled as far as it can be and now waits for its directory's ready marker. */
+  onWaiting?(relPath: string): void;
   /** Called once when a file is still changing after `slowMs` (a writer that never finishes). */
   onSlow?(relPath: string, changingForMs: number): void;
   slowMs?: number;
@@ -65,6 +67,8 @@ export class Settler {
   readonly #deps: SettleDeps;
   readonly #clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   readonly #pending = new Map<string, Entry>();
+  /** Pending files that wait for nothing but their directory's ready marker. */
+  readonly #waiting = new Set<string>();
   #closed = false;
 
   constructor(deps: SettleDeps) {
@@ -74,6 +78,11 @@ export class Settler {
 
   get size(): number {
     return this.#pending.size;
+  }
+
+  /** Of `size`, the files that only wait for their directory's ready marker (no timer runs for them). */
+  get waitingForMarker(): number {
+    return this.#waiting.size;
   }
 
   has(relPath: string): boolean {
@@ -100,6 +109,7 @@ export class Settler {
     if (!entry) return false;
     this.#clock.clearTimeout(entry.timer);
     this.#pending.delete(relPath);
+    this.#waiting.delete(relPath);
     return true;
   }
 
@@ -109,6 +119,7 @@ export class Settler {
   }
 
   #schedule(relPath: string, entry: Entry, delayMs: number): void {
+    this.#waiting.delete(relPath);
     this.#clock.clearTimeout(entry.timer);
     entry.timer = this.#clock.setTimeout(() => {
       entry.timer = null;
@@ -147,7 +158,12 @@ export class Settler {
     }
     if (this.#deps.readyMarker !== null) {
       // Declared readiness: the marker, not the clock, says the directory is complete.
-      if (!marker) return; // markerAppeared() or a later touch() looks again
+      if (!marker) {
+        // markerAppeared() or a later touch() looks again
+        this.#waiting.add(relPath);
+        this.#deps.onWaiting?.(relPath);
+        return;
+      }
       if (!entry.again) {
         this.#pending.delete(relPath);
         this.#deps.onReady(relPath, fp);
@@ -165,5 +181,6 @@ export class Settler {
     this.#closed = true;
     for (const entry of this.#pending.values()) this.#clock.clearTimeout(entry.timer);
     this.#pending.clear();
+    this.#waiting.clear();
   }
 }

@@ -68,6 +68,25 @@ describe('galaxy-importd run and scan, as processes', () => {
     everyFileOnce(s.emu, ['bed/2.bed', 'bed/3.bed']);
   });
 
+  it('scan with ready_marker imports the directories that have their marker, says which files wait, and exits 0', async (t) => {
+    const s = await setup(t, { import: { ready_marker: '.ready' } });
+    put(s.importDir, 'done/a.txt');
+    put(s.importDir, 'done/.ready', '');
+    put(s.importDir, 'open/b.txt');
+    put(s.importDir, 'open/c.txt');
+
+    const first = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    put(s.importDir, 'open/.ready', '');
+    const second = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /scan: 1 ok, 0 failed in this scan/);
+    assert.match(first.stderr, /scan: 2 files not imported: their directories have no ready marker \(\.ready\) yet/);
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stderr, /not imported/);
+    everyFileOnce(s.emu, ['done/a.txt', 'open/b.txt', 'open/c.txt']);
+  });
+
   it('scan exits 1 when a file failed, and status --failed names it with the reason', async (t) => {
     const s = await setup(t);
     s.emu.addJobFaults({ match: 'broken', outcome: 'dataset-error', message: 'not a valid BED file' });

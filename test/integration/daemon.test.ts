@@ -112,13 +112,17 @@ describe('daemon: settling', () => {
     put(h.importDir, 'run7/b.txt');
 
     await h.start();
-    await sleep(1500);
+    // idle(): both files are settled and wait for nothing but the marker.
+    await h.daemon().idle();
     const before = h.datasets();
+    const waiting = h.daemon().counts().waitingForMarker;
     put(h.importDir, 'run7/.ready', '');
     await h.waitOk(['run7/a.txt', 'run7/b.txt']);
 
     assert.deepEqual(before, []);
+    assert.equal(waiting, 2);
     assert.deepEqual(h.datasets(), ['Imports|/run7|a.txt', 'Imports|/run7|b.txt']);
+    assert.equal(h.daemon().counts().waitingForMarker, 0);
   });
 
   it('never uploads ignored names, and uploads the file once renamed to its final name', async (t) => {

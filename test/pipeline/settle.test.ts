@@ -83,10 +83,13 @@ describe('Settler (fake timers)', () => {
     s.touch('run/a');
     await advance(t, 5000);
     assert.deepEqual(ready, []);
+    const waitingBefore = s.waitingForMarker;
     setMarker();
     s.markerAppeared('run');
     await advance(t, 100);
 
+    assert.equal(waitingBefore, 1, 'counted as waiting for its marker');
     assert.deepEqual(ready, ['run/a']);
+    assert.equal(s.waitingForMarker, 0);
   });
 });
