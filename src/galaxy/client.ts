@@ -2,6 +2,8 @@ import type { Dispatcher } from 'undici';
 import type { ContentsEntry, CreatedItem, FetchItem, FolderDetails, FolderItem, Json, JobSummary, LibrarySummary } from './answers.js';
 import { expectArray, expectObject, shapeError } from './answers.js';
 import { isUnusable } from './errors.js';
+import type { PageOf, RecentOptions } from './folder-pages.js';
+import { allItems, recentDatasets } from './folder-pages.js';
 import type { Limiter } from './http.js';
 import { createAgent, GalaxyHttp, unlimited } from './http.js';
 
@@ -217,28 +219,24 @@ export class GalaxyClient {
     return await this.#json('POST', p, { name, description }, (b) => expectObject(b, 'POST', p, ['id', 'name'])) as FolderDetails;
   }
 
-  /**
-   * Every item of a folder, following pagination to the end (Galaxy's default
-   * page is 10). Handles both pagination styles of galaxy-api.md 9: pages are
-   * requested until `total_rows` is reached or a page comes back empty, and
-   * items seen twice are kept once.
-   */
+  /** Every item of a folder, following pagination to the end (Galaxy's default page is 10). */
   async folderContents(folderId: string, opts: { pageSize?: number; includeDeleted?: boolean } = {}): Promise<FolderItem[]> {
-    const limit = opts.pageSize ?? 500;
+    return await allItems(this.#folderPage(folderId), opts.pageSize ?? 500, opts.includeDeleted ? 'include_deleted=true' : '');
+  }
+
+  /** The folder's datasets updated lately, newest first, as far as `o` asks (folder-pages.ts). */
+  async recentDatasets(folderId: string, o: RecentOptions): Promise<FolderItem[]> {
+    return await recentDatasets(this.#folderPage(folderId), o);
+  }
+
+  #folderPage(folderId: string): PageOf {
     const base = `/api/folders/${enc(folderId)}/contents`;
-    const seen = new Map<string, FolderItem>();
-    for (let offset = 0; ; offset += limit) {
-      const q = `limit=${limit}&offset=${offset}${opts.includeDeleted ? '&include_deleted=true' : ''}`;
-      const { total, page } = await this.#json('GET', `${base}?${q}`, undefined, (b) => {
-        const body = expectObject(b, 'GET', base, []);
-        const meta = expectObject(body.metadata, 'GET', base, []);
-        if (typeof meta.total_rows !== 'number') throw shapeError('GET', base, 'metadata.total_rows is missing');
-        return { total: meta.total_rows, page: expectArray(body.folder_contents, 'GET', base, ['id', 'type', 'name']) as FolderItem[] };
-      });
-      for (const item of page) seen.set(item.id, item);
-      if (page.length === 0 || offset + limit >= total) break;
-    }
-    return [...seen.values()];
+    return async (offset, limit, query) => await this.#json('GET', `${base}?limit=${limit}&offset=${offset}${query ? `&${query}` : ''}`, undefined, (b) => {
+      const body = expectObject(b, 'GET', base, []);
+      const meta = expectObject(body.metadata, 'GET', base, []);
+      if (typeof meta.total_rows !== 'number') throw shapeError('GET', base, 'metadata.total_rows is missing');
+      return { total: meta.total_rows, page: expectArray(body.folder_contents, 'GET', base, ['id', 'type', 'name']) as FolderItem[] };
+    });
   }
 
   // ---- histories, fetch, jobs -------------------------------------------------------------

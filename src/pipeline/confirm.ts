@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
+import { galaxyTime } from '../galaxy/folder-pages.js';
 import type { Emit } from '../observe/events.js';
 import type { Details } from './datasets.js';
 import { TERMINAL_DATASET, TERMINAL_JOB, matchDatasets } from './datasets.js';
@@ -18,7 +19,7 @@ import type { Target } from './targets.js';
 export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'; reason: string; jobId: string };
 
 export interface ConfirmDeps {
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents'>;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets'>;
   files: Pick<Files, 'ok' | 'failed' | 'datasetKnown'>;
   details: Pick<Details, 'info' | 'stderr' | 'tag'>;
   gate: { wait(): Promise<void>; block(message: string): void };
@@ -32,6 +33,9 @@ export interface ConfirmDeps {
   /** After a file's dataset is ok (after_upload). */
   afterOk: (file: ReadyFile) => Promise<void>;
 }
+
+/** How far before its job's creation a dataset may seem updated: the clocks of Galaxy's web server and job handlers. */
+export const SINCE_SLACK_MS = 10_000;
 
 /** A look found the job or a dataset still going. */
 class NotYet extends Error {}
@@ -47,14 +51,14 @@ export class Confirmer {
   async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, known?: ReadonlyMap<string, string>): Promise<Confirmed> {
     const { client, clock } = this.#d;
     const deadline = clock.now() + this.#d.jobTimeoutMs;
-    let job: { state: string } | null = jobId === null ? { state: 'ok' } : null;
+    let job: { state: string; create_time?: unknown } | null = jobId === null ? { state: 'ok' } : null;
     let items: FolderItem[] = [];
     const matched = new Map<string, FolderItem>();
     const look = async (): Promise<void> => {
       if (jobId !== null && (job === null || !TERMINAL_JOB.has(job.state))) job = await client.showJob(jobId);
       if (job === null || !TERMINAL_JOB.has(job.state)) throw new NotYet();
       if (job.state !== 'ok') return;
-      items = await client.folderContents(target.folderId);
+      items = await this.#datasets(target, files, known, galaxyTime(job.create_time));
       for (const [p, id] of known ?? []) {
         const item = items.find((i) => i.id === id);
         if (item) matched.set(p, item);
@@ -97,6 +101,31 @@ export class Confirmer {
     await this.#ok(files, route, jobId, matched);
     await this.#notOk(files, route, target, jobId, attempt, items, matched);
     return { kind: 'done' };
+  }
+
+  /**
+   * The folder's datasets that can be these files': those updated since shortly before the job
+   * was created, newest first, until each file has a dataset of its name and size (one page,
+   * usually, however large the folder). A file still without a dataset of its name makes one
+   * look at the whole folder before it is called failed: a job handler's clock behind the web
+   * server's by more than SINCE_SLACK_MS would otherwise hide its dataset.
+   */
+  async #datasets(target: Target, files: readonly ReadyFile[], known: ReadonlyMap<string, string> | undefined, jobCreated: number): Promise<FolderItem[]> {
+    const names = (items: readonly FolderItem[]): Set<string> => new Set(items.map((i) => `${i.name}\0${String(i.raw_size)}`));
+    const recent = await this.#d.client.recentDatasets(target.folderId, {
+      sinceMs: Number.isNaN(jobCreated) ? null : jobCreated - SINCE_SLACK_MS,
+      limit: Math.min(500, 2 * files.length + 20),
+      enough: (seen) => {
+        const have = names(seen);
+        const ids = new Set(seen.map((i) => i.id));
+        return files.every((f) => have.has(`${path.posix.basename(f.path)}\0${f.size}`)) && [...(known?.values() ?? [])].every((id) => ids.has(id));
+      },
+    });
+    // Oldest first, as in the whole listing: matchDatasets takes the last of several candidates.
+    recent.reverse();
+    const named = new Set(recent.map((i) => i.name));
+    if (files.every((f) => named.has(path.posix.basename(f.path)))) return recent;
+    return await this.#d.client.folderContents(target.folderId);
   }
 
   async #ok(files: readonly ReadyFile[], route: Route, jobId: string | null, matched: ReadonlyMap<string, FolderItem>): Promise<void> {

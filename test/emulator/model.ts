@@ -460,10 +460,20 @@ export class GalaxyModel {
     const includeDeleted = q.get('include_deleted') === 'true' && Boolean(user?.admin);
     const search = q.get('search_text')?.toLowerCase() ?? null;
     const matches = (name: string): boolean => search === null || name.toLowerCase().includes(search);
-    const folders = this.#children(folder.id, includeDeleted).filter((f) => matches(f.name));
+    // Galaxy's order_by and sort_desc (managers/folders.py): folders sort by name, description or
+    // update_time (name for the rest), datasets by any of the five.
+    const orderBy = q.get('order_by') ?? 'name';
+    if (!['name', 'description', 'type', 'size', 'update_time'].includes(orderBy)) throw invalidParameter('order_by', "Input should be 'name', 'description', 'type', 'size' or 'update_time'");
+    const desc = q.get('sort_desc') === 'true' ? -1 : 1;
+    const folderKey = (f: FolderRec): string => (orderBy === 'description' ? f.description : orderBy === 'update_time' ? f.updateTime : f.name);
+    const datasetKey = (d: DatasetRec): string | number => ({ name: d.name, description: d.message, type: d.ext, size: d.fileSize, update_time: d.updateTime })[orderBy] ?? d.name;
+    const compare = (a: string | number, b: string | number): number => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b)));
+    const folders = this.#children(folder.id, includeDeleted)
+      .filter((f) => matches(f.name))
+      .sort((a, b) => desc * compare(folderKey(a), folderKey(b)) || a.id - b.id);
     const datasets = this.#datasetsIn(folder.id, includeDeleted)
       .filter((d) => matches(d.name))
-      .sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+      .sort((a, b) => desc * compare(datasetKey(a), datasetKey(b)) || a.id - b.id);
     const admin = Boolean(user?.admin);
     const items: Record<string, unknown>[] = [
       ...folders.map((f) => ({
@@ -1201,6 +1211,29 @@ export class GalaxyModel {
   }
 
   // ---- state for tests and restarts ---------------------------------------------------------
+
+  /**
+   * A folder that already holds `count` ok datasets (`<prefix><n>`, last updated a day ago), for
+   * tests and benchmarks of large folders; the library and folders are made when missing.
+   * Returns the folder's encoded id.
+   */
+  seedFolder(libraryName: string, folderPath: string[], count: number, prefix = 'old-'): string {
+    const find = (): LibraryRec | undefined => [...this.libraries.values()].find((l) => l.name === libraryName && !l.deleted);
+    if (!find()) this.createLibrary([...this.users.values()].find((u) => u.admin) ?? null, { name: libraryName });
+    const lib = find();
+    if (!lib) throw new Error(`seedFolder: library ${libraryName} could not be made`);
+    let folder = this.#folder(lib.rootFolderId);
+    for (const name of folderPath) folder = this.#children(folder.id).find((f) => f.name === name) ?? this.#newFolder(lib.id, folder.id, name, '');
+    const dayAgo = new Date(Date.now() - 86_400_000).toISOString().replace('Z', '000');
+    for (let i = 0; i < count; i++) {
+      const d = this.#newDataset(folder, `${prefix}${i}`, '', false, undefined, 0, 'ok');
+      d.createTime = dayAgo;
+      d.updateTime = dayAgo;
+    }
+    this.onChange();
+    return this.codec.folder(folder.id);
+  }
+
 
   /** Every live dataset with its library and folder path, for assertions. */
   tree(): { library: string; folder: string; name: string; state: DatasetState; size: number; sha256: string | null; sourcePath: string; id: string; info: string }[] {

@@ -212,6 +212,35 @@ describe('daemon: throttling and batching', () => {
   });
 });
 
+describe('daemon: large folders', () => {
+  it('confirms each batch from the newest page of a folder of 5,000 datasets, the last batch as the first', async (t) => {
+    const h = await harness(t, { ini: { upload: { batch_size: 5 } } });
+    // A ledger that is not new: a new one (a lost ledger) looks at the whole folder before sending.
+    put(h.importDir, 'warm/a.txt');
+    await h.start();
+    await h.waitOk(['warm/a.txt']);
+    await h.stop();
+    const folderId = h.emu.model.seedFolder('Imports', ['big'], 5000);
+    await h.start();
+
+    const listings: string[][] = [];
+    for (let round = 0; round < 4; round++) {
+      const seen = h.emu.requests.length;
+      const names = Array.from({ length: 5 }, (_, i) => `big/r${round}-${i}.txt`);
+      for (const n of names) put(h.importDir, n);
+      await h.waitOk(names);
+      listings.push(h.emu.requests.slice(seen).filter((r) => r.url.startsWith(`/api/folders/${folderId}/contents`)).map((r) => r.url));
+    }
+
+    for (const urls of listings) {
+      assert.ok(urls.length >= 1 && urls.length <= 3, `${urls.length} folder listings in one round`);
+      for (const u of urls) assert.match(u, /order_by=update_time&sort_desc=true/);
+      for (const u of urls) assert.match(u, /offset=0\b/, 'the first page was enough');
+    }
+    assert.equal(h.datasets().filter((d) => d.startsWith('Imports|/big|r')).length, 20);
+  });
+});
+
 describe('daemon: Galaxy failures', () => {
   it('ends every file ok, none twice, through 502/503 pages, resets, timeouts and 429 with Retry-After', async (t) => {
     const h = await harness(t, { ini: { galaxy: { timeout_seconds: 1 }, upload: { batch_size: 3, max_attempts: 20 } } });

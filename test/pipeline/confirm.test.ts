@@ -16,17 +16,19 @@ const file = (path: string): ReadyFile => ({ path, size: 3, mtimeMs: 1, readyAt:
 const item = (id: string, name: string, state: string): FolderItem => ({ id, name, type: 'file', state, raw_size: 3 });
 const gateway504 = (): GalaxyApiError => new GalaxyApiError({ status: 504, errCode: null, errMsg: 'Gateway Timeout', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs/J1' });
 
-function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[] }, signal = new AbortController().signal) {
+function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[] }, signal = new AbortController().signal) {
   const rows = memoryRows();
   const emit = events();
   const metrics = new Metrics({ files: zeroCounts, queueDepth: () => 0 });
   const all = fanOut(emit, (e) => metrics.observe(e));
   const files = new Files({ ledger: rows, emit: all, clock: systemClock });
   let polls = 0;
+  const listings = { whole: 0, recent: 0 };
   const confirmer = new Confirmer({
     client: {
       showJob: () => (answers.jobs[Math.min(polls++, answers.jobs.length - 1)] as () => Promise<JobSummary>)(),
-      folderContents: () => Promise.resolve(answers.items),
+      folderContents: () => (listings.whole++, Promise.resolve(answers.items)),
+      recentDatasets: () => (listings.recent++, Promise.resolve([...(answers.recent ?? answers.items)])),
     },
     files,
     details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(': boom'), tag: () => Promise.resolve() },
@@ -39,8 +41,38 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
     poll: { firstMs: 1000, capMs: 10_000, factor: 1.5, jitter: false },
     afterOk: () => Promise.resolve(),
   });
-  return { rows, emit, metrics, files, confirmer, polls: () => polls };
+  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings };
 }
+
+describe('Confirmer: finding the datasets', () => {
+  const ok = () => Promise.resolve({ id: 'J1', state: 'ok', create_time: '2026-12-01T10:00:00.000000' } as JobSummary);
+
+  it('finds each file\'s dataset among the datasets updated since its job began, without listing the folder', async () => {
+    const s = setup({ jobs: [ok], items: [], recent: [item('D2', 'b.txt', 'ok'), item('D1', 'a.txt', 'ok')] });
+    const [a, b] = [file('run1/a.txt'), file('run1/b.txt')];
+    s.files.queued(a, ROUTE);
+    s.files.queued(b, ROUTE);
+
+    await s.confirmer.confirm('J1', [a, b], ROUTE, target, 1);
+
+    assert.deepEqual(s.listings, { whole: 0, recent: 1 });
+    assert.equal(s.rows.get('run1/a.txt')?.datasetId, 'D1');
+    assert.equal(s.rows.get('run1/b.txt')?.datasetId, 'D2');
+  });
+
+  it('looks at the whole folder once before calling a file failed whose dataset is not among the recent ones', async () => {
+    const s = setup({ jobs: [ok], items: [item('D1', 'a.txt', 'ok'), item('D9', 'late.txt', 'ok')], recent: [item('D1', 'a.txt', 'ok')] });
+    const [a, late] = [file('run1/a.txt'), file('run1/late.txt')];
+    s.files.queued(a, ROUTE);
+    s.files.queued(late, ROUTE);
+
+    await s.confirmer.confirm('J1', [a, late], ROUTE, target, 1);
+
+    assert.deepEqual(s.listings, { whole: 1, recent: 1 });
+    assert.equal(s.rows.get('run1/late.txt')?.state, 'ok');
+    assert.equal(s.rows.get('run1/late.txt')?.datasetId, 'D9');
+  });
+});
 
 describe('Confirmer (fake timers)', () => {
   it('polls the job with a growing pause, then records each dataset ok', async (t) => {

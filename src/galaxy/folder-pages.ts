@@ -1,0 +1,73 @@
+import type { FolderItem } from './answers.js';
+
+/**
+ * Walking the pages of `GET /api/folders/{id}/contents` (galaxy-api.md 3.8): the whole folder,
+ * or only what changed lately, newest first.
+ */
+
+export interface FolderPage {
+  total: number;
+  page: FolderItem[];
+}
+
+/** One page: `query` is the part after `?` without `limit` and `offset`. */
+export type PageOf = (offset: number, limit: number, query: string) => Promise<FolderPage>;
+
+/**
+ * Every item, following pagination to the end. Handles both pagination styles of
+ * galaxy-api.md 9: pages are requested until `total_rows` is reached or a page comes back
+ * empty, and items seen twice are kept once.
+ */
+export async function allItems(pageOf: PageOf, limit: number, query: string): Promise<FolderItem[]> {
+  const seen = new Map<string, FolderItem>();
+  for (let offset = 0; ; offset += limit) {
+    const { total, page } = await pageOf(offset, limit, query);
+    for (const item of page) seen.set(item.id, item);
+    if (page.length === 0 || offset + limit >= total) break;
+  }
+  return [...seen.values()];
+}
+
+/** Galaxy's times are UTC without a zone ("2026-12-01T15:50:01.123456"); NaN when not a time. */
+export function galaxyTime(value: unknown): number {
+  if (typeof value !== 'string') return NaN;
+  return Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(value) ? value : `${value}Z`);
+}
+
+export interface RecentOptions {
+  /** Stop at the first dataset last updated before this (ms since the epoch; Galaxy's clock); null: no such bound. */
+  sinceMs: number | null;
+  limit: number;
+  /** Stop as soon as the datasets seen so far are enough. */
+  enough(datasets: readonly FolderItem[]): boolean;
+}
+
+/**
+ * The folder's datasets (not its folders), most recently updated first, page by page until
+ * `enough` says so, a dataset older than `sinceMs` comes, or the folder ends: what a batch's
+ * confirmation needs costs a page or two however many datasets the folder holds. Those older
+ * than `sinceMs` are left out. A Galaxy that ignores `order_by` (its pages are not newest
+ * first) is read to the end, as the whole listing would be.
+ */
+export async function recentDatasets(pageOf: PageOf, o: RecentOptions): Promise<FolderItem[]> {
+  const seen = new Map<string, FolderItem>();
+  let ordered = true;
+  let last = Infinity;
+  for (let offset = 0; ; offset += o.limit) {
+    const { total, page } = await pageOf(offset, o.limit, 'order_by=update_time&sort_desc=true');
+    let older = false;
+    for (const item of page) {
+      if (item.type !== 'file') continue;
+      const t = galaxyTime(item.update_time);
+      if (t > last) ordered = false;
+      if (!Number.isNaN(t)) last = t;
+      if (o.sinceMs !== null && t < o.sinceMs) {
+        older = true;
+        continue;
+      }
+      seen.set(item.id, item);
+    }
+    const datasets = [...seen.values()];
+    if ((ordered && older) || o.enough(datasets) || page.length === 0 || offset + o.limit >= total) return datasets;
+  }
+}
