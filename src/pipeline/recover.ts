@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { GalaxyClient } from '../galaxy/client.js';
+import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import type { Emit } from '../observe/events.js';
 import type { Details } from './datasets.js';
 import { existingDatasets } from './datasets.js';
@@ -26,7 +26,7 @@ export interface RecoverDeps {
   histories: Pick<HistoryPool, 'release'>;
   submitter: Pick<Submitter, 'datasetName' | 'createsFirst'>;
   details: Pick<Details, 'tag'>;
-  clock: Pick<Clock, 'sleep'>;
+  clock: Pick<Clock, 'sleep' | 'now'>;
   signal: AbortSignal;
   emit: Emit;
   gate: { wait(): Promise<void> };
@@ -35,8 +35,13 @@ export interface RecoverDeps {
   afterOk: (file: ReadyFile) => Promise<void>;
 }
 
+/** How long a rebuilt ledger's look at a folder serves the next batches of that folder. */
+export const REBUILD_LISTING_MS = 10 * 60_000;
+
 export class Recovery {
   readonly #d: RecoverDeps;
+  /** Folder listings of a rebuild (existing `shared`), the fields matching needs only. */
+  readonly #listings = new Map<string, { at: number; items: Promise<FolderItem[]> }>();
 
   constructor(deps: RecoverDeps) {
     this.#d = deps;
@@ -85,8 +90,8 @@ export class Recovery {
    * that are these files already are recorded ok instead of uploading again. `running`: those
    * of a lost paths upload still going, to be confirmed rather than sent.
    */
-  async existing(files: readonly ReadyFile[], target: Target, route: Route): Promise<{ adopted: Set<string>; running: Map<string, string> }> {
-    const items = await this.#d.client.folderContents(target.folderId);
+  async existing(files: readonly ReadyFile[], target: Target, route: Route, o: { shared?: boolean } = {}): Promise<{ adopted: Set<string>; running: Map<string, string> }> {
+    const items = o.shared === true ? await this.#shared(target.folderId) : await this.#d.client.folderContents(target.folderId);
     const { ok, running } = existingDatasets(files, items, (f) => this.#d.submitter.datasetName(f, route), { running: this.#d.submitter.createsFirst, isClaimed: (id) => this.#d.ledger.isClaimed(id) });
     const adopted = new Set<string>(running.keys());
     for (const f of files) {
@@ -98,5 +103,28 @@ export class Recovery {
       await this.#d.afterOk(f);
     }
     return { adopted, running };
+  }
+
+  /**
+   * For files never sent that a rebuilt ledger must look for: one look at the whole folder
+   * serves its next batches for REBUILD_LISTING_MS, so a backlog of a thousand batches into a
+   * folder of 50,000 datasets reads it once, not a thousand times. The datasets this process
+   * makes meanwhile are in the ledger, and so never taken for a file's.
+   */
+  #shared(folderId: string): Promise<FolderItem[]> {
+    const now = this.#d.clock.now();
+    for (const [id, l] of this.#listings) if (now - l.at >= REBUILD_LISTING_MS) this.#listings.delete(id);
+    const hit = this.#listings.get(folderId);
+    if (hit) return hit.items;
+    // One look in flight per folder: the batches that start together wait for the same answer.
+    const items = this.#d.client.folderContents(folderId).then((all) => all.filter((i) => i.type === 'file').map((i) => {
+      const slim: FolderItem = { id: i.id, type: i.type, name: i.name, tags: i.tags };
+      if (i.state !== undefined) slim.state = i.state;
+      if (i.raw_size !== undefined) slim.raw_size = i.raw_size;
+      return slim;
+    }));
+    items.catch(() => this.#listings.delete(folderId));
+    this.#listings.set(folderId, { at: now, items });
+    return items;
   }
 }

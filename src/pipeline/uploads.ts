@@ -160,7 +160,9 @@ export class Uploads {
       const recheck = files.filter((f) => this.#o.rebuild || (states.record(f.path)?.submittedAt ?? null) !== null);
       if (recheck.length > 0) {
         try {
-          const { adopted, running } = await this.#d.recovery.existing(recheck, target, route);
+          // Files never sent, looked for only because the ledger is new, share a look at the folder.
+          const shared = recheck.every((f) => (states.record(f.path)?.submittedAt ?? null) === null);
+          const { adopted, running } = await this.#d.recovery.existing(recheck, target, route, { shared });
           if (running.size > 0) {
             const waiting = files.filter((f) => running.has(f.path));
             await this.#d.confirmer.confirm(null, waiting, route, target, states.attempts(waiting[0]?.path ?? '') || 1, running);

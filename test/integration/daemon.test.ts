@@ -239,6 +239,24 @@ describe('daemon: large folders', () => {
     }
     assert.equal(h.datasets().filter((d) => d.startsWith('Imports|/big|r')).length, 20);
   });
+
+  it('with a new ledger, looks at a folder of 5,000 whole once for a backlog of several batches, and finds what is there', async (t) => {
+    const h = await harness(t, { ini: { upload: { batch_size: 5 } } });
+    const folderId = h.emu.model.seedFolder('Imports', ['big'], 5000);
+    const names = Array.from({ length: 20 }, (_, i) => `big/n${i}.txt`);
+    for (const n of names) put(h.importDir, n);
+    // Its seeded dataset of the same name and size (0) is in Galaxy already.
+    put(h.importDir, 'big/old-7', '');
+
+    await h.start();
+    await h.waitOk([...names, 'big/old-7']);
+    await h.daemon().idle();
+
+    const whole = h.emu.requests.filter((r) => r.url.startsWith(`/api/folders/${folderId}/contents`) && !r.url.includes('order_by='));
+    assert.equal(whole.length, 10, 'one look at the whole folder: 10 pages of 500');
+    assert.equal(h.events('upload.ok', 'big/old-7')[0]?.reason, 'already in Galaxy');
+    assert.equal(h.emu.model.tree().filter((d) => d.name === 'old-7').length, 1, 'not uploaded again');
+  });
 });
 
 describe('daemon: Galaxy failures', () => {

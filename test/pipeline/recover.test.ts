@@ -4,7 +4,7 @@ import { systemClock } from '../../src/clock.js';
 import type { FolderItem, JobSummary } from '../../src/galaxy/client.js';
 import { Files } from '../../src/pipeline/files.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
-import { Recovery } from '../../src/pipeline/recover.js';
+import { REBUILD_LISTING_MS, Recovery } from '../../src/pipeline/recover.js';
 import { fetchSubmitter, pathsSubmitter } from '../../src/pipeline/submit.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
@@ -17,9 +17,10 @@ function setup(o: { jobs?: () => Promise<JobSummary[]>; items?: FolderItem[]; pa
   const files = new Files({ ledger: rows, emit, clock: systemClock });
   const released: string[] = [];
   const waits: number[] = [];
+  const listed = { n: 0 };
   const client = {
     listJobs: o.jobs ?? (() => Promise.resolve([])),
-    folderContents: () => Promise.resolve(o.items ?? []),
+    folderContents: () => (listed.n++, Promise.resolve(o.items ?? [])),
     fetchToFolder: () => Promise.reject(new Error('unused')),
     uploadPaths: () => Promise.reject(new Error('unused')),
   };
@@ -32,7 +33,7 @@ function setup(o: { jobs?: () => Promise<JobSummary[]>; items?: FolderItem[]; pa
     onFailure: (_err, attempt) => (waits.push(attempt), 1000),
     afterOk: () => Promise.resolve(),
   });
-  return { rows, emit, files, recovery, released, waits };
+  return { rows, emit, files, recovery, released, waits, listed };
 }
 
 describe('Recovery (fakes, fake timers)', () => {
@@ -108,5 +109,31 @@ describe('Recovery (fakes, fake timers)', () => {
 
     assert.deepEqual([...adopted], ['run1/a.txt']);
     assert.deepEqual([...running], [['run1/a.txt', 'D7']]);
+  });
+
+  it('a rebuilt ledger\'s batches of one folder share one look at it for REBUILD_LISTING_MS; files sent before always look afresh', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const s = setup({ items: [{ id: 'D1', name: 'a.txt', type: 'file', state: 'ok', raw_size: 3 }] as FolderItem[] });
+    const batch = (n: number) => {
+      const f = file(`run1/n${n}.txt`);
+      s.files.queued(f, ROUTE);
+      return [f];
+    };
+
+    await s.recovery.existing(batch(1), target, ROUTE, { shared: true });
+    await s.recovery.existing(batch(2), target, ROUTE, { shared: true });
+    const afterTwo = s.listed.n;
+    await s.recovery.existing(batch(3), target, ROUTE);
+    const afresh = s.listed.n;
+    t.mock.timers.tick(REBUILD_LISTING_MS);
+    await s.recovery.existing(batch(4), target, ROUTE, { shared: true });
+    const a = file('run1/a.txt');
+    s.files.queued(a, ROUTE);
+    const { adopted } = await s.recovery.existing([a], target, ROUTE, { shared: true });
+
+    assert.equal(afterTwo, 1);
+    assert.equal(afresh, 2);
+    assert.equal(s.listed.n, 3, 'looked again once the shared look was old');
+    assert.deepEqual([...adopted], ['run1/a.txt'], 'the shared look still finds what is in Galaxy');
   });
 });
