@@ -1,17 +1,20 @@
 import type { Coordinator, FileRecord, Ledger } from './ledger.js';
 
 /**
- * The coordinator of a ledger one process owns whole (SQLite): every claim succeeds, every
- * change is durable when made, and the rows to pick up at start are the requests that were
+ * The coordinator of a ledger one process owns whole (SQLite): every claim succeeds, `commit`
+ * writes the changes of this turn (`flush`), and the rows to pick up at start are the requests that were
  * in doubt when it last stopped.
  */
-export function localCoordinator(ledger: Pick<Ledger, 'inState'>): Coordinator {
+export function localCoordinator(ledger: Pick<Ledger, 'inState'>, flush: () => void = () => undefined): Coordinator {
   return {
     replica: null,
     leaseSeconds: null,
     adoptEveryMs: null,
     claim: (files) => Promise.resolve(new Set(files.map((f) => f.path))),
-    commit: () => Promise.resolve(),
+    commit: () => {
+      flush();
+      return Promise.resolve();
+    },
     problem: () => null,
     owns: () => true,
     adopt: (initial): Promise<FileRecord[]> => Promise.resolve(initial ? ledger.inState('submitted', 'retrying') : []),

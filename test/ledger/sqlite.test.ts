@@ -92,6 +92,45 @@ describe('SqliteLedger', () => {
     assert.equal(ledger.get('x'), undefined);
   });
 
+  it('writes of one turn share a transaction: another connection sees them after the turn, or at once after commit()', async (t) => {
+    const dir = tempDir(t);
+    const ledger = new SqliteLedger(dir);
+    const other = new SqliteLedger(dir);
+    t.after(() => (void ledger.close(), void other.close()));
+
+    ledger.put(record('a'));
+    ledger.update('a', { state: 'queued' });
+    const duringTurn = other.get('a');
+    await new Promise((r) => setImmediate(r));
+    const afterTurn = other.get('a')?.state;
+    ledger.put(record('b'));
+    await ledger.coordinator.commit();
+    const afterCommit = other.get('b')?.state;
+
+    assert.equal(duringTurn, undefined);
+    assert.equal(afterTurn, 'queued');
+    assert.equal(afterCommit, 'seen');
+  });
+
+  it('rolls back only the failed transaction of a turn, keeping the turn\'s other writes', async (t) => {
+    const dir = tempDir(t);
+    const ledger = new SqliteLedger(dir);
+    t.after(() => void ledger.close());
+
+    ledger.put(record('kept'));
+    assert.throws(() => ledger.transaction(() => {
+      ledger.put(record('x'));
+      throw new Error('boom');
+    }));
+    await new Promise((r) => setImmediate(r));
+    await ledger.close();
+    const again = new SqliteLedger(dir);
+    t.after(() => void again.close());
+
+    assert.equal(again.get('x'), undefined);
+    assert.equal(again.get('kept')?.state, 'seen');
+  });
+
   it('says which directory is unusable when the ledger cannot be opened', (t) => {
     const dir = tempDir(t);
     const blocker = path.join(dir, 'a-file');
