@@ -28,6 +28,9 @@ export async function allItems(pageOf: PageOf, limit: number, query: string): Pr
   return [...seen.values()];
 }
 
+/** How far apart the clocks of Galaxy's web server and job handlers may be: a dataset a job made may seem updated this much before the job was created. */
+export const CLOCK_SLACK_MS = 10_000;
+
 /** Galaxy's times are UTC without a zone ("2026-12-01T15:50:01.123456"); NaN when not a time. */
 export function galaxyTime(value: unknown): number {
   if (typeof value !== 'string') return NaN;

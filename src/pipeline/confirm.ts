@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
-import { galaxyTime } from '../galaxy/folder-pages.js';
+import { CLOCK_SLACK_MS, galaxyTime } from '../galaxy/folder-pages.js';
 import type { Emit } from '../observe/events.js';
 import type { Details } from './datasets.js';
 import { TERMINAL_DATASET, TERMINAL_JOB, matchDatasets } from './datasets.js';
@@ -33,9 +33,6 @@ export interface ConfirmDeps {
   /** After a file's dataset is ok (after_upload). */
   afterOk: (file: ReadyFile) => Promise<void>;
 }
-
-/** How far before its job's creation a dataset may seem updated: the clocks of Galaxy's web server and job handlers. */
-export const SINCE_SLACK_MS = 10_000;
 
 /** A look found the job or a dataset still going. */
 class NotYet extends Error {}
@@ -108,12 +105,12 @@ export class Confirmer {
    * was created, newest first, until each file has a dataset of its name and size (one page,
    * usually, however large the folder). A file still without a dataset of its name makes one
    * look at the whole folder before it is called failed: a job handler's clock behind the web
-   * server's by more than SINCE_SLACK_MS would otherwise hide its dataset.
+   * server's by more than CLOCK_SLACK_MS would otherwise hide its dataset.
    */
   async #datasets(target: Target, files: readonly ReadyFile[], known: ReadonlyMap<string, string> | undefined, jobCreated: number): Promise<FolderItem[]> {
     const names = (items: readonly FolderItem[]): Set<string> => new Set(items.map((i) => `${i.name}\0${String(i.raw_size)}`));
     const recent = await this.#d.client.recentDatasets(target.folderId, {
-      sinceMs: Number.isNaN(jobCreated) ? null : jobCreated - SINCE_SLACK_MS,
+      sinceMs: Number.isNaN(jobCreated) ? null : jobCreated - CLOCK_SLACK_MS,
       limit: Math.min(500, 2 * files.length + 20),
       enough: (seen) => {
         const have = names(seen);

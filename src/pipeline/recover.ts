@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
+import { CLOCK_SLACK_MS, galaxyTime } from '../galaxy/folder-pages.js';
 import type { Emit } from '../observe/events.js';
 import type { Details } from './datasets.js';
 import { existingDatasets } from './datasets.js';
@@ -20,7 +21,7 @@ import type { Target } from './targets.js';
 export type Recovered = { kind: 'stopped' } | { kind: 'resend' } | { kind: 'job'; jobId: string };
 
 export interface RecoverDeps {
-  client: Pick<GalaxyClient, 'listJobs' | 'folderContents'>;
+  client: Pick<GalaxyClient, 'listJobs' | 'folderContents' | 'recentDatasets'>;
   files: Pick<Files, 'ok' | 'jobKnown' | 'unassigned'>;
   ledger: { jobsOf(historyId: string): Set<string>; isClaimed(datasetId: string): boolean };
   histories: Pick<HistoryPool, 'release'>;
@@ -41,7 +42,7 @@ export const REBUILD_LISTING_MS = 10 * 60_000;
 export class Recovery {
   readonly #d: RecoverDeps;
   /** Folder listings of a rebuild (existing `shared`), the fields matching needs only. */
-  readonly #listings = new Map<string, { at: number; items: Promise<FolderItem[]> }>();
+  readonly #listings = new Map<string, { at: number; view: Promise<FolderView> }>();
 
   constructor(deps: RecoverDeps) {
     this.#d = deps;
@@ -107,24 +108,44 @@ export class Recovery {
 
   /**
    * For files never sent that a rebuilt ledger must look for: one look at the whole folder
-   * serves its next batches for REBUILD_LISTING_MS, so a backlog of a thousand batches into a
-   * folder of 50,000 datasets reads it once, not a thousand times. The datasets this process
-   * makes meanwhile are in the ledger, and so never taken for a file's.
+   * serves its next batches for REBUILD_LISTING_MS, brought up to date for each by the datasets
+   * updated since its newest (one page: folder-pages.ts). So a backlog of a thousand batches
+   * into a folder of 50,000 datasets reads it whole once, and each batch still sees what the
+   * batches before it made (a file replaced during its upload may find its new version there).
    */
   #shared(folderId: string): Promise<FolderItem[]> {
     const now = this.#d.clock.now();
     for (const [id, l] of this.#listings) if (now - l.at >= REBUILD_LISTING_MS) this.#listings.delete(id);
     const hit = this.#listings.get(folderId);
-    if (hit) return hit.items;
-    // One look in flight per folder: the batches that start together wait for the same answer.
-    const items = this.#d.client.folderContents(folderId).then((all) => all.filter((i) => i.type === 'file').map((i) => {
-      const slim: FolderItem = { id: i.id, type: i.type, name: i.name, tags: i.tags };
-      if (i.state !== undefined) slim.state = i.state;
-      if (i.raw_size !== undefined) slim.raw_size = i.raw_size;
-      return slim;
-    }));
-    items.catch(() => this.#listings.delete(folderId));
-    this.#listings.set(folderId, { at: now, items });
-    return items;
+    // Chained on the last look, so that batches starting together share it.
+    const view = hit ? hit.view.then((v) => this.#since(folderId, v)) : this.#d.client.folderContents(folderId).then((all) => merge({ items: new Map(), newest: -Infinity }, all));
+    view.catch(() => this.#listings.delete(folderId));
+    this.#listings.set(folderId, { at: hit?.at ?? now, view });
+    return view.then((v) => [...v.items.values()]);
   }
+
+  async #since(folderId: string, view: FolderView): Promise<FolderView> {
+    const recent = await this.#d.client.recentDatasets(folderId, { sinceMs: Number.isFinite(view.newest) ? view.newest - CLOCK_SLACK_MS : null, limit: 100, enough: () => false });
+    return merge(view, recent);
+  }
+}
+
+/** A folder's datasets as last seen, and the newest `update_time` among them (Galaxy's clock). */
+interface FolderView {
+  items: Map<string, FolderItem>;
+  newest: number;
+}
+
+/** The view with `seen` in it: each dataset kept with the fields matching needs only. */
+function merge(view: FolderView, seen: readonly FolderItem[]): FolderView {
+  for (const i of seen) {
+    if (i.type !== 'file') continue;
+    const slim: FolderItem = { id: i.id, type: i.type, name: i.name, tags: i.tags };
+    if (i.state !== undefined) slim.state = i.state;
+    if (i.raw_size !== undefined) slim.raw_size = i.raw_size;
+    view.items.set(i.id, slim);
+    const t = galaxyTime(i.update_time);
+    if (t > view.newest) view.newest = t;
+  }
+  return view;
 }

@@ -11,16 +11,17 @@ import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 const file = (path: string, size = 3): ReadyFile => ({ path, size, mtimeMs: 1, readyAt: 0 });
 const target = { libraryId: 'L1', folderId: 'F1' };
 
-function setup(o: { jobs?: () => Promise<JobSummary[]>; items?: FolderItem[]; paths?: boolean } = {}) {
+function setup(o: { jobs?: () => Promise<JobSummary[]>; items?: FolderItem[]; recent?: FolderItem[]; paths?: boolean } = {}) {
   const rows = memoryRows();
   const emit = events();
   const files = new Files({ ledger: rows, emit, clock: systemClock });
   const released: string[] = [];
   const waits: number[] = [];
-  const listed = { n: 0 };
+  const listed = { n: 0, recent: 0 };
   const client = {
     listJobs: o.jobs ?? (() => Promise.resolve([])),
     folderContents: () => (listed.n++, Promise.resolve(o.items ?? [])),
+    recentDatasets: () => (listed.recent++, Promise.resolve(o.recent ?? [])),
     fetchToFolder: () => Promise.reject(new Error('unused')),
     uploadPaths: () => Promise.reject(new Error('unused')),
   };
@@ -111,9 +112,10 @@ describe('Recovery (fakes, fake timers)', () => {
     assert.deepEqual([...running], [['run1/a.txt', 'D7']]);
   });
 
-  it('a rebuilt ledger\'s batches of one folder share one look at it for REBUILD_LISTING_MS; files sent before always look afresh', async (t) => {
+  it('a rebuilt ledger\'s batches of one folder share one look at it for REBUILD_LISTING_MS, each brought up to date by a page of what changed since; files sent before always look afresh', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-    const s = setup({ items: [{ id: 'D1', name: 'a.txt', type: 'file', state: 'ok', raw_size: 3 }] as FolderItem[] });
+    const made = { id: 'D5', name: 'made.txt', type: 'file', state: 'ok', raw_size: 3, update_time: '2026-12-01T10:00:05.000000' } as FolderItem;
+    const s = setup({ items: [{ id: 'D1', name: 'a.txt', type: 'file', state: 'ok', raw_size: 3, update_time: '2026-12-01T10:00:00.000000' }] as FolderItem[], recent: [made] });
     const batch = (n: number) => {
       const f = file(`run1/n${n}.txt`);
       s.files.queued(f, ROUTE);
@@ -130,8 +132,13 @@ describe('Recovery (fakes, fake timers)', () => {
     const a = file('run1/a.txt');
     s.files.queued(a, ROUTE);
     const { adopted } = await s.recovery.existing([a], target, ROUTE, { shared: true });
+    const m = file('run1/made.txt');
+    s.files.queued(m, ROUTE);
+    const later = await s.recovery.existing([m], target, ROUTE, { shared: true });
 
     assert.equal(afterTwo, 1);
+    assert.deepEqual([...later.adopted], ['run1/made.txt'], 'a dataset made after the whole look is seen');
+    assert.equal(s.listed.recent, 3, 'each batch after the first look reads one page of what changed');
     assert.equal(afresh, 2);
     assert.equal(s.listed.n, 3, 'looked again once the shared look was old');
     assert.deepEqual([...adopted], ['run1/a.txt'], 'the shared look still finds what is in Galaxy');
