@@ -19,6 +19,7 @@ const RUNS: [string, string[]][] = [
   ['throughput.js', ['--files', '10000']],
   ['replicas.js', ['--files', '10000', '--runs', '3']],
   ['ledger-load.js', ['--rows', '100000']],
+  ['large-folder.js', ['--datasets', '50000', '--batches', '200', '--batch', '10']],
   ['goals.js', []],
 ];
 for (const [script, args] of RUNS) {
