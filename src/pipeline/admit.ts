@@ -231,7 +231,7 @@ export class Admission {
       this.#d.files.rejected(relPath, fp, 'skipped', 'present at the very first start and [import] backlog = skip');
       return;
     }
-    this.#settler.touch(relPath);
+    this.#settler.touch(relPath, fp);
   }
 
   /**

@@ -89,8 +89,13 @@ export class Settler {
     return this.#pending.has(relPath);
   }
 
-  /** A hint that the file exists or changed: (re)start watching it settle. */
-  touch(relPath: string): void {
+  /**
+   * A hint that the file exists or changed: (re)start watching it settle. `seen`: its size and
+   * mtime as just stat'ed (the walk's), which counts as the first look, so that a backlog of
+   * 100,000 files is looked at again after settle_seconds, not at once (without a ready marker,
+   * whose first look also asks for the marker).
+   */
+  touch(relPath: string, seen?: Fingerprint): void {
     if (this.#closed) return;
     const entry = this.#pending.get(relPath);
     if (entry) {
@@ -98,9 +103,11 @@ export class Settler {
       else this.#schedule(relPath, entry, 0);
       return;
     }
-    const fresh: Entry = { fp: { size: -1, mtimeMs: -1 }, since: this.#clock.now(), firstSeen: this.#clock.now(), warned: false, timer: null, checking: false, again: false };
+    const now = this.#clock.now();
+    const known = seen !== undefined && this.#deps.readyMarker === null;
+    const fresh: Entry = { fp: known ? { size: seen.size, mtimeMs: seen.mtimeMs } : { size: -1, mtimeMs: -1 }, since: now, firstSeen: now, warned: false, timer: null, checking: false, again: false };
     this.#pending.set(relPath, fresh);
-    this.#schedule(relPath, fresh, 0);
+    this.#schedule(relPath, fresh, known ? this.#deps.settleMs : 0);
   }
 
   /** The file went away (unlink): stop tracking it. Returns whether it was pending. */

@@ -8,6 +8,8 @@ export interface Target {
   libraryId: string;
   /** F-prefixed. */
   folderId: string;
+  /** This process created the folder: it holds only what this process sent (and recorded). */
+  madeHere?: boolean;
 }
 
 export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'libraryContents' | 'createFolder'>;
@@ -33,6 +35,8 @@ export class Targets {
   readonly #refreshing = new Map<string, { list: Promise<Map<string, string>>; startedAt: number }>();
   /** Per folder key: when creating it last failed (it may exist anyway: look with a list asked for later). */
   readonly #createFailedAt = new Map<string, number>();
+  /** Folders (library roots too) this process created: what they hold, it sent. */
+  readonly #made = new Set<string>();
 
   readonly #lock: Pick<Coordinator, 'withLock'>;
 
@@ -52,7 +56,7 @@ export class Targets {
       pathSoFar += `/${segment}`;
       folderId = await this.#folder(lib.id, folderId, pathSoFar, segment);
     }
-    return { libraryId: lib.id, folderId };
+    return { libraryId: lib.id, folderId, madeHere: this.#made.has(folderId) };
   }
 
   /** Forget everything cached (a library or folder was deleted in Galaxy). */
@@ -83,6 +87,7 @@ export class Targets {
       return { id: first.id, rootFolderId: first.root_folder_id };
     }
     const created = await this.#client.createLibrary(name, this.#description);
+    this.#made.add(created.root_folder_id);
     this.#emit({ type: 'library.created', library: name, id: created.id });
     return { id: created.id, rootFolderId: created.root_folder_id };
   }
@@ -142,6 +147,7 @@ export class Targets {
         }
         this.#createFailedAt.delete(key);
         fresh.set(fullPath, created.id);
+        this.#made.add(created.id);
         this.#emit({ type: 'folder.created', folder: fullPath, id: created.id });
         return created.id;
   }

@@ -157,7 +157,8 @@ export class Uploads {
       if (this.#stopped || files.length === 0) return;
       const target = await this.#target(files, route);
       if (target === null) return;
-      const recheck = files.filter((f) => this.#o.rebuild || (states.record(f.path)?.submittedAt ?? null) !== null);
+      // A new ledger looks for what is in Galaxy already, except in a folder this process made.
+      const recheck = files.filter((f) => (this.#o.rebuild && target.madeHere !== true) || (states.record(f.path)?.submittedAt ?? null) !== null);
       if (recheck.length > 0) {
         try {
           // Files never sent, looked for only because the ledger is new, share a look at the folder.

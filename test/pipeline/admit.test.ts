@@ -29,8 +29,8 @@ function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; sta
   const a: Admission = new Admission({
     importDir: dir, realImportDir: realpathSync(dir), ignore: ['.*', '*.part'], readyMarker: null, skipBacklog: o.skipBacklog ?? false,
     ledger: { fingerprint: (p) => rows.get(p) }, files, settleMs: 1000, slowMs: o.slowMs ?? 60_000, clock: systemClock,
-    // Settling looks at a fixed fingerprint: its timing is settle.test.ts's; here only fake time passes.
-    stat: o.stat ?? (() => Promise.resolve({ size: 1, mtimeMs: 1 })),
+    // Settling looks at the real file (its timing is settle.test.ts's); here only fake time passes.
+    stat: o.stat ?? ((p) => statFile(dir, p)),
     claim: () => Promise.resolve(o.claim ?? true), route: () => ROUTE, queue: (f) => void queued.push(f.path), emit, shrank: () => {
       shrank++;
       quiet.check();

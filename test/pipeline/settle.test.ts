@@ -7,13 +7,14 @@ import { turns } from '../fakes.js';
 
 function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean } = {}) {
   const ready: string[] = [];
+  const stats: string[] = [];
   const gone: string[] = [];
   const slow: string[] = [];
   let marker = false;
   const s = new Settler({
     settleMs: 1000,
     readyMarker: o.marker ? 'READY' : null,
-    stat: (p) => Promise.resolve(sizes.get(p) ?? null),
+    stat: (p) => (stats.push(p), Promise.resolve(sizes.get(p) ?? null)),
     markerExists: () => Promise.resolve(marker),
     onReady: (p) => void ready.push(p),
     onGone: (p) => void gone.push(p),
@@ -21,7 +22,7 @@ function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean }
     slowMs: 5000,
     clock: systemClock,
   });
-  return { s, ready, gone, slow, setMarker: () => (marker = true) };
+  return { s, ready, gone, slow, stats, setMarker: () => (marker = true) };
 }
 
 /** Advance fake time in steps, letting the settler's stats answer between them. */
@@ -74,6 +75,20 @@ describe('Settler (fake timers)', () => {
 
     assert.deepEqual(gone, ['a']);
     assert.deepEqual(ready, []);
+  });
+
+  it('takes a stat it is given as the first look: the file is looked at once, after settle_seconds, and is ready then', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const sizes = new Map([['a', { size: 1, mtimeMs: 1 }]]);
+    const { s, ready, stats } = settler(sizes);
+    s.touch('a', { size: 1, mtimeMs: 1 });
+    await advance(t, 900);
+    const before = stats.length;
+    await advance(t, 200);
+
+    assert.equal(before, 0, 'no look before settle_seconds');
+    assert.deepEqual(stats, ['a']);
+    assert.deepEqual(ready, ['a']);
   });
 
   it('with a ready marker, waits for the marker, not the clock', async (t) => {

@@ -55,6 +55,9 @@ describe('Targets (fakes)', () => {
     assert.deepEqual(emit.seen.map((e) => e.type), ['library.created', 'folder.created', 'folder.created']);
     await targets.resolve(route(['run1', 'lane2']));
     assert.equal(g.calls.libraryContents <= 3, true, 'answers are cached');
+    assert.equal(all[0]?.madeHere, true, 'this process made the folder');
+    const another = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()), clock: systemClock });
+    assert.equal((await another.resolve(route(['run1', 'lane2']))).madeHere, false, 'another process found it');
   });
 
   it('a folder created but whose answer was lost is found by a fresh listing, not created twice', async () => {
@@ -67,6 +70,7 @@ describe('Targets (fakes)', () => {
 
     assert.equal(g.calls.createFolder, 1);
     assert.equal(t.folderId, g.folders.find((f) => f.name === '/run1')?.id);
+    assert.equal(t.madeHere, false, 'found, not known to be made here: what it holds is looked for');
   });
 
   it('creates under the coordinator\'s lock, by library and by folder', async () => {
