@@ -27,7 +27,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
       return c ? c.settling + c.inFlight : 0;
     },
   });
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, undefined, [key.key]);
   // Every event is written as its log line and counted by the metrics: the two cannot disagree.
   const emit = fanOut(logEvents(log), (e) => metrics.observe(e));
   let stopRequested!: (sig: Signal) => void;
@@ -91,7 +91,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
 
 export async function scanCommand(config: Config, io: DaemonIo): Promise<number> {
   const { key } = daemonSetup(config, io.env);
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, undefined, [key.key]);
   const ledger = await openReplicaLedger(config, io, log, { waitForName: false, emit: logEvents(log) });
   const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
   let interrupted = false;
