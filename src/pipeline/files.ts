@@ -27,8 +27,8 @@ export class Files {
   readonly #ledger: FileRows;
   readonly #emit: Emit;
   readonly #clock: Pick<Clock, 'now'>;
-  /** Paths queued or in flight in this process. */
-  readonly #active = new Set<string>();
+  /** Paths queued or in flight in this process, with what the pipeline asks of them often (the ledger's row holds the same). */
+  readonly #active = new Map<string, { attempts: number; submittedAt: number | null }>();
   readonly #shrank: () => void;
 
   /** `shrank`: called when a file is no longer queued or in flight here (idle). */
@@ -53,7 +53,13 @@ export class Files {
   }
 
   attempts(relPath: string): number {
-    return this.#ledger.get(relPath)?.attempts ?? 0;
+    return this.#active.get(relPath)?.attempts ?? this.#ledger.get(relPath)?.attempts ?? 0;
+  }
+
+  /** When its last request was sent, or null before any. */
+  submittedAt(relPath: string): number | null {
+    const held = this.#active.get(relPath);
+    return held ? held.submittedAt : (this.#ledger.get(relPath)?.submittedAt ?? null);
   }
 
   /** Skipped, or failed before it was queued (admission). A row that says the same already is left alone. */
@@ -67,9 +73,9 @@ export class Files {
   /** Ready and queued in its folder's batch. Returns false when it is already queued or in flight. */
   queued(file: ReadyFile, route: Route): boolean {
     if (this.#active.has(file.path)) return false;
-    this.#active.add(file.path);
     const prev = this.#ledger.get(file.path);
     const same = prev !== undefined && prev.size === file.size && prev.mtimeMs === file.mtimeMs;
+    this.#active.set(file.path, { attempts: same ? prev.attempts : 0, submittedAt: same ? prev.submittedAt : null });
     this.#ledger.put({
       path: file.path, size: file.size, mtimeMs: file.mtimeMs, state: 'queued',
       attempts: same ? prev.attempts : 0, lastError: same ? prev.lastError : null,
@@ -82,7 +88,10 @@ export class Files {
 
   /** Rows the ledger says may be in Galaxy, picked up after a restart or from another replica. */
   resumed(files: readonly ReadyFile[]): void {
-    for (const f of files) this.#active.add(f.path);
+    for (const f of files) {
+      const row = this.#ledger.get(f.path);
+      this.#active.set(f.path, { attempts: row?.attempts ?? 0, submittedAt: row?.submittedAt ?? null });
+    }
   }
 
   /** Recorded before the request goes out: a crash after this line is found again by the history. */
@@ -90,7 +99,9 @@ export class Files {
     const submittedAt = this.#clock.now();
     this.#ledger.transaction(() => {
       for (const f of files) {
-        this.#ledger.update(f.path, { state: 'submitted', attempts: this.attempts(f.path) + 1, libraryId: o.target.libraryId, folderId: o.target.folderId, historyId: o.historyId, submittedAt, jobId: null, datasetId: null });
+        const attempts = this.attempts(f.path) + 1;
+        this.#ledger.update(f.path, { state: 'submitted', attempts, libraryId: o.target.libraryId, folderId: o.target.folderId, historyId: o.historyId, submittedAt, jobId: null, datasetId: null });
+        this.#active.set(f.path, { attempts, submittedAt });
       }
     });
     for (const f of files) this.#emit({ type: 'upload.submitted', ...at(f, route), attempt: o.attempt, size: f.size, history_id: o.historyId });
@@ -119,7 +130,7 @@ export class Files {
   /** The key, not the files, was at fault: back to queued, and the attempt does not count. */
   requeued(files: readonly ReadyFile[]): void {
     this.#ledger.transaction(() => {
-      for (const f of files) this.#ledger.update(f.path, { state: 'queued', attempts: Math.max(0, this.attempts(f.path) - 1) });
+      for (const f of files) this.#ledger.update(f.path, { state: 'queued', attempts: this.#uncount(f.path) });
     });
   }
 
@@ -129,7 +140,7 @@ export class Files {
    */
   split(files: readonly ReadyFile[], route: Route, reason: string, jobId: string | null): void {
     this.#ledger.transaction(() => {
-      for (const f of files) this.#ledger.update(f.path, { state: 'retrying', lastError: reason, attempts: Math.max(0, this.attempts(f.path) - 1) });
+      for (const f of files) this.#ledger.update(f.path, { state: 'retrying', lastError: reason, attempts: this.#uncount(f.path) });
     });
     this.#emit({ type: 'upload.split', library: route.library, folder: folderText(route), files: files.length, job_id: jobId, reason });
   }
@@ -168,6 +179,14 @@ export class Files {
   released(files: readonly ReadyFile[]): void {
     for (const f of files) this.#active.delete(f.path);
     this.#shrank();
+  }
+
+  /** The last attempt does not count: one fewer, here and (by the caller) in the ledger. */
+  #uncount(relPath: string): number {
+    const attempts = Math.max(0, this.attempts(relPath) - 1);
+    const held = this.#active.get(relPath);
+    if (held) held.attempts = attempts;
+    return attempts;
   }
 
   inState(...states: FileState[]): FileRecord[] {

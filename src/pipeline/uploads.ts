@@ -32,7 +32,7 @@ export interface UploadsOptions {
 }
 
 export interface UploadsDeps {
-  files: Pick<Files, 'queued' | 'resumed' | 'record' | 'attempts' | 'failed' | 'submitted' | 'released' | 'jobKnown' | 'datasetKnown' | 'unassigned' | 'requeued' | 'retrying' | 'split'>;
+  files: Pick<Files, 'queued' | 'resumed' | 'record' | 'attempts' | 'submittedAt' | 'failed' | 'submitted' | 'released' | 'jobKnown' | 'datasetKnown' | 'unassigned' | 'requeued' | 'retrying' | 'split'>;
   targets: Pick<Targets, 'resolve'>;
   histories: Pick<HistoryPool, 'acquire' | 'release' | 'retire' | 'reserve'>;
   submitter: Submitter;
@@ -158,11 +158,11 @@ export class Uploads {
       const target = await this.#target(files, route);
       if (target === null) return;
       // A new ledger looks for what is in Galaxy already, except in a folder this process made.
-      const recheck = files.filter((f) => (this.#o.rebuild && target.madeHere !== true) || (states.record(f.path)?.submittedAt ?? null) !== null);
+      const recheck = files.filter((f) => (this.#o.rebuild && target.madeHere !== true) || states.submittedAt(f.path) !== null);
       if (recheck.length > 0) {
         try {
           // Files never sent, looked for only because the ledger is new, share a look at the folder.
-          const shared = recheck.every((f) => (states.record(f.path)?.submittedAt ?? null) === null);
+          const shared = recheck.every((f) => states.submittedAt(f.path) === null);
           const { adopted, running } = await this.#d.recovery.existing(recheck, target, route, { shared });
           if (running.size > 0) {
             const waiting = files.filter((f) => running.has(f.path));

@@ -7,6 +7,25 @@ const target = { libraryId: 'L1', folderId: 'F1' };
 const file = (path: string) => ({ path, size: 3, mtimeMs: 1000, readyAt: 100 });
 
 describe('Files: the one owner of per-file transitions', () => {
+  it('knows the attempts and send time of the files it holds without reading the ledger, and agrees with it', () => {
+    const rows = memoryRows();
+    let reads = 0;
+    const counted = { ...rows, get: (p: string) => (reads++, rows.get(p)) };
+    const files = new Files({ ledger: counted, emit: events(), clock: { now: () => 500 } });
+    const f = file('run1/a.txt');
+    files.queued(f, ROUTE);
+    files.submitted([f], ROUTE, { attempt: 1, target, historyId: null });
+    files.split([f], ROUTE, 'the job failed as a whole', 'J1');
+    files.submitted([f], ROUTE, { attempt: 1, target, historyId: null });
+    const before = reads;
+    const held = { attempts: files.attempts(f.path), submittedAt: files.submittedAt(f.path) };
+
+    assert.equal(reads, before, 'no ledger read');
+    assert.deepEqual(held, { attempts: 1, submittedAt: 500 });
+    assert.equal(rows.get(f.path)?.attempts, 1);
+    assert.equal(rows.get(f.path)?.submittedAt, 500);
+  });
+
   it('each transition writes the ledger and emits its one event', () => {
     const rows = memoryRows();
     const emit = events();
