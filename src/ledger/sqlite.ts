@@ -149,7 +149,7 @@ export class SqliteLedger implements Ledger {
       throw failure;
     }
     if (this.#db.inTransaction) return;
-    this.#db.exec('BEGIN');
+    this.#db.exec('BEGIN IMMEDIATE'); // the write lock now: no read snapshot to go stale before the turn's first write
     this.#open = true;
     setImmediate(() => {
       try {
