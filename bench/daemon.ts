@@ -26,10 +26,11 @@ export interface BenchDaemon {
 }
 
 /** Write the config (sections as INI text) and start the daemon on it. */
-export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string; env?: Record<string, string> }): BenchDaemon {
+export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string; env?: Record<string, string>; cli?: string; nodeArgs?: string[] }): BenchDaemon {
   const config = path.join(opts.root, 'galaxy-importd.ini');
   writeFileSync(config, opts.ini);
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, '--config', config, 'run'], {
+  const nodeArgs = opts.nodeArgs ?? process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, opts.cli ?? cli, '--config', config, 'run'], {
     env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: opts.apiKey, ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
