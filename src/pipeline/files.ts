@@ -75,12 +75,16 @@ export class Files {
     if (this.#active.has(file.path)) return false;
     const prev = this.#ledger.get(file.path);
     const same = prev !== undefined && prev.size === file.size && prev.mtimeMs === file.mtimeMs;
-    this.#active.set(file.path, { attempts: same ? prev.attempts : 0, submittedAt: same ? prev.submittedAt : null });
+    // Written again while its last upload ran (before that was recorded ok): Galaxy may have read
+    // this version then. Keeping the send time makes the run look in the folder before sending.
+    const duringUpload = prev !== undefined && !same && prev.state === 'ok' && prev.submittedAt !== null && file.mtimeMs <= prev.updatedAt;
+    const submittedAt = same || duringUpload ? prev.submittedAt : null;
+    this.#active.set(file.path, { attempts: same ? prev.attempts : 0, submittedAt });
     this.#ledger.put({
       path: file.path, size: file.size, mtimeMs: file.mtimeMs, state: 'queued',
       attempts: same ? prev.attempts : 0, lastError: same ? prev.lastError : null,
       libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null, datasetId: null, jobId: null, historyId: null,
-      submittedAt: same ? prev.submittedAt : null, updatedAt: this.#clock.now(),
+      submittedAt, updatedAt: this.#clock.now(),
     });
     this.#emit({ type: 'upload.queued', ...at(file, route), size: file.size });
     return true;
@@ -165,10 +169,11 @@ export class Files {
   /** Its dataset is ok in Galaxy: uploaded now (`jobId`, or null for method = paths), or found there already (`target`). */
   ok(file: ReadyFile, route: Route, datasetId: string, how: { jobId: string | null } | { found: Target }): void {
     if ('found' in how) {
-      this.#ledger.update(file.path, { state: 'ok', datasetId, libraryId: how.found.libraryId, folderId: how.found.folderId, lastError: null });
+      this.#ledger.update(file.path, { state: 'ok', datasetId, libraryId: how.found.libraryId, folderId: how.found.folderId, lastError: null, updatedAt: this.#clock.now() });
       this.#emit({ type: 'upload.ok', ...at(file, route), dataset_id: datasetId, size: file.size, reason: 'already in Galaxy' });
     } else {
-      this.#ledger.update(file.path, { state: 'ok', datasetId, jobId: how.jobId, lastError: null });
+      // The time it became ok, from this clock: queued() compares it with a new version's mtime.
+      this.#ledger.update(file.path, { state: 'ok', datasetId, jobId: how.jobId, lastError: null, updatedAt: this.#clock.now() });
       this.#emit({ type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: this.#clock.now() - file.readyAt });
     }
     this.#active.delete(file.path);

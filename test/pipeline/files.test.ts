@@ -7,6 +7,27 @@ const target = { libraryId: 'L1', folderId: 'F1' };
 const file = (path: string) => ({ path, size: 3, mtimeMs: 1000, readyAt: 100 });
 
 describe('Files: the one owner of per-file transitions', () => {
+  it('a file written again during its upload keeps the send time (so the folder is looked in before sending again); one edited after it was ok does not', () => {
+    const rows = memoryRows();
+    let now = 1000;
+    const files = new Files({ ledger: rows, emit: events(), clock: { now: () => now } });
+    const v1 = { path: 'run1/a.txt', size: 3, mtimeMs: 900, readyAt: 900 };
+    files.queued(v1, ROUTE);
+    files.submitted([v1], ROUTE, { attempt: 1, target, historyId: null });
+    now = 2000;
+    files.ok(v1, ROUTE, 'D1', { jobId: 'J1' });
+    const during = { path: v1.path, size: 9, mtimeMs: 1500, readyAt: 2500 };
+    files.queued(during, ROUTE);
+    const kept = files.submittedAt(v1.path);
+    files.submitted([during], ROUTE, { attempt: 1, target, historyId: null });
+    now = 3000;
+    files.ok(during, ROUTE, 'D2', { jobId: 'J2' });
+    files.queued({ path: v1.path, size: 12, mtimeMs: 5000, readyAt: 6000 }, ROUTE);
+
+    assert.equal(kept, 1000, 'changed during the upload: its send time is kept');
+    assert.equal(files.submittedAt(v1.path), null, 'edited after it was ok: a new file');
+  });
+
   it('knows the attempts and send time of the files it holds without reading the ledger, and agrees with it', () => {
     const rows = memoryRows();
     let reads = 0;
