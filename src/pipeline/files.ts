@@ -75,9 +75,11 @@ export class Files {
     if (this.#active.has(file.path)) return false;
     const prev = this.#ledger.get(file.path);
     const same = prev !== undefined && prev.size === file.size && prev.mtimeMs === file.mtimeMs;
-    // Written again while its last upload ran (before that was recorded ok): Galaxy may have read
-    // this version then. Keeping the send time makes the run look in the folder before sending.
-    const duringUpload = prev !== undefined && !same && prev.state === 'ok' && prev.submittedAt !== null && file.mtimeMs <= prev.updatedAt;
+    // Written again, to another size, while its last upload ran (before that was recorded ok):
+    // Galaxy may have read this version then, and the dataset's size tells. Keeping the send time
+    // makes the run look in the folder before sending. At the same size nothing tells which
+    // version Galaxy read, so it is sent again: a second dataset rather than a version lost.
+    const duringUpload = prev !== undefined && !same && prev.size !== file.size && prev.state === 'ok' && prev.submittedAt !== null && file.mtimeMs <= prev.updatedAt;
     const submittedAt = same || duringUpload ? prev.submittedAt : null;
     this.#active.set(file.path, { attempts: same ? prev.attempts : 0, submittedAt });
     this.#ledger.put({

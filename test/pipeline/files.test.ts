@@ -7,7 +7,7 @@ const target = { libraryId: 'L1', folderId: 'F1' };
 const file = (path: string) => ({ path, size: 3, mtimeMs: 1000, readyAt: 100 });
 
 describe('Files: the one owner of per-file transitions', () => {
-  it('a file written again during its upload keeps the send time (so the folder is looked in before sending again); one edited after it was ok does not', () => {
+  it('a file written again to another size during its upload keeps the send time (so the folder is looked in before sending again); one edited after it was ok, or to the same size, does not', () => {
     const rows = memoryRows();
     let now = 1000;
     const files = new Files({ ledger: rows, emit: events(), clock: { now: () => now } });
@@ -23,9 +23,15 @@ describe('Files: the one owner of per-file transitions', () => {
     now = 3000;
     files.ok(during, ROUTE, 'D2', { jobId: 'J2' });
     files.queued({ path: v1.path, size: 12, mtimeMs: 5000, readyAt: 6000 }, ROUTE);
+    const after = files.submittedAt(v1.path);
+    files.submitted([{ path: v1.path, size: 12, mtimeMs: 5000, readyAt: 6000 }], ROUTE, { attempt: 1, target, historyId: null });
+    now = 7000;
+    files.ok({ path: v1.path, size: 12, mtimeMs: 5000, readyAt: 6000 }, ROUTE, 'D3', { jobId: 'J3' });
+    files.queued({ path: v1.path, size: 12, mtimeMs: 6500, readyAt: 7500 }, ROUTE);
 
-    assert.equal(kept, 1000, 'changed during the upload: its send time is kept');
-    assert.equal(files.submittedAt(v1.path), null, 'edited after it was ok: a new file');
+    assert.equal(kept, 1000, 'changed to another size during the upload: its send time is kept');
+    assert.equal(after, null, 'edited after it was ok: a new file');
+    assert.equal(files.submittedAt(v1.path), null, 'rewritten at the same size during the upload: nothing tells which version Galaxy has, so it is sent again');
   });
 
   it('knows the attempts and send time of the files it holds without reading the ledger, and agrees with it', () => {
