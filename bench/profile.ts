@@ -6,10 +6,10 @@
  * another build (for example the release before a change, built in another checkout), so that
  * before and after are measured in the same run.
  *
- * Usage: node dist/bench/profile.js [--rate 50] [--seconds 20] [--top 15] [--cli DIST/src/cli/main.js --label before]
+ * Usage: node dist/bench/profile.js [--rate 50] [--seconds 20] [--top 15] [--cli DIST/src/cli/main.js --label before] [--keep FILE.cpuprofile]
  * Writes bench/RESULTS.md section profile-LABEL.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ import { benchIni, startBenchDaemon } from './daemon.js';
 import { cpuMs } from './proc.js';
 import { recordFigures, writeSection } from './results.js';
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '50' }, seconds: { type: 'string', default: '20' }, top: { type: 'string', default: '15' }, cli: { type: 'string' }, label: { type: 'string', default: 'now' } } });
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '50' }, seconds: { type: 'string', default: '20' }, top: { type: 'string', default: '15' }, cli: { type: 'string' }, label: { type: 'string', default: 'now' }, keep: { type: 'string' } } });
 const [rate, seconds, top, label] = [Number(values.rate), Number(values.seconds), Number(values.top), values.label];
 
 interface CpuProfile {
@@ -64,6 +64,7 @@ await d.stop();
 await emu.close();
 const profileFile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
 const times = profileFile ? selfTimes(JSON.parse(readFileSync(path.join(profDir, profileFile), 'utf8')) as CpuProfile) : [];
+if (profileFile && values.keep) copyFileSync(path.join(profDir, profileFile), values.keep);
 rmSync(root, { recursive: true, force: true });
 const busy = times.filter((t) => !t.name.startsWith('(idle)')).reduce((n, t) => n + t.ms, 0);
 const shown = times.filter((t) => !t.name.startsWith('(idle)')).slice(0, top);
