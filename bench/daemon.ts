@@ -1,8 +1,9 @@
 /** The daemon as the benchmarks run it: `galaxy-importd run` in a child process, its log lines parsed. */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -25,48 +26,68 @@ export interface BenchDaemon {
   stop: () => Promise<number | null>;
 }
 
-/** Write the config (sections as INI text) and start the daemon on it. */
+/**
+ * Write the config (sections as INI text) and start the daemon on it. Its log goes to a file
+ * in `root` (as to journald, a writer that keeps up), read back every 25 ms: a pipe to this
+ * process, busy being the emulator, would fill and block the daemon's log writes, and the
+ * benchmark would measure the pipe.
+ */
 export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string; env?: Record<string, string>; cli?: string; nodeArgs?: string[] }): BenchDaemon {
   const config = path.join(opts.root, 'galaxy-importd.ini');
   writeFileSync(config, opts.ini);
+  const logFile = path.join(opts.root, `daemon-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
+  const out = openSync(logFile, 'w');
   const nodeArgs = opts.nodeArgs ?? process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, opts.cli ?? cli, '--config', config, 'run'], {
     env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: opts.apiKey, ...opts.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', out, 'inherit'],
   });
+  closeSync(out);
   const listeners: ((line: BenchLine) => void)[] = [];
+  const input = openSync(logFile, 'r');
+  const chunk = Buffer.alloc(1 << 20);
+  const decoder = new StringDecoder('utf8');
+  let offset = 0;
   let buffer = '';
   let tail = '';
+  let onReady = (): void => undefined;
+  const read = (): void => {
+    for (let n; (n = readSync(input, chunk, 0, chunk.length, offset)) > 0; offset += n) {
+      buffer += decoder.write(chunk.subarray(0, n));
+      let nl;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const text = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        tail = text;
+        if (text.includes('"event":"daemon.ready"')) onReady();
+        // Lines are parsed only for a benchmark that reads them.
+        if (listeners.length === 0 || !text.includes('"event"')) continue;
+        const raw = JSON.parse(text) as Record<string, unknown>;
+        const line: BenchLine = { ...raw, time: Date.parse(String(raw.time)) };
+        for (const fn of listeners) fn(line);
+      }
+    }
+  };
+  const reader = setInterval(read, 25);
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => {
+    clearInterval(reader);
+    read();
+    closeSync(input);
+    resolve(code);
+  }));
   const ready = new Promise<void>((resolve, reject) => {
-    listeners.push((l) => {
-      if (l.event === 'daemon.ready') resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`the daemon exited ${code}: ${tail}`)));
+    onReady = resolve;
+    void closed.then((code) => reject(new Error(`the daemon exited ${code}: ${tail}`)));
   });
   ready.catch(() => undefined);
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    buffer += d;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const text = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      tail = text;
-      if (!text.includes('"event"')) continue;
-      const raw = JSON.parse(text) as Record<string, unknown>;
-      const line: BenchLine = { ...raw, time: Date.parse(String(raw.time)) };
-      for (const fn of listeners) fn(line);
-    }
-  });
   return {
     child,
     pid: child.pid ?? 0,
     ready,
     onLine: (fn) => void listeners.push(fn),
     stop: () => {
-      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-      const done = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
-      child.kill('SIGTERM');
-      return done;
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return closed;
     },
   };
 }

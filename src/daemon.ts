@@ -21,7 +21,7 @@ import { createUploads } from './pipeline/pipeline.js';
 import { Quiet } from './pipeline/quiet.js';
 import { Resumer } from './pipeline/resume.js';
 import { routeFile } from './pipeline/route.js';
-import { slowWriterMs, statFile } from './pipeline/settle.js';
+import { slowWriterMs, statFileSync } from './pipeline/settle.js';
 import { Discovery } from './watch/discovery.js';
 import { createTreeWatcher } from './watch/watcher.js';
 
@@ -29,6 +29,9 @@ import { createTreeWatcher } from './watch/watcher.js';
  * The composition root: builds discover → settle → admit → route → queue → submit → confirm →
  * record from their modules (docs/architecture.md) and orders start and stop.
  */
+
+/** How long settling waits for the first walk at most (admit.ts, hold): a walk of 100,000 files takes 1–2 s. */
+const FIRST_WALK_HOLD_MS = 30_000;
 
 export interface DaemonDeps {
   config: Config;
@@ -91,23 +94,22 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const gate = galaxyGate(client, (e) => (emit(e), quiet.check()), KEY_PROBE_MS, clock);
   const [rebuild, firstStart, startedAt] = [ledger.getMeta('created_at') === undefined, ledger.getMeta('first_start_done') === undefined, clock.now()];
   if (rebuild) ledger.setMeta('created_at', new Date(startedAt).toISOString());
-  const stat = (relPath: string) => statFile(importDir, relPath);
   const route = (relPath: string) => routeFile(relPath, config);
   const { files, uploads, histories } = createUploads({
     config, client, ledger, gate, clock, emit, signal: stopping.signal, rebuild,
     ...(deps.random ? { random: deps.random } : {}),
-    shrank: () => quiet.check(),
-    afterOk: afterUpload({ importDir, action: config.import.after_upload, stat, emit, unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false) }),
+    shrank: () => (admission.refill(), quiet.check()),
+    afterOk: afterUpload({ importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit, unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false) }),
   });
   const claims = new Claims(coordinator, { clock, signal: stopping.signal, emit });
   const admission = new Admission({
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
-    claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), stat, clock, settleMs: config.import.settle_seconds * 1000,
-    slowMs: slowWriterMs(config.import.settle_seconds), shrank: () => quiet.check(),
+    claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
+    slowMs: slowWriterMs(config.import.settle_seconds), shrank: () => (admission.refill(), quiet.check()),
   });
   const discovery = new Discovery({
-    importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit, walked: () => quiet.check(),
+    importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit, walked: () => (admission.refill(), quiet.check()),
     watch: (o) => createTreeWatcher(importDir, { poll: config.import.poll, intervalMs: 2000, ...o }),
   });
   const resumer = new Resumer({
@@ -120,7 +122,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   return {
     async start({ watch }) {
       await resumer.start(watch);
-      await discovery.start(watch);
+      admission.resume();
+      const walking = discovery.start(watch);
+      admission.hold(walking, FIRST_WALK_HOLD_MS);
+      await walking;
       started = true;
       if (firstStart) ledger.setMeta('first_start_done', new Date(clock.now()).toISOString());
     },

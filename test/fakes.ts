@@ -20,6 +20,7 @@ export function memoryRows(): FileRows & { rows: Map<string, FileRecord>; jobs: 
     transaction: (fn) => fn(),
     rememberJob: (h, j) => void jobs.set(h, new Set([...(jobs.get(h) ?? []), j])),
     inState: (...states: FileState[]) => [...rows.values()].filter((r) => states.includes(r.state)),
+    firstInState: (state: FileState, limit: number) => [...rows.values()].filter((r) => r.state === state).slice(0, limit),
   };
 }
 

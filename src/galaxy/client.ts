@@ -3,7 +3,7 @@ import type { ContentsEntry, CreatedItem, FetchItem, FolderDetails, FolderItem, 
 import { expectArray, expectObject, shapeError } from './answers.js';
 import { isUnusable } from './errors.js';
 import type { PageOf, RecentOptions } from './folder-pages.js';
-import { allItems, recentDatasets } from './folder-pages.js';
+import { allItems, leadingFolders, recentDatasets } from './folder-pages.js';
 import type { Limiter } from './http.js';
 import { createAgent, GalaxyHttp, unlimited } from './http.js';
 
@@ -222,6 +222,11 @@ export class GalaxyClient {
   /** Every item of a folder, following pagination to the end (Galaxy's default page is 10). */
   async folderContents(folderId: string, opts: { pageSize?: number; includeDeleted?: boolean } = {}): Promise<FolderItem[]> {
     return await allItems(this.#folderPage(folderId), opts.pageSize ?? 500, opts.includeDeleted ? 'include_deleted=true' : '');
+  }
+
+  /** The folder's subfolders (not deleted), by their names: a page or two whatever its datasets. */
+  async subfolders(folderId: string): Promise<FolderItem[]> {
+    return await leadingFolders(this.#folderPage(folderId), 100);
   }
 
   /** The folder's datasets updated lately, newest first, as far as `o` asks (folder-pages.ts). */

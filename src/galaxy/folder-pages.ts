@@ -28,6 +28,22 @@ export async function allItems(pageOf: PageOf, limit: number, query: string): Pr
   return [...seen.values()];
 }
 
+/**
+ * The folder's subfolders alone. Galaxy lists folders before datasets (galaxy-api.md 3.8), so
+ * the pages end at the first dataset: the cost is the folder's subfolders, however many
+ * datasets it holds.
+ */
+export async function leadingFolders(pageOf: PageOf, limit: number): Promise<FolderItem[]> {
+  const seen = new Map<string, FolderItem>();
+  for (let offset = 0; ; offset += limit) {
+    const { total, page } = await pageOf(offset, limit, '');
+    const firstDataset = page.findIndex((item) => item.type !== 'folder');
+    for (const item of firstDataset < 0 ? page : page.slice(0, firstDataset)) seen.set(item.id, item);
+    if (firstDataset >= 0 || page.length === 0 || offset + limit >= total) break;
+  }
+  return [...seen.values()];
+}
+
 /** How far apart the clocks of Galaxy's web server and job handlers may be: a dataset a job made may seem updated this much before the job was created. */
 export const CLOCK_SLACK_MS = 10_000;
 

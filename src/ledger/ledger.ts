@@ -59,6 +59,8 @@ export interface Ledger {
   /** Several changes at once, atomically. */
   transaction(fn: () => void): void;
   inState(...states: FileState[]): FileRecord[];
+  /** Up to `limit` rows in `state`, oldest first (a backlog's turn, ledger-ordered: SQLite's rowid, the shared ledger's first load). */
+  firstInState(state: FileState, limit: number): FileRecord[];
   counts(): Record<FileState, number>;
   /** Per library folder and state, for `status`. */
   countsByFolder(): { folderId: string | null; state: FileState; count: number }[];
@@ -77,7 +79,7 @@ export interface Ledger {
 }
 
 /** What the pipeline's per-file transitions need of the ledger (pipeline/files.ts). */
-export type FileRows = Pick<Ledger, 'get' | 'put' | 'update' | 'transaction' | 'rememberJob' | 'inState'>;
+export type FileRows = Pick<Ledger, 'get' | 'put' | 'update' | 'transaction' | 'rememberJob' | 'inState' | 'firstInState'>;
 
 /** A replica's row in a shared ledger, for `status`. */
 export interface ReplicaInfo {

@@ -213,6 +213,11 @@ export class SqliteLedger implements Ledger {
     return (this.#stmt(`SELECT * FROM files WHERE state IN (${marks}) ORDER BY path`).all(...states) as Row[]).map(fromRow);
   }
 
+  firstInState(state: FileState, limit: number): FileRecord[] {
+    // files_state indexes (state, rowid): the rows come in the order they were written.
+    return (this.#stmt('SELECT * FROM files WHERE state = ? ORDER BY rowid LIMIT ?').all(state, limit) as Row[]).map(fromRow);
+  }
+
   counts(): Record<FileState, number> {
     const out = zeroCounts();
     for (const { state, n } of this.#stmt('SELECT state, count(*) AS n FROM files GROUP BY state').all() as { state: FileState; n: number }[]) {

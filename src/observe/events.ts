@@ -20,7 +20,8 @@ export type DaemonEvent =
   | ({ type: 'upload.failed'; file: string; reason: string; library?: string; folder?: string; attempt?: number })
   | { type: 'file.skipped'; file: string; reason: string }
   // Discovery, settling, admission
-  | { type: 'daemon.walk'; initial: boolean; files: number; dirs: number; duration_ms: number }
+  /** `waiting`: files the walk recorded as `seen`, to be taken in when the window has room. */
+  | { type: 'daemon.walk'; initial: boolean; files: number; dirs: number; waiting: number; duration_ms: number }
   | { type: 'watch.error'; file?: string; err: string; code?: string | undefined }
   | { type: 'file.unsettled'; file: string; duration_ms: number; reason: string }
   | { type: 'file.gone'; file: string; reason: string }

@@ -1,4 +1,4 @@
-import { constants as fsc, promises as fsp, statSync } from 'node:fs';
+import { accessSync, constants as fsc, existsSync, promises as fsp, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../clock.js';
@@ -38,6 +38,14 @@ export function ignoredReason(relPath: string, isIgnored: (name: string) => bool
   return hit === undefined ? null : `name matches [import] ignore (${hit})`;
 }
 
+/**
+ * The window: files held in memory at once, settling, being admitted, queued or on their way to
+ * Galaxy (files waiting only for a ready marker are not counted). A file found while it is full
+ * is recorded in the ledger as `seen` and nothing more; when the window is half empty, the
+ * oldest `seen` rows are taken in. A backlog of any size costs memory for this many files.
+ */
+export const WINDOW_FILES = 10_000;
+
 /** States whose files the watcher need not report again while their fingerprint holds. */
 const DONE_WATCH_STATES: ReadonlySet<FileState> = new Set(['ok', 'skipped']);
 
@@ -50,11 +58,12 @@ export interface AdmitDeps {
   /** [import] backlog = skip at the very first start. */
   skipBacklog: boolean;
   ledger: Pick<Ledger, 'fingerprint'>;
-  files: Pick<Files, 'rejected' | 'has'>;
+  files: Pick<Files, 'rejected' | 'has' | 'active' | 'seen' | 'waiting' | 'settling' | 'gone' | 'inState'>;
   /** Settling (settle.ts): how long a file must stay unchanged, when to call it slow. */
   settleMs: number;
   slowMs: number;
-  stat: (relPath: string) => Promise<Fingerprint | null>;
+  /** The settler's look (settle.ts, statFileSync). */
+  stat: (relPath: string) => Fingerprint | null;
   clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   claim(file: { path: string; size: number; mtimeMs: number }): Promise<boolean>;
   route(relPath: string): Route;
@@ -70,6 +79,10 @@ export class Admission {
   /** Settled files between the settler and the queue (readable? claimed?), so that idle never sees a gap. */
   #admitting = 0;
   #closed = false;
+  /** Files recorded as `seen` (the window was full), since the start. */
+  #deferred = 0;
+  /** `seen` rows may be left to take in. */
+  #more = true;
 
   readonly #settler: Settler;
 
@@ -79,10 +92,10 @@ export class Admission {
     const marker = deps.readyMarker;
     this.#settler = new Settler({
       settleMs: deps.settleMs, readyMarker: marker, stat: deps.stat, clock: deps.clock, slowMs: deps.slowMs,
-      markerExists: (relDir) => fsp.access(path.join(deps.importDir, relDir, marker ?? '')).then(() => true, () => false),
+      markerExists: (relDir) => existsSync(path.join(deps.importDir, relDir, marker ?? '')),
       onSlow: (file, ms) => deps.emit({ type: 'file.unsettled', file, duration_ms: ms, reason: 'still being written; it is imported once it stops changing for settle_seconds' }),
       onGone: (file) => {
-        deps.emit({ type: 'file.gone', file, reason: 'deleted or replaced by a non-file before it settled' });
+        deps.files.gone(file, 'deleted or replaced by a non-file before it settled');
         deps.shrank?.();
       },
       onReady: (relPath, fp) => this.ready(relPath, fp),
@@ -100,9 +113,43 @@ export class Admission {
     return this.#settler.waitingForMarker;
   }
 
+  /** Files recorded as `seen` because the window was full, since the start. */
+  get deferred(): number {
+    return this.#deferred;
+  }
+
   close(): void {
     this.#closed = true;
     this.#settler.close();
+  }
+
+  /** Settling waits while the first walk lists the tree, for at most `maxMs` (settle.ts, hold). */
+  hold(walk: Promise<unknown>, maxMs: number): void {
+    this.#settler.hold(walk, maxMs);
+  }
+
+  /** At start: files whose turn came in the last run but that never settled wait for it again. */
+  resume(): void {
+    for (const r of this.#d.files.inState('settling')) this.#d.files.seen(r.path, r, r);
+  }
+
+  /** Files in the window. */
+  #inWindow(): number {
+    return this.#settler.size - this.#settler.waitingForMarker + this.#admitting + this.#d.files.active;
+  }
+
+  /** When the window is half empty: take in the oldest `seen` files (called as files leave it). */
+  refill(): void {
+    if (this.#closed || !this.#more) return;
+    const room = WINDOW_FILES - this.#inWindow();
+    if (room < WINDOW_FILES / 2) return;
+    const rows = this.#d.files.waiting(room);
+    if (rows.length < room) this.#more = false;
+    for (const r of rows) {
+      this.#d.files.settling(r.path);
+      // Its row's size and mtime are the first look; unchanged now, and long enough ago, it is ready at once.
+      if (!this.#d.files.has(r.path) && !this.#settler.has(r.path)) this.#settler.touch(r.path, r, r.updatedAt);
+    }
   }
 
   /** A directory to leave out of walks and watches. */
@@ -125,7 +172,7 @@ export class Admission {
   /** The watcher saw the file go: stop settling it. */
   gone(relPath: string): void {
     if (!this.#settler.forget(relPath)) return;
-    this.#d.emit({ type: 'file.gone', file: relPath, reason: 'deleted before it settled' });
+    this.#d.files.gone(relPath, 'deleted before it settled');
     this.#d.shrank?.();
   }
 
@@ -192,14 +239,15 @@ export class Admission {
 
   /** Settled: readable? claimed by this process? Then routed and queued. */
   ready(relPath: string, fp: Fingerprint): void {
+    try {
+      accessSync(path.join(this.#d.importDir, relPath), fsc.R_OK);
+    } catch (err) {
+      this.#d.files.rejected(relPath, fp, 'failed', `not readable by this user (${(err as NodeJS.ErrnoException).code ?? 'error'}): fix its permissions, then run galaxy-importd retry`);
+      this.#d.shrank?.();
+      return;
+    }
     this.#admitting++;
     void (async () => {
-      try {
-        await fsp.access(path.join(this.#d.importDir, relPath), fsc.R_OK);
-      } catch (err) {
-        this.#d.files.rejected(relPath, fp, 'failed', `not readable by this user (${(err as NodeJS.ErrnoException).code ?? 'error'}): fix its permissions, then run galaxy-importd retry`);
-        return;
-      }
       // Several replicas: the one whose claim lands uploads it; the others leave it alone.
       if (!(await this.#d.claim({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs }))) {
         this.#d.emit({ type: 'file.claimed_elsewhere', file: relPath });
@@ -231,6 +279,14 @@ export class Admission {
       this.#d.files.rejected(relPath, fp, 'skipped', 'present at the very first start and [import] backlog = skip');
       return;
     }
+    // A new version of an uploaded file is taken in at once: its row holds what a rewrite during its upload needs (files.ts, queued).
+    if (prev?.state !== 'ok' && this.#inWindow() >= WINDOW_FILES) {
+      this.#d.files.seen(relPath, fp, prev);
+      this.#deferred++;
+      this.#more = true;
+      return;
+    }
+    if (prev?.state === 'seen') this.#d.files.settling(relPath);
     this.#settler.touch(relPath, fp);
   }
 

@@ -14,7 +14,8 @@ import type { Fingerprint } from './settle.js';
 export interface AfterUploadDeps {
   importDir: string;
   action: AfterUpload;
-  stat(relPath: string): Promise<Fingerprint | null>;
+  /** settle.ts's statFileSync: a local stat, without a trip through the thread pool per file. */
+  stat(relPath: string): Fingerprint | null;
   /** The file needs no more watching. */
   unwatch(relPath: string): void;
   /** The file changed during its upload: look at it again. */
@@ -25,7 +26,7 @@ export interface AfterUploadDeps {
 export function afterUpload(d: AfterUploadDeps): (file: ReadyFile) => Promise<void> {
   return async (file) => {
     d.unwatch(file.path);
-    const current = await d.stat(file.path);
+    const current = d.stat(file.path);
     if (current !== null && (current.size !== file.size || current.mtimeMs !== file.mtimeMs)) {
       d.reconsider(file.path);
       return;

@@ -8,6 +8,11 @@ import { routeKey } from './route.js';
  * as one request (one Galaxy job). Natural batching: with no request of that folder on its
  * way, a batch goes at the next turn (files ready in the same turn go together); otherwise it
  * gathers until that request is answered, the batch is full, or `lingerMs` has passed.
+ *
+ * At most `maxInFlight` batches are on their way at once (target, submit, confirm): the rest
+ * wait here as lists of files, in the order they became due, and go as batches end. A
+ * backlog of 1,000 folders is then 32 jobs in Galaxy at a time, not 1,000, and the daemon
+ * holds 32 batches' requests, polls and answers, not 1,000.
  */
 
 interface Batch {
@@ -20,9 +25,11 @@ interface Batch {
 export interface BatcherOptions {
   batchSize: number;
   lingerMs: number;
+  /** Batches on their way at once. */
+  maxInFlight: number;
   clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
-  /** A batch to send. */
-  send(files: ReadyFile[], route: Route): void;
+  /** A batch to send; it is on its way until the promise settles. */
+  send(files: ReadyFile[], route: Route): Promise<void>;
 }
 
 export class Batcher {
@@ -30,6 +37,9 @@ export class Batcher {
   readonly #batches = new Map<string, Batch>();
   /** Requests of each folder on their way. */
   readonly #sending = new Map<string, number>();
+  /** Batches due, waiting for one on its way to end (insertion order is their turn). */
+  readonly #due = new Set<string>();
+  #inFlight = 0;
 
   constructor(o: BatcherOptions) {
     this.#o = o;
@@ -43,6 +53,7 @@ export class Batcher {
       this.#batches.set(key, batch);
     }
     batch.files.push(file);
+    if (this.#due.has(key)) return;
     if (batch.files.length >= this.#o.batchSize) this.#flush(batch);
     else batch.timer ??= this.#o.clock.setTimeout(() => this.#flush(batch), (this.#sending.get(key) ?? 0) === 0 ? 0 : this.#o.lingerMs);
   }
@@ -68,14 +79,39 @@ export class Batcher {
   clear(): void {
     for (const batch of this.#batches.values()) this.#o.clock.clearTimeout(batch.timer);
     this.#batches.clear();
+    this.#due.clear();
+  }
+
+  /** Batches on their way, and those due that wait for one of them to end. */
+  get inFlight(): { sending: number; waiting: number } {
+    return { sending: this.#inFlight, waiting: this.#due.size };
   }
 
   #flush(batch: Batch): void {
     this.#o.clock.clearTimeout(batch.timer);
     batch.timer = null;
+    if (this.#inFlight >= this.#o.maxInFlight) {
+      this.#due.add(batch.key);
+      return;
+    }
     const files = batch.files.splice(0, this.#o.batchSize);
     if (batch.files.length === 0) this.#batches.delete(batch.key);
     else batch.timer = this.#o.clock.setTimeout(() => this.#flush(batch), 0);
-    if (files.length > 0) this.#o.send(files, batch.route);
+    if (files.length === 0) return;
+    this.#inFlight++;
+    void this.#o.send(files, batch.route).finally(() => {
+      this.#inFlight--;
+      this.#next();
+    });
+  }
+
+  /** A batch ended: the next one due goes. */
+  #next(): void {
+    for (const key of this.#due) {
+      if (this.#inFlight >= this.#o.maxInFlight) return;
+      this.#due.delete(key);
+      const batch = this.#batches.get(key);
+      if (batch) this.#flush(batch);
+    }
   }
 }

@@ -70,6 +70,38 @@ export class Files {
     this.#emit(state === 'failed' ? { type: 'upload.failed', file: relPath, reason } : { type: 'file.skipped', file: relPath, reason });
   }
 
+  /**
+   * Found while the window is full (admit.ts): recorded as `seen` with its size and mtime, and
+   * looked at again when its turn comes (`waiting`). One row, no memory here, no event (the walk
+   * says how many).
+   */
+  seen(relPath: string, fp: Fingerprint, known: Pick<FileRecord, 'state' | 'size' | 'mtimeMs'> | undefined): void {
+    // `known`: the caller's look-up of the row (none: no row to keep anything of).
+    const prev = known === undefined ? undefined : this.#ledger.get(relPath);
+    if (prev !== undefined && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) {
+      if (prev.state !== 'seen') this.#ledger.update(relPath, { state: 'seen' });
+      return;
+    }
+    this.#ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state: 'seen', attempts: 0, lastError: null, libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: this.#clock.now() });
+  }
+
+  /** Files found while the window was full, oldest first, up to `limit`. */
+  waiting(limit: number): FileRecord[] {
+    return this.#ledger.firstInState('seen', limit);
+  }
+
+  /** A `seen` file's turn came: it settles now (a restart puts it back to `seen`). */
+  settling(relPath: string): void {
+    this.#ledger.update(relPath, { state: 'settling' });
+  }
+
+  /** Deleted before it settled; a row that said it was waiting says so now. */
+  gone(relPath: string, reason: string): void {
+    const prev = this.#ledger.get(relPath);
+    if (prev?.state === 'seen' || prev?.state === 'settling') this.#ledger.update(relPath, { state: 'skipped', lastError: reason });
+    this.#emit({ type: 'file.gone', file: relPath, reason });
+  }
+
   /** Ready and queued in its folder's batch. Returns false when it is already queued or in flight. */
   queued(file: ReadyFile, route: Route): boolean {
     if (this.#active.has(file.path)) return false;

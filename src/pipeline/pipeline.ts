@@ -27,7 +27,7 @@ export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_
 
 export interface PipelineDeps {
   config: Config;
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolder' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'createFolder'>;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolder' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder'>;
   ledger: Ledger;
   gate: Pick<Gate, 'wait' | 'block'>;
   clock: Clock;

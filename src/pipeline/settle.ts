@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock, Timer } from '../clock.js';
 import { systemClock } from '../clock.js';
@@ -9,12 +9,20 @@ import { systemClock } from '../clock.js';
  * marker exists in its directory. Every candidate is checked here, including
  * files found at start (chokidar's awaitWriteFinish skips those, and compares
  * size only). Memory is one small entry per file still settling.
+ *
+ * The looks are due times in one heap under one timer, taken in turns of at most
+ * `LOOKS_PER_TURN` synchronous stats: a backlog of 20,000 files found in one walk is
+ * looked at again in a few turns, without 20,000 timers, promises and thread-pool stats
+ * alive at once (which made most of the garbage of a large backlog).
  */
 
 export interface Fingerprint {
   size: number;
   mtimeMs: number;
 }
+
+/** Stats taken in one turn of the event loop before the settler lets other work run. */
+export const LOOKS_PER_TURN = 500;
 
 /**
  * When a file still changing is called slow (file.unsettled, once): after ten settle windows, and
@@ -25,9 +33,14 @@ export function slowWriterMs(settleSeconds: number): number {
   return Math.max(10 * settleSeconds * 1000, 600_000);
 }
 
-/** Size and mtime of a path below `root`, or null when it is gone or not a regular file. */
-export async function statFile(root: string, relPath: string): Promise<Fingerprint | null> {
-  const st = await fsp.stat(path.join(root, relPath)).catch(() => null);
+/** Size and mtime of a path below `root`, or null when it is gone or not a regular file: a synchronous look, a few microseconds on a local file system. */
+export function statFileSync(root: string, relPath: string): Fingerprint | null {
+  let st;
+  try {
+    st = statSync(path.join(root, relPath), { throwIfNoEntry: false });
+  } catch {
+    return null; // ENOTDIR, EACCES on a directory above, a name that opens nothing
+  }
   return st?.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : null;
 }
 
@@ -35,9 +48,9 @@ export interface SettleDeps {
   settleMs: number;
   readyMarker: string | null;
   /** Current size and mtime of a relative path, or null when it is gone or not a regular file. */
-  stat(relPath: string): Promise<Fingerprint | null>;
+  stat(relPath: string): Fingerprint | null;
   /** Whether the ready marker exists in the directory (relative, '' for the top). */
-  markerExists(relDir: string): Promise<boolean>;
+  markerExists(relDir: string): boolean;
   onReady(relPath: string, fp: Fingerprint): void;
   onGone(relPath: string): void;
   /** The file is settled as far as it can be and now waits for its directory's ready marker. */
@@ -53,9 +66,14 @@ interface Entry {
   since: number;
   firstSeen: number;
   warned: boolean;
-  timer: Timer | null;
-  checking: boolean;
-  again: boolean;
+  /** The heap item that is this entry's next look; older items of the entry are stale. */
+  seq: number;
+}
+
+interface Due {
+  at: number;
+  seq: number;
+  path: string;
 }
 
 const dirOf = (relPath: string): string => {
@@ -63,12 +81,70 @@ const dirOf = (relPath: string): string => {
   return i < 0 ? '' : relPath.slice(0, i);
 };
 
+/** A binary min-heap of looks by due time (then order of scheduling). */
+class DueHeap {
+  readonly #a: Due[] = [];
+
+  get size(): number {
+    return this.#a.length;
+  }
+
+  peek(): Due | undefined {
+    return this.#a[0];
+  }
+
+  push(d: Due): void {
+    const a = this.#a;
+    a.push(d);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(d, a[p] as Due)) break;
+      a[i] = a[p] as Due;
+      i = p;
+    }
+    a[i] = d;
+  }
+
+  pop(): Due | undefined {
+    const a = this.#a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= a.length) break;
+      const r = l + 1;
+      const c = r < a.length && before(a[r] as Due, a[l] as Due) ? r : l;
+      if (!before(a[c] as Due, last)) break;
+      a[i] = a[c] as Due;
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+
+  clear(): void {
+    this.#a.length = 0;
+  }
+}
+
+const before = (x: Due, y: Due): boolean => x.at < y.at || (x.at === y.at && x.seq < y.seq);
+
 export class Settler {
   readonly #deps: SettleDeps;
   readonly #clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   readonly #pending = new Map<string, Entry>();
-  /** Pending files that wait for nothing but their directory's ready marker. */
+  readonly #due = new DueHeap();
+  /** Pending files that wait for nothing but their directory's ready marker (no look is due for them). */
   readonly #waiting = new Set<string>();
+  #seq = 0;
+  #timer: Timer | null = null;
+  #timerAt = Infinity;
+  /** Set while looks due now wait for the next turn. */
+  #immediate: NodeJS.Immediate | null = null;
+  #held = false;
   #closed = false;
 
   constructor(deps: SettleDeps) {
@@ -80,7 +156,7 @@ export class Settler {
     return this.#pending.size;
   }
 
-  /** Of `size`, the files that only wait for their directory's ready marker (no timer runs for them). */
+  /** Of `size`, the files that only wait for their directory's ready marker. */
   get waitingForMarker(): number {
     return this.#waiting.size;
   }
@@ -90,69 +166,108 @@ export class Settler {
   }
 
   /**
-   * A hint that the file exists or changed: (re)start watching it settle. `seen`: its size and
-   * mtime as just stat'ed (the walk's), which counts as the first look, so that a backlog of
-   * 100,000 files is looked at again after settle_seconds, not at once (without a ready marker,
-   * whose first look also asks for the marker).
+   * No looks until `task` settles or `maxMs` pass (the first walk: it has the event loop to
+   * itself, so that daemon.ready comes when the tree is listed, not when the backlog's first
+   * window is in Galaxy). Looks that fall due meanwhile are taken after it.
    */
-  touch(relPath: string, seen?: Fingerprint): void {
+  hold(task: Promise<unknown>, maxMs: number): void {
+    this.#held = true;
+    let timer: Timer | null = null;
+    const release = (): void => {
+      this.#clock.clearTimeout(timer);
+      if (!this.#held) return;
+      this.#held = false;
+      this.#arm();
+    };
+    timer = this.#clock.setTimeout(release, maxMs);
+    timer.unref?.();
+    void task.then(release, release);
+  }
+
+  /**
+   * A hint that the file exists or changed: (re)start watching it settle. `seen`: its size and
+   * mtime as stat'ed at `seenAt` (default now; the walk's stat, or a row of the ledger), which
+   * counts as the first look, so that a backlog of 100,000 files is looked at again after
+   * settle_seconds, not at once (without a ready marker, whose first look also asks for the
+   * marker).
+   */
+  touch(relPath: string, seen?: Fingerprint, seenAt?: number): void {
     if (this.#closed) return;
+    const now = this.#clock.now();
     const entry = this.#pending.get(relPath);
     if (entry) {
-      if (entry.checking) entry.again = true;
-      else this.#schedule(relPath, entry, 0);
+      this.#schedule(relPath, entry, now);
       return;
     }
-    const now = this.#clock.now();
     const known = seen !== undefined && this.#deps.readyMarker === null;
-    const fresh: Entry = { fp: known ? { size: seen.size, mtimeMs: seen.mtimeMs } : { size: -1, mtimeMs: -1 }, since: now, firstSeen: now, warned: false, timer: null, checking: false, again: false };
+    const since = known ? Math.min(now, seenAt ?? now) : now;
+    const fresh: Entry = { fp: known ? { size: seen.size, mtimeMs: seen.mtimeMs } : { size: -1, mtimeMs: -1 }, since, firstSeen: since, warned: false, seq: 0 };
     this.#pending.set(relPath, fresh);
-    this.#schedule(relPath, fresh, known ? this.#deps.settleMs : 0);
+    this.#schedule(relPath, fresh, known ? since + this.#deps.settleMs : now);
   }
 
   /** The file went away (unlink): stop tracking it. Returns whether it was pending. */
   forget(relPath: string): boolean {
-    const entry = this.#pending.get(relPath);
-    if (!entry) return false;
-    this.#clock.clearTimeout(entry.timer);
-    this.#pending.delete(relPath);
+    if (!this.#pending.delete(relPath)) return false;
     this.#waiting.delete(relPath);
     return true;
   }
 
   /** The ready marker appeared in a directory: look at its pending files now. */
   markerAppeared(relDir: string): void {
-    for (const [p, entry] of this.#pending) if (dirOf(p) === relDir) this.#schedule(p, entry, 0);
+    const now = this.#clock.now();
+    for (const [p, entry] of this.#pending) if (dirOf(p) === relDir) this.#schedule(p, entry, now);
   }
 
-  #schedule(relPath: string, entry: Entry, delayMs: number): void {
+  #schedule(relPath: string, entry: Entry, at: number): void {
     this.#waiting.delete(relPath);
-    this.#clock.clearTimeout(entry.timer);
-    entry.timer = this.#clock.setTimeout(() => {
-      entry.timer = null;
-      void this.#check(relPath, entry);
-    }, delayMs);
+    entry.seq = ++this.#seq;
+    this.#due.push({ at, seq: entry.seq, path: relPath });
+    this.#arm();
   }
 
-  async #check(relPath: string, entry: Entry): Promise<void> {
-    if (this.#closed || this.#pending.get(relPath) !== entry) return;
-    entry.checking = true;
-    entry.again = false;
-    let fp: Fingerprint | null;
-    let marker = false;
-    try {
-      fp = await this.#deps.stat(relPath);
-      if (fp && this.#deps.readyMarker !== null) marker = await this.#deps.markerExists(dirOf(relPath));
-    } finally {
-      entry.checking = false;
+  /** One timer, for the earliest look due. */
+  #arm(): void {
+    const next = this.#due.peek();
+    if (next === undefined || this.#closed || this.#held || this.#immediate !== null) return;
+    if (this.#timer !== null && this.#timerAt <= next.at) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timerAt = next.at;
+    this.#timer = this.#clock.setTimeout(() => this.#run(), Math.max(0, next.at - this.#clock.now()));
+  }
+
+  /** The looks due now, up to LOOKS_PER_TURN; the rest at the next turn. */
+  #run(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    if (this.#closed || this.#held) return;
+    const now = this.#clock.now();
+    const markers = new Map<string, boolean>();
+    let looks = 0;
+    for (let d = this.#due.peek(); d !== undefined && d.at <= now && looks < LOOKS_PER_TURN; d = this.#due.peek()) {
+      this.#due.pop();
+      const entry = this.#pending.get(d.path);
+      if (entry === undefined || entry.seq !== d.seq) continue; // stale: forgotten, or looked at again since
+      looks++;
+      this.#check(d.path, entry, now, markers);
     }
-    if (this.#closed || this.#pending.get(relPath) !== entry) return;
+    const next = this.#due.peek();
+    if (looks >= LOOKS_PER_TURN && next !== undefined && next.at <= now) {
+      // More are due: let I/O and the rest of the pipeline run first.
+      this.#immediate = setImmediate(() => {
+        this.#immediate = null;
+        this.#run();
+      });
+    } else this.#arm();
+  }
+
+  #check(relPath: string, entry: Entry, now: number, markers: Map<string, boolean>): void {
+    const fp = this.#deps.stat(relPath);
     if (fp === null) {
       this.#pending.delete(relPath);
       this.#deps.onGone(relPath);
       return;
     }
-    const now = this.#clock.now();
     const changed = fp.size !== entry.fp.size || fp.mtimeMs !== entry.fp.mtimeMs;
     if (changed) {
       entry.fp = fp;
@@ -165,29 +280,34 @@ export class Settler {
     }
     if (this.#deps.readyMarker !== null) {
       // Declared readiness: the marker, not the clock, says the directory is complete.
+      const dir = dirOf(relPath);
+      let marker = markers.get(dir);
+      if (marker === undefined) markers.set(dir, (marker = this.#deps.markerExists(dir)));
       if (!marker) {
         // markerAppeared() or a later touch() looks again
         this.#waiting.add(relPath);
         this.#deps.onWaiting?.(relPath);
         return;
       }
-      if (!entry.again) {
-        this.#pending.delete(relPath);
-        this.#deps.onReady(relPath, fp);
-        return;
-      }
-    } else if (!changed && !entry.again && now - entry.since >= this.#deps.settleMs) {
       this.#pending.delete(relPath);
       this.#deps.onReady(relPath, fp);
       return;
     }
-    this.#schedule(relPath, entry, entry.again ? 0 : Math.max(50, entry.since + this.#deps.settleMs - now));
+    if (!changed && now - entry.since >= this.#deps.settleMs) {
+      this.#pending.delete(relPath);
+      this.#deps.onReady(relPath, fp);
+      return;
+    }
+    this.#schedule(relPath, entry, Math.max(now + 50, entry.since + this.#deps.settleMs));
   }
 
   close(): void {
     this.#closed = true;
-    for (const entry of this.#pending.values()) this.#clock.clearTimeout(entry.timer);
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#immediate !== null) clearImmediate(this.#immediate);
     this.#pending.clear();
     this.#waiting.clear();
+    this.#due.clear();
   }
 }

@@ -12,7 +12,7 @@ export interface Target {
   madeHere?: boolean;
 }
 
-export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'libraryContents' | 'createFolder'>;
+export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder'>;
 
 /**
  * Finds or creates each route's library and folder path, once: concurrent
@@ -21,6 +21,9 @@ export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' 
  * Galaxy again. Every creation is preceded by a fresh lookup, so a creation
  * whose answer was lost (accepted, then a 502) is found, not repeated. Creation runs under
  * the coordinator's lock, so that two replicas never create the same library or folder.
+ * A library's whole listing (every folder and dataset in it) is read once, at its first
+ * use; the fresh look before creating a folder reads only the parent's subfolders, so
+ * creating the thousandth folder in a library of 100,000 datasets costs what the first did.
  */
 export class Targets {
   readonly #client: TargetClient;
@@ -31,10 +34,6 @@ export class Targets {
   /** Per library id: full folder path ('/', '/a/b') → folder id. */
   readonly #folders = new Map<string, Promise<Map<string, string>>>();
   readonly #inflight = new Map<string, Promise<string>>();
-  /** Per library id: the folder list being fetched now, if any, and when it was asked for. */
-  readonly #refreshing = new Map<string, { list: Promise<Map<string, string>>; startedAt: number }>();
-  /** Per folder key: when creating it last failed (it may exist anyway: look with a list asked for later). */
-  readonly #createFailedAt = new Map<string, number>();
   /** Folders (library roots too) this process created: what they hold, it sent. */
   readonly #made = new Set<string>();
 
@@ -92,13 +91,9 @@ export class Targets {
     return { id: created.id, rootFolderId: created.root_folder_id };
   }
 
-  #folderMap(libraryId: string, refresh: boolean, notBefore = 0): Promise<Map<string, string>> {
-    // A library's contents list every dataset in it: misses that arrive while a fresh list is
-    // on its way share it (one list for a thousand new folders, not one each), unless they
-    // need a list asked for after a failed creation.
-    const fetching = this.#refreshing.get(libraryId);
-    if (fetching && fetching.startedAt > notBefore) return fetching.list;
-    let p = refresh ? undefined : this.#folders.get(libraryId);
+  /** The library's folders by full path, from one listing at its first use (shared by every caller). */
+  #folderMap(libraryId: string): Promise<Map<string, string>> {
+    let p = this.#folders.get(libraryId);
     if (!p) {
       p = this.#client.libraryContents(libraryId).then((entries) => {
         const map = new Map<string, string>();
@@ -107,11 +102,6 @@ export class Targets {
         return map;
       });
       this.#folders.set(libraryId, p);
-      const entry = { list: p, startedAt: this.#clock.now() };
-      this.#refreshing.set(libraryId, entry);
-      void p.finally(() => {
-        if (this.#refreshing.get(libraryId) === entry) this.#refreshing.delete(libraryId);
-      }).catch(() => undefined);
       p.catch(() => this.#folders.delete(libraryId));
     }
     return p;
@@ -122,9 +112,9 @@ export class Targets {
     let p = this.#inflight.get(key);
     if (!p) {
       p = (async () => {
-        const cached = (await this.#folderMap(libraryId, false)).get(fullPath);
+        const cached = (await this.#folderMap(libraryId)).get(fullPath);
         if (cached) return cached;
-        return this.#lock.withLock(`folder\u0000${key}`, (since) => this.#createFolder(libraryId, parentId, fullPath, name, key, since));
+        return this.#lock.withLock(`folder\u0000${key}`, () => this.#createFolder(libraryId, parentId, fullPath, name));
       })();
       this.#inflight.set(key, p);
       void p.finally(() => this.#inflight.delete(key)).catch(() => undefined);
@@ -132,23 +122,22 @@ export class Targets {
     return p;
   }
 
-  /** `lockedAt`: the list must be one asked for after this (another replica may have created it before we held the lock). */
-  async #createFolder(libraryId: string, parentId: string, fullPath: string, name: string, key: string, lockedAt: number): Promise<string> {
-        // Look again before creating: another process, or an earlier attempt whose answer was lost, may have made it.
-        const fresh = await this.#folderMap(libraryId, true, Math.max(lockedAt, this.#createFailedAt.get(key) ?? 0));
-        const existing = fresh.get(fullPath);
-        if (existing) return existing;
-        let created;
-        try {
-          created = await this.#client.createFolder(parentId, name);
-        } catch (err) {
-          this.#createFailedAt.set(key, this.#clock.now());
-          throw err;
-        }
-        this.#createFailedAt.delete(key);
-        fresh.set(fullPath, created.id);
-        this.#made.add(created.id);
-        this.#emit({ type: 'folder.created', folder: fullPath, id: created.id });
-        return created.id;
+  /**
+   * Under the lock: look again, then create. Another process, or an earlier attempt whose answer
+   * was lost, may have made the folder; the look is asked for now, after the lock was taken.
+   * Of several subfolders of that name, the first listed wins, as in #folderMap.
+   */
+  async #createFolder(libraryId: string, parentId: string, fullPath: string, name: string): Promise<string> {
+    const known = await this.#folderMap(libraryId);
+    const existing = (await this.#client.subfolders(parentId)).find((f) => f.name === name);
+    if (existing) {
+      known.set(fullPath, existing.id);
+      return existing.id;
+    }
+    const created = await this.#client.createFolder(parentId, name);
+    known.set(fullPath, created.id);
+    this.#made.add(created.id);
+    this.#emit({ type: 'folder.created', folder: fullPath, id: created.id });
+    return created.id;
   }
 }

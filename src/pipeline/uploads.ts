@@ -49,6 +49,9 @@ export interface UploadsDeps {
   options: UploadsOptions;
 }
 
+/** Batches on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
+export const BATCHES_IN_FLIGHT = 64;
+
 type Attempt = { kind: 'stopped' } | { kind: 'done' } | { kind: 'resend' } | { kind: 'split'; reason: string; jobId: string | null };
 
 export class Uploads {
@@ -62,7 +65,7 @@ export class Uploads {
     setMaxListeners(0, deps.signal);
     this.#d = deps;
     this.#o = deps.options;
-    this.#batcher = new Batcher({ batchSize: this.#o.batchSize, lingerMs: this.#o.lingerMs, clock: deps.clock, send: (files, route) => this.#track(this.#process(files, route)) });
+    this.#batcher = new Batcher({ batchSize: this.#o.batchSize, lingerMs: this.#o.lingerMs, maxInFlight: BATCHES_IN_FLIGHT, clock: deps.clock, send: (files, route) => this.#track(this.#process(files, route)) });
   }
 
   get #stopped(): boolean {
@@ -102,9 +105,10 @@ export class Uploads {
     await within(this.#d.clock, Promise.allSettled([...this.#tasks]), deadlineMs);
   }
 
-  #track(task: Promise<void>): void {
+  #track(task: Promise<void>): Promise<void> {
     const t = task.catch((err: unknown) => this.#d.emit({ type: 'daemon.error', err })).finally(() => this.#tasks.delete(t));
     this.#tasks.add(t);
+    return t;
   }
 
   /** Wait as a failed call that sends no file says; false when stopping. */

@@ -19,6 +19,8 @@ export interface DiscoveryTarget {
   gone(relPath: string): void;
   skipDir(relPath: string): boolean;
   ignored(relPath: string, stats: Stats | undefined): boolean;
+  /** Files recorded as waiting for their turn (the window was full), since the start. */
+  readonly deferred: number;
 }
 
 export interface DiscoveryDeps {
@@ -86,6 +88,7 @@ export class Discovery {
 
   async #walk(initial: boolean): Promise<void> {
     const started = this.#d.clock.now();
+    const deferredBefore = this.#d.admit.deferred;
     const pending = new Set<Promise<void>>();
     const watcher = this.#watcher;
     const result = await walk(this.#d.importDir, {
@@ -103,7 +106,7 @@ export class Discovery {
       skipDir: (relPath) => this.#d.admit.skipDir(relPath),
     });
     await Promise.all(pending);
-    this.#d.emit({ type: 'daemon.walk', initial, files: result.files, dirs: result.dirs, duration_ms: this.#d.clock.now() - started });
+    this.#d.emit({ type: 'daemon.walk', initial, files: result.files, dirs: result.dirs, waiting: this.#d.admit.deferred - deferredBefore, duration_ms: this.#d.clock.now() - started });
   }
 
   /** A directory created or moved in: watch it (and what is below it), then look at its files. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FolderItem } from '../../src/galaxy/answers.js';
 import type { PageOf } from '../../src/galaxy/folder-pages.js';
-import { allItems, galaxyTime, recentDatasets } from '../../src/galaxy/folder-pages.js';
+import { allItems, galaxyTime, leadingFolders, recentDatasets } from '../../src/galaxy/folder-pages.js';
 
 const T0 = Date.parse('2026-12-01T10:00:00Z');
 const stamp = (ms: number): string => new Date(ms).toISOString().replace('Z', '000');
@@ -33,6 +33,19 @@ describe('folder pages', () => {
     const items = await allItems(f.pageOf, 500, '');
     assert.equal(items.length, 1237);
     assert.equal(f.asked.length, 3);
+  });
+
+  it('lists only the subfolders of a folder of 50,000 datasets: the pages end at the first dataset', async () => {
+    const few = folder(50_000, { folders: 3 });
+    const many = folder(50_000, { folders: 250 });
+    const none = folder(0, { folders: 200 });
+
+    assert.deepEqual((await leadingFolders(few.pageOf, 100)).map((f) => f.name), ['sub0', 'sub1', 'sub2']);
+    assert.equal(few.asked.length, 1);
+    assert.equal((await leadingFolders(many.pageOf, 100)).length, 250);
+    assert.equal(many.asked.length, 3);
+    assert.equal((await leadingFolders(none.pageOf, 100)).length, 200);
+    assert.equal(none.asked.length, 2, 'a folder of folders alone ends at total_rows');
   });
 
   it('reads one page of a folder of 50,000 datasets when the newest are enough', async () => {

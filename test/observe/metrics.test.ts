@@ -26,7 +26,7 @@ describe('counters count what their names say', () => {
     const walks: boolean[] = [];
     const discovery = new Discovery({
       importDir: dir,
-      admit: { walked: () => undefined, consider: () => Promise.resolve(), gone: () => undefined, skipDir: () => false, ignored: () => false },
+      admit: { walked: () => undefined, consider: () => Promise.resolve(), gone: () => undefined, skipDir: () => false, ignored: () => false, deferred: 0 },
       watch: () => ({ addDir: () => Promise.resolve(), removeDir: () => Promise.resolve(), unwatch: () => undefined, close: () => Promise.resolve(), size: 0 }),
       rescanMinutes: 1,
       clock: systemClock,

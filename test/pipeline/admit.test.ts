@@ -10,7 +10,7 @@ import { afterUpload } from '../../src/pipeline/after-upload.js';
 import { Files } from '../../src/pipeline/files.js';
 import { Quiet } from '../../src/pipeline/quiet.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
-import { slowWriterMs, statFile } from '../../src/pipeline/settle.js';
+import { slowWriterMs, statFileSync } from '../../src/pipeline/settle.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
 function tree(t: TestContext): string {
@@ -19,7 +19,7 @@ function tree(t: TestContext): string {
   return dir;
 }
 
-function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; stat?: () => Promise<{ size: number; mtimeMs: number }>; slowMs?: number } = {}) {
+function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; stat?: () => { size: number; mtimeMs: number }; slowMs?: number } = {}) {
   const rows = memoryRows();
   const emit = events();
   const files = new Files({ ledger: rows, emit, clock: systemClock });
@@ -30,7 +30,7 @@ function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; sta
     importDir: dir, realImportDir: realpathSync(dir), ignore: ['.*', '*.part'], readyMarker: null, skipBacklog: o.skipBacklog ?? false,
     ledger: { fingerprint: (p) => rows.get(p) }, files, settleMs: 1000, slowMs: o.slowMs ?? 60_000, clock: systemClock,
     // Settling looks at the real file (its timing is settle.test.ts's); here only fake time passes.
-    stat: o.stat ?? ((p) => statFile(dir, p)),
+    stat: o.stat ?? ((p) => statFileSync(dir, p)),
     claim: () => Promise.resolve(o.claim ?? true), route: () => ROUTE, queue: (f) => void queued.push(f.path), emit, shrank: () => {
       shrank++;
       quiet.check();
@@ -97,7 +97,7 @@ describe('Admission (real files, fake timers)', () => {
     writeFileSync(path.join(dir, 'a.txt'), 'x');
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     let size = 0;
-    const s = admission(dir, { slowMs: 3000, stat: () => Promise.resolve({ size: ++size, mtimeMs: size }) });
+    const s = admission(dir, { slowMs: 3000, stat: () => ({ size: ++size, mtimeMs: size }) });
     await s.a.consider('a.txt', false);
     for (let done = 0; done < 8000; done += 100) {
       t.mock.timers.tick(100);
@@ -139,13 +139,13 @@ describe('after-upload (real files)', () => {
     const dest = tree(t);
     mkdirSync(path.join(dir, 'run'));
     writeFileSync(path.join(dir, 'run', 'a.txt'), 'abc');
-    const fp = await statFile(dir, 'run/a.txt');
+    const fp = statFileSync(dir, 'run/a.txt');
     const emit = events();
-    const handle = afterUpload({ importDir: dir, action: { action: 'move', dir: dest }, stat: (p) => statFile(dir, p), unwatch: () => undefined, reconsider: () => undefined, emit });
+    const handle = afterUpload({ importDir: dir, action: { action: 'move', dir: dest }, stat: (p) => statFileSync(dir, p), unwatch: () => undefined, reconsider: () => undefined, emit });
     await handle(done('run/a.txt', fp?.size ?? 0, fp?.mtimeMs ?? 0));
 
-    assert.equal(await statFile(dir, 'run/a.txt'), null);
-    assert.equal((await statFile(dest, 'run/a.txt'))?.size, 3);
+    assert.equal(statFileSync(dir, 'run/a.txt'), null);
+    assert.equal((statFileSync(dest, 'run/a.txt'))?.size, 3);
     assert.equal(emit.of('file.after_upload')[0]?.err, undefined);
   });
 
@@ -153,10 +153,10 @@ describe('after-upload (real files)', () => {
     const dir = tree(t);
     writeFileSync(path.join(dir, 'a.txt'), 'abc, and more');
     const again: string[] = [];
-    const handle = afterUpload({ importDir: dir, action: { action: 'delete' }, stat: (p) => statFile(dir, p), unwatch: () => undefined, reconsider: (p) => void again.push(p), emit: events() });
+    const handle = afterUpload({ importDir: dir, action: { action: 'delete' }, stat: (p) => statFileSync(dir, p), unwatch: () => undefined, reconsider: (p) => void again.push(p), emit: events() });
     await handle(done('a.txt', 3, 1));
 
-    assert.notEqual(await statFile(dir, 'a.txt'), null);
+    assert.notEqual(statFileSync(dir, 'a.txt'), null);
     assert.deepEqual(again, ['a.txt']);
   });
 });

@@ -11,7 +11,7 @@ describe('Batcher (fake timers)', () => {
   it('sends files ready in the same turn as one batch at the next turn', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, clock: systemClock, send: (files) => void sent.push(files.map((f) => f.path)) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.add(file('b'), ROUTE);
     assert.equal(sent.length, 0);
@@ -23,7 +23,7 @@ describe('Batcher (fake timers)', () => {
   it('sends a full batch at once, without waiting', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 2, lingerMs: 200, clock: systemClock, send: (files) => void sent.push(files.map((f) => f.path)) });
+    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.add(file('b'), ROUTE);
 
@@ -33,7 +33,7 @@ describe('Batcher (fake timers)', () => {
   it('while a request of the folder is on its way, gathers until it is answered', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, clock: systemClock, send: (files) => void sent.push(files.map((f) => f.path)) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
     let answer!: () => void;
     const request = b.sending(ROUTE, () => new Promise<void>((resolve) => (answer = resolve)));
     b.add(file('a'), ROUTE);
@@ -50,7 +50,7 @@ describe('Batcher (fake timers)', () => {
   it('sends after lingerMs even while a request is still on its way', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, clock: systemClock, send: (files) => void sent.push(files.map((f) => f.path)) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
     void b.sending(ROUTE, () => new Promise<void>(() => undefined));
     b.add(file('a'), ROUTE);
     t.mock.timers.tick(199);
@@ -63,11 +63,32 @@ describe('Batcher (fake timers)', () => {
   it('clear forgets what was not sent', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, clock: systemClock, send: (files) => void sent.push(files.map((f) => f.path)) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.clear();
     t.mock.timers.tick(1000);
 
     assert.deepEqual(sent, []);
+  });
+  it('keeps at most maxInFlight batches on their way; the others gather and go, in turn, as batches end', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const ends: (() => void)[] = [];
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 2, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), new Promise<void>((r) => void ends.push(r))) });
+    const route = (folder: string) => ({ ...ROUTE, folder: [folder] });
+    for (const f of ['a', 'b', 'c', 'd']) b.add(file(`${f}1`), route(f));
+    t.mock.timers.tick(0);
+    const first = sent.map((s) => [...s]);
+    b.add(file('c2'), route('c'));
+    t.mock.timers.tick(1000);
+    const whileFull = sent.length;
+    ends[0]?.();
+    await turns();
+    t.mock.timers.tick(0);
+
+    assert.deepEqual(first, [['a1'], ['b1']], 'two on their way');
+    assert.equal(whileFull, 2, 'nothing more while both are on their way');
+    assert.deepEqual(b.inFlight, { sending: 2, waiting: 1 });
+    assert.deepEqual(sent.slice(2), [['c1', 'c2']], 'the first due goes when one ends, with what gathered meanwhile');
   });
 });

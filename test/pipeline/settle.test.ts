@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import type { Fingerprint } from '../../src/pipeline/settle.js';
-import { Settler } from '../../src/pipeline/settle.js';
+import { LOOKS_PER_TURN, Settler } from '../../src/pipeline/settle.js';
 import { turns } from '../fakes.js';
 
 function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean } = {}) {
@@ -14,8 +14,8 @@ function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean }
   const s = new Settler({
     settleMs: 1000,
     readyMarker: o.marker ? 'READY' : null,
-    stat: (p) => (stats.push(p), Promise.resolve(sizes.get(p) ?? null)),
-    markerExists: () => Promise.resolve(marker),
+    stat: (p) => (stats.push(p), sizes.get(p) ?? null),
+    markerExists: () => marker,
     onReady: (p) => void ready.push(p),
     onGone: (p) => void gone.push(p),
     onSlow: (p) => void slow.push(p),
@@ -106,5 +106,35 @@ describe('Settler (fake timers)', () => {
     assert.equal(waitingBefore, 1, 'counted as waiting for its marker');
     assert.deepEqual(ready, ['run/a']);
     assert.equal(s.waitingForMarker, 0);
+  });
+  it('looks at a backlog found at once in turns of at most LOOKS_PER_TURN stats, and calls every file ready', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const n = LOOKS_PER_TURN * 2 + 7;
+    const sizes = new Map(Array.from({ length: n }, (_, i) => [`d/f${i}`, { size: i, mtimeMs: 1 }] as const));
+    const { s, ready, stats } = settler(sizes);
+    for (const [p, fp] of sizes) s.touch(p, fp);
+    t.mock.timers.tick(1000);
+    const firstTurn = stats.length;
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+
+    assert.equal(firstTurn, LOOKS_PER_TURN, 'one turn takes at most LOOKS_PER_TURN looks');
+    assert.equal(stats.length, n, 'each file looked at once');
+    assert.equal(ready.length, n);
+    assert.equal(s.size, 0);
+  });
+
+  it('takes a first look made long ago (a row of the ledger) as settled once the file is unchanged now', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const sizes = new Map([['a', { size: 1, mtimeMs: 1 }], ['b', { size: 2, mtimeMs: 2 }]]);
+    const { s, ready, stats } = settler(sizes);
+    s.touch('a', { size: 1, mtimeMs: 1 }, Date.now() - 5000);
+    s.touch('b', { size: 1, mtimeMs: 1 }, Date.now() - 5000);
+    await advance(t, 10, 1);
+    const readyAtOnce = [...ready];
+    await advance(t, 1100);
+
+    assert.deepEqual(readyAtOnce, ['a'], 'unchanged since the old look: ready at the first look');
+    assert.deepEqual(ready, ['a', 'b'], 'changed since: ready one settle window later');
+    assert.deepEqual(stats, ['a', 'b', 'b']);
   });
 });

@@ -27,6 +27,7 @@ function setup(dir: string, o: { ignored?: (p: string, st: Stats | undefined) =>
     gone: (p) => void seen.push(`gone ${p}`),
     skipDir: (p) => p.split('/').some((x) => x.startsWith('.')),
     ignored: o.ignored ?? (() => false),
+    deferred: 0,
   };
   let watch: Omit<WatchOptions, 'poll' | 'intervalMs'> | null = null;
   const dirs: string[] = [];

@@ -124,6 +124,15 @@ export class MemoryRows {
     return [...this.#rows.values()].filter((r) => want.has(r.state)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  firstInState(state: FileState, limit: number): FileRecord[] {
+    const out: FileRecord[] = [];
+    for (const r of this.#rows.values()) {
+      if (out.length >= limit) break;
+      if (r.state === state) out.push(r);
+    }
+    return out;
+  }
+
   counts(): Record<FileState, number> {
     const out = zeroCounts();
     for (const r of this.#rows.values()) out[r.state]++;
