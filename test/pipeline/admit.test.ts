@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
-import { Admission } from '../../src/pipeline/admit.js';
+import { Admission, WINDOW_FILES } from '../../src/pipeline/admit.js';
 import { afterUpload } from '../../src/pipeline/after-upload.js';
 import { Files } from '../../src/pipeline/files.js';
 import { Quiet } from '../../src/pipeline/quiet.js';
@@ -33,6 +33,7 @@ function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; sta
     stat: o.stat ?? ((p) => statFileSync(dir, p)),
     claim: () => Promise.resolve(o.claim ?? true), route: () => ROUTE, queue: (f) => void queued.push(f.path), emit, shrank: () => {
       shrank++;
+      a.refill();
       quiet.check();
     },
   });
@@ -110,6 +111,59 @@ describe('Admission (real files, fake timers)', () => {
     assert.ok((slow[0]?.duration_ms ?? 0) >= 3000);
     assert.deepEqual(s.queued, []);
     assert.equal(s.a.settling, 1);
+  });
+
+  it('holds at most WINDOW_FILES files; the rest wait in the ledger as seen and are taken in, oldest first, as the window empties', async (t) => {
+    const dir = tree(t);
+    const n = WINDOW_FILES + 30;
+    const name = (i: number): string => `run/f${String(i).padStart(6, '0')}`;
+    mkdirSync(path.join(dir, 'run'));
+    for (let i = 0; i < n; i++) writeFileSync(path.join(dir, name(i)), 'x');
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const s = admission(dir);
+    for (let i = 0; i < n; i++) void s.a.walked(name(i), 'file', true);
+    const held = s.a.settling;
+    const waiting = [...s.rows.rows.values()].filter((r) => r.state === 'seen').map((r) => r.path);
+    let most = held;
+    for (let i = 0; i < 100 && s.queued.length < n; i++) {
+      t.mock.timers.tick(200);
+      await new Promise((r) => setImmediate(r));
+      await turns(20);
+      most = Math.max(most, s.a.settling);
+    }
+
+    assert.equal(held, WINDOW_FILES, 'the window is full');
+    assert.deepEqual(waiting, Array.from({ length: 30 }, (_, i) => name(WINDOW_FILES + i)), 'the rest are rows, not memory');
+    assert.equal(s.a.deferred, 30);
+    assert.ok(most <= WINDOW_FILES, `never more than the window in memory (${most})`);
+    assert.equal(s.queued.length, n, 'every file queued');
+    assert.equal(new Set(s.queued).size, n, 'each once');
+    assert.deepEqual(s.queued.slice(-30), waiting, 'the waiting ones last, oldest first');
+    assert.equal([...s.rows.rows.values()].filter((r) => r.state === 'seen').length, 0);
+  });
+
+  it('a waiting file deleted before its turn is recorded as skipped when its turn comes, with the reason', async (t) => {
+    const dir = tree(t);
+    const n = WINDOW_FILES + 1;
+    const name = (i: number): string => `run/f${String(i).padStart(6, '0')}`;
+    mkdirSync(path.join(dir, 'run'));
+    for (let i = 0; i < n; i++) writeFileSync(path.join(dir, name(i)), 'x');
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const s = admission(dir);
+    for (let i = 0; i < n; i++) void s.a.walked(name(i), 'file', true);
+    rmSync(path.join(dir, name(WINDOW_FILES)));
+    for (let i = 0; i < 100 && s.queued.length < WINDOW_FILES; i++) {
+      t.mock.timers.tick(200);
+      await new Promise((r) => setImmediate(r));
+      await turns(20);
+    }
+    t.mock.timers.tick(200);
+    await new Promise((r) => setImmediate(r));
+
+    assert.equal(s.queued.length, WINDOW_FILES);
+    assert.equal(s.rows.get(name(WINDOW_FILES))?.state, 'skipped');
+    assert.match(String(s.rows.get(name(WINDOW_FILES))?.lastError), /deleted/);
+    assert.equal(s.emit.of('file.gone').length, 1);
   });
 
   it('calls a writer slow after ten settle windows, never before ten minutes', () => {
