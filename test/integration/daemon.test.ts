@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { tempDir, waitFor } from '../helpers.js';
 import { retryCommand } from '../../src/cli/status.js';
+import { WINDOW_FILES } from '../../src/pipeline/admit.js';
 import { harness } from './harness.js';
 
 // Behaviours of issue 3, each on real files in temp directories, real chokidar,
@@ -64,6 +65,43 @@ describe('daemon: discovery and restarts', () => {
     await h.daemon().idle();
 
     assert.deepEqual(h.datasets(), ['Imports|/live|new.bed']);
+  });
+});
+
+describe('daemon: a backlog larger than the window', () => {
+  it('holds at most WINDOW_FILES files; the rest wait as seen rows, and every file is uploaded once, across a restart', async (t) => {
+    const h = await harness(t);
+    const n = WINDOW_FILES + 2000;
+    for (let i = 0; i < n; i++) put(h.importDir, `run${i % 20}/f${i}.txt`);
+
+    await h.start();
+    const walk = h.events('daemon.walk')[0];
+    const atReady = h.daemon().counts();
+    let most = 0;
+    let running = true;
+    const sample = setInterval(() => {
+      if (!running) return;
+      const c = h.daemon().counts();
+      most = Math.max(most, c.settling + c.inFlight);
+    }, 5);
+    t.after(() => clearInterval(sample));
+    await waitFor(() => h.events('upload.ok').length >= 500 || undefined, 60_000, 'the first uploads');
+    running = false;
+    await h.stop();
+    await h.start();
+    running = true;
+    await waitFor(() => h.daemon().counts().files.ok >= n || undefined, 120_000, 'every file ok');
+    await h.daemon().idle();
+    clearInterval(sample);
+
+    const names = h.datasets();
+    const files = h.daemon().counts().files;
+    assert.equal(walk?.waiting, 2000, 'the walk says how many wait');
+    assert.equal(atReady.files.seen, 2000, 'they are rows of the ledger, in state seen');
+    assert.ok(most <= WINDOW_FILES, `never more than the window held (${most})`);
+    assert.equal(names.length, n, 'every file in Galaxy');
+    assert.equal(new Set(names).size, n, 'none twice');
+    assert.equal(files.seen + files.settling, 0, 'nothing left waiting');
   });
 });
 
