@@ -64,7 +64,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     afterOk: d.afterOk,
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
-  const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, clock });
+  const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator });
   const uploads = new Uploads({
     files, targets, histories, submitter, confirmer, recovery, coordinator: ledger.coordinator, gate, onFailure, clock, signal, emit,
     ...(d.random ? { random: d.random } : {}),

@@ -1,4 +1,3 @@
-import type { Clock } from '../clock.js';
 import type { GalaxyClient } from '../galaxy/client.js';
 import type { Coordinator } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
@@ -29,7 +28,6 @@ export class Targets {
   readonly #client: TargetClient;
   readonly #description: string;
   readonly #emit: Emit;
-  readonly #clock: Pick<Clock, 'now'>;
   readonly #libraries = new Map<string, Promise<{ id: string; rootFolderId: string }>>();
   /** Per library id: full folder path ('/', '/a/b') → folder id. */
   readonly #folders = new Map<string, Promise<Map<string, string>>>();
@@ -39,12 +37,11 @@ export class Targets {
 
   readonly #lock: Pick<Coordinator, 'withLock'>;
 
-  constructor(o: { client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock'>; clock: Pick<Clock, 'now'> }) {
+  constructor(o: { client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock'> }) {
     this.#client = o.client;
     this.#description = o.libraryDescription;
     this.#emit = o.emit;
     this.#lock = o.lock;
-    this.#clock = o.clock;
   }
 
   async resolve(route: Route): Promise<Target> {

@@ -91,7 +91,7 @@ export class Uploads {
       this.#d.files.resumed(files);
       // Only a request whose job is unknown is looked for in its history.
       if (first.historyId !== null && first.jobId === null) this.#d.histories.reserve(first.historyId);
-      this.#track(this.#recover(files, routeOf(first.path), first));
+      void this.#track(this.#recover(files, routeOf(first.path), first));
     }
   }
 
@@ -238,7 +238,7 @@ export class Uploads {
         } catch (checkErr) {
           // Still unknown whether Galaxy took it: keep the history reserved and look again after a pause.
           if (!(await this.#afterFailure(classify(checkErr), files, route, attempt))) return { kind: 'stopped' };
-          this.#track(this.#recover(files, route, { historyId: history, jobId: null }));
+          void this.#track(this.#recover(files, route, { historyId: history, jobId: null }));
           return { kind: 'done' };
         }
       }

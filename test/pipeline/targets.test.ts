@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { systemClock } from '../../src/clock.js';
 import type { ContentsEntry, FolderDetails, LibrarySummary } from '../../src/galaxy/client.js';
 import { localCoordinator } from '../../src/ledger/coordinator.js';
 import type { Route } from '../../src/pipeline/route.js';
@@ -52,7 +51,7 @@ describe('Targets (fakes)', () => {
   it('finds or creates library and folder path once for many callers at once, and says what it created', async () => {
     const g = galaxy();
     const emit = events();
-    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit, lock: localCoordinator(memoryRows()), clock: systemClock });
+    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit, lock: localCoordinator(memoryRows()) });
 
     const all = await Promise.all(Array.from({ length: 10 }, () => targets.resolve(route(['run1', 'lane2']))));
 
@@ -64,13 +63,13 @@ describe('Targets (fakes)', () => {
     assert.equal(g.calls.libraryContents, 1, 'the library is listed once');
     assert.equal(g.calls.subfolders, 2, 'each creation looks at its parent\'s subfolders first');
     assert.equal(all[0]?.madeHere, true, 'this process made the folder');
-    const another = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()), clock: systemClock });
+    const another = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) });
     assert.equal((await another.resolve(route(['run1', 'lane2']))).madeHere, false, 'another process found it');
   });
 
   it('a folder created but whose answer was lost is found by a fresh listing, not created twice', async () => {
     const g = galaxy({ loseCreateAnswer: true });
-    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()), clock: systemClock });
+    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) });
     await assert.rejects(targets.resolve(route(['run1'])), /answer was lost/);
     await turns();
 
@@ -85,7 +84,7 @@ describe('Targets (fakes)', () => {
     const g = galaxy();
     const locked: string[] = [];
     const lock = { withLock: <T>(key: string, fn: (since: number) => Promise<T>): Promise<T> => (locked.push(key.split('\u0000')[0] ?? ''), fn(0)) };
-    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock, clock: systemClock });
+    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock });
     await targets.resolve(route(['run1']));
 
     assert.deepEqual(locked, ['library', 'folder']);
