@@ -23,9 +23,13 @@ export class Claims {
   #pending: Pending[] = [];
   #timer: Timer | null = null;
 
-  constructor(coordinator: Pick<Coordinator, 'claim'>, o: { clock: Clock; signal: AbortSignal; emit: Emit }) {
+  /** How long claims gather into one statement: 10 ms with a shared ledger; with one process, what settles in the same turn. */
+  readonly #gatherMs: number;
+
+  constructor(coordinator: Pick<Coordinator, 'claim' | 'replica'>, o: { clock: Clock; signal: AbortSignal; emit: Emit }) {
     this.#coordinator = coordinator;
     this.#o = o;
+    this.#gatherMs = coordinator.replica === null ? 0 : 10;
   }
 
   /** Whether this process now holds the file (false: done, or held by another live replica, or stopping). */
@@ -33,7 +37,7 @@ export class Claims {
     return new Promise((resolve) => {
       this.#pending.push({ file, resolve });
       if (this.#pending.length >= 1000) this.#send();
-      else this.#timer ??= this.#o.clock.setTimeout(() => this.#send(), 10);
+      else this.#timer ??= this.#o.clock.setTimeout(() => this.#send(), this.#gatherMs);
     });
   }
 

@@ -44,10 +44,16 @@ export class Confirmer {
     this.#d = deps;
   }
 
-  /** `jobId` null: the legacy paths upload, whose datasets (`known`) exist already. */
-  async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, known?: ReadonlyMap<string, string>): Promise<Confirmed> {
+  /**
+   * `jobId` null: the legacy paths upload, whose datasets (`o.known`) exist already. `o.justSent`:
+   * the request went out a moment ago, so the first look waits the poll's first pause (a job is
+   * never done at once; the look would be a request for nothing).
+   */
+  async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, o: { known?: ReadonlyMap<string, string>; justSent?: boolean } = {}): Promise<Confirmed> {
     const { client, clock } = this.#d;
+    const known = o.known;
     const deadline = clock.now() + this.#d.jobTimeoutMs;
+    if (o.justSent === true && !(await clock.sleep(this.#d.poll.firstMs, this.#d.signal))) return { kind: 'stopped' };
     let job: { state: string; create_time?: unknown } | null = jobId === null ? { state: 'ok' } : null;
     let items: FolderItem[] = [];
     const matched = new Map<string, FolderItem>();

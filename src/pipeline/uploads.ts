@@ -170,7 +170,7 @@ export class Uploads {
           const { adopted, running } = await this.#d.recovery.existing(recheck, target, route, { shared });
           if (running.size > 0) {
             const waiting = files.filter((f) => running.has(f.path));
-            await this.#d.confirmer.confirm(null, waiting, route, target, states.attempts(waiting[0]?.path ?? '') || 1, running);
+            await this.#d.confirmer.confirm(null, waiting, route, target, states.attempts(waiting[0]?.path ?? '') || 1, { known: running });
           }
           files = files.filter((f) => !adopted.has(f.path));
         } catch (err) {
@@ -246,11 +246,11 @@ export class Uploads {
     if (sent?.kind === 'job') {
       states.jobKnown(files, history, sent.jobId);
       if (history !== null) histories.release(history);
-      return this.#confirmed(await this.#d.confirmer.confirm(sent.jobId, [...files], route, target, attempt));
+      return this.#confirmed(await this.#d.confirmer.confirm(sent.jobId, [...files], route, target, attempt, { justSent: true }));
     }
     if (sent?.kind === 'datasets') {
       for (const [p, id] of sent.ids) states.datasetKnown(p, id);
-      return this.#confirmed(await this.#d.confirmer.confirm(null, [...files], route, target, attempt, sent.ids));
+      return this.#confirmed(await this.#d.confirmer.confirm(null, [...files], route, target, attempt, { known: sent.ids, justSent: true }));
     }
     if (history !== null) {
       states.unassigned(files, history);

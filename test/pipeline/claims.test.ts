@@ -12,7 +12,7 @@ describe('Claims (fake timers)', () => {
   it('claims files settled within a few milliseconds in one call', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const calls: string[][] = [];
-    const claims = new Claims({ claim: (files) => (calls.push(files.map((f) => f.path)), Promise.resolve(new Set(['a']))) }, { clock: systemClock, signal: new AbortController().signal, emit: events() });
+    const claims = new Claims({ replica: 'r1', claim: (files) => (calls.push(files.map((f) => f.path)), Promise.resolve(new Set(['a']))) }, { clock: systemClock, signal: new AbortController().signal, emit: events() });
     const a = claims.claim(file('a'));
     const b = claims.claim(file('b'));
     t.mock.timers.tick(10);
@@ -21,11 +21,24 @@ describe('Claims (fake timers)', () => {
     assert.deepEqual(calls, [['a', 'b']]);
   });
 
+  it('with one process owning the ledger, claims what settled in the same turn at the next turn, without waiting 10 ms', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const calls: string[][] = [];
+    const claims = new Claims({ replica: null, claim: (files) => (calls.push(files.map((f) => f.path)), Promise.resolve(new Set(['a', 'b']))) }, { clock: systemClock, signal: new AbortController().signal, emit: events() });
+    const a = claims.claim(file('a'));
+    const b = claims.claim(file('b'));
+    t.mock.timers.tick(0);
+
+    assert.deepEqual(await Promise.all([a, b]), [true, true]);
+    assert.deepEqual(calls, [['a', 'b']]);
+  });
+
   it('while the database is away, tries again with a growing pause and says so each time', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const emit = events();
     let calls = 0;
     const claims = new Claims({
+      replica: 'r1',
       claim: () => (++calls < 3 ? Promise.reject(new LedgerUnavailableError('down')) : Promise.resolve(new Set(['a']))),
     }, { clock: systemClock, signal: new AbortController().signal, emit });
     const held = claims.claim(file('a'));
@@ -47,7 +60,7 @@ describe('Claims (fake timers)', () => {
   it('holds nothing when stopped while the database is away', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const stop = new AbortController();
-    const claims = new Claims({ claim: () => Promise.reject(new LedgerUnavailableError('down')) }, { clock: systemClock, signal: stop.signal, emit: events() });
+    const claims = new Claims({ replica: 'r1', claim: () => Promise.reject(new LedgerUnavailableError('down')) }, { clock: systemClock, signal: stop.signal, emit: events() });
     const held = claims.claim(file('a'));
     t.mock.timers.tick(10);
     await turns();

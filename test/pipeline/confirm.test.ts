@@ -47,6 +47,29 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
 describe('Confirmer: finding the datasets', () => {
   const ok = () => Promise.resolve({ id: 'J1', state: 'ok', create_time: '2026-12-01T10:00:00.000000' } as JobSummary);
 
+  it('looks at a job just sent only after the poll\'s first pause, and at a resumed one at once', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const s = setup({ jobs: [ok], items: [], recent: [item('D1', 'a.txt', 'ok')] });
+    const a = file('run1/a.txt');
+    s.files.queued(a, ROUTE);
+    const done = s.confirmer.confirm('J1', [a], ROUTE, target, 1, { justSent: true });
+    await turns();
+    const before = s.polls();
+    t.mock.timers.tick(999);
+    await turns();
+    const justBefore = s.polls();
+    t.mock.timers.tick(1);
+    await done;
+    const resumed = setup({ jobs: [ok], items: [], recent: [item('D1', 'a.txt', 'ok')] });
+    resumed.files.queued(a, ROUTE);
+    void resumed.confirmer.confirm('J1', [a], ROUTE, target, 1);
+    await turns();
+
+    assert.deepEqual([before, justBefore, s.polls()], [0, 0, 1], 'one look, after the first pause (firstMs)');
+    assert.equal(s.rows.get('run1/a.txt')?.state, 'ok');
+    assert.equal(resumed.polls(), 1, 'a resumed job is looked at at once');
+  });
+
   it('finds each file\'s dataset among the datasets updated since its job began, without listing the folder', async () => {
     const s = setup({ jobs: [ok], items: [], recent: [item('D2', 'b.txt', 'ok'), item('D1', 'a.txt', 'ok')] });
     const [a, b] = [file('run1/a.txt'), file('run1/b.txt')];
