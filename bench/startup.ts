@@ -7,10 +7,10 @@
  * line, RSS at ready and its peak (VmHWM), CPU time to ready, inotify watches
  * held, and CPU use over an idle period after ready.
  *
- * Usage: node dist/bench/startup.js [--files 100000] [--dirs 1000] [--mode done|new] [--idle-seconds 10]
+ * Usage: node dist/bench/startup.js [--files 100000] [--dirs 1000] [--mode done|new] [--idle-seconds 10] [--before OTHER/dist/src/cli/main.js --before-label NAME]
  * Writes its figures to bench/RESULTS.md between the startup markers.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,12 +22,26 @@ import { recordFigures, writeSection } from './results.js';
 import type { System } from './systems.js';
 import { LABEL, startSystem } from './systems.js';
 
+interface Measured {
+  readyS: number;
+  uploadedS: number | null;
+  cpuReadyS: number;
+  rssReadyMb: number;
+  rssIdleMb: number;
+  peakMb: number;
+  watches: number;
+  idleCpuPct: number;
+}
+
 const { values } = parseArgs({
   options: {
     files: { type: 'string', default: '100000' },
     dirs: { type: 'string', default: '1000' },
     mode: { type: 'string', default: 'done' },
     'idle-seconds': { type: 'string', default: '10' },
+    /** Another build's CLI (dist/src/cli/main.js of a checkout), measured on the same tree in the same run. */
+    before: { type: 'string' },
+    'before-label': { type: 'string' },
   },
 });
 const files = Number(values.files);
@@ -65,26 +79,39 @@ try {
     });
     ledger.close();
   }
-  const emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 0, jobRunMs: 0 });
-  const started = Date.now();
-  const daemon = startBenchDaemon({ root, ini: benchIni(emu.url, importDir, stateDir, { rescanMinutes: 10 }), apiKey: emu.adminKey });
-  const pid = daemon.pid;
-  await daemon.ready;
-  const readyMs = Date.now() - started;
-  const rssReady = procStatus(pid, 'VmRSS');
-  const cpuReady = cpuMs(pid);
-  const watches = inotifyWatches(pid);
-  let uploadedMs: number | null = null;
-  if (mode === 'new') {
-    while (emu.model.tree().filter((d) => d.state === 'ok').length < files) await new Promise((r) => setTimeout(r, 200));
-    uploadedMs = Date.now() - started;
-  }
-  const cpuIdleStart = cpuMs(pid);
-  await new Promise((r) => setTimeout(r, idleSeconds * 1000));
-  const idleCpuPct = ((cpuMs(pid) - cpuIdleStart) / (idleSeconds * 1000)) * 100;
-  const rssIdle = procStatus(pid, 'VmRSS');
-  const peak = procStatus(pid, 'VmHWM');
-  await daemon.stop();
+  // The ledger as the tree's earlier runs left it (mode done), copied for each daemon measured.
+  const ledgerSeed = path.join(root, 'ledger-seed');
+  if (mode === 'done') cpSync(stateDir, ledgerSeed, { recursive: true });
+  let emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 0, jobRunMs: 0 });
+  /** One daemon (this build, or `cli`'s) on the tree, with a fresh state directory and emulator. */
+  const measure = async (cli?: string): Promise<Measured> => {
+    rmSync(stateDir, { recursive: true, force: true });
+    if (mode === 'done') cpSync(ledgerSeed, stateDir, { recursive: true });
+    await emu.close();
+    emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 0, jobRunMs: 0 });
+    const started = Date.now();
+    const daemon = startBenchDaemon({ root, ini: benchIni(emu.url, importDir, stateDir, { rescanMinutes: 10 }), apiKey: emu.adminKey, ...(cli ? { cli } : {}) });
+    const pid = daemon.pid;
+    await daemon.ready;
+    const readyMs = Date.now() - started;
+    const rssReady = procStatus(pid, 'VmRSS');
+    const cpuReady = cpuMs(pid);
+    const watches = inotifyWatches(pid);
+    let uploadedMs: number | null = null;
+    if (mode === 'new') {
+      while (emu.model.tree().filter((d) => d.state === 'ok').length < files) await new Promise((r) => setTimeout(r, 200));
+      uploadedMs = Date.now() - started;
+    }
+    const cpuIdleStart = cpuMs(pid);
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    const idleCpuPct = ((cpuMs(pid) - cpuIdleStart) / (idleSeconds * 1000)) * 100;
+    const rssIdle = procStatus(pid, 'VmRSS');
+    const peak = procStatus(pid, 'VmHWM');
+    await daemon.stop();
+    return { readyS: readyMs / 1000, uploadedS: uploadedMs === null ? null : uploadedMs / 1000, cpuReadyS: cpuReady / 1000, rssReadyMb: rssReady, rssIdleMb: rssIdle, peakMb: peak, watches, idleCpuPct };
+  };
+  const now = await measure();
+  const before = values.before ? await measure(path.resolve(values.before)) : null;
 
   // The baselines on the same tree, uploads off: how long until each has taken in the tree
   // (chokidar's 'ready', the first complete listing), and what that costs.
@@ -98,21 +125,9 @@ try {
   }
   await emu.close();
 
-  const row = {
-    files,
-    dirs,
-    mode,
-    readyS: readyMs / 1000,
-    uploadedS: uploadedMs === null ? null : uploadedMs / 1000,
-    cpuReadyS: cpuReady / 1000,
-    rssReadyMb: rssReady,
-    rssIdleMb: rssIdle,
-    peakMb: peak,
-    watches,
-    idleCpuPct,
-  };
-  console.log(JSON.stringify({ ...row, baselines: base }));
-  recordFigures(`startup-${mode}-${files}`, { ...row, baselines: base });
+  const row = { files, dirs, mode, ...now };
+  console.log(JSON.stringify({ ...row, baselines: base, before }));
+  recordFigures(`startup-${mode}-${files}`, { ...row, baselines: base, ...(before ? { before: { build: values['before-label'], ...before } } : {}) });
   writeSection(`startup-${mode}-${files}`, [
     `### Start-up, ${files.toLocaleString('en')} files in ${dirs.toLocaleString('en')} directories, ${mode === 'done' ? 'all already uploaded' : 'all new'}`,
     '',
@@ -134,6 +149,17 @@ try {
     '| baseline | ready after | CPU to ready | RSS at ready | peak RSS | galaxy-importd: time, peak RSS |',
     '| --- | --- | --- | --- | --- | --- |',
     ...base.map((b) => `| ${LABEL[b.system]} | ${b.readyS.toFixed(2)} s | ${b.cpuS.toFixed(2)} s | ${b.rssMb.toFixed(0)} MB | ${b.peakMb.toFixed(0)} MB | ${(row.readyS / b.readyS).toFixed(2)}×, ${(row.peakMb / b.peakMb).toFixed(2)}× |`),
+    ...(before ? [
+      '',
+      `The same tree, the same run, by galaxy-importd before this change (${values['before-label'] ?? values.before}); this build's figure as a ratio of it:`,
+      '',
+      '| figure | before | now | now / before |',
+      '| --- | --- | --- | --- |',
+      `| time to \`daemon.ready\` | ${before.readyS.toFixed(2)} s | ${row.readyS.toFixed(2)} s | ${(row.readyS / before.readyS).toFixed(2)}× |`,
+      ...(before.uploadedS !== null && row.uploadedS !== null ? [`| time until every file is ok | ${before.uploadedS.toFixed(2)} s | ${row.uploadedS.toFixed(2)} s | ${(row.uploadedS / before.uploadedS).toFixed(2)}× |`] : []),
+      `| CPU time to ready | ${before.cpuReadyS.toFixed(2)} s | ${row.cpuReadyS.toFixed(2)} s | ${(row.cpuReadyS / before.cpuReadyS).toFixed(2)}× |`,
+      `| peak RSS (VmHWM) | ${before.peakMb.toFixed(0)} MB | ${row.peakMb.toFixed(0)} MB | ${(row.peakMb / before.peakMb).toFixed(2)}× |`,
+    ] : []),
   ]);
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import { CLOCK_SLACK_MS, galaxyTime } from '../galaxy/folder-pages.js';
@@ -32,6 +31,8 @@ export interface ConfirmDeps {
   poll: Backoff;
   /** After a file's dataset is ok (after_upload). */
   afterOk: (file: ReadyFile) => Promise<void>;
+  /** The name Galaxy gives a file's dataset (submit.ts, the Submitter's). */
+  datasetName: (file: ReadyFile, route: Route) => string;
 }
 
 /** A look found the job or a dataset still going. */
@@ -61,12 +62,12 @@ export class Confirmer {
       if (jobId !== null && (job === null || !TERMINAL_JOB.has(job.state))) job = await client.showJob(jobId);
       if (job === null || !TERMINAL_JOB.has(job.state)) throw new NotYet();
       if (job.state !== 'ok') return;
-      items = await this.#datasets(target, files, known, galaxyTime(job.create_time));
+      items = await this.#datasets(target, files, route, known, galaxyTime(job.create_time));
       for (const [p, id] of known ?? []) {
         const item = items.find((i) => i.id === id);
         if (item) matched.set(p, item);
       }
-      matchDatasets(files, items, matched, this.#d.isClaimed);
+      matchDatasets(files, items, matched, this.#d.isClaimed, (f) => this.#d.datasetName(f, route));
       if ([...matched.values()].some((i) => !TERMINAL_DATASET.has(String(i.state)))) throw new NotYet();
     };
     try {
@@ -113,21 +114,23 @@ export class Confirmer {
    * look at the whole folder before it is called failed: a job handler's clock behind the web
    * server's by more than CLOCK_SLACK_MS would otherwise hide its dataset.
    */
-  async #datasets(target: Target, files: readonly ReadyFile[], known: ReadonlyMap<string, string> | undefined, jobCreated: number): Promise<FolderItem[]> {
-    const names = (items: readonly FolderItem[]): Set<string> => new Set(items.map((i) => `${i.name}\0${String(i.raw_size)}`));
+  async #datasets(target: Target, files: readonly ReadyFile[], route: Route, known: ReadonlyMap<string, string> | undefined, jobCreated: number): Promise<FolderItem[]> {
+    const nameOf = (f: ReadyFile): string => this.#d.datasetName(f, route);
+    const wanted = files.map((f) => `${nameOf(f)}\0${f.size}`);
+    const knownIds = [...(known?.values() ?? [])];
     const recent = await this.#d.client.recentDatasets(target.folderId, {
       sinceMs: Number.isNaN(jobCreated) ? null : jobCreated - CLOCK_SLACK_MS,
       limit: Math.min(500, 2 * files.length + 20),
       enough: (seen) => {
-        const have = names(seen);
+        const have = new Set(seen.map((i) => `${i.name}\0${String(i.raw_size)}`));
         const ids = new Set(seen.map((i) => i.id));
-        return files.every((f) => have.has(`${path.posix.basename(f.path)}\0${f.size}`)) && [...(known?.values() ?? [])].every((id) => ids.has(id));
+        return wanted.every((w) => have.has(w)) && knownIds.every((id) => ids.has(id));
       },
     });
     // Oldest first, as in the whole listing: matchDatasets takes the last of several candidates.
     recent.reverse();
     const named = new Set(recent.map((i) => i.name));
-    if (files.every((f) => named.has(path.posix.basename(f.path)))) return recent;
+    if (files.every((f) => named.has(nameOf(f)))) return recent;
     return await this.#d.client.folderContents(target.folderId);
   }
 
@@ -148,7 +151,7 @@ export class Confirmer {
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state === 'ok') continue;
-      const name = JSON.stringify(path.posix.basename(f.path));
+      const name = JSON.stringify(this.#d.datasetName(f, route));
       let reason: string;
       if (item) {
         reason = `dataset ${item.id} ended ${String(item.state)}${await this.#d.details.info(target, item.id)}`;

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import type { Emit } from '../observe/events.js';
@@ -19,7 +18,7 @@ export function claimSet(isClaimed: (id: string) => boolean): { has(id: string):
 }
 
 /** Pair each file with its dataset: same name, not claimed by another file; the same size first. */
-export function matchDatasets(files: readonly ReadyFile[], items: readonly FolderItem[], matched: Map<string, FolderItem>, isClaimed: (id: string) => boolean): void {
+export function matchDatasets(files: readonly ReadyFile[], items: readonly FolderItem[], matched: Map<string, FolderItem>, isClaimed: (id: string) => boolean, nameOf: (file: ReadyFile) => string): void {
   const claimed = claimSet(isClaimed);
   for (const m of matched.values()) claimed.add(m.id);
   for (const f of files) {
@@ -29,7 +28,7 @@ export function matchDatasets(files: readonly ReadyFile[], items: readonly Folde
       if (now) matched.set(f.path, now);
       continue;
     }
-    const name = path.posix.basename(f.path);
+    const name = nameOf(f);
     const candidates = items.filter((i) => i.type === 'file' && i.name === name && !claimed.has(i.id));
     const pick = candidates.find((i) => i.raw_size === f.size) ?? candidates[candidates.length - 1];
     if (pick) {

@@ -62,6 +62,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     jobTimeoutMs: upload.job_timeout_minutes * 60_000,
     poll: PIPELINE_TIMING.poll,
     afterOk: d.afterOk,
+    datasetName: (f, r) => submitter.datasetName(f, r),
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
   const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator });

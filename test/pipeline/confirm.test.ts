@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import type { FolderItem, JobSummary } from '../../src/galaxy/client.js';
@@ -40,6 +41,7 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
     jobTimeoutMs: 60_000,
     poll: { firstMs: 1000, capMs: 10_000, factor: 1.5, jitter: false },
     afterOk: () => Promise.resolve(),
+    datasetName: (f) => path.posix.basename(f.path),
   });
   return { rows, emit, metrics, files, confirmer, polls: () => polls, listings };
 }
