@@ -149,7 +149,7 @@ export class SqliteLedger implements Ledger {
       throw failure;
     }
     if (this.#db.inTransaction) return;
-    this.#db.exec('BEGIN IMMEDIATE'); // the write lock now: no read snapshot to go stale before the turn's first write
+    this.#stmt('BEGIN IMMEDIATE').run(); // the write lock now: no read snapshot to go stale before the turn's first write
     this.#open = true;
     setImmediate(() => {
       try {
@@ -166,7 +166,7 @@ export class SqliteLedger implements Ledger {
     this.#open = false;
     if (!this.#db.open || !this.#db.inTransaction) return;
     try {
-      this.#db.exec('COMMIT');
+      this.#stmt('COMMIT').run(); // prepared once: a parse per turn cost more than the commit
     } catch (err) {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
       throw new LedgerError(`cannot write the ledger ${this.file}: ${(err as Error).message}. Check that [state] dir has free space and is writable by this user.`, { cause: err });
