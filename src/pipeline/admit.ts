@@ -25,8 +25,10 @@ import { Settler } from './settle.js';
  * `.name.XXXXXX` temporaries.
  */
 export function compileIgnore(patterns: readonly string[]): (name: string) => boolean {
-  const regexes = patterns.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, 's'));
-  return (name) => regexes.some((re) => re.test(name));
+  if (patterns.length === 0) return () => false;
+  // One expression for all patterns: a walk tests 100,000 names.
+  const re = new RegExp(`^(?:${patterns.map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')).join('|')})$`, 's');
+  return (name) => re.test(name);
 }
 
 /** Why a relative path is never imported, or null when it may be. */
@@ -183,7 +185,9 @@ export class Admission {
    */
   walked(relPath: string, kind: EntryKind, initial: boolean, seen?: string): Promise<void> | undefined {
     if (kind !== 'file' || this.#closed || this.#d.files.has(relPath) || this.#settler.has(relPath)) return this.consider(relPath, initial, kind);
-    if (ignoredReason(relPath, this.#isIgnored, this.#d.readyMarker) !== null) return this.consider(relPath, initial, kind);
+    // The walk enters no directory that skipDir leaves out: only the name itself is left to test.
+    const name = relPath.slice(relPath.lastIndexOf('/') + 1);
+    if (name === this.#d.readyMarker || this.#isIgnored(name)) return this.consider(relPath, initial, kind);
     const st = statSync(path.join(this.#d.importDir, relPath), { throwIfNoEntry: false });
     if (st && !(seen === `${st.size}:${st.mtimeMs}` && st.isFile())) this.#admitStat(relPath, st, initial);
     if (!st) this.#skipUndecodable(relPath);
