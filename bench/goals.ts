@@ -35,8 +35,10 @@ const perSecond = (f: Record<string, Record<string, unknown>>, name: string): nu
   const s = num(f[name]?.uploadedS);
   return files !== undefined && s !== undefined && s > 0 ? files / s : undefined;
 };
+/** The largest real-Galaxy run's first galaxy-importd row (its defaults). */
 const realGalaxyCpuPct = (f: Record<string, Record<string, unknown>>): number | undefined => {
-  const rows = f['real-galaxy-1000']?.rows as Row[] | undefined;
+  const runs = Object.keys(f).filter((k) => k.startsWith('real-galaxy-')).sort((a, b) => Number(b.slice(12)) - Number(a.slice(12)));
+  const rows = f[runs[0] ?? '']?.rows as Row[] | undefined;
   const r = rows?.find((x) => String(x.way).startsWith('galaxy-importd'));
   const [ours, galaxy] = [num(r?.importerCpu), num(r?.galaxyCpu)];
   return ours !== undefined && galaxy !== undefined && galaxy > 0 ? (100 * ours) / galaxy : undefined;
@@ -57,7 +59,7 @@ const SCALE_GOALS: Goal[] = [
   { goal: 'delay beyond the settle window, p95, at 200 files/s', source: 'latency-200', value: (f) => num(ours(f, 'latency-200')?.beyond95), unit: 'ms', limit: 50, below: true },
   { goal: 'soak, 5 files/s: RSS slope over the second half', source: 'soak', value: (f) => num(f.soak?.rssSlopeMbPerHour), unit: 'MB/h', limit: 5, below: true },
   { goal: 'confirming a batch in a folder of 50,000: requests, last batch', source: 'large-folder', value: (f) => num((f['large-folder']?.last as Row | undefined)?.requests), unit: 'requests', limit: 2, below: true },
-  { goal: 'a real Galaxy, 1,000 files: the daemon\'s CPU as a share of Galaxy\'s', source: 'real-galaxy-1000', value: realGalaxyCpuPct, unit: '%', limit: 5, below: true },
+  { goal: 'a real Galaxy (the largest run): the daemon\'s CPU as a share of Galaxy\'s', source: 'real-galaxy', value: realGalaxyCpuPct, unit: '%', limit: 5, below: true },
 ];
 
 const figures = readFigures();

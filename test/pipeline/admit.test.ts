@@ -113,24 +113,34 @@ describe('Admission (real files, fake timers)', () => {
     assert.equal(s.a.settling, 1);
   });
 
-  it('holds at most WINDOW_FILES files; the rest wait in the ledger as seen and are taken in, oldest first, as the window empties', async (t) => {
+  /** `n` files in run/, walked at a first start, with fake time. */
+  function backlog(t: TestContext, n: number) {
     const dir = tree(t);
-    const n = WINDOW_FILES + 30;
     const name = (i: number): string => `run/f${String(i).padStart(6, '0')}`;
     mkdirSync(path.join(dir, 'run'));
     for (let i = 0; i < n; i++) writeFileSync(path.join(dir, name(i)), 'x');
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const s = admission(dir);
     for (let i = 0; i < n; i++) void s.a.walked(name(i), 'file', true);
+    /** Let time pass, 200 ms a step, until `queued` files are queued (or 20 s); `each` after every step. */
+    const run = async (queued: number, each: () => void = () => undefined): Promise<void> => {
+      for (let i = 0; i < 100 && s.queued.length < queued; i++) {
+        t.mock.timers.tick(200);
+        await new Promise((r) => setImmediate(r));
+        await turns(20);
+        each();
+      }
+    };
+    return { dir, name, s, run };
+  }
+
+  it('holds at most WINDOW_FILES files; the rest wait in the ledger as seen and are taken in, oldest first, as the window empties', async (t) => {
+    const n = WINDOW_FILES + 30;
+    const { name, s, run } = backlog(t, n);
     const held = s.a.settling;
     const waiting = [...s.rows.rows.values()].filter((r) => r.state === 'seen').map((r) => r.path);
     let most = held;
-    for (let i = 0; i < 100 && s.queued.length < n; i++) {
-      t.mock.timers.tick(200);
-      await new Promise((r) => setImmediate(r));
-      await turns(20);
-      most = Math.max(most, s.a.settling);
-    }
+    await run(n, () => void (most = Math.max(most, s.a.settling)));
 
     assert.equal(held, WINDOW_FILES, 'the window is full');
     assert.deepEqual(waiting, Array.from({ length: 30 }, (_, i) => name(WINDOW_FILES + i)), 'the rest are rows, not memory');
@@ -143,20 +153,9 @@ describe('Admission (real files, fake timers)', () => {
   });
 
   it('a waiting file deleted before its turn is recorded as skipped when its turn comes, with the reason', async (t) => {
-    const dir = tree(t);
-    const n = WINDOW_FILES + 1;
-    const name = (i: number): string => `run/f${String(i).padStart(6, '0')}`;
-    mkdirSync(path.join(dir, 'run'));
-    for (let i = 0; i < n; i++) writeFileSync(path.join(dir, name(i)), 'x');
-    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-    const s = admission(dir);
-    for (let i = 0; i < n; i++) void s.a.walked(name(i), 'file', true);
+    const { dir, name, s, run } = backlog(t, WINDOW_FILES + 1);
     rmSync(path.join(dir, name(WINDOW_FILES)));
-    for (let i = 0; i < 100 && s.queued.length < WINDOW_FILES; i++) {
-      t.mock.timers.tick(200);
-      await new Promise((r) => setImmediate(r));
-      await turns(20);
-    }
+    await run(WINDOW_FILES);
     t.mock.timers.tick(200);
     await new Promise((r) => setImmediate(r));
 
