@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { opendirSync } from 'node:fs';
 import path from 'node:path';
 
 export type EntryKind = 'file' | 'symlink' | 'other';
@@ -27,20 +27,28 @@ export async function walk(root: string, h: WalkHandlers): Promise<{ files: numb
   let files = 0;
   let dirs = 0;
   const stack: string[] = [''];
+  let yielded = Date.now();
   while (stack.length > 0) {
+    // The reads are synchronous: let timers, answers and the HTTP server in every 20 ms.
+    if (Date.now() - yielded > 20) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yielded = Date.now();
+    }
     const rel = stack.pop() ?? '';
     dirs++;
     if (h.onDir) await h.onDir(rel);
     let dir;
     try {
-      dir = await fsp.opendir(rel === '' ? root : path.join(root, rel), { bufferSize: 256 });
+      dir = opendirSync(rel === '' ? root : path.join(root, rel), { bufferSize: 256 });
     } catch (err) {
       h.onError(rel, err as NodeJS.ErrnoException);
       continue;
     }
     const subdirs: string[] = [];
     try {
-      for await (const entry of dir) {
+      // Read synchronously, 256 entries per system call: a round trip through the thread pool per
+      // batch of entries left the walk of 1,000 directories idle a quarter of its time.
+      for (let entry = dir.readSync(); entry !== null; entry = dir.readSync()) {
         const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
         if (entry.isDirectory()) {
           if (!h.skipDir(childRel)) subdirs.push(childRel);
@@ -52,6 +60,12 @@ export async function walk(root: string, h: WalkHandlers): Promise<{ files: numb
       }
     } catch (err) {
       h.onError(rel, err as NodeJS.ErrnoException);
+    } finally {
+      try {
+        dir.closeSync();
+      } catch {
+        // closed already
+      }
     }
     stack.push(...subdirs.sort().reverse());
   }
