@@ -95,10 +95,15 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const [rebuild, firstStart, startedAt] = [ledger.getMeta('created_at') === undefined, ledger.getMeta('first_start_done') === undefined, clock.now()];
   if (rebuild) ledger.setMeta('created_at', new Date(startedAt).toISOString());
   const route = (relPath: string) => routeFile(relPath, config);
+  /** A file left the window (or a walk ended): take in waiting files, then tell idle. */
+  const shrank = (): void => {
+    admission.refill();
+    quiet.check();
+  };
   const { files, uploads, histories } = createUploads({
     config, client, ledger, gate, clock, emit, signal: stopping.signal, rebuild,
     ...(deps.random ? { random: deps.random } : {}),
-    shrank: () => (admission.refill(), quiet.check()),
+    shrank,
     afterOk: afterUpload({ importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit, unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false) }),
   });
   const claims = new Claims(coordinator, { clock, signal: stopping.signal, emit });
@@ -106,10 +111,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
     claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
-    slowMs: slowWriterMs(config.import.settle_seconds), shrank: () => (admission.refill(), quiet.check()),
+    slowMs: slowWriterMs(config.import.settle_seconds), shrank,
   });
   const discovery = new Discovery({
-    importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit, walked: () => (admission.refill(), quiet.check()),
+    importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit, walked: shrank,
     watch: (o) => createTreeWatcher(importDir, { poll: config.import.poll, intervalMs: 2000, ...o }),
   });
   const resumer = new Resumer({

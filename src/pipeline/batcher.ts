@@ -11,8 +11,8 @@ import { routeKey } from './route.js';
  *
  * At most `maxInFlight` batches are on their way at once (target, submit, confirm): the rest
  * wait here as lists of files, in the order they became due, and go as batches end. A
- * backlog of 1,000 folders is then 32 jobs in Galaxy at a time, not 1,000, and the daemon
- * holds 32 batches' requests, polls and answers, not 1,000.
+ * backlog of 1,000 folders is then 64 jobs in Galaxy at a time (uploads.ts, BATCHES_IN_FLIGHT),
+ * not 1,000, and the daemon holds 64 batches' requests, polls and answers, not 1,000.
  */
 
 interface Batch {

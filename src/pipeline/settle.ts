@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock, Timer } from '../clock.js';
-import { systemClock } from '../clock.js';
+import { systemClock, unref } from '../clock.js';
 
 /**
  * Settling: a file is ready when its size and modification time have not
@@ -84,10 +84,6 @@ const dirOf = (relPath: string): string => {
 /** A binary min-heap of looks by due time (then order of scheduling). */
 class DueHeap {
   readonly #a: Due[] = [];
-
-  get size(): number {
-    return this.#a.length;
-  }
 
   peek(): Due | undefined {
     return this.#a[0];
@@ -179,8 +175,7 @@ export class Settler {
       this.#held = false;
       this.#arm();
     };
-    timer = this.#clock.setTimeout(release, maxMs);
-    timer.unref?.();
+    timer = unref(this.#clock.setTimeout(release, maxMs));
     void task.then(release, release);
   }
 
