@@ -9,18 +9,23 @@
  *             check; the script moves each file out after its upload, here it is remembered.
  *   chokidar  plain chokidar watching the whole tree (awaitWriteFinish with the same 1 s
  *             stability threshold as the daemon's settle window), one upload per 'add'.
+ *   bare      the least an uploader of live files can do: fs.watch (inotify) on each
+ *             subdirectory there at start, and one upload request per new file name at its
+ *             first event; no settling, no ledger, no log. Its CPU per file is this machine's
+ *             floor for one request per file at that rate.
  *
- * Usage: node dist/bench/baselines.js poll|chokidar DIR GALAXY_URL [--no-upload]
+ * Usage: node dist/bench/baselines.js poll|chokidar|bare DIR GALAXY_URL [--no-upload]
  * The key comes from $GALAXY_API_KEY. Prints JSON lines: {"event":"ready"} once the first
  * listing (or chokidar's initial scan) is done, {"event":"submitted","file":…} per upload.
  */
+import { readdirSync, watch as fsWatch } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { watch } from 'chokidar';
 
 const [mode, dir, url, flag] = process.argv.slice(2);
-if ((mode !== 'poll' && mode !== 'chokidar') || !dir || !url) {
-  process.stderr.write('usage: baselines.js poll|chokidar DIR GALAXY_URL [--no-upload]\n');
+if ((mode !== 'poll' && mode !== 'chokidar' && mode !== 'bare') || !dir || !url) {
+  process.stderr.write('usage: baselines.js poll|chokidar|bare DIR GALAXY_URL [--no-upload]\n');
   process.exit(2);
 }
 const upload = flag !== '--no-upload';
@@ -73,6 +78,17 @@ if (mode === 'poll') {
     first = false;
     await new Promise((r) => setTimeout(r, 10_000));
   }
+} else if (mode === 'bare') {
+  const seen = new Set<string>();
+  for (const sub of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory())) {
+    const d = path.join(dir, sub.name);
+    fsWatch(d, (_event, name) => {
+      if (name === null || seen.has(`${d}/${name}`)) return;
+      seen.add(`${d}/${name}`);
+      void send(path.join(d, name)).catch((err: unknown) => say({ event: 'error', file: name, reason: String(err) }));
+    });
+  }
+  say({ event: 'ready' });
 } else {
   const watcher = watch(dir, { ignoreInitial: !upload, awaitWriteFinish: { stabilityThreshold: 1000, pollInterval: 100 } });
   watcher.on('add', (full) => void send(full).catch((err: unknown) => say({ event: 'error', file: full, reason: String(err) })));

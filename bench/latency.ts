@@ -23,7 +23,7 @@ import { LABEL, SYSTEMS, startSystem } from './systems.js';
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '10' }, seconds: { type: 'string', default: '30' } } });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
-const SETTLE_MS: Record<System, number> = { 'galaxy-importd': 1000, poll: 0, chokidar: 1000 };
+const SETTLE_MS: Record<System, number> = { 'galaxy-importd': 1000, poll: 0, chokidar: 1000, bare: 0 };
 
 interface Result {
   system: System;
@@ -81,7 +81,8 @@ async function measure(system: System): Promise<Result> {
 }
 
 const results: Result[] = [];
-for (const s of SYSTEMS) {
+// The floor: one request per file as each arrives, with nothing else (baselines.ts, bare).
+for (const s of [...SYSTEMS, 'bare' as const]) {
   process.stdout.write(`${LABEL[s]} at ${rate} files/s for ${seconds} s â€¦ `);
   const r = await measure(s);
   results.push(r);
@@ -93,7 +94,7 @@ const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}Ã
 writeSection(`latency-${rate}`, [
   `### Live latency at ${rate} new files per second`,
   '',
-  `\`node dist/bench/latency.js --rate ${rate} --seconds ${seconds}\`: ${Math.round(rate * seconds)} files written into 10 directories; time from the end of each file's write to its upload request. galaxy-importd and plain chokidar wait for 1 s without change (the settle window, \`settle_seconds = 1\`); the example_watch_folder.py algorithm lists every 10 s and has none.`,
+  `\`node dist/bench/latency.js --rate ${rate} --seconds ${seconds}\`: ${Math.round(rate * seconds)} files written into 10 directories; time from the end of each file's write to its upload request. galaxy-importd and plain chokidar wait for 1 s without change (the settle window, \`settle_seconds = 1\`); the example_watch_folder.py algorithm lists every 10 s and has none; the floor sends one request per file at its first inotify event, with nothing else (no settling, ledger or log), so its CPU per file is what one request per file costs on this machine at this rate.`,
   '',
   '| system | p50 | p95 | p99 | p95 beyond the settle window | CPU per file | uploads seen |',
   '| --- | --- | --- | --- | --- | --- | --- |',

@@ -7,10 +7,11 @@ export function procStatus(pid: number, field: string): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** User + system CPU time of a process, in ms. */
-export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]);
+/** User + system CPU time of a process, in ms; `reaped`: with that of the children it has waited for (a Galaxy's job processes). */
+export function cpuMs(pid: number | string, o: { reaped?: boolean } = {}): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]) + (o.reaped === true ? Number(fields[13]) + Number(fields[14]) : 0);
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 

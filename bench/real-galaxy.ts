@@ -16,14 +16,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OPTIONS } from '../src/config/options.js';
 import type { OptionSpec } from '../src/config/options.js';
+import { cpuMs } from './proc.js';
+import { startCountingProxy } from './proxy.js';
 import { recordFigures, writeSection } from './results.js';
 
 const { values } = parseArgs({
@@ -48,26 +48,12 @@ if (!galaxyUrl || !key || !importDir) {
 }
 const here = fileURLToPath(import.meta.url);
 const cli = path.resolve(path.dirname(here), '..', 'src', 'cli', 'main.js');
-const TICK = 100; // clock ticks per second on Linux (getconf CLK_TCK)
 
 /** A counting proxy in front of Galaxy: every way's requests go through it. */
-let requests = 0;
 const child = values.way !== undefined;
-const proxy = http.createServer((req, res) => {
-  requests++;
-  const target = new URL(req.url ?? '/', galaxyUrl);
-  const out = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
-    res.writeHead(up.statusCode ?? 502, up.headers);
-    up.pipe(res);
-  });
-  out.on('error', () => {
-    res.writeHead(502);
-    res.end();
-  });
-  req.pipe(out);
-});
-if (!child) await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-const proxyUrl = child ? values.via : `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+const proxy = child ? null : await startCountingProxy(galaxyUrl);
+const proxyUrl = proxy?.url ?? values.via ?? '';
+const requestsSoFar = (): number => proxy?.seen.length ?? 0;
 
 async function api<T>(method: string, p: string, body?: unknown): Promise<T> {
   const res = await fetch(`${proxyUrl}${p}`, {
@@ -80,12 +66,8 @@ async function api<T>(method: string, p: string, body?: unknown): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-/** utime + stime + cutime + cstime of a process, in seconds (its reaped children included); `children`: only those. */
-function cpuOf(pid: number | string, children = false): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((children ? 0 : Number(f[11]) + Number(f[12])) + Number(f[13]) + Number(f[14])) / TICK;
-}
+/** CPU seconds of a process and the children it reaped; `children`: only those. */
+const cpuOf = (pid: number | string, children = false): number => (cpuMs(pid, { reaped: true }) - (children ? cpuMs(pid) : 0)) / 1000;
 const galaxyPid = readFileSync(path.join(galaxyDir, 'galaxy.pid'), 'utf8').trim();
 const jobsCount = async (): Promise<number> => (await api<unknown[]>('GET', '/api/jobs?limit=100000&user_details=false')).length;
 
@@ -126,7 +108,7 @@ async function okIn(libraryId: string): Promise<number> {
 async function measure(way: string, args: string[], files = FILES): Promise<Row> {
   // Each way starts with an empty import directory: scan would take the earlier ways' files too.
   for (const n of readdirSync(importDir)) rmSync(path.join(importDir, n), { recursive: true, force: true });
-  const r0 = requests;
+  const r0 = requestsSoFar();
   const j0 = await jobsCount();
   const c0 = cpuOf(galaxyPid);
   const own0 = cpuOf('self', true);
@@ -141,7 +123,7 @@ async function measure(way: string, args: string[], files = FILES): Promise<Row>
   const seconds = (Date.now() - t0) / 1000;
   const importerCpu = cpuOf('self', true) - own0;
   const libraryId = out.trim().split('\n').at(-1) ?? '';
-  const row: Row = { way, files, seconds, filesPerSecond: files / seconds, requests: requests - r0, jobs: 0, galaxyCpu: cpuOf(galaxyPid) - c0, importerCpu, ok: 0 };
+  const row: Row = { way, files, seconds, filesPerSecond: files / seconds, requests: requestsSoFar() - r0, jobs: 0, galaxyCpu: cpuOf(galaxyPid) - c0, importerCpu, ok: 0 };
   row.jobs = (await jobsCount()) - j0;
   row.ok = await okIn(libraryId);
   console.log(JSON.stringify(row));
@@ -231,7 +213,7 @@ for (const v of values.sweep.split(',').filter(Boolean)) {
 const perFile = Number(values['per-file-files'] ?? FILES);
 if (!skip.has('per-file')) rows.push(await measure('one fetch request per file (example_watch_folder.py)', ['--way', 'per-file'], perFile));
 if (!skip.has('upload-dir')) rows.push(await measure("the seed's upload-dir, once per subdirectory", ['--way', 'upload-dir']));
-proxy.close();
+await proxy?.close();
 
 const version = (await (await fetch(`${galaxyUrl}/api/version`)).json()) as { version_major: string; version_minor?: string };
 const cmd = `node dist/bench/real-galaxy.js --files ${FILES} --dirs ${DIRS}${values.sweep ? ` --sweep ${values.sweep}` : ''}${values['per-file-files'] ? ` --per-file-files ${perFile}` : ''}${values.skip ? ` --skip ${values.skip}` : ''}`;

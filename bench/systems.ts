@@ -6,12 +6,13 @@ import type { Emulator } from '../test/emulator/server.js';
 import type { BenchLine } from './daemon.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
 
-export type System = 'galaxy-importd' | 'poll' | 'chokidar';
+export type System = 'galaxy-importd' | 'poll' | 'chokidar' | 'bare';
 export const SYSTEMS: System[] = ['galaxy-importd', 'poll', 'chokidar'];
 export const LABEL: Record<System, string> = {
   'galaxy-importd': 'galaxy-importd',
   poll: 'example_watch_folder.py algorithm',
   chokidar: 'plain chokidar',
+  bare: 'one bare request per file (the floor)',
 };
 
 export interface Running {
