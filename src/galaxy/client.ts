@@ -284,10 +284,15 @@ export class GalaxyClient {
     });
   }
 
-  /** Jobs of one history, newest first: after an upload whose answer was lost, they tell whether Galaxy took it. */
-  async listJobs(opts: { historyId: string; toolId?: string; limit?: number }): Promise<JobSummary[]> {
+  /**
+   * Jobs of one history, most recently updated first: after an upload whose answer was lost, they
+   * tell whether Galaxy took it; with `updatedSinceMs`, only those Galaxy updated since then
+   * (`date_range_min`, compared with `update_time`: Galaxy's times are UTC without a zone).
+   */
+  async listJobs(opts: { historyId: string; toolId?: string; limit?: number; updatedSinceMs?: number }): Promise<JobSummary[]> {
     const q = new URLSearchParams({ history_id: opts.historyId, limit: String(opts.limit ?? 100) });
     if (opts.toolId) q.set('tool_id', opts.toolId);
+    if (opts.updatedSinceMs !== undefined) q.set('date_range_min', new Date(opts.updatedSinceMs).toISOString().slice(0, 23));
     const p = '/api/jobs';
     return await this.#json('GET', `${p}?${q.toString()}`, undefined, (b) => expectArray(b, 'GET', p, ['id', 'state'])) as JobSummary[];
   }

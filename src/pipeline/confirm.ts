@@ -5,6 +5,8 @@ import type { Emit } from '../observe/events.js';
 import type { Details } from './datasets.js';
 import { TERMINAL_DATASET, TERMINAL_JOB, matchDatasets } from './datasets.js';
 import type { Files, ReadyFile } from './files.js';
+import type { JobLooks } from './job-looks.js';
+import { alignedDelay } from './job-looks.js';
 import type { Backoff } from './retry.js';
 import { StoppedError, backoffMs, classify, retry } from './retry.js';
 import type { Route } from './route.js';
@@ -18,7 +20,9 @@ import type { Target } from './targets.js';
 export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'; reason: string; jobId: string };
 
 export interface ConfirmDeps {
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets'>;
+  client: Pick<GalaxyClient, 'folderContents' | 'recentDatasets'>;
+  /** Where the job looks go: shared with the other batches in flight. */
+  jobs: Pick<JobLooks, 'look'>;
   files: Pick<Files, 'ok' | 'failed' | 'datasetKnown'>;
   details: Pick<Details, 'info' | 'stderr' | 'tag'>;
   gate: { wait(): Promise<void>; block(message: string): void };
@@ -27,7 +31,10 @@ export interface ConfirmDeps {
   signal: AbortSignal;
   emit: Emit;
   jobTimeoutMs: number;
-  /** When the job is looked at: after `firstMs`, then `factor` times later each time, up to `capMs`. */
+  /**
+   * When the job is looked at: after `firstMs`, then `factor` times later each time, up to
+   * `capMs`, each pause stretched onto the looks' shared grid (job-looks.ts, alignedDelay).
+   */
   poll: Backoff;
   /** After a file's dataset is ok (after_upload). */
   afterOk: (file: ReadyFile) => Promise<void>;
@@ -48,18 +55,22 @@ export class Confirmer {
   /**
    * `jobId` null: the legacy paths upload, whose datasets (`o.known`) exist already. `o.justSent`:
    * the request went out a moment ago, so the first look waits the poll's first pause (a job is
-   * never done at once; the look would be a request for nothing).
+   * never done at once; the look would be a request for nothing). `o.historyId`: the upload
+   * history the job runs in, so that its looks can share a listing with other jobs of it.
    */
-  async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, o: { known?: ReadonlyMap<string, string>; justSent?: boolean } = {}): Promise<Confirmed> {
-    const { client, clock } = this.#d;
+  async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, o: { known?: ReadonlyMap<string, string>; justSent?: boolean; historyId?: string | null } = {}): Promise<Confirmed> {
+    const { clock } = this.#d;
     const known = o.known;
-    const deadline = clock.now() + this.#d.jobTimeoutMs;
-    if (o.justSent === true && !(await clock.sleep(this.#d.poll.firstMs, this.#d.signal))) return { kind: 'stopped' };
+    const started = clock.now();
+    const deadline = started + this.#d.jobTimeoutMs;
+    if (o.justSent === true && !(await clock.sleep(alignedDelay(clock.now(), this.#d.poll.firstMs), this.#d.signal))) return { kind: 'stopped' };
     let job: { state: string; create_time?: unknown } | null = jobId === null ? { state: 'ok' } : null;
+    // Galaxy cannot have updated a job just sent before it was sent (give or take the clocks); once looked at, its own create_time says.
+    const since = (): number | null => (job !== null ? galaxyTime(job.create_time) : o.justSent === true ? started - CLOCK_SLACK_MS : null);
     let items: FolderItem[] = [];
     const matched = new Map<string, FolderItem>();
     const look = async (): Promise<void> => {
-      if (jobId !== null && (job === null || !TERMINAL_JOB.has(job.state))) job = await client.showJob(jobId);
+      if (jobId !== null && (job === null || !TERMINAL_JOB.has(job.state))) job = await this.#d.jobs.look({ jobId, historyId: o.historyId ?? null, sinceMs: since() });
       if (job === null || !TERMINAL_JOB.has(job.state)) throw new NotYet();
       if (job.state !== 'ok') return;
       items = await this.#datasets(target, files, route, known, galaxyTime(job.create_time));
@@ -81,7 +92,7 @@ export class Confirmer {
             if (verdict.kind === 'blocked') this.#d.gate.block(verdict.message);
             else this.#d.emit({ type: 'job.check_failed', job_id: jobId, reason: verdict.message });
           }
-          return clock.now() > deadline ? null : backoffMs(n, this.#d.poll);
+          return clock.now() > deadline ? null : alignedDelay(clock.now(), backoffMs(n, this.#d.poll));
         },
       });
     } catch (err) {

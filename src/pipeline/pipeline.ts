@@ -9,6 +9,7 @@ import { Files } from './files.js';
 import type { ReadyFile } from './files.js';
 import type { Gate } from './gate.js';
 import { HistoryPool } from './histories.js';
+import { JobLooks } from './job-looks.js';
 import { Recovery } from './recover.js';
 import { galaxyBackoff, waitOutGalaxy } from './retry.js';
 import { folderText } from './route.js';
@@ -21,7 +22,8 @@ import { Uploads } from './uploads.js';
  * How often the pipeline looks again: how long a batch gathers while its folder has a send in
  * flight, and the job polls. A job of a few small files may be done in a fraction of a second
  * (and the emulator's in 50 ms), a real Galaxy's large ones take minutes: the first look comes
- * after 250 ms, each next one 1.5 times later, up to 10 s.
+ * after 250 ms, each next one 1.5 times later, up to 10 s (each on the grid of job-looks.ts, so
+ * that the jobs in flight share their looks).
  */
 export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_000, factor: 1.5, jitter: false } } as const;
 
@@ -58,6 +60,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
   })(err, attempt);
   const confirmer = new Confirmer({
     client, files, details, gate, clock, signal, emit,
+    jobs: new JobLooks({ client, clock }),
     isClaimed: (id) => ledger.isClaimed(id),
     jobTimeoutMs: upload.job_timeout_minutes * 60_000,
     poll: PIPELINE_TIMING.poll,

@@ -246,7 +246,7 @@ export class Uploads {
     if (sent?.kind === 'job') {
       states.jobKnown(files, history, sent.jobId);
       if (history !== null) histories.release(history);
-      return this.#confirmed(await this.#d.confirmer.confirm(sent.jobId, [...files], route, target, attempt, { justSent: true }));
+      return this.#confirmed(await this.#d.confirmer.confirm(sent.jobId, [...files], route, target, attempt, { justSent: true, historyId: history }));
     }
     if (sent?.kind === 'datasets') {
       for (const [p, id] of sent.ids) states.datasetKnown(p, id);
@@ -285,7 +285,7 @@ export class Uploads {
     if (r.kind !== 'job') return;
     const target = await this.#target(files, route);
     if (target === null) return;
-    const c = await this.#d.confirmer.confirm(r.jobId, [...files], route, target, this.#d.files.attempts(files[0]?.path ?? '') || 1);
+    const c = await this.#d.confirmer.confirm(r.jobId, [...files], route, target, this.#d.files.attempts(files[0]?.path ?? '') || 1, { historyId: rec.historyId });
     if (c.kind === 'split') await this.#split(files, route, c.reason, c.jobId);
   }
 }

@@ -261,6 +261,30 @@ describe('Galaxy emulator (galaxy-api.md section 8)', () => {
     assert.deepEqual(items.map((i) => [i.name, i.state]).sort(), [['Unnamed dataset', 'error'], ['good.bed', 'ok']]);
   });
 
+  it('10d. lists a history\'s jobs most recently updated first, and with date_range_min only those updated since', async (t) => {
+    const { emu, importDir, lib } = await setup(t, { jobQueuedMs: 0, jobRunMs: 0 });
+    writeFileSync(path.join(importDir, 'a.bed'), 'chr1\t1\t2\n');
+    const history = await newHistory(emu);
+    const send = async (): Promise<string> => {
+      const body = { history_id: history, targets: [{ destination: { type: 'library_folder', library_folder_id: String(lib.root_folder_id).slice(1) }, items: [{ src: 'server_dir', server_dir: 'a.bed' }] }] };
+      const id = (((await call(emu, 'POST', '/api/tools/fetch', { body })).json as Json).jobs as Json[])[0]?.id as string;
+      await waitJob(emu, id);
+      return id;
+    };
+    const first = await send();
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await send();
+    const all = (await call(emu, 'GET', `/api/jobs?history_id=${history}`)).json as Json[];
+    const secondUpdated = String(all.find((j) => j.id === second)?.update_time);
+    const since = (await call(emu, 'GET', `/api/jobs?history_id=${history}&date_range_min=${secondUpdated.slice(0, 23)}`)).json as Json[];
+    const bad = await call(emu, 'GET', '/api/jobs?date_range_min=yesterday');
+
+    assert.deepEqual(all.map((j) => j.id), [second, first], 'most recently updated first');
+    assert.deepEqual(since.map((j) => j.id), [second], 'the first job was last updated before the second');
+    assert.equal(bad.status, 400);
+    assert.equal((bad.json as Json).err_code, 400008);
+  });
+
   it('10b. imports a whole directory with items_from: directory, mirroring subdirectories as folders', async (t) => {
     const { emu, importDir, lib } = await setup(t);
     mkdirSync(path.join(importDir, 'run', 'lane1'), { recursive: true });

@@ -982,7 +982,11 @@ export class GalaxyModel {
     return base;
   }
 
-  /** GET /api/jobs: the key's own jobs (every job for admins), newest first, filtered like Galaxy's index. */
+  /**
+   * GET /api/jobs: the key's own jobs (every job for admins), most recently updated first,
+   * filtered like Galaxy's index (managers/jobs.py index_query): `date_range_min` keeps jobs
+   * whose update_time is at or after it (a naive UTC time, or one with a zone).
+   */
   listJobs(user: User | null, q: URLSearchParams): unknown[] {
     if (!user) throw new GalaxyError(403, 403001, 'API authentication required for this request');
     const historyId = q.get('history_id');
@@ -991,10 +995,15 @@ export class GalaxyModel {
     const tool = q.get('tool_id');
     const limit = q.has('limit') ? Number(q.get('limit')) : 500;
     const offset = q.has('offset') ? Number(q.get('offset')) : 0;
+    const minText = q.get('date_range_min');
+    const min = minText === null ? null : Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(minText) ? minText : `${minText}Z`);
+    if (min !== null && Number.isNaN(min)) throw new GalaxyError(400, 400008, `Invalid datetime: ${minText}`);
+    const updated = (j: JobRec): number => Date.parse(`${j.updateTime.slice(0, 23)}Z`);
     return [...this.jobs.values()]
       .filter((j) => (user.admin || j.userId === user.id) && (history === null || j.historyId === history))
       .filter((j) => (states.length === 0 || states.includes(j.state)) && (tool === null || j.toolId === tool))
-      .sort((a, b) => b.id - a.id)
+      .filter((j) => min === null || updated(j) >= min)
+      .sort((a, b) => updated(b) - updated(a) || b.id - a.id)
       .slice(offset, offset + limit)
       .map((j) => this.jobDict(j, false));
   }

@@ -26,8 +26,8 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
   let polls = 0;
   const listings = { whole: 0, recent: 0 };
   const confirmer = new Confirmer({
+    jobs: { look: () => (answers.jobs[Math.min(polls++, answers.jobs.length - 1)] as () => Promise<JobSummary>)() },
     client: {
-      showJob: () => (answers.jobs[Math.min(polls++, answers.jobs.length - 1)] as () => Promise<JobSummary>)(),
       folderContents: () => (listings.whole++, Promise.resolve(answers.items)),
       recentDatasets: () => (listings.recent++, Promise.resolve([...(answers.recent ?? answers.items)])),
     },

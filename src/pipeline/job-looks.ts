@@ -1,0 +1,116 @@
+import type { Clock, Timer } from '../clock.js';
+import type { GalaxyClient, JobSummary } from '../galaxy/client.js';
+
+/**
+ * Job looks, shared. Every batch in flight waits for its Galaxy job; each asking on its own
+ * made one `GET /api/jobs/{id}` per job per look. Here the looks due in one turn are gathered,
+ * and the jobs of one upload history are answered by one listing of the jobs Galaxy updated
+ * since the earliest of them could have changed (`GET /api/jobs?history_id=…&date_range_min=…`;
+ * Galaxy filters on the job's `update_time`, which is never before its `create_time`). A job
+ * the listing leaves out (a clock far off, more jobs than `LISTING_LIMIT`) is looked at on its
+ * own, so a listing can only save requests, never lose a job.
+ *
+ * For looks to fall in one turn, the confirmers wait until the same due times: `alignedDelay`
+ * puts each look on a grid (250 ms for the first looks, coarser for the later, longer pauses).
+ */
+
+/** Jobs asked for in one listing; a longer answer could hide a job, which is then looked at alone. */
+export const LISTING_LIMIT = 500;
+
+/** The grid's finest step (the first poll) and its coarsest. */
+const GRID_MIN_MS = 250;
+const GRID_MAX_MS = 2_000;
+
+/**
+ * `delay` stretched so that the look lands on a grid point: the grid is 250 ms times a power of
+ * two, at most a quarter of the delay and 2 s, so a look comes at most a quarter later (and at
+ * most 250 ms for short pauses). A coarse grid's points are points of every finer one, so looks
+ * of jobs at different stages of their backoff meet too.
+ */
+export function alignedDelay(now: number, delay: number): number {
+  let grid = GRID_MIN_MS;
+  while (grid * 2 <= Math.min(GRID_MAX_MS, delay / 4)) grid *= 2;
+  return Math.ceil((now + delay) / grid) * grid - now;
+}
+
+/** What the looks need to know of a job. */
+export interface JobRef {
+  jobId: string;
+  /** The upload history the job runs in; null (the legacy upload path, an unknown history): looked at alone. */
+  historyId: string | null;
+  /** Galaxy cannot have updated the job before this (ms since the epoch, Galaxy's clock); null: unknown, looked at alone. */
+  sinceMs: number | null;
+}
+
+interface Waiter extends JobRef {
+  resolve: (job: JobSummary) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface JobLooksDeps {
+  client: Pick<GalaxyClient, 'showJob' | 'listJobs'>;
+  clock: Pick<Clock, 'setTimeout'>;
+}
+
+export class JobLooks {
+  readonly #d: JobLooksDeps;
+  #waiting: Waiter[] = [];
+  #timer: Timer | null = null;
+
+  constructor(deps: JobLooksDeps) {
+    this.#d = deps;
+  }
+
+  /** The job as Galaxy has it now: answered with the other looks of this turn. */
+  look(ref: JobRef): Promise<JobSummary> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ ...ref, resolve, reject });
+      this.#timer ??= this.#d.clock.setTimeout(() => void this.#flush(), 0);
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    this.#timer = null;
+    const byHistory = new Map<string, Waiter[]>();
+    const alone: Waiter[] = [];
+    for (const w of waiting) {
+      if (w.historyId === null || w.sinceMs === null || Number.isNaN(w.sinceMs)) alone.push(w);
+      else byHistory.set(w.historyId, [...(byHistory.get(w.historyId) ?? []), w]);
+    }
+    const lists: Promise<void>[] = [];
+    for (const [historyId, group] of byHistory) {
+      if (group.length === 1) alone.push(...group);
+      else lists.push(this.#list(historyId, group));
+    }
+    await Promise.all([...alone.map((w) => this.#alone(w)), ...lists]);
+  }
+
+  async #alone(w: Waiter): Promise<void> {
+    try {
+      w.resolve(await this.#d.client.showJob(w.jobId));
+    } catch (err) {
+      w.reject(err);
+    }
+  }
+
+  async #list(historyId: string, group: Waiter[]): Promise<void> {
+    let jobs: JobSummary[];
+    try {
+      const since = Math.min(...group.map((w) => w.sinceMs ?? 0));
+      jobs = await this.#d.client.listJobs({ historyId, updatedSinceMs: since, limit: LISTING_LIMIT });
+    } catch (err) {
+      for (const w of group) w.reject(err);
+      return;
+    }
+    const byId = new Map(jobs.map((j) => [j.id, j]));
+    const missed: Waiter[] = [];
+    for (const w of group) {
+      const job = byId.get(w.jobId);
+      if (job) w.resolve(job);
+      else missed.push(w);
+    }
+    await Promise.all(missed.map((w) => this.#alone(w)));
+  }
+}

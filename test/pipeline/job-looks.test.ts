@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { JobSummary } from '../../src/galaxy/client.js';
+import { GalaxyApiError } from '../../src/galaxy/errors.js';
+import { JobLooks, LISTING_LIMIT, alignedDelay } from '../../src/pipeline/job-looks.js';
+
+/** A Galaxy of jobs (id → history and state) that counts what it is asked. */
+function galaxy(jobs: Record<string, { history: string; state: string; updated: number }>, o: { listFails?: boolean } = {}) {
+  const asked = { show: [] as string[], list: [] as { historyId: string; updatedSinceMs?: number; limit?: number }[] };
+  const summary = (id: string): JobSummary => ({ id, state: jobs[id]?.state ?? 'unknown' });
+  const client = {
+    showJob: (id: string) => (asked.show.push(id), Promise.resolve(summary(id))),
+    listJobs: (q: { historyId: string; updatedSinceMs?: number; limit?: number }) => {
+      asked.list.push(q);
+      if (o.listFails === true) return Promise.reject(new GalaxyApiError({ status: 502, errCode: null, errMsg: 'Bad Gateway', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs' }));
+      return Promise.resolve(Object.keys(jobs).filter((id) => jobs[id]?.history === q.historyId && (jobs[id]?.updated ?? 0) >= (q.updatedSinceMs ?? 0)).map(summary));
+    },
+  };
+  const looks = new JobLooks({ client, clock: { setTimeout: (fn, ms) => setTimeout(fn, ms) } });
+  return { looks, asked };
+}
+
+describe('JobLooks: the jobs in flight share their looks', () => {
+  it('answers the looks of one turn at the jobs of one history with one listing, from the earliest time they can have changed', async () => {
+    const g = galaxy({ J1: { history: 'H1', state: 'ok', updated: 2000 }, J2: { history: 'H1', state: 'running', updated: 1500 }, J3: { history: 'H1', state: 'ok', updated: 3000 } });
+    const got = await Promise.all([
+      g.looks.look({ jobId: 'J1', historyId: 'H1', sinceMs: 1900 }),
+      g.looks.look({ jobId: 'J2', historyId: 'H1', sinceMs: 1000 }),
+      g.looks.look({ jobId: 'J3', historyId: 'H1', sinceMs: 2500 }),
+    ]);
+    assert.deepEqual(got.map((j) => `${j.id} ${j.state}`), ['J1 ok', 'J2 running', 'J3 ok']);
+    assert.deepEqual(g.asked.list, [{ historyId: 'H1', updatedSinceMs: 1000, limit: LISTING_LIMIT }]);
+    assert.deepEqual(g.asked.show, [], 'no job looked at on its own');
+  });
+
+  it('looks at a job the listing left out on its own, so that no job is lost to a clock or a limit', async () => {
+    // J2 last changed before the time given: a Galaxy whose clock is behind ours.
+    const g = galaxy({ J1: { history: 'H1', state: 'ok', updated: 2000 }, J2: { history: 'H1', state: 'ok', updated: 500 } });
+    const got = await Promise.all([g.looks.look({ jobId: 'J1', historyId: 'H1', sinceMs: 1000 }), g.looks.look({ jobId: 'J2', historyId: 'H1', sinceMs: 1000 })]);
+    assert.deepEqual(got.map((j) => `${j.id} ${j.state}`), ['J1 ok', 'J2 ok']);
+    assert.equal(g.asked.list.length, 1);
+    assert.deepEqual(g.asked.show, ['J2']);
+  });
+
+  it('looks at a job alone when it is the only one of its history, or its history or time is unknown', async () => {
+    const g = galaxy({ J1: { history: 'H1', state: 'ok', updated: 1 }, J2: { history: 'H2', state: 'ok', updated: 1 }, J3: { history: 'H3', state: 'ok', updated: 1 }, J4: { history: 'H3', state: 'ok', updated: 1 } });
+    await Promise.all([
+      g.looks.look({ jobId: 'J1', historyId: 'H1', sinceMs: 0 }),
+      g.looks.look({ jobId: 'J2', historyId: null, sinceMs: 0 }),
+      g.looks.look({ jobId: 'J3', historyId: 'H3', sinceMs: null }),
+      g.looks.look({ jobId: 'J4', historyId: 'H3', sinceMs: Number.NaN }),
+    ]);
+    assert.deepEqual(g.asked.list, []);
+    assert.deepEqual(g.asked.show.sort(), ['J1', 'J2', 'J3', 'J4']);
+  });
+
+  it('lists each history once, and looks of a later turn make a listing of their own', async () => {
+    const g = galaxy({ A1: { history: 'HA', state: 'ok', updated: 5 }, A2: { history: 'HA', state: 'ok', updated: 5 }, B1: { history: 'HB', state: 'ok', updated: 5 }, B2: { history: 'HB', state: 'ok', updated: 5 } });
+    await Promise.all(['A1', 'A2', 'B1', 'B2'].map((id) => g.looks.look({ jobId: id, historyId: `H${id[0] ?? ''}`, sinceMs: 1 })));
+    await Promise.all(['A1', 'A2'].map((id) => g.looks.look({ jobId: id, historyId: 'HA', sinceMs: 1 })));
+    assert.deepEqual(g.asked.list.map((q) => q.historyId), ['HA', 'HB', 'HA']);
+    assert.deepEqual(g.asked.show, []);
+  });
+
+  it('hands a failed listing to every look that waited for it, as its own failure to retry', async () => {
+    const g = galaxy({ J1: { history: 'H1', state: 'ok', updated: 1 }, J2: { history: 'H1', state: 'ok', updated: 1 } }, { listFails: true });
+    const got = await Promise.allSettled([g.looks.look({ jobId: 'J1', historyId: 'H1', sinceMs: 0 }), g.looks.look({ jobId: 'J2', historyId: 'H1', sinceMs: 0 })]);
+    assert.deepEqual(got.map((r) => r.status), ['rejected', 'rejected']);
+    assert.ok(got.every((r) => r.status === 'rejected' && r.reason instanceof GalaxyApiError && r.reason.status === 502));
+    assert.deepEqual(g.asked.show, [], 'not looked at one by one behind a failing Galaxy');
+  });
+});
+
+describe('alignedDelay: looks due about the same time meet on one grid point', () => {
+  it('waits at least the delay, on a grid of 250 ms for short pauses and at most 2 s for long ones', () => {
+    for (const [delay, grid] of [[250, 250], [375, 250], [1000, 250], [2000, 500], [4000, 1000], [10_000, 2000], [60_000, 2000]] as const) {
+      for (const now of [0, 1, 249, 1_796_165_380_318]) {
+        const d = alignedDelay(now, delay);
+        assert.ok(d >= delay && d < delay + grid, `delay ${delay} at ${now}: ${d}`);
+        assert.equal((now + d) % grid, 0, `delay ${delay} at ${now}: on the ${grid} ms grid`);
+      }
+    }
+  });
+
+  it('brings together looks asked for at different moments and at different stages of their backoff', () => {
+    const now = 1_000_000_123;
+    // A first look (250 ms) asked 100 ms later than another, and a job at a 1.5 s pause asked in between.
+    assert.equal(now + alignedDelay(now, 250), now + 100 + alignedDelay(now + 100, 250));
+    const coarse = now + 50 + alignedDelay(now + 50, 8000);
+    assert.equal(coarse % 250, 0, 'a coarse grid point is a point of the finest grid');
+  });
+});
