@@ -34,6 +34,9 @@ interface Result {
   p99: number;
   beyond95: number;
   cpuMsPerFile: number;
+  /** Requests the emulator answered per file, after ready, and of them job looks (by id or listing). */
+  requestsPerFile: number;
+  jobLooksPerFile: number;
 }
 
 async function measure(system: System): Promise<Result> {
@@ -50,6 +53,7 @@ async function measure(system: System): Promise<Result> {
   });
   await sys.ready;
   const cpu0 = cpuMs(sys.pid);
+  const r0 = emu.requests.length;
   const total = Math.round(rate * seconds);
   const start = Date.now();
   for (let i = 0; i < total; i++) {
@@ -63,6 +67,8 @@ async function measure(system: System): Promise<Result> {
   const deadline = Date.now() + 30_000;
   while (latencies.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const cpu = cpuMs(sys.pid) - cpu0;
+  const requests = emu.requests.slice(r0);
+  const jobLooks = requests.filter((r) => r.method === 'GET' && r.url.startsWith('/api/jobs')).length;
   await sys.stop();
   await emu.close();
   rmSync(root, { recursive: true, force: true });
@@ -77,6 +83,8 @@ async function measure(system: System): Promise<Result> {
     p99: quantile(all, 0.99),
     beyond95: quantile(all.map((l) => l - settle), 0.95),
     cpuMsPerFile: cpu / total,
+    requestsPerFile: requests.length / total,
+    jobLooksPerFile: jobLooks / total,
   };
 }
 
@@ -96,9 +104,9 @@ writeSection(`latency-${rate}`, [
   '',
   `\`node dist/bench/latency.js --rate ${rate} --seconds ${seconds}\`: ${Math.round(rate * seconds)} files written into 10 directories; time from the end of each file's write to its upload request. galaxy-importd and plain chokidar wait for 1 s without change (the settle window, \`settle_seconds = 1\`); the example_watch_folder.py algorithm lists every 10 s and has none; the floor sends one request per file at its first inotify event, with nothing else (no settling, ledger or log), so its CPU per file is what one request per file costs on this machine at this rate.`,
   '',
-  '| system | p50 | p95 | p99 | p95 beyond the settle window | CPU per file | uploads seen |',
-  '| --- | --- | --- | --- | --- | --- | --- |',
-  ...results.map((r) => `| ${LABEL[r.system]} | ${r.p50} ms | ${r.p95} ms | ${r.p99} ms | ${r.beyond95} ms | ${r.cpuMsPerFile.toFixed(2)} ms | ${r.submitted} / ${r.files} |`),
+  '| system | p50 | p95 | p99 | p95 beyond the settle window | CPU per file | requests per file (of them job looks) | uploads seen |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...results.map((r) => `| ${LABEL[r.system]} | ${r.p50} ms | ${r.p95} ms | ${r.p99} ms | ${r.beyond95} ms | ${r.cpuMsPerFile.toFixed(2)} ms | ${r.requestsPerFile.toFixed(2)} (${r.jobLooksPerFile.toFixed(2)}) | ${r.submitted} / ${r.files} |`),
   '',
   ours ? `galaxy-importd's p95 as a ratio: ${results.slice(1).map((r) => `${ratio(ours.p95, r.p95)} that of the ${LABEL[r.system]}`).join(', ')}; CPU per file ${results.slice(1).map((r) => `${ratio(ours.cpuMsPerFile, r.cpuMsPerFile)} that of the ${LABEL[r.system]}`).join(', ')}.` : '',
 ]);

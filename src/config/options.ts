@@ -71,7 +71,7 @@ export const OPTIONS = [
   { section: 'upload', key: 'method', type: { kind: 'enum', values: ['fetch', 'paths'] }, default: 'fetch',
     doc: "fetch: POST /api/tools/fetch with server_dir items (needs an admin key and library_import_dir). paths: the legacy upload_paths option (needs Galaxy's allow_path_paste)." },
   { section: 'upload', key: 'concurrency', type: int(1, 64), default: '4',
-    doc: 'Most requests to Galaxy in flight at once, job polling included.' },
+    doc: 'Most requests to Galaxy in flight at once, job polling included; also the most upload histories in use at once (named "galaxy-importd uploads N" in Galaxy), one per upload request until Galaxy answers it.' },
   { section: 'upload', key: 'rate_per_second', type: num(0, 1000), default: '5',
     doc: 'Most request starts to Galaxy in any one second; 0 means no rate limit.' },
   { section: 'upload', key: 'batch_size', type: int(1, 1000), default: '100',

@@ -58,13 +58,18 @@ export class Batcher {
     else batch.timer ??= this.#o.clock.setTimeout(() => this.#flush(batch), (this.#sending.get(key) ?? 0) === 0 ? 0 : this.#o.lingerMs);
   }
 
-  /** Run `request` as one of `route`'s requests on its way; its end sends what gathered meanwhile. */
-  async sending<T>(route: Route, request: () => Promise<T>): Promise<T> {
+  /**
+   * One of `route`'s requests is on its way from now (its history waited for, its rows written,
+   * the request sent) until the returned function is called, once or more: the folder's next
+   * files gather meanwhile, and its end sends what gathered.
+   */
+  begin(route: Route): () => void {
     const key = routeKey(route);
     this.#sending.set(key, (this.#sending.get(key) ?? 0) + 1);
-    try {
-      return await request();
-    } finally {
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
       const n = (this.#sending.get(key) ?? 1) - 1;
       if (n > 0) this.#sending.set(key, n);
       else {
@@ -72,7 +77,7 @@ export class Batcher {
         const waiting = this.#batches.get(key);
         if (waiting && waiting.files.length > 0) this.#flush(waiting);
       }
-    }
+    };
   }
 
   /** Forget every batch not yet sent (their files stay queued in the ledger). */

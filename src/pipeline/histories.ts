@@ -18,8 +18,12 @@ export function isHistoryGone(err: unknown): boolean {
  * The fetch API needs a history. Each upload request takes one history for
  * itself until Galaxy's answer (the job id) is in the ledger, so that after a
  * lost answer any job in that history that the ledger does not know is the
- * one that request created. The pool grows to the number of requests in
- * flight at once and is kept in the ledger across restarts.
+ * one that request created. The pool grows to at most `max` histories held at
+ * once (the upload requests that can be on their way: `[upload] concurrency`);
+ * a request beyond that waits for one to be released. It is kept in the ledger
+ * across restarts. Without the bound, every batch waiting for its turn to send
+ * held a history of its own: 64 new histories in Galaxy at 200 files/s, and the
+ * jobs spread over them could not share their looks (job-looks.ts).
  */
 export class HistoryPool {
   readonly #client: HistoryClient;
@@ -35,17 +39,25 @@ export class HistoryPool {
   readonly #barred = new Set<string>();
   /** Each replica of a shared ledger has histories of its own. */
   readonly #metaKey: string;
+  readonly #max: number;
+  /** Histories being made in Galaxy: they count as held. */
+  #creating = 0;
+  /** Requests waiting for a history, first come first served. */
+  readonly #waiting: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
-  constructor(client: HistoryClient, ledger: Pick<Ledger, 'getMeta' | 'setMeta' | 'coordinator' | 'jobsOf' | 'transaction' | 'rememberJob'>) {
+  constructor(client: HistoryClient, ledger: Pick<Ledger, 'getMeta' | 'setMeta' | 'coordinator' | 'jobsOf' | 'transaction' | 'rememberJob'>, o: { max?: number } = {}) {
     this.#client = client;
     this.#ledger = ledger;
+    this.#max = Math.max(1, o.max ?? Infinity);
     const replica = ledger.coordinator.replica;
     this.#metaKey = replica === null ? META_KEY : `${META_KEY}@${replica}`;
     this.#all = JSON.parse(ledger.getMeta(this.#metaKey) ?? '[]') as string[];
     this.#free = [...this.#all];
   }
 
-  async acquire(): Promise<string> {
+  /** A history for one upload request; waits while `max` are held. Rejects when `signal` aborts while it waits. */
+  async acquire(signal?: AbortSignal): Promise<string> {
+    while (this.#free.length === 0 && this.#held.size + this.#creating >= this.#max) await this.#turn(signal);
     const free = this.#free.pop();
     if (free !== undefined) {
       this.#held.set(free, 1);
@@ -60,7 +72,16 @@ export class HistoryPool {
     // Named after the replica too with a shared ledger, so that an admin sees whose it is.
     const replica = this.#ledger.coordinator.replica;
     const owner = replica === null ? '' : ` (${replica})`;
-    const created = await this.#client.createHistory(`galaxy-importd uploads ${this.#all.length + 1}${owner}`);
+    let created: { id: string };
+    this.#creating++;
+    try {
+      created = await this.#client.createHistory(`galaxy-importd uploads ${this.#all.length + 1}${owner}`);
+    } catch (err) {
+      this.#creating--;
+      this.#waiting.shift()?.resolve(); // its turn to try
+      throw err;
+    }
+    this.#creating--;
     this.#all.push(created.id);
     this.#ledger.setMeta(this.#metaKey, JSON.stringify(this.#all));
     this.#held.set(created.id, 1);
@@ -84,6 +105,26 @@ export class HistoryPool {
     this.#baselined.add(id);
   }
 
+  #turn(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true) return Promise.reject(new Error('stopping'));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject,
+      };
+      const onAbort = (): void => {
+        const i = this.#waiting.indexOf(waiter);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        reject(new Error('stopping'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(waiter);
+    });
+  }
+
   /** One holder is done with the history; it is free again when no holder is left. */
   release(id: string): void {
     const held = (this.#held.get(id) ?? 1) - 1;
@@ -94,6 +135,7 @@ export class HistoryPool {
     this.#held.delete(id);
     // A history of another replica's (held while its request is looked for) never joins this pool.
     if (this.#all.includes(id) && !this.#barred.has(id) && !this.#free.includes(id)) this.#free.push(id);
+    this.#waiting.shift()?.resolve();
   }
 
   /** Never to be handed out again: Galaxy no longer takes uploads into it (isHistoryGone). */

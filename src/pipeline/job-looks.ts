@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { GalaxyClient, JobSummary } from '../galaxy/client.js';
 
 /**
@@ -55,7 +55,7 @@ export interface JobLooksDeps {
 export class JobLooks {
   readonly #d: JobLooksDeps;
   #waiting: Waiter[] = [];
-  #timer: Timer | null = null;
+  #scheduled = false;
 
   constructor(deps: JobLooksDeps) {
     this.#d = deps;
@@ -65,14 +65,16 @@ export class JobLooks {
   look(ref: JobRef): Promise<JobSummary> {
     return new Promise((resolve, reject) => {
       this.#waiting.push({ ...ref, resolve, reject });
-      this.#timer ??= this.#d.clock.setTimeout(() => void this.#flush(), 0);
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      this.#d.clock.setTimeout(() => void this.#flush(), 0);
     });
   }
 
   async #flush(): Promise<void> {
     const waiting = this.#waiting;
     this.#waiting = [];
-    this.#timer = null;
+    this.#scheduled = false;
     const byHistory = new Map<string, Waiter[]>();
     const alone: Waiter[] = [];
     for (const w of waiting) {

@@ -49,7 +49,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
   const upload = config.upload;
   const files = new Files({ ledger, emit, clock, shrank: d.shrank });
   const details = new Details(client, { clock, signal, emit, ...(d.random ? { random: d.random } : {}) });
-  const histories = new HistoryPool(client, ledger);
+  const histories = new HistoryPool(client, ledger, { max: upload.concurrency });
   const submitter = upload.method === 'fetch' ? fetchSubmitter(client) : pathsSubmitter(client, config.import.dir ?? '');
   const backoff = galaxyBackoff(upload.backoff_max_seconds * 1000);
   const onFailure = (err: unknown, attempt: number, route: Route): number | Promise<void> => waitOutGalaxy({

@@ -183,45 +183,52 @@ export class Uploads {
       for (const f of over) states.failed(f, route, `gave up after ${this.#o.maxAttempts} attempts: ${states.record(f.path)?.lastError ?? 'unknown error'}`, this.#o.maxAttempts);
       files = files.filter((f) => !over.includes(f));
       if (files.length === 0) return;
-      let history: string | null = null;
-      if (this.#d.submitter.usesHistory) {
-        try {
-          history = await this.#d.histories.acquire();
-        } catch (err) {
-          if (!(await this.#stall(err, ++stalls, route))) return;
-          continue;
-        }
-      }
-      const attempt = Math.max(...files.map((f) => states.attempts(f.path) + 1));
-      states.submitted(files, route, { attempt, target, historyId: history });
-      // Several replicas: the rows naming this request are in the database before it is sent,
-      // and only files this replica still holds go (another may have taken some over).
+      // From the wait for a history to Galaxy's answer the folder counts as sending: its next files gather meanwhile.
+      const end = this.#batcher.begin(route);
+      let outcome: Attempt;
       try {
-        await this.#d.coordinator.commit(this.#d.signal);
-      } catch {
-        if (history !== null) this.#d.histories.release(history);
-        return; // stopping: the rows say submitted; the next holder looks for the request in Galaxy
+        let history: string | null = null;
+        if (this.#d.submitter.usesHistory) {
+          try {
+            history = await this.#d.histories.acquire(this.#d.signal);
+          } catch (err) {
+            if (this.#stopped || !(await this.#stall(err, ++stalls, route))) return;
+            continue;
+          }
+        }
+        const attempt = Math.max(...files.map((f) => states.attempts(f.path) + 1));
+        states.submitted(files, route, { attempt, target, historyId: history });
+        // Several replicas: the rows naming this request are in the database before it is sent,
+        // and only files this replica still holds go (another may have taken some over).
+        try {
+          await this.#d.coordinator.commit(this.#d.signal);
+        } catch {
+          if (history !== null) this.#d.histories.release(history);
+          return; // stopping: the rows say submitted; the next holder looks for the request in Galaxy
+        }
+        const lost = files.filter((f) => !this.#d.coordinator.owns(f.path));
+        states.released(lost);
+        files = files.filter((f) => !lost.includes(f));
+        if (files.length === 0) {
+          if (history !== null) this.#d.histories.release(history);
+          return;
+        }
+        outcome = await this.#attempt(files, route, target, history, attempt, end);
+      } finally {
+        end();
       }
-      const lost = files.filter((f) => !this.#d.coordinator.owns(f.path));
-      states.released(lost);
-      files = files.filter((f) => !lost.includes(f));
-      if (files.length === 0) {
-        if (history !== null) this.#d.histories.release(history);
-        return;
-      }
-      const outcome = await this.#attempt(files, route, target, history, attempt);
       if (outcome.kind === 'split') return this.#split(files, route, outcome.reason, outcome.jobId);
       if (outcome.kind !== 'resend') return;
     }
   }
 
-  /** One request for `files`, and what came of it. */
-  async #attempt(files: readonly ReadyFile[], route: Route, target: Target, history: string | null, attempt: number): Promise<Attempt> {
+  /** One request for `files`, and what came of it; `answered()` once Galaxy has answered it (the folder's next batch may go). */
+  async #attempt(files: readonly ReadyFile[], route: Route, target: Target, history: string | null, attempt: number, answered: () => void): Promise<Attempt> {
     const { files: states, histories } = this.#d;
     let sent: Sent | null = null;
     let failure: Verdict | null = null;
     try {
-      sent = await this.#batcher.sending(route, () => this.#d.submitter.send(files, route, target, history));
+      sent = await this.#d.submitter.send(files, route, target, history).finally(answered);
     } catch (err) {
       failure = classify(err);
       if (history !== null && isHistoryGone(err)) {
