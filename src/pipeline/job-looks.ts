@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { GalaxyClient, JobSummary } from '../galaxy/client.js';
+import { GalaxyApiError } from '../galaxy/errors.js';
 
 /**
  * Job looks, shared. Every batch in flight waits for its Galaxy job; each asking on its own
@@ -56,6 +57,8 @@ export class JobLooks {
   readonly #d: JobLooksDeps;
   #waiting: Waiter[] = [];
   #scheduled = false;
+  /** False once Galaxy refused a listing's parameters (a release without `date_range_min`): every look alone from then on. */
+  #listings = true;
 
   constructor(deps: JobLooksDeps) {
     this.#d = deps;
@@ -78,7 +81,7 @@ export class JobLooks {
     const byHistory = new Map<string, Waiter[]>();
     const alone: Waiter[] = [];
     for (const w of waiting) {
-      if (w.historyId === null || w.sinceMs === null || Number.isNaN(w.sinceMs)) alone.push(w);
+      if (!this.#listings || w.historyId === null || w.sinceMs === null || Number.isNaN(w.sinceMs)) alone.push(w);
       else byHistory.set(w.historyId, [...(byHistory.get(w.historyId) ?? []), w]);
     }
     const lists: Promise<void>[] = [];
@@ -103,6 +106,12 @@ export class JobLooks {
       const since = Math.min(...group.map((w) => w.sinceMs ?? 0));
       jobs = await this.#d.client.listJobs({ historyId, updatedSinceMs: since, limit: LISTING_LIMIT });
     } catch (err) {
+      if (err instanceof GalaxyApiError && err.fromGalaxy && (err.status === 400 || err.status === 422)) {
+        // The request itself is refused, not Galaxy busy or down: the jobs are looked at one by one, as before there were listings.
+        this.#listings = false;
+        await Promise.all(group.map((w) => this.#alone(w)));
+        return;
+      }
       for (const w of group) w.reject(err);
       return;
     }

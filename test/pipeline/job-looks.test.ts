@@ -5,13 +5,14 @@ import { GalaxyApiError } from '../../src/galaxy/errors.js';
 import { JobLooks, LISTING_LIMIT, alignedDelay } from '../../src/pipeline/job-looks.js';
 
 /** A Galaxy of jobs (id → history and state) that counts what it is asked. */
-function galaxy(jobs: Record<string, { history: string; state: string; updated: number }>, o: { listFails?: boolean } = {}) {
+function galaxy(jobs: Record<string, { history: string; state: string; updated: number }>, o: { listFails?: boolean; listRefused?: boolean } = {}) {
   const asked = { show: [] as string[], list: [] as { historyId: string; updatedSinceMs?: number; limit?: number }[] };
   const summary = (id: string): JobSummary => ({ id, state: jobs[id]?.state ?? 'unknown' });
   const client = {
     showJob: (id: string) => (asked.show.push(id), Promise.resolve(summary(id))),
     listJobs: (q: { historyId: string; updatedSinceMs?: number; limit?: number }) => {
       asked.list.push(q);
+      if (o.listRefused === true) return Promise.reject(new GalaxyApiError({ status: 400, errCode: 400008, errMsg: 'Input should be a valid datetime', retryAfterMs: null, fromGalaxy: true, method: 'GET', path: '/api/jobs' }));
       if (o.listFails === true) return Promise.reject(new GalaxyApiError({ status: 502, errCode: null, errMsg: 'Bad Gateway', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs' }));
       return Promise.resolve(Object.keys(jobs).filter((id) => jobs[id]?.history === q.historyId && (jobs[id]?.updated ?? 0) >= (q.updatedSinceMs ?? 0)).map(summary));
     },
@@ -68,6 +69,18 @@ describe('JobLooks: the jobs in flight share their looks', () => {
     assert.deepEqual(got.map((r) => r.status), ['rejected', 'rejected']);
     assert.ok(got.every((r) => r.status === 'rejected' && r.reason instanceof GalaxyApiError && r.reason.status === 502));
     assert.deepEqual(g.asked.show, [], 'not looked at one by one behind a failing Galaxy');
+  });
+});
+
+describe('JobLooks: a Galaxy that refuses the listing', () => {
+  it('looks at each job alone, from then on, when Galaxy refuses the listing\'s parameters', async () => {
+    const g = galaxy({ J1: { history: 'H1', state: 'ok', updated: 1 }, J2: { history: 'H1', state: 'ok', updated: 1 } }, { listRefused: true });
+    const first = await Promise.all([g.looks.look({ jobId: 'J1', historyId: 'H1', sinceMs: 0 }), g.looks.look({ jobId: 'J2', historyId: 'H1', sinceMs: 0 })]);
+    await Promise.all([g.looks.look({ jobId: 'J1', historyId: 'H1', sinceMs: 0 }), g.looks.look({ jobId: 'J2', historyId: 'H1', sinceMs: 0 })]);
+
+    assert.deepEqual(first.map((j) => j.state), ['ok', 'ok']);
+    assert.equal(g.asked.list.length, 1, 'one refused listing, then none');
+    assert.deepEqual(g.asked.show, ['J1', 'J2', 'J1', 'J2']);
   });
 });
 
