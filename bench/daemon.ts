@@ -24,6 +24,8 @@ export interface BenchDaemon {
   onLine: (fn: (line: BenchLine) => void) => void;
   /** SIGTERM, then wait for the exit. */
   stop: () => Promise<number | null>;
+  /** Resolves with the exit code when the process has ended (a `scan` ends by itself). */
+  exited: Promise<number | null>;
 }
 
 /**
@@ -32,13 +34,13 @@ export interface BenchDaemon {
  * process, busy being the emulator, would fill and block the daemon's log writes, and the
  * benchmark would measure the pipe.
  */
-export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string; env?: Record<string, string>; cli?: string; nodeArgs?: string[] }): BenchDaemon {
+export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string; env?: Record<string, string>; cli?: string; nodeArgs?: string[]; command?: 'run' | 'scan' }): BenchDaemon {
   const config = path.join(opts.root, 'galaxy-importd.ini');
   writeFileSync(config, opts.ini);
   const logFile = path.join(opts.root, `daemon-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
   const out = openSync(logFile, 'w');
   const nodeArgs = opts.nodeArgs ?? process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, opts.cli ?? cli, '--config', config, 'run'], {
+  const child = spawn(process.execPath, [...nodeArgs, opts.cli ?? cli, '--config', config, opts.command ?? 'run'], {
     env: { PATH: process.env.PATH ?? '', GALAXY_API_KEY: opts.apiKey, ...opts.env },
     stdio: ['ignore', out, 'inherit'],
   });
@@ -85,6 +87,7 @@ export function startBenchDaemon(opts: { root: string; ini: string; apiKey: stri
     pid: child.pid ?? 0,
     ready,
     onLine: (fn) => void listeners.push(fn),
+    exited: closed,
     stop: () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       return closed;

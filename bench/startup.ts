@@ -5,7 +5,8 @@
  * The daemon runs as `galaxy-importd run` in a child process, the emulator in
  * this one. Measured on the child: time from spawn to its `daemon.ready`
  * line, RSS at ready and its peak (VmHWM), CPU time to ready, inotify watches
- * held, and CPU use over an idle period after ready.
+ * held, and CPU use over an idle period after ready. With --mode new, also `galaxy-importd scan`
+ * on the same tree (a fresh ledger and emulator): its time to exit and its peak RSS.
  *
  * Usage: node dist/bench/startup.js [--files 100000] [--dirs 1000] [--mode done|new] [--idle-seconds 10] [--before OTHER/dist/src/cli/main.js --before-label NAME]
  * Writes its figures to bench/RESULTS.md between the startup markers.
@@ -113,6 +114,28 @@ try {
   const now = await measure();
   const before = values.before ? await measure(path.resolve(values.before)) : null;
 
+  /** `scan` on the tree (mode new): one pass, every file uploaded, then its exit; VmHWM read until then. */
+  const measureScan = async (): Promise<{ seconds: number; peakMb: number; code: number | null }> => {
+    rmSync(stateDir, { recursive: true, force: true });
+    await emu.close();
+    emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 0, jobRunMs: 0 });
+    const started = Date.now();
+    const scan = startBenchDaemon({ root, ini: benchIni(emu.url, importDir, stateDir), apiKey: emu.adminKey, command: 'scan' });
+    let peakMb = 0;
+    const sample = setInterval(() => {
+      try {
+        const hwm = procStatus(scan.pid, 'VmHWM');
+        if (!Number.isNaN(hwm)) peakMb = Math.max(peakMb, hwm); // a process that has exited has no Vm lines
+      } catch {
+        // it has just been reaped
+      }
+    }, 20);
+    const code = await scan.exited;
+    clearInterval(sample);
+    return { seconds: (Date.now() - started) / 1000, peakMb, code };
+  };
+  const scan = mode === 'new' ? await measureScan() : null;
+
   // The baselines on the same tree, uploads off: how long until each has taken in the tree
   // (chokidar's 'ready', the first complete listing), and what that costs.
   const base: { system: System; readyS: number; cpuS: number; rssMb: number; peakMb: number }[] = [];
@@ -126,8 +149,8 @@ try {
   await emu.close();
 
   const row = { files, dirs, mode, ...now };
-  console.log(JSON.stringify({ ...row, baselines: base, before }));
-  recordFigures(`startup-${mode}-${files}`, { ...row, baselines: base, ...(before ? { before: { build: values['before-label'], ...before } } : {}) });
+  console.log(JSON.stringify({ ...row, baselines: base, before, scan }));
+  recordFigures(`startup-${mode}-${files}`, { ...row, baselines: base, ...(before ? { before: { build: values['before-label'], ...before } } : {}), ...(scan ? { scan } : {}) });
   writeSection(`startup-${mode}-${files}`, [
     `### Start-up, ${files.toLocaleString('en')} files in ${dirs.toLocaleString('en')} directories, ${mode === 'done' ? 'all already uploaded' : 'all new'}`,
     '',
@@ -143,6 +166,7 @@ try {
     `| peak RSS (VmHWM) | ${row.peakMb.toFixed(0)} MB |`,
     `| inotify watches held | ${row.watches.toLocaleString('en')} |`,
     `| CPU while idle (${idleSeconds} s) | ${row.idleCpuPct.toFixed(2)} % of one core |`,
+    ...(scan ? [`| \`galaxy-importd scan\` on the same tree (fresh ledger): until it exits, peak RSS | ${scan.seconds.toFixed(2)} s, ${scan.peakMb.toFixed(0)} MB${scan.code === 0 ? '' : ` (exit ${scan.code})`} |`] : []),
     '',
     `Baselines on the same tree (uploads off): time until each has taken in the tree, and its cost; galaxy-importd's figure as a ratio.`,
     '',
