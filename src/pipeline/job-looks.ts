@@ -82,7 +82,11 @@ export class JobLooks {
     const alone: Waiter[] = [];
     for (const w of waiting) {
       if (!this.#listings || w.historyId === null || w.sinceMs === null || Number.isNaN(w.sinceMs)) alone.push(w);
-      else byHistory.set(w.historyId, [...(byHistory.get(w.historyId) ?? []), w]);
+      else {
+        const group = byHistory.get(w.historyId);
+        if (group) group.push(w);
+        else byHistory.set(w.historyId, [w]);
+      }
     }
     const lists: Promise<void>[] = [];
     for (const [historyId, group] of byHistory) {
