@@ -33,7 +33,7 @@ export function events(): Emit & { seen: DaemonEvent[]; of<T extends DaemonEvent
   return emit;
 }
 
-export const ROUTE: Route = { library: 'Lab', folder: ['run1'], fileType: 'auto', dbkey: '?', tags: [], link: false };
+export const ROUTE: Route = { library: 'Lab', folder: ['run1'], fileType: 'auto', dbkey: '?', tags: [], link: false, access: null, notify: [] };
 
 /** Let pending promise callbacks run (several turns). */
 export async function turns(n = 10): Promise<void> {

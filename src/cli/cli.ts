@@ -9,6 +9,7 @@ import { version } from '../version.js';
 import { API_COMMANDS, parseApiUrl, render } from './api.js';
 import type { DaemonIo } from './io.js';
 import { checkCommand, healthCommand } from './check.js';
+import { dryRunCommand } from './dry-run.js';
 import { runCommand, scanCommand } from './run.js';
 import { retryCommand, statusCommand } from './status.js';
 
@@ -25,6 +26,7 @@ Imports files dropped into Galaxy's library_import_dir into data libraries.
 Commands:
   run                      the daemon: watch the import directory and import every settled file
   scan                     one pass: import what is there now, then exit (1 if any file failed)
+  scan --dry-run [--json]  for each file: where it would go, or why it is left out; changes nothing
   status [--failed]        the ledger: files by state and folder; failed files with reasons
   retry PATH… | --all-failed
                            queue failed files again
@@ -34,7 +36,8 @@ ${API_COMMANDS.map((c) => `  api ${c.name} ${c.args}\n      ${c.summary}`).join(
 
 Options:
   --config PATH   config file (default /etc/galaxy-importd/galaxy-importd.ini, then ./galaxy-importd.ini)
-  --json          print Galaxy's JSON as it came, instead of the seed scripts' layout
+  --json          api: print Galaxy's JSON as it came, instead of the seed scripts' layout;
+                  status and scan --dry-run: JSON for scripts
   --help, -h      this help
   --version       the version
 
@@ -74,6 +77,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         failed: { type: 'boolean', default: false },
         'all-failed': { type: 'boolean', default: false },
         ready: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -112,6 +116,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     const config = loadConfig(values.config === undefined ? {} : { explicitPath: values.config });
     const extra = sub === undefined ? [] : [sub, ...rest];
+    if (values['dry-run'] && command !== 'scan') throw new UsageError(`--dry-run goes with scan only (galaxy-importd scan --dry-run), not with ${command}`);
     const noArgs = (): void => {
       if (extra.length > 0) throw new UsageError(`${command} takes no arguments, got ${JSON.stringify(extra.join(' '))}`);
     };
@@ -121,6 +126,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await runCommand(config, io);
       case 'scan':
         noArgs();
+        if (values['dry-run']) return await dryRunCommand(config, io, { json: values.json });
         return await scanCommand(config, io);
       case 'status':
         noArgs();

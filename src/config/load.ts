@@ -77,8 +77,36 @@ function crossChecks(config: Config, at: (section: string, key: string) => strin
       problems.push(`${at('import', 'after_upload')}: move:${after.dir} lies inside the import directory, so moved files would be imported again; choose a directory outside it`);
     }
   }
+  problems.push(...accessChecks(config, at));
   if (config.state.ledger === 'postgresql' && config.state.postgresql_url === null) {
     problems.push(`${at('state', 'ledger')}: postgresql needs [state] postgresql_url, such as postgresql://galaxy_importd@db.example.org:5432/galaxy_importd`);
+  }
+  return problems;
+}
+
+/**
+ * Galaxy lets a dataset be read only by users who hold every one of its access roles (AND),
+ * while a library is seen by members of any of its roles: so one role per access, and one
+ * access per library.
+ */
+function accessChecks(config: Config, at: (section: string, key: string) => string): string[] {
+  const problems: string[] = [];
+  const one = (section: string, list: readonly string[] | null | undefined): void => {
+    if (list && list.length > 1) {
+      problems.push(`${at(section, 'access')}: names ${list.length} roles (${list.join(', ')}); Galaxy lets a dataset be read only by users who hold every one of its access roles, so name one: a role with the lab's people and groups (Galaxy: Admin → Roles → Create), or one user's email`);
+    }
+  };
+  one('library', config.library.access);
+  const byLibrary = new Map<string, { section: string; access: string }>();
+  for (const [name, rule] of config.folders) {
+    one(`folder:${name}`, rule.access);
+    if (rule.library === undefined || rule.library === config.library.name) continue;
+    const access = rule.access?.[0] ?? '';
+    const first = byLibrary.get(rule.library);
+    if (!first) byLibrary.set(rule.library, { section: `folder:${name}`, access });
+    else if (first.access !== access) {
+      problems.push(`${at(`folder:${name}`, 'access')}: library ${JSON.stringify(rule.library)} gets access ${JSON.stringify(access)} here but ${JSON.stringify(first.access)} in [${first.section}]; a library has one access in Galaxy, so give every section that names it the same access`);
+    }
   }
   return problems;
 }

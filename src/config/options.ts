@@ -67,6 +67,12 @@ export const OPTIONS = [
     doc: 'The data library files go to unless a [folder:NAME] section says otherwise; created when missing.' },
   { section: 'library', key: 'description', type: { kind: 'string' }, default: 'Files from the import directory',
     doc: 'Description given to libraries galaxy-importd creates.' },
+  { section: 'library', key: 'access', type: { kind: 'list' }, example: 'lab-a',
+    doc: "One Galaxy role name, or a user's email meaning that user's private role: only its members see the library [library] name and read the datasets galaxy-importd puts there ([folder:NAME] access overrides it for a subdirectory's datasets). A public library is restricted at its first use; one restricted to other roles is left alone and reported by check, as are datasets that were readable by all before access was set. Empty: public, as Galaxy makes libraries. See docs/operations.md, \"Access and notifications\"." },
+  { section: 'library', key: 'notify', type: { kind: 'list' }, example: 'lab-a, pi@lab-a.example.org',
+    doc: 'Galaxy role names or user emails told, by a Galaxy notification, when files of a folder are ok (the default for every [folder:NAME]); needs Galaxy 23.1 or later with enable_notification_system: true. Empty: nobody is told.' },
+  { section: 'library', key: 'notify_minutes', type: num(0, 1440), default: '5',
+    doc: 'At most one notification per folder this often: files that become ok meanwhile are counted into the next one. 0 sends one per batch.' },
 
   { section: 'upload', key: 'method', type: { kind: 'enum', values: ['fetch', 'paths'] }, default: 'fetch',
     doc: "fetch: POST /api/tools/fetch with server_dir items (needs an admin key and library_import_dir). paths: the legacy upload_paths option (needs Galaxy's allow_path_paste)." },
@@ -121,6 +127,10 @@ export const FOLDER_OPTIONS = [
     doc: "Tags for the datasets. Galaxy's fetch API takes tags on library items but does not apply them, so galaxy-importd sets them on each dataset once it is ok (PATCH /api/libraries/datasets/{id}); a dataset whose tags cannot be set stays imported, with an upload.tags_failed warning." },
   { section: 'folder:NAME', key: 'link_data_only', type: { kind: 'boolean' }, example: 'false',
     doc: '[upload] link_data_only for this subdirectory.' },
+  { section: 'folder:NAME', key: 'access', type: { kind: 'list' }, example: 'lab-a',
+    doc: "[library] access for this subdirectory's datasets. When the section names its own library, that library is restricted too (every section naming one library must give it the same access). Galaxy has no access on folders: a folder's name stays visible to whoever sees its library." },
+  { section: 'folder:NAME', key: 'notify', type: { kind: 'list' }, example: 'lab-a',
+    doc: '[library] notify for this subdirectory.' },
 ] as const satisfies readonly OptionSpec[];
 
 export const SECTIONS: readonly string[] = [...new Set(OPTIONS.map((o) => o.section))];

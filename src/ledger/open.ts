@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { resolvePostgresPassword } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
@@ -49,6 +51,20 @@ export async function openLedger(config: Config, o: OpenLedgerOptions): Promise<
   }
 }
 
+/**
+ * The ledger for reading only (`scan --dry-run`): the SQLite file opened read-only, or null when
+ * there is none yet (a first start); the shared ledger as a client, which claims and writes nothing.
+ */
+export async function openLedgerReadOnly(config: Config, o: Omit<OpenLedgerOptions, 'role'>): Promise<Pick<Ledger, 'fingerprint' | 'getMeta' | 'close'> | null> {
+  if (config.state.ledger === 'postgresql') return openLedger(config, { ...o, role: 'client' });
+  if (!existsSync(path.join(config.state.dir, 'ledger.sqlite'))) return null;
+  try {
+    return new SqliteLedger(config.state.dir, Date.now, { readonly: true });
+  } catch (err) {
+    if (err instanceof LedgerError) throw new ConfigError([`[state] dir: ${err.message}`], { cause: err });
+    throw err;
+  }
+}
 
 /** Where the ledger is, for people: the SQLite file, or the database (no password: the URL never has one). */
 export function ledgerWhere(config: Config): string {

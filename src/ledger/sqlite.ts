@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ImportdError } from '../errors.js';
@@ -67,6 +67,25 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /**
+ * The ledger file for reading only, leaving the state directory as it is. A reader of a WAL
+ * database makes `-wal` and `-shm` files beside it (and, read-only, cannot remove them). So
+ * while no `-wal` file is there (no daemon has the ledger open), the file's bytes are read into
+ * memory, marked as a rollback-journal database in that copy's header (bytes 18 and 19), and
+ * opened from there; while one is there, its readers' files exist already and the file is
+ * opened read-only, seeing what the running daemon has committed.
+ */
+function openReadOnly(file: string): Database.Database {
+  if (existsSync(`${file}-wal`)) {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    db.exec('PRAGMA busy_timeout = 5000;');
+    return db;
+  }
+  const bytes = readFileSync(file);
+  if (bytes.length >= 20) bytes[18] = bytes[19] = 1;
+  return new Database(bytes, { readonly: true });
+}
+
+/**
  * The embedded ledger: one SQLite file in the state directory, WAL mode,
  * `synchronous = NORMAL` (a power cut may lose the last transactions but never
  * corrupts the file; the rebuild from Galaxy covers what is lost).
@@ -91,15 +110,24 @@ export class SqliteLedger implements Ledger {
   /** A commit at the end of a turn failed: the next write says so. */
   #failure: LedgerError | null = null;
 
-  constructor(stateDir: string, clock: () => number = Date.now) {
+  /**
+   * `readonly`: only read an existing ledger (`scan --dry-run`): nothing is created, migrated or
+   * written, so the file's bytes stay as they are; a write throws.
+   */
+  constructor(stateDir: string, clock: () => number = Date.now, o: { readonly?: boolean } = {}) {
     this.file = path.join(stateDir, 'ledger.sqlite');
     this.#clock = clock;
     try {
-      mkdirSync(stateDir, { recursive: true });
-      this.#db = new Database(this.file);
-      KEEP_ALIVE.push(this.#db);
-      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-      this.#migrate();
+      if (o.readonly === true) {
+        this.#db = openReadOnly(this.file);
+        KEEP_ALIVE.push(this.#db);
+      } else {
+        mkdirSync(stateDir, { recursive: true });
+        this.#db = new Database(this.file);
+        KEEP_ALIVE.push(this.#db);
+        this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+        this.#migrate();
+      }
     } catch (err) {
       throw new LedgerError(`cannot open the ledger ${this.file}: ${(err as Error).message}. Check that [state] dir is on a local disk and writable by this user.`, { cause: err });
     }

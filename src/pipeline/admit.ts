@@ -2,7 +2,7 @@ import { accessSync, constants as fsc, existsSync, promises as fsp, statSync } f
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../clock.js';
-import type { FileState, Ledger } from '../ledger/ledger.js';
+import type { FileRecord, FileState, Ledger } from '../ledger/ledger.js';
 import { DONE_STATES } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
 import type { EntryKind } from '../watch/walk.js';
@@ -38,6 +38,54 @@ export function ignoredReason(relPath: string, isIgnored: (name: string) => bool
   if (readyMarker !== null && name === readyMarker) return 'ready marker';
   const hit = parts.find((p) => isIgnored(p));
   return hit === undefined ? null : `name matches [import] ignore (${hit})`;
+}
+
+/** A name that is not valid UTF-8 reaches us with U+FFFD in place of its bad bytes, so the name we have opens nothing. */
+export const UNDECODABLE = 'the name is not valid UTF-8 (shown with \uFFFD for the bad bytes), so it cannot be opened or given to Galaxy: rename it with UTF-8 characters';
+
+/** Why a symlink is never imported (its target is missing, or outside the import directory), or null when it may be. */
+export async function symlinkSkip(full: string, realImportDir: string): Promise<string | null> {
+  let real: string;
+  try {
+    real = await fsp.realpath(full);
+  } catch {
+    return 'symlink whose target does not exist (or a symlink loop)';
+  }
+  const inside = path.relative(realImportDir, real);
+  if (inside.startsWith('..') || path.isAbsolute(inside)) {
+    return `symlink leaves the import directory (points to ${real}); Galaxy would import it with an admin key, so galaxy-importd refuses it`;
+  }
+  return null;
+}
+
+/** Why this user cannot read a settled file, with what to do, or null when it can. */
+export function unreadableReason(full: string): string | null {
+  try {
+    accessSync(full, fsc.R_OK);
+    return null;
+  } catch (err) {
+    return `not readable by this user (${(err as NodeJS.ErrnoException).code ?? 'error'}): fix its permissions, then run galaxy-importd retry`;
+  }
+}
+
+/**
+ * What a file's stat and its ledger row say before it settles: a directory; skipped (not a
+ * regular file, or the first start's backlog with backlog = skip); done (the ledger holds this
+ * very version); or a candidate. `changed`: a done version of it was replaced.
+ */
+export type StatVerdict =
+  | { kind: 'directory' }
+  | { kind: 'done'; state: FileState }
+  | { kind: 'skip'; reason: string; changed: string | null }
+  | { kind: 'candidate'; changed: string | null };
+
+export function statVerdict(st: Stats, prev: Pick<FileRecord, 'state' | 'size' | 'mtimeMs'> | undefined, skipBacklog: boolean): StatVerdict {
+  if (st.isDirectory()) return { kind: 'directory' };
+  if (!st.isFile()) return { kind: 'skip', reason: 'not a regular file (FIFO, socket or device)', changed: null };
+  if (prev && prev.size === st.size && prev.mtimeMs === st.mtimeMs && DONE_STATES.has(prev.state)) return { kind: 'done', state: prev.state };
+  const changed = prev && DONE_STATES.has(prev.state) && prev.state !== 'skipped' ? `was ${prev.state} with size ${prev.size}` : null;
+  if (skipBacklog) return { kind: 'skip', reason: 'present at the very first start and [import] backlog = skip', changed };
+  return { kind: 'candidate', changed };
 }
 
 /**
@@ -219,16 +267,9 @@ export class Admission {
       }
     }
     if (lst?.isSymbolicLink()) {
-      let real: string;
-      try {
-        real = await fsp.realpath(full);
-      } catch {
-        this.#d.files.rejected(relPath, { size: 0, mtimeMs: lst.mtimeMs }, 'skipped', 'symlink whose target does not exist (or a symlink loop)');
-        return;
-      }
-      const inside = path.relative(this.#d.realImportDir, real);
-      if (inside.startsWith('..') || path.isAbsolute(inside)) {
-        this.#d.files.rejected(relPath, { size: 0, mtimeMs: lst.mtimeMs }, 'skipped', `symlink leaves the import directory (points to ${real}); Galaxy would import it with an admin key, so galaxy-importd refuses it`);
+      const reason = await symlinkSkip(full, this.#d.realImportDir);
+      if (reason !== null) {
+        this.#d.files.rejected(relPath, { size: 0, mtimeMs: lst.mtimeMs }, 'skipped', reason);
         return;
       }
     }
@@ -243,10 +284,9 @@ export class Admission {
 
   /** Settled: readable? claimed by this process? Then routed and queued. */
   ready(relPath: string, fp: Fingerprint): void {
-    try {
-      accessSync(path.join(this.#d.importDir, relPath), fsc.R_OK);
-    } catch (err) {
-      this.#d.files.rejected(relPath, fp, 'failed', `not readable by this user (${(err as NodeJS.ErrnoException).code ?? 'error'}): fix its permissions, then run galaxy-importd retry`);
+    const unreadable = unreadableReason(path.join(this.#d.importDir, relPath));
+    if (unreadable !== null) {
+      this.#d.files.rejected(relPath, fp, 'failed', unreadable);
       this.#d.shrank?.();
       return;
     }
@@ -268,19 +308,13 @@ export class Admission {
 
   /** The part that needs only the file's stat: type, ledger, backlog. */
   #admitStat(relPath: string, st: Stats, initial: boolean): void {
-    if (st.isDirectory()) return;
-    const fp = { size: st.size, mtimeMs: st.mtimeMs };
-    if (!st.isFile()) {
-      this.#d.files.rejected(relPath, fp, 'skipped', 'not a regular file (FIFO, socket or device)');
-      return;
-    }
     const prev = this.#d.ledger.fingerprint(relPath);
-    if (prev && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs && DONE_STATES.has(prev.state)) return;
-    if (prev && DONE_STATES.has(prev.state) && prev.state !== 'skipped') {
-      this.#d.emit({ type: 'file.changed', file: relPath, size: fp.size, reason: `was ${prev.state} with size ${prev.size}` });
-    }
-    if (initial && this.#d.skipBacklog) {
-      this.#d.files.rejected(relPath, fp, 'skipped', 'present at the very first start and [import] backlog = skip');
+    const verdict = statVerdict(st, prev, initial && this.#d.skipBacklog);
+    if (verdict.kind === 'directory' || verdict.kind === 'done') return;
+    const fp = { size: st.size, mtimeMs: st.mtimeMs };
+    if (verdict.changed !== null) this.#d.emit({ type: 'file.changed', file: relPath, size: fp.size, reason: verdict.changed });
+    if (verdict.kind === 'skip') {
+      this.#d.files.rejected(relPath, fp, 'skipped', verdict.reason);
       return;
     }
     // A new version of an uploaded file is taken in at once: its row holds what a rewrite during its upload needs (files.ts, queued).
@@ -299,7 +333,6 @@ export class Admission {
    * name we have opens nothing: say so instead of dropping the file silently.
    */
   #skipUndecodable(relPath: string): void {
-    if (!relPath.includes('\uFFFD')) return;
-    this.#d.files.rejected(relPath, { size: 0, mtimeMs: 0 }, 'skipped', 'the name is not valid UTF-8 (shown with \uFFFD for the bad bytes), so it cannot be opened or given to Galaxy: rename it with UTF-8 characters');
+    if (relPath.includes('\uFFFD')) this.#d.files.rejected(relPath, { size: 0, mtimeMs: 0 }, 'skipped', UNDECODABLE);
   }
 }

@@ -9,6 +9,10 @@ export interface Route {
   dbkey: string;
   tags: readonly string[];
   link: boolean;
+  /** The Galaxy role (a name, or an email for a user's private role) its dataset is restricted to; null: readable by all who see the library. */
+  access: string | null;
+  /** Roles or emails told when files of this folder are ok. */
+  notify: readonly string[];
 }
 
 /** The target folder's identity, for batching and caching: library and folder path. */
@@ -38,5 +42,18 @@ export function routeFile(relPath: string, config: Pick<Config, 'library' | 'upl
     dbkey: rule?.dbkey ?? config.upload.dbkey,
     tags: rule?.tags ?? [],
     link: rule?.link_data_only ?? config.upload.link_data_only,
+    access: rule?.access !== undefined ? (rule.access[0] ?? null) : libraryAccess(rule?.library ?? config.library.name, config),
+    notify: rule?.notify ?? config.library.notify ?? [],
   };
+}
+
+/**
+ * The role a library is restricted to: [library] access for [library] name; for another
+ * library, the access of the [folder:NAME] sections that name it (config/load.ts keeps them
+ * equal); null when public.
+ */
+export function libraryAccess(library: string, config: Pick<Config, 'library' | 'folders'>): string | null {
+  if (library === config.library.name) return config.library.access?.[0] ?? null;
+  for (const rule of config.folders.values()) if (rule.library === library) return rule.access?.[0] ?? null;
+  return null;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -213,6 +213,89 @@ describe('galaxy-importd run and scan, as processes', () => {
     assert.match(warned.stdout, /^all checks passed$/m);
     assert.equal(plain.code, 0);
     assert.doesNotMatch(plain.stdout, /^warn/m);
+  });
+});
+
+describe('scan --dry-run', () => {
+  interface Planned { file: string; action: string; reason?: string; library?: string; folder?: string; dbkey?: string; access?: string | null; tags?: string[]; note?: string }
+  const plan = (stdout: string): Map<string, Planned> => new Map((JSON.parse(stdout) as { files: Planned[] }).files.map((f) => [f.file, f]));
+
+  it('on a first start: says where each file would go and why others are left out; asks Galaxy nothing and creates no ledger', async (t) => {
+    const s = await setup(t, {
+      library: { access: 'lab-x' },
+      'folder:labA': { library: 'Lab A', access: 'lab-a', dbkey: 'hg38', tags: 'run42' },
+    });
+    put(s.importDir, 'run1/a.fastq');
+    put(s.importDir, 'run1/deep/b.bed');
+    put(s.importDir, 'run1/c.part');
+    put(s.importDir, 'labA/d.txt');
+    put(s.importDir, '.snapshot/e.txt');
+
+    const text = await runCli(['--config', s.configFile, 'scan', '--dry-run'], { env: {} });
+    const json = await runCli(['--config', s.configFile, 'scan', '--dry-run', '--json'], { env: {} });
+
+    assert.equal(text.code, 0, text.stderr);
+    assert.equal(json.code, 0, json.stderr);
+    assert.match(text.stdout, /^upload "run1\/a\.fastq" -> "Imports" \/run1/m);
+    assert.match(text.stdout, /^skip {3}"run1\/c\.part": name matches \[import\] ignore \(c\.part\)/m);
+    assert.match(text.stdout, /"Lab A" \/labA: 1 file, \d+ bytes \(file_type auto; dbkey hg38; tags run42; access lab-a only\)/);
+    assert.match(text.stdout, /3 to upload, 0 done already, 2 skipped/);
+    const files = plan(json.stdout);
+    assert.deepEqual([...files.keys()].sort(), ['.snapshot/', 'labA/d.txt', 'run1/a.fastq', 'run1/c.part', 'run1/deep/b.bed']);
+    assert.deepEqual({ ...files.get('run1/deep/b.bed'), size: 0, note: '' }, { file: 'run1/deep/b.bed', action: 'upload', size: 0, note: '', library: 'Imports', folder: '/run1/deep', file_type: 'auto', dbkey: '?', tags: [], link_data_only: false, access: 'lab-x', notify: [] });
+    assert.equal(files.get('labA/d.txt')?.access, 'lab-a');
+    assert.equal(files.get('.snapshot/')?.action, 'skip');
+    assert.deepEqual(s.emu.requests, [], 'Galaxy was asked nothing');
+    assert.equal(existsSync(s.stateDir), false, 'no ledger was created, nor its directory');
+  });
+
+  it('after a scan: imported files are done, new and changed ones would upload, and the ledger file is byte for byte the same', async (t) => {
+    const s = await setup(t, { import: { ready_marker: '.ready' } });
+    put(s.importDir, 'run1/a.txt');
+    put(s.importDir, 'run1/b.txt');
+    put(s.importDir, 'run1/.ready', '');
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    assert.equal(scan.code, 0, scan.stderr);
+    put(s.importDir, 'run1/b.txt', 'a new version\n');
+    put(s.importDir, 'run1/c.txt');
+    put(s.importDir, 'run2/d.txt');
+    const ledgerFile = path.join(s.stateDir, 'ledger.sqlite');
+    const before = readFileSync(ledgerFile);
+    const stateBefore = readdirSync(s.stateDir).sort();
+    s.emu.requests.length = 0;
+
+    const dry = await runCli(['--config', s.configFile, 'scan', '--dry-run', '--json'], { env: {} });
+
+    assert.equal(dry.code, 0, dry.stderr);
+    const files = plan(dry.stdout);
+    assert.equal(files.get('run1/a.txt')?.action, 'done');
+    assert.match(files.get('run1/a.txt')?.reason ?? '', /^ok in the ledger/);
+    assert.equal(files.get('run1/b.txt')?.action, 'upload');
+    assert.match(files.get('run1/b.txt')?.note ?? '', /a new version \(the ledger's was ok with size \d+\)/);
+    assert.equal(files.get('run1/c.txt')?.action, 'upload');
+    assert.equal(files.get('run2/d.txt')?.action, 'wait');
+    assert.match(files.get('run2/d.txt')?.reason ?? '', /no ready marker \(\.ready\)/);
+    assert.equal(files.get('run1/.ready')?.action, 'skip');
+    assert.ok(readFileSync(ledgerFile).equals(before), 'the ledger file is unchanged');
+    assert.deepEqual(readdirSync(s.stateDir).sort(), stateBefore, 'no file was added to the state directory');
+    assert.deepEqual(s.emu.requests, [], 'Galaxy was asked nothing');
+  });
+
+  it('with backlog = skip on a first start, the files present are skipped', async (t) => {
+    const s = await setup(t, { import: { backlog: 'skip' } });
+    put(s.importDir, 'run1/a.txt');
+
+    const dry = await runCli(['--config', s.configFile, 'scan', '--dry-run', '--json'], { env: {} });
+
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(plan(dry.stdout).get('run1/a.txt')?.reason ?? '', /very first start and \[import\] backlog = skip/);
+  });
+
+  it('--dry-run with another command is a usage error', async (t) => {
+    const s = await setup(t);
+    const run = await runCli(['--config', s.configFile, 'run', '--dry-run'], { env: s.env });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--dry-run goes with scan only/);
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FileRecord } from '../../src/ledger/ledger.js';
@@ -24,6 +24,36 @@ const record = (p: string, fields: Partial<FileRecord> = {}): FileRecord => ({
 });
 
 describe('SqliteLedger', () => {
+  it('read-only: reads a closed ledger without adding a file beside it, and a ledger in use as its writer committed it', async (t) => {
+    const dir = path.join(tempDir(t), 'state');
+    const writer = new SqliteLedger(dir);
+    writer.put(record('run1/a.bed', { state: 'ok' }));
+    writer.setMeta('first_start_done', 'yes');
+    await writer.close();
+    const bytes = readFileSync(path.join(dir, 'ledger.sqlite'));
+
+    const closed = new SqliteLedger(dir, Date.now, { readonly: true });
+    const seen = closed.fingerprint('run1/a.bed');
+    assert.throws(() => {
+      closed.put(record('run1/b.bed'));
+      closed.flush();
+    });
+    await closed.close();
+
+    assert.deepEqual(seen, { state: 'ok', size: 10, mtimeMs: 1000 });
+    assert.deepEqual(readdirSync(dir), ['ledger.sqlite']);
+    assert.ok(readFileSync(path.join(dir, 'ledger.sqlite')).equals(bytes));
+
+    const running = new SqliteLedger(dir);
+    t.after(() => running.close());
+    running.put(record('run1/c.bed', { state: 'queued' }));
+    running.flush();
+    const reader = new SqliteLedger(dir, Date.now, { readonly: true });
+    t.after(() => reader.close());
+    assert.equal(reader.fingerprint('run1/c.bed')?.state, 'queued');
+    assert.equal(reader.getMeta('first_start_done'), 'yes');
+  });
+
   it('creates the state directory and keeps records across reopening', (t) => {
     const dir = path.join(tempDir(t), 'state', 'nested');
     const first = new SqliteLedger(dir);

@@ -64,6 +64,12 @@ const ROWS: Row[] = [
   { name: 'a listen address without a port', config: replace('listen =', 'listen = localhost'), code: 2, message: /\[http\] listen: expected host:port \(such as 127\.0\.0\.1:9187\) or nothing, got "localhost"/ },
   { name: 'after_upload with an unknown action', config: add('import', 'after_upload = archive'), code: 2, message: /\[import\] after_upload: expected keep, delete or move:DIR, got "archive"/ },
   { name: 'a value given twice as key[]', config: add('import', 'ignore[] = *.tmp'), code: 2, message: /expected a single value|unknown key/ },
+  // Access and notifications (issue 14)
+  { name: 'access naming several roles', config: (v) => `${v}\n[library]\naccess = lab-a, lab-b\n`, code: 2, message: /\[library\] access: names 2 roles \(lab-a, lab-b\); Galaxy lets a dataset be read only by users who hold every one of its access roles, so name one/ },
+  { name: 'a folder access naming several roles', config: (v) => `${v}\n[folder:run1]\naccess = a@x.org, b@x.org\n`, code: 2, message: /\[folder:run1\] access: names 2 roles/ },
+  { name: 'two folder sections giving one library different access', config: (v) => `${v}\n[folder:run1]\nlibrary = Lab\naccess = lab-a\n[folder:run2]\nlibrary = Lab\naccess = lab-b\n`, code: 2, message: /\[folder:run2\] access: library "Lab" gets access "lab-b" here but "lab-a" in \[folder:run1\]; a library has one access in Galaxy/ },
+  { name: 'notify_minutes that is not a number', config: (v) => `${v}\n[library]\nnotify_minutes = soon\n`, code: 2, message: /\[library\] notify_minutes: expected a number from 0 to 1440, got "soon"/ },
+  { name: 'an unknown key in a folder section (notify typo)', config: (v) => `${v}\n[folder:run1]\nnotfy = lab-a\n`, code: 2, message: /\[folder:run1\] notfy: unknown key; did you mean notify\?/ },
   // Galaxy URL
   { name: 'a Galaxy URL that is not http(s)', config: replace(/url = .*/, 'url = ftp://galaxy.example.org'), code: 2, message: /\[galaxy\] url: expected an http:\/\/ or https:\/\/ URL, got "ftp:\/\/galaxy\.example\.org"/ },
   { name: 'a Galaxy URL carrying key= (the key is not echoed)', config: replace(/url = .*/, 'url = http://127.0.0.1:1/?key=SECRET-IN-URL'), code: 2, message: /the URL carries a key= parameter: put the API key in api_key_file or \$GALAXY_API_KEY/, hides: 'SECRET-IN-URL' },

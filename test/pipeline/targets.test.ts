@@ -7,7 +7,7 @@ import type { TargetClient } from '../../src/pipeline/targets.js';
 import { Targets } from '../../src/pipeline/targets.js';
 import { events, memoryRows, turns } from '../fakes.js';
 
-const route = (folder: string[]): Route => ({ library: 'Lab', folder, fileType: 'auto', dbkey: '?', tags: [], link: false });
+const route = (folder: string[]): Route => ({ library: 'Lab', folder, fileType: 'auto', dbkey: '?', tags: [], link: false, access: null, notify: [] });
 
 /** A Galaxy of libraries and folders in memory, counting the calls. */
 function galaxy(o: { loseCreateAnswer?: boolean } = {}) {
