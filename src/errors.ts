@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'GALAXY_UNREACHABLE'
   | 'LEDGER_ERROR'
   | 'LEDGER_UNAVAILABLE'
+  | 'ACCESS_ERROR'
   | 'STOPPED';
 
 /**

@@ -13,7 +13,33 @@ export interface LibrarySummary {
   /** F-prefixed. */
   root_folder_id: string;
   deleted?: boolean;
+  /** False once the library's access is restricted to roles. */
+  public?: boolean;
   [key: string]: unknown;
+}
+
+export interface RoleSummary {
+  id: string;
+  name: string;
+  /** private (a user's own, named by the email), admin, sharing, user_tool, … */
+  type?: string;
+  [key: string]: unknown;
+}
+
+/** A role in a permissions answer: [name, id]. */
+export type NamedRole = [string, string];
+
+export interface LibraryPermissions {
+  access_library_role_list: NamedRole[];
+  add_library_item_role_list?: NamedRole[];
+  manage_library_role_list?: NamedRole[];
+  modify_library_role_list?: NamedRole[];
+}
+
+export interface DatasetPermissions {
+  access_dataset_roles: NamedRole[];
+  manage_dataset_roles?: NamedRole[];
+  modify_item_roles?: NamedRole[];
 }
 
 export interface ContentsEntry {
@@ -47,6 +73,8 @@ export interface FolderItem {
   state?: string;
   raw_size?: number;
   deleted?: boolean;
+  /** A dataset readable by everyone who sees its library (no access roles). */
+  is_unrestricted?: boolean;
   [key: string]: unknown;
 }
 
@@ -83,6 +111,16 @@ export function expectObject(value: unknown, method: string, path: string, keys:
   const obj = value as Json;
   for (const key of keys) {
     if (typeof obj[key] !== 'string') throw shapeError(method, path, `the field "${key}" is missing or not a string`);
+  }
+  return obj;
+}
+
+/** A permissions answer: an object whose `key` is a list of [name, id] pairs. */
+export function expectRoleLists(value: unknown, method: string, path: string, key: string): Json {
+  const obj = expectObject(value, method, path, []);
+  const list = obj[key];
+  if (!Array.isArray(list) || !list.every((r) => Array.isArray(r) && r.length >= 2 && r.every((x) => typeof x === 'string'))) {
+    throw shapeError(method, path, `the field "${key}" is missing or not a list of [role name, role id] pairs`);
   }
   return obj;
 }

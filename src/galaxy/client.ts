@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { ContentsEntry, CreatedItem, FetchItem, FolderDetails, FolderItem, Json, JobSummary, LibrarySummary } from './answers.js';
-import { expectArray, expectObject, shapeError } from './answers.js';
+import type { ContentsEntry, CreatedItem, DatasetPermissions, FetchItem, FolderDetails, FolderItem, Json, JobSummary, LibraryPermissions, LibrarySummary, RoleSummary } from './answers.js';
+import { expectArray, expectObject, expectRoleLists, shapeError } from './answers.js';
 import { isUnusable } from './errors.js';
 import type { PageOf, RecentOptions } from './folder-pages.js';
 import { allItems, leadingFolders, recentDatasets } from './folder-pages.js';
@@ -13,7 +13,7 @@ import { createAgent, GalaxyHttp, unlimited } from './http.js';
  * relies on; anything else passes through untouched.
  */
 
-export type { LibrarySummary, ContentsEntry, CreatedItem, FolderDetails, FolderItem, JobSummary, FetchItem } from './answers.js';
+export type { LibrarySummary, ContentsEntry, CreatedItem, DatasetPermissions, FolderDetails, FolderItem, JobSummary, FetchItem, LibraryPermissions, NamedRole, RoleSummary } from './answers.js';
 
 export interface GalaxyClientOptions {
   url: string;
@@ -205,6 +205,40 @@ export class GalaxyClient {
   async updateLibraryDataset(datasetId: string, fields: { tags?: readonly string[]; name?: string; genome_build?: string; misc_info?: string }): Promise<Json> {
     const p = `/api/libraries/datasets/${enc(datasetId)}`;
     return this.#json('PATCH', p, fields, (b) => expectObject(b, 'PATCH', p, ['id']));
+  }
+
+  // ---- roles and permissions --------------------------------------------------------------------
+
+  /** Every role an admin can see: groups' and admins' roles, and each user's private role (named by the user's email). */
+  async listRoles(): Promise<RoleSummary[]> {
+    const p = '/api/roles';
+    return await this.#json('GET', p, undefined, (b) => expectArray(b, 'GET', p, ['id', 'name'])) as RoleSummary[];
+  }
+
+  /** A library's roles by permission, each role as [name, id]. */
+  async libraryPermissions(libraryId: string): Promise<LibraryPermissions> {
+    const p = `/api/libraries/${enc(libraryId)}/permissions?scope=current`;
+    return await this.#json('GET', p, undefined, (b) => expectRoleLists(b, 'GET', `/api/libraries/${enc(libraryId)}/permissions`, 'access_library_role_list')) as unknown as LibraryPermissions;
+  }
+
+  /**
+   * Set a library's permissions (each a list of role ids; the ones left out are emptied). Galaxy
+   * leaves out, with only a line in its own log, a role it finds invalid: the answer says what holds.
+   */
+  async setLibraryPermissions(libraryId: string, ids: { access: readonly string[]; add: readonly string[]; manage: readonly string[]; modify: readonly string[] }): Promise<LibraryPermissions> {
+    const p = `/api/libraries/${enc(libraryId)}/permissions`;
+    const body = { action: 'set_permissions', 'access_ids[]': ids.access, 'add_ids[]': ids.add, 'manage_ids[]': ids.manage, 'modify_ids[]': ids.modify };
+    return await this.#json('POST', p, body, (b) => expectRoleLists(b, 'POST', p, 'access_library_role_list')) as unknown as LibraryPermissions;
+  }
+
+  /**
+   * Restrict a library dataset (its `ld` id) to roles: who may read it (`access`: a user needs
+   * every one of them) and manage its permissions. Invalid roles are left out as above.
+   */
+  async setDatasetPermissions(datasetId: string, ids: { access: readonly string[]; manage: readonly string[] }): Promise<DatasetPermissions> {
+    const p = `/api/libraries/datasets/${enc(datasetId)}/permissions`;
+    const body = { action: 'set_permissions', 'access_ids[]': ids.access, 'manage_ids[]': ids.manage };
+    return await this.#json('POST', p, body, (b) => expectRoleLists(b, 'POST', p, 'access_dataset_roles')) as unknown as DatasetPermissions;
   }
 
   // ---- folders -----------------------------------------------------------------------------------

@@ -43,6 +43,9 @@ export type DaemonEvent =
   | { type: 'library.created'; library: string; id: string }
   | { type: 'folder.created'; folder: string; id: string }
   | { type: 'library.duplicate'; library: string; id: string }
+  // Access and notifications (pipeline/access.ts, pipeline/notify.ts)
+  | { type: 'library.restricted'; library: string; id: string; access: string }
+  | { type: 'library.access_differs'; library: string; id: string; access: string; roles: readonly string[] }
   // After upload
   | { type: 'file.after_upload'; file: string; action: string; err?: string }
   // Galaxy as a whole

@@ -53,6 +53,8 @@ const LINES: { [T in EventType]: Line<T> } = {
   'library.created': { level: 'info', message: 'library created', component: null },
   'folder.created': { level: 'info', message: 'folder created', component: null },
   'library.duplicate': { level: 'warn', message: 'several libraries have this name; using the first Galaxy lists', component: null },
+  'library.restricted': { level: 'info', message: 'library restricted: only members of its access role see it', component: null },
+  'library.access_differs': { level: 'warn', message: 'the library is restricted to other roles than its access; left as it is (galaxy-importd check reports it; change it in Galaxy, or the config)', component: null },
   'file.after_upload': {
     level: (e) => (e.err === undefined ? 'info' : 'warn'),
     message: (e) => (e.err === undefined ? 'file handled after upload' : 'could not move or delete the file after its upload; it stays recorded as ok'),

@@ -24,7 +24,7 @@ export interface ConfirmDeps {
   /** Where the job looks go: shared with the other batches in flight. */
   jobs: Pick<JobLooks, 'look'>;
   files: Pick<Files, 'ok' | 'failed' | 'datasetKnown'>;
-  details: Pick<Details, 'info' | 'stderr' | 'tag'>;
+  details: Pick<Details, 'info' | 'stderr' | 'finish'>;
   gate: { wait(): Promise<void>; block(message: string): void };
   isClaimed: (datasetId: string) => boolean;
   clock: Pick<Clock, 'now' | 'sleep'>;
@@ -103,7 +103,7 @@ export class Confirmer {
         if (matched.get(f.path)?.state === 'ok') continue;
         this.#d.files.failed(f, route, `Galaxy ${jobId === null ? 'dataset' : `job ${jobId}`} still ${state} after ${Math.round(this.#d.jobTimeoutMs / 60_000)} min ([upload] job_timeout_minutes); run galaxy-importd retry once Galaxy's job handlers work`, attempt);
       }
-      await this.#ok(files, route, jobId, matched);
+      await this.#ok(files, route, jobId, matched, attempt);
       return { kind: 'done' };
     }
     const ended = job?.state ?? 'unknown';
@@ -113,7 +113,7 @@ export class Confirmer {
       for (const f of files) this.#d.files.failed(f, route, reason, attempt);
       return { kind: 'done' };
     }
-    await this.#ok(files, route, jobId, matched);
+    await this.#ok(files, route, jobId, matched, attempt);
     await this.#notOk(files, route, target, jobId, attempt, items, matched);
     return { kind: 'done' };
   }
@@ -145,11 +145,16 @@ export class Confirmer {
     return await this.#d.client.folderContents(target.folderId);
   }
 
-  async #ok(files: readonly ReadyFile[], route: Route, jobId: string | null, matched: ReadonlyMap<string, FolderItem>): Promise<void> {
-    await this.#d.details.tag(files, route, matched);
+  async #ok(files: readonly ReadyFile[], route: Route, jobId: string | null, matched: ReadonlyMap<string, FolderItem>, attempt: number): Promise<void> {
+    const unrestricted = await this.#d.details.finish(files, route, matched);
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state !== 'ok') continue;
+      const why = unrestricted.get(f.path);
+      if (why !== undefined) {
+        this.#d.files.failed(f, route, why, attempt);
+        continue;
+      }
       this.#d.files.ok(f, route, item.id, { jobId });
       void this.#d.afterOk(f);
     }

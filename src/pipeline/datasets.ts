@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import type { Emit } from '../observe/events.js';
+import type { Access } from './access.js';
 import type { ReadyFile } from './files.js';
 import { backoffMs, classify, retry } from './retry.js';
 import type { Route } from './route.js';
@@ -67,26 +68,33 @@ export function existingDatasets(files: readonly ReadyFile[], items: readonly Fo
 export type DetailClient = Pick<GalaxyClient, 'showJob' | 'showLibraryContent' | 'updateLibraryDataset'>;
 
 /**
- * What a failure's reason quotes (a job's stderr, a dataset's info) and the [folder] tags set
- * after an upload. Each Galaxy call is asked up to three times while its failure is transient;
+ * What a failure's reason quotes (a job's stderr, a dataset's info), and the tags and access an
+ * ok dataset gets (finish). Each Galaxy call is asked up to three times while its failure is transient;
  * a detail that cannot be had is left out of the reason.
  */
 export class Details {
   readonly #client: DetailClient;
+  readonly #access: Pick<Access, 'dataset'>;
   readonly #o: { clock: Pick<Clock, 'sleep'>; signal: AbortSignal; emit: Emit; random?: () => number };
 
-  constructor(client: DetailClient, o: { clock: Pick<Clock, 'sleep'>; signal: AbortSignal; emit: Emit; random?: () => number }) {
+  constructor(client: DetailClient, access: Pick<Access, 'dataset'>, o: { clock: Pick<Clock, 'sleep'>; signal: AbortSignal; emit: Emit; random?: () => number }) {
     this.#client = client;
+    this.#access = access;
     this.#o = o;
+  }
+
+  /** A Galaxy call, asked again while its failure is transient (three times in all); throws the last failure. */
+  async #persist<T>(ask: () => Promise<T>): Promise<T> {
+    return await retry(ask, {
+      clock: this.#o.clock,
+      signal: this.#o.signal,
+      onFailure: (err, attempt) => (attempt >= 3 || classify(err).kind !== 'transient' ? null : backoffMs(attempt, { firstMs: 1000, capMs: 2000, jitter: true }, null, this.#o.random)),
+    });
   }
 
   async #ask<T>(ask: () => Promise<T>): Promise<T | null> {
     try {
-      return await retry(ask, {
-        clock: this.#o.clock,
-        signal: this.#o.signal,
-        onFailure: (err, attempt) => (attempt >= 3 || classify(err).kind !== 'transient' ? null : backoffMs(attempt, { firstMs: 1000, capMs: 2000, jitter: true }, null, this.#o.random)),
-      });
+      return await this.#persist(ask);
     } catch {
       return null;
     }
@@ -107,18 +115,31 @@ export class Details {
   }
 
   /**
-   * [folder:NAME] tags: Galaxy's fetch API takes tags on library items but does not apply
-   * them (docs/galaxy-notes.md), so they are set on each ok dataset that lacks them.
+   * What each ok dataset gets before its file is recorded ok. [folder:NAME] tags: Galaxy's fetch
+   * API takes tags on library items but does not apply them (docs/galaxy-notes.md), so they are
+   * set on each ok dataset that lacks them; a failure leaves it imported, with a warning. Access:
+   * the dataset is restricted to the route's role (access.ts); a failure keeps its file from ok.
+   * Returns the files whose dataset could not be restricted, with why.
    */
-  async tag(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>): Promise<void> {
-    if (route.tags.length === 0) return;
+  async finish(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>): Promise<Map<string, string>> {
+    const unrestricted = new Map<string, string>();
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state !== 'ok') continue;
       const have = Array.isArray(item.tags) ? item.tags.map(String) : [];
-      if (route.tags.every((tag) => have.includes(tag))) continue;
-      const done = await this.#ask(() => this.#client.updateLibraryDataset(item.id, { tags: route.tags }));
-      if (done === null) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
+      if (route.tags.length > 0 && !route.tags.every((tag) => have.includes(tag))) {
+        const done = await this.#ask(() => this.#client.updateLibraryDataset(item.id, { tags: route.tags }));
+        if (done === null) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
+      }
+      const role = route.access;
+      if (role === null || item.is_unrestricted === false) continue;
+      try {
+        await this.#persist(() => this.#access.dataset(item, role));
+      } catch (err) {
+        if (this.#o.signal.aborted) throw err;
+        unrestricted.set(f.path, `dataset ${item.id} is in Galaxy but could not be restricted to the role ${JSON.stringify(role)} ([folder] access): ${classify(err).message}. Until it is, everyone who sees its library can read it; galaxy-importd retry restricts it without uploading again`);
+      }
     }
+    return unrestricted;
   }
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config/load.js';
 import type { GalaxyClient } from '../galaxy/client.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
+import { Access } from './access.js';
 import { Confirmer } from './confirm.js';
 import { Details } from './datasets.js';
 import { Files } from './files.js';
@@ -12,7 +13,7 @@ import { HistoryPool } from './histories.js';
 import { JobLooks } from './job-looks.js';
 import { Recovery } from './recover.js';
 import { galaxyBackoff, waitOutGalaxy } from './retry.js';
-import { folderText } from './route.js';
+import { folderText, libraryAccess } from './route.js';
 import type { Route } from './route.js';
 import { fetchSubmitter, pathsSubmitter } from './submit.js';
 import { Targets } from './targets.js';
@@ -29,7 +30,7 @@ export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_
 
 export interface PipelineDeps {
   config: Config;
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolder' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder'>;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolder' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions'>;
   ledger: Ledger;
   gate: Pick<Gate, 'wait' | 'block'>;
   clock: Clock;
@@ -48,7 +49,8 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
   const { config, client, ledger, gate, clock, emit, signal } = d;
   const upload = config.upload;
   const files = new Files({ ledger, emit, clock, shrank: d.shrank });
-  const details = new Details(client, { clock, signal, emit, ...(d.random ? { random: d.random } : {}) });
+  const access = new Access({ client, clock, emit });
+  const details = new Details(client, access, { clock, signal, emit, ...(d.random ? { random: d.random } : {}) });
   const histories = new HistoryPool(client, ledger, { max: upload.concurrency });
   const submitter = upload.method === 'fetch' ? fetchSubmitter(client) : pathsSubmitter(client, config.import.dir ?? '');
   const backoff = galaxyBackoff(upload.backoff_max_seconds * 1000);
@@ -68,7 +70,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     datasetName: (f, r) => submitter.datasetName(f, r),
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
-  const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator });
+  const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, access, libraryAccess: (name) => libraryAccess(name, config) });
   const uploads = new Uploads({
     files, targets, histories, submitter, confirmer, recovery, coordinator: ledger.coordinator, gate, onFailure, clock, signal, emit,
     ...(d.random ? { random: d.random } : {}),

@@ -22,11 +22,11 @@ export type Recovered = { kind: 'stopped' } | { kind: 'resend' } | { kind: 'job'
 
 export interface RecoverDeps {
   client: Pick<GalaxyClient, 'listJobs' | 'folderContents' | 'recentDatasets'>;
-  files: Pick<Files, 'ok' | 'jobKnown' | 'unassigned'>;
+  files: Pick<Files, 'ok' | 'failed' | 'attempts' | 'jobKnown' | 'unassigned'>;
   ledger: { jobsOf(historyId: string): Set<string>; isClaimed(datasetId: string): boolean };
   histories: Pick<HistoryPool, 'release'>;
   submitter: Pick<Submitter, 'datasetName' | 'createsFirst'>;
-  details: Pick<Details, 'tag'>;
+  details: Pick<Details, 'finish'>;
   clock: Pick<Clock, 'sleep' | 'now'>;
   signal: AbortSignal;
   emit: Emit;
@@ -99,7 +99,11 @@ export class Recovery {
       const match = ok.get(f.path);
       if (!match) continue;
       adopted.add(f.path);
-      await this.#d.details.tag([f], route, new Map([[f.path, match]]));
+      const why = (await this.#d.details.finish([f], route, new Map([[f.path, match]]))).get(f.path);
+      if (why !== undefined) {
+        this.#d.files.failed(f, route, why, this.#d.files.attempts(f.path));
+        continue;
+      }
       this.#d.files.ok(f, route, match.id, { found: target });
       await this.#d.afterOk(f);
     }
@@ -141,6 +145,7 @@ function merge(view: FolderView, seen: readonly FolderItem[]): FolderView {
   for (const i of seen) {
     if (i.type !== 'file') continue;
     const slim: FolderItem = { id: i.id, type: i.type, name: i.name, tags: i.tags };
+    if (i.is_unrestricted !== undefined) slim.is_unrestricted = i.is_unrestricted;
     if (i.state !== undefined) slim.state = i.state;
     if (i.raw_size !== undefined) slim.raw_size = i.raw_size;
     view.items.set(i.id, slim);

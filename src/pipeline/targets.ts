@@ -1,6 +1,7 @@
 import type { GalaxyClient } from '../galaxy/client.js';
 import type { Coordinator } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
+import type { Access } from './access.js';
 import type { Route } from './route.js';
 
 export interface Target {
@@ -9,6 +10,12 @@ export interface Target {
   folderId: string;
   /** This process created the folder: it holds only what this process sent (and recorded). */
   madeHere?: boolean;
+}
+
+interface Library {
+  id: string;
+  /** F-prefixed. */
+  rootFolderId: string;
 }
 
 export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder'>;
@@ -28,7 +35,7 @@ export class Targets {
   readonly #client: TargetClient;
   readonly #description: string;
   readonly #emit: Emit;
-  readonly #libraries = new Map<string, Promise<{ id: string; rootFolderId: string }>>();
+  readonly #libraries = new Map<string, Promise<Library>>();
   /** Per library id: full folder path ('/', '/a/b') → folder id. */
   readonly #folders = new Map<string, Promise<Map<string, string>>>();
   readonly #inflight = new Map<string, Promise<string>>();
@@ -36,16 +43,29 @@ export class Targets {
   readonly #made = new Set<string>();
 
   readonly #lock: Pick<Coordinator, 'withLock'>;
+  readonly #access: Pick<Access, 'library' | 'roleId'> | null;
+  readonly #libraryAccess: (library: string) => string | null;
 
-  constructor(o: { client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock'> }) {
+  constructor(o: { client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock'>; access?: Pick<Access, 'library' | 'roleId'>; libraryAccess?: (library: string) => string | null }) {
     this.#client = o.client;
     this.#description = o.libraryDescription;
     this.#emit = o.emit;
     this.#lock = o.lock;
+    this.#access = o.access ?? null;
+    this.#libraryAccess = o.libraryAccess ?? (() => null);
   }
 
+  /**
+   * The route's library and folder ids. With access: the library is restricted first (access.ts),
+   * and the datasets' role must exist, so that nothing is sent that could not be restricted.
+   */
   async resolve(route: Route): Promise<Target> {
     const lib = await this.#library(route.library);
+    const libraryRole = this.#libraryAccess(route.library);
+    if (this.#access !== null) {
+      if (libraryRole !== null) await this.#access.library({ id: lib.id, name: route.library }, libraryRole);
+      if (route.access !== null) await this.#access.roleId(route.access);
+    }
     let folderId = lib.rootFolderId;
     let pathSoFar = '';
     for (const segment of route.folder) {
@@ -61,7 +81,7 @@ export class Targets {
     this.#folders.clear();
   }
 
-  #library(name: string): Promise<{ id: string; rootFolderId: string }> {
+  #library(name: string): Promise<Library> {
     let p = this.#libraries.get(name);
     if (!p) {
       p = this.#findOrCreateLibrary(name);
@@ -71,11 +91,11 @@ export class Targets {
     return p;
   }
 
-  async #findOrCreateLibrary(name: string): Promise<{ id: string; rootFolderId: string }> {
+  async #findOrCreateLibrary(name: string): Promise<Library> {
     return this.#lock.withLock(`library\u0000${name}`, () => this.#findOrCreateLibraryNow(name));
   }
 
-  async #findOrCreateLibraryNow(name: string): Promise<{ id: string; rootFolderId: string }> {
+  async #findOrCreateLibraryNow(name: string): Promise<Library> {
     const found = (await this.#client.listLibraries(false)).filter((l) => l.name === name);
     const first = found[0];
     if (first) {

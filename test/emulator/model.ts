@@ -45,6 +45,20 @@ interface LibraryRec {
   rootFolderId: number;
   deleted: boolean;
   createTime: string;
+  /** Role ids per library permission (LIBRARY_ACCESS: a member of any sees the library). */
+  access?: number[];
+  add?: number[];
+  manage?: number[];
+  modify?: number[];
+}
+
+export interface RoleRec {
+  id: number;
+  name: string;
+  /** private: a user's own, named by the email. */
+  type: 'private' | 'admin';
+  description: string;
+  userIds: number[];
 }
 
 interface FolderRec {
@@ -85,6 +99,9 @@ export interface DatasetRec {
   jobId: number;
   createTime: string;
   updateTime: string;
+  /** DATASET_ACCESS role ids: a user needs every one; none means readable by all. */
+  access?: number[];
+  manage?: number[];
 }
 
 interface HistoryRec {
@@ -144,6 +161,7 @@ export interface Snapshot {
   secret: string;
   counters: Record<string, number>;
   users: User[];
+  roles?: RoleRec[];
   libraries: LibraryRec[];
   folders: FolderRec[];
   datasets: DatasetRec[];
@@ -203,6 +221,7 @@ export class GalaxyModel {
   readonly #secret: string;
   #counters: Record<string, number> = {};
   readonly users = new Map<number, User>();
+  readonly roles = new Map<number, RoleRec>();
   readonly libraries = new Map<number, LibraryRec>();
   readonly folders = new Map<number, FolderRec>();
   readonly datasets = new Map<number, DatasetRec>();
@@ -230,7 +249,112 @@ export class GalaxyModel {
     const user: User = { id: this.#next('user'), email, username: email.split('@')[0] ?? email, key, admin };
     this.users.set(user.id, user);
     this.codec.encode(user.id);
+    this.#newRole(email, 'private', '', [user.id]);
     return user;
+  }
+
+  #newRole(name: string, type: RoleRec['type'], description: string, userIds: number[]): RoleRec {
+    const role: RoleRec = { id: this.#next('role'), name, type, description, userIds };
+    this.roles.set(role.id, role);
+    this.codec.encode(role.id);
+    return role;
+  }
+
+  // ---- roles and permissions ---------------------------------------------------------------
+
+  #roleView(r: RoleRec): Record<string, unknown> {
+    const id = this.codec.encode(r.id);
+    return { model_class: 'Role', id, name: r.name, type: r.type, description: r.type === 'private' ? null : r.description, url: `role?id=${id}` };
+  }
+
+  /** GET /api/roles: an admin sees every role, a user the roles they are in. */
+  listRoles(user: User | null): unknown[] {
+    return [...this.roles.values()].filter((r) => user?.admin === true || (user !== null && r.userIds.includes(user.id))).map((r) => this.#roleView(r));
+  }
+
+  /** POST /api/roles {name, description, user_ids, group_ids}. */
+  createRole(user: User | null, body: Record<string, unknown>): unknown {
+    if (!user?.admin) throw adminRequired();
+    const name = str(body, 'name', '');
+    if (name === '') throw missingParameter('name');
+    if ([...this.roles.values()].some((r) => r.name === name)) throw new GalaxyError(409, 409001, `A role with that name already exists`);
+    const ids = Array.isArray(body.user_ids) ? body.user_ids.map((u) => this.codec.decode(String(u), 'user id')) : [];
+    const role = this.#newRole(name, 'admin', str(body, 'description', ''), ids);
+    this.onChange();
+    return this.#roleView(role);
+  }
+
+  /** Role ids from a permissions payload's `key[]` (one id or a list); an id that is no role is refused as Galaxy does. */
+  #roleIds(body: Record<string, unknown>, key: string): number[] {
+    const raw = body[`${key}[]`];
+    const list = raw === undefined || raw === null ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
+    return list.map((enc) => {
+      let id: number;
+      try {
+        id = this.codec.decode(enc, 'role id');
+      } catch {
+        throw new GalaxyError(400, 400009, `Wrong  id ( ${enc} ) specified, unable to decode.`);
+      }
+      if (!this.roles.has(id)) throw new GalaxyError(404, 404001, 'Role with the id provided was not found.');
+      return id;
+    });
+  }
+
+  #named(ids: number[] | undefined): [string, string][] {
+    return (ids ?? []).map((id) => [this.roles.get(id)?.name ?? '', this.codec.encode(id)]);
+  }
+
+  #libraryPermissionsView(lib: LibraryRec): unknown {
+    return {
+      access_library_role_list: this.#named(lib.access),
+      modify_library_role_list: this.#named(lib.modify),
+      manage_library_role_list: this.#named(lib.manage),
+      add_library_item_role_list: this.#named(lib.add),
+    };
+  }
+
+  /** GET /api/libraries/{id}/permissions?scope=current. */
+  libraryPermissions(user: User | null, encoded: string): unknown {
+    if (!user?.admin) throw new GalaxyError(403, 403005, 'You do not have proper permission to access permissions of this library.');
+    return this.#libraryPermissionsView(this.#library(user, encoded));
+  }
+
+  /** POST /api/libraries/{id}/permissions {action: set_permissions | remove_restrictions, access_ids[], add_ids[], manage_ids[], modify_ids[]}. */
+  setLibraryPermissions(user: User | null, encoded: string, body: Record<string, unknown>): unknown {
+    if (!user?.admin) throw new GalaxyError(403, 403005, 'You do not have proper permission to modify permissions of this library.');
+    const lib = this.#library(user, encoded);
+    if (body.action === 'remove_restrictions') lib.access = [];
+    else if (body.action === 'set_permissions') {
+      lib.access = this.#roleIds(body, 'access_ids');
+      lib.add = this.#roleIds(body, 'add_ids');
+      lib.manage = this.#roleIds(body, 'manage_ids');
+      lib.modify = this.#roleIds(body, 'modify_ids');
+    } else throw new GalaxyError(400, 400008, 'The mandatory parameter "action" has an invalid value.Allowed values are: "remove_restrictions", set_permissions"');
+    this.onChange();
+    return this.#libraryPermissionsView(lib);
+  }
+
+  /** POST /api/libraries/datasets/{id}/permissions {action: set_permissions, access_ids[], manage_ids[]}. */
+  setDatasetPermissions(user: User | null, encoded: string, body: Record<string, unknown>): unknown {
+    if (!['remove_restrictions', 'make_private', 'set_permissions'].includes(String(body.action))) {
+      throw new GalaxyError(400, 400008, 'The mandatory parameter "action" has an invalid value. Allowed values are: "remove_restrictions", "make_private", "set_permissions"');
+    }
+    const d = this.datasets.get(this.codec.decode(encoded, 'library dataset id'));
+    if (!d || d.deleted) throw new GalaxyError(404, 404001, 'Library dataset with the id provided was not found.');
+    if (!user?.admin) throw new GalaxyError(403, 403005, 'You do not have proper permissions to manage permissions on this dataset.');
+    if (body.action === 'remove_restrictions') d.access = [];
+    else if (body.action === 'make_private') d.access = [...this.roles.values()].filter((r) => r.type === 'private' && r.userIds.includes(user.id)).map((r) => r.id);
+    else {
+      d.access = this.#roleIds(body, 'access_ids');
+      d.manage = this.#roleIds(body, 'manage_ids');
+    }
+    this.onChange();
+    return { access_dataset_roles: this.#named(d.access), manage_dataset_roles: this.#named(d.manage), modify_item_roles: [] };
+  }
+
+  /** Whether a user may see a library: an admin, a public one, or a member of one of its access roles. */
+  #sees(user: User | null, lib: LibraryRec): boolean {
+    return user?.admin === true || (lib.access ?? []).length === 0 || (user !== null && (lib.access ?? []).some((id) => this.roles.get(id)?.userIds.includes(user.id) === true));
   }
 
   userByKey(key: string): User | undefined {
@@ -309,7 +433,7 @@ export class GalaxyModel {
       create_time: lib.createTime,
       create_time_pretty: '',
       deleted: lib.deleted,
-      public: true,
+      public: (lib.access ?? []).length === 0,
       can_user_add: admin,
       can_user_modify: admin,
       can_user_manage: admin,
@@ -319,7 +443,7 @@ export class GalaxyModel {
   listLibraries(user: User | null, deleted: boolean | null): unknown[] {
     if (deleted === true && !user?.admin) throw adminRequired();
     const visible = [...this.libraries.values()].filter((lib) => {
-      if (!user?.admin) return !lib.deleted;
+      if (!user?.admin) return !lib.deleted && this.#sees(user, lib);
       return deleted === null ? true : lib.deleted === deleted;
     });
     visible.sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()) || a.id - b.id);
@@ -495,8 +619,8 @@ export class GalaxyModel {
         date_uploaded: d.createTime,
         create_time: d.createTime,
         update_time: d.updateTime,
-        is_unrestricted: true,
-        is_private: false,
+        is_unrestricted: (d.access ?? []).length === 0,
+        is_private: (d.access ?? []).length === 1 && this.roles.get(d.access?.[0] ?? 0)?.type === 'private',
         can_manage: admin,
         state: d.state,
         file_size: humanSize(d.fileSize),
@@ -1272,6 +1396,7 @@ export class GalaxyModel {
       secret: this.#secret,
       counters: { ...this.#counters },
       users: [...this.users.values()],
+      roles: [...this.roles.values()],
       libraries: [...this.libraries.values()],
       folders: [...this.folders.values()],
       datasets: [...this.datasets.values()],
@@ -1290,6 +1415,7 @@ export class GalaxyModel {
       }
     };
     fill(this.users, s.users);
+    fill(this.roles, s.roles ?? []);
     fill(this.libraries, s.libraries);
     fill(this.folders, s.folders);
     fill(this.datasets, s.datasets);

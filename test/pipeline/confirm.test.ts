@@ -32,7 +32,7 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
       recentDatasets: () => (listings.recent++, Promise.resolve([...(answers.recent ?? answers.items)])),
     },
     files,
-    details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(': boom'), tag: () => Promise.resolve() },
+    details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(': boom'), finish: () => Promise.resolve(new Map<string, string>()) },
     gate: { wait: () => Promise.resolve(), block: () => undefined },
     isClaimed: () => false,
     clock: systemClock,

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { retryCommand } from '../../src/cli/status.js';
+import type { GalaxyModel, User } from '../emulator/model.js';
+import { waitFor } from '../helpers.js';
+import { harness } from './harness.js';
+
+// [library] access and [folder:NAME] access (issue 14) on real files, a real SQLite ledger and
+// the emulator, which keeps library and dataset permissions as Galaxy 26.1 does.
+
+function put(dir: string, rel: string): void {
+  mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+  writeFileSync(path.join(dir, rel), `${rel}\n`);
+}
+
+const admin = (m: GalaxyModel): User => [...m.users.values()].find((u) => u.admin) as User;
+const roleName = (m: GalaxyModel, id: number | undefined): string | undefined => (id === undefined ? undefined : m.roles.get(id)?.name);
+const libraryNamed = (m: GalaxyModel, name: string) => [...m.libraries.values()].find((l) => l.name === name);
+const datasetNamed = (m: GalaxyModel, name: string) => [...m.datasets.values()].find((d) => d.name === name);
+
+describe('daemon: access', () => {
+  it('restricts the library and each new dataset to its role (an email means that user\'s private role) before recording the file ok', async (t) => {
+    const h = await harness(t, {
+      ini: {
+        library: { access: 'lab-a' },
+        'folder:labB': { library: 'Lab B', access: 'user@example.org' },
+        'folder:open': { access: '' },
+      },
+    });
+    h.emu.model.createRole(admin(h.emu.model), { name: 'lab-a', user_ids: [] });
+    put(h.importDir, 'run1/a.txt');
+    put(h.importDir, 'labB/b.txt');
+    put(h.importDir, 'open/c.txt');
+
+    await h.start();
+    await h.waitOk(['run1/a.txt', 'labB/b.txt', 'open/c.txt']);
+
+    const m = h.emu.model;
+    assert.deepEqual(libraryNamed(m, 'Imports')?.access?.map((id) => roleName(m, id)), ['lab-a']);
+    assert.deepEqual(libraryNamed(m, 'Lab B')?.access?.map((id) => roleName(m, id)), ['user@example.org']);
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.access?.map((id) => roleName(m, id)), ['lab-a']);
+    assert.deepEqual(datasetNamed(m, 'b.txt')?.access?.map((id) => roleName(m, id)), ['user@example.org']);
+    assert.deepEqual(datasetNamed(m, 'c.txt')?.access ?? [], [], 'access = (empty) leaves a folder\'s datasets readable by all who see the library');
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.manage?.map((id) => roleName(m, id)), ['admin@example.org'], 'the uploader keeps managing it');
+    assert.equal(h.events('library.restricted').length, 2);
+    const user = [...m.users.values()].find((u) => !u.admin) ?? null;
+    assert.deepEqual((m.listLibraries(user, null) as { name: string }[]).map((l) => l.name), ['Lab B'], 'a user sees only the library of a role they are in');
+  });
+
+  it('a role Galaxy does not have fails the folder\'s files before anything is sent; once it exists, retry imports them restricted', async (t) => {
+    const h = await harness(t, { ini: { 'folder:labC': { library: 'Lab C', access: 'lab-c' } } });
+    put(h.importDir, 'labC/x.txt');
+    put(h.importDir, 'other/y.txt');
+
+    await h.start();
+    await h.waitOk(['other/y.txt']);
+    await waitFor(() => (h.events('upload.failed', 'labC/x.txt').length > 0 ? true : undefined), 15_000, 'labC/x.txt failed');
+
+    assert.match(String(h.events('upload.failed', 'labC/x.txt')[0]?.reason), /access = lab-c: Galaxy has no role named "lab-c"; create it in Galaxy \(Admin → Roles, or the user\) or fix access in the config, then run galaxy-importd retry --all-failed/);
+    assert.equal(datasetNamed(h.emu.model, 'x.txt'), undefined, 'nothing was uploaded for the folder');
+    assert.equal(h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch').length, 1, 'one fetch, for other/');
+
+    const m = h.emu.model;
+    m.createRole(admin(m), { name: 'lab-c', user_ids: [] });
+    const io = { env: {}, stdout: { write: () => true }, stderr: { write: () => true }, onSignal: () => undefined };
+    assert.equal(await retryCommand(h.config, io, [], true), 0);
+    await h.daemon().rescan();
+    await h.waitOk(['labC/x.txt']);
+
+    assert.deepEqual(datasetNamed(m, 'x.txt')?.access?.map((id) => roleName(m, id)), ['lab-c']);
+    assert.deepEqual(libraryNamed(m, 'Lab C')?.access?.map((id) => roleName(m, id)), ['lab-c']);
+  });
+
+  it('leaves a library restricted to other roles as it is, and says so', async (t) => {
+    const h = await harness(t, { ini: { library: { access: 'lab-a' } } });
+    const m = h.emu.model;
+    const other = m.createRole(admin(m), { name: 'other-lab', user_ids: [] }) as { id: string };
+    m.createRole(admin(m), { name: 'lab-a', user_ids: [] });
+    const lib = m.createLibrary(admin(m), { name: 'Imports' }) as { id: string };
+    m.setLibraryPermissions(admin(m), lib.id, { action: 'set_permissions', 'access_ids[]': [other.id] });
+    put(h.importDir, 'run1/a.txt');
+
+    await h.start();
+    await h.waitOk(['run1/a.txt']);
+
+    assert.deepEqual(libraryNamed(m, 'Imports')?.access?.map((id) => roleName(m, id)), ['other-lab']);
+    assert.deepEqual(h.events('library.access_differs').map((l) => [l.library, l.access, l.roles]), [['Imports', 'lab-a', ['other-lab']]]);
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.access?.map((id) => roleName(m, id)), ['lab-a'], 'its datasets are still restricted to access');
+  });
+});
