@@ -287,7 +287,7 @@ export class GalaxyModel {
   /** Role ids from a permissions payload's `key[]` (one id or a list); an id that is no role is refused as Galaxy does. */
   #roleIds(body: Record<string, unknown>, key: string): number[] {
     const raw = body[`${key}[]`];
-    const list = raw === undefined || raw === null ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
+    const list = (Array.isArray(raw) ? raw : raw === undefined || raw === null ? [] : [raw]).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
     return list.map((enc) => {
       let id: number;
       try {
