@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { GalaxyClient } from '../galaxy/client.js';
 import { compareReleases, OLDEST_TESTED, TESTED_RELEASES } from '../galaxy/releases.js';
 import { ledgerWhere } from '../ledger/open.js';
+import { checkAccess } from './check-access.js';
 import type { DaemonIo } from './io.js';
 import { openClientLedger } from './io.js';
 
@@ -60,6 +61,13 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
       const user = await client.currentUser();
       if (user.is_admin === true) pass(`the key belongs to ${user.email ?? 'a user'}, an admin`);
       else fail(`the key belongs to ${user.email ?? 'a user'}, who is not an admin`, 'use the key of a user listed in admin_users in galaxy.yml');
+      if (user.is_admin === true) {
+        try {
+          await checkAccess(config, client, { pass, fail, warn });
+        } catch (err) {
+          fail(`access: cannot read roles or library permissions from Galaxy: ${(err as Error).message}`, 'check that the key is an admin\'s, and Galaxy\'s log');
+        }
+      }
       const conf = await client.configuration(['library_import_dir', 'is_admin_user']);
       const galaxyDir = typeof conf.library_import_dir === 'string' ? conf.library_import_dir : null;
       if (galaxyDir === null) {

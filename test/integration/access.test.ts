@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { checkCommand } from '../../src/cli/check.js';
 import { retryCommand } from '../../src/cli/status.js';
 import type { GalaxyModel, User } from '../emulator/model.js';
 import { waitFor } from '../helpers.js';
@@ -88,5 +89,25 @@ describe('daemon: access', () => {
     assert.deepEqual(libraryNamed(m, 'Imports')?.access?.map((id) => roleName(m, id)), ['other-lab']);
     assert.deepEqual(h.events('library.access_differs').map((l) => [l.library, l.access, l.roles]), [['Imports', 'lab-a', ['other-lab']]]);
     assert.deepEqual(datasetNamed(m, 'a.txt')?.access?.map((id) => roleName(m, id)), ['lab-a'], 'its datasets are still restricted to access');
+  });
+
+  it('check reports a missing role, a public library, and datasets readable by all in a restricted folder, changing nothing', async (t) => {
+    const h = await harness(t, { ini: { library: { access: 'lab-a' }, 'folder:labZ': { access: 'no-such-lab' } } });
+    const m = h.emu.model;
+    m.createRole(admin(m), { name: 'lab-a', user_ids: [] });
+    m.seedFolder('Imports', ['run1'], 4, 'before-');
+    const out: string[] = [];
+    const io = { env: { GALAXY_API_KEY: h.emu.adminKey }, stdout: { write: (x: string) => out.push(x) }, stderr: { write: (x: string) => out.push(x) }, onSignal: () => undefined };
+
+    const code = await checkCommand(h.config, io);
+
+    const text = out.join('');
+    assert.equal(code, 1, text);
+    assert.match(text, /ok {4}access role "lab-a" exists in Galaxy \(\[library\] access\)/);
+    assert.match(text, /FAIL {2}\[folder:labZ\] access = no-such-lab: Galaxy has no role named "no-such-lab"; files of its folders fail until it exists\n {6}fix: create the role in Galaxy/);
+    assert.match(text, /warn {2}library "Imports" is public: everyone sees it/);
+    assert.match(text, /warn {2}library "Imports" folder \/run1: 4 datasets are readable by everyone who sees the library, though its access is lab-a \("before-0", "before-1", "before-2", …\): uploaded before access was set/);
+    assert.deepEqual(libraryNamed(m, 'Imports')?.access ?? [], [], 'check changed no permission');
+    assert.ok([...m.datasets.values()].every((d) => (d.access ?? []).length === 0));
   });
 });
