@@ -10,6 +10,7 @@ import {
 import { fidelity } from './fidelity.js';
 import type { Library } from './galaxy.js';
 import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 
 // The real-Galaxy suite: the built CLI as a child process, real files in Galaxy's
 // library_import_dir, every verdict read from the real Galaxy's API. One file, because the
@@ -377,6 +378,73 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.ok(existsSync(linked) && existsSync(copied), 'the files stay where they are');
     assert.equal(paths.code, 0, `${paths.stderr}\n${paths.stdout.slice(-2000)}`);
     assertEachOnceOk(all, ['/copied/small.fastq', '/linked/big.fastq', '/paths/p1.bed', '/paths/p2.txt']);
+  });
+
+  it('k. access: a role sees its library and downloads its datasets with its own key, a user outside sees neither, the admin sees all; check agrees', EXTRA, async (t) => {
+    const s = scenario(t, 'access');
+    const tag = randomBytes(3).toString('hex');
+    const post = async <T>(urlPath: string, body: unknown): Promise<T> => {
+      const a = await gx('POST', urlPath, { body });
+      assert.equal(a.status, 200, `POST ${urlPath}: ${a.status} ${a.text.slice(0, 300)}`);
+      return a.json as T;
+    };
+    // Three users: the admin (the daemon's key), a member of the lab's role, and one outside it.
+    const users = await get<{ id: string; email: string }[]>('/api/users');
+    const member = users.find((u) => u.email === 'user@example.org');
+    assert.ok(member, 'scripts/real-galaxy.sh made user@example.org');
+    const role = `lab-k-${tag}`;
+    await post('/api/roles', { name: role, description: 'galaxy-importd access test', user_ids: [member.id], group_ids: [] });
+    const outsider = await post<{ id: string }>('/api/users', { email: `outsider-${tag}@example.org`, username: `outsider-${tag}`, password: 'importd-test-password' });
+    const outsiderKey = await post<string>(`/api/users/${outsider.id}/api_key`, {});
+    const labLibrary = `${s.library} lab K`;
+    s.writeConfig({
+      'folder:labK': { library: labLibrary, access: role },
+      'folder:mine': { access: 'user@example.org' },
+    });
+    s.put('labK/reads.fastq', fastq(5, 7));
+    s.put('mine/notes.txt', 'only for user@example.org\n');
+    s.put('open/readme.txt', 'for everyone\n');
+
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const check = await runCli(['--config', s.configFile, 'check'], { env: s.env });
+
+    assert.equal(scan.code, 0, `${scan.stderr}\n${scan.stdout.slice(-3000)}`);
+    assert.equal(events(scan.stdout).filter((e) => e.event === 'library.restricted').length, 1, 'the lab\'s library was restricted');
+    const [lab] = await librariesNamed(labLibrary);
+    assert.ok(lab);
+    const labItems = (await get<{ folder_contents: { id: string; name: string; type: string; ldda_id: string; is_unrestricted: boolean }[] }>(`/api/folders/${lab.root_folder_id}/contents`)).folder_contents;
+    const labFolder = labItems.find((i) => i.name === 'labK');
+    assert.ok(labFolder, `${JSON.stringify(labItems)}`);
+    const [reads] = (await get<{ folder_contents: { id: string; name: string; ldda_id: string; is_unrestricted: boolean }[] }>(`/api/folders/${labFolder.id}/contents`)).folder_contents;
+    const mine = await datasets(s.library);
+    const notes = (await get<{ folder_contents: { id: string; name: string; ldda_id: string; is_unrestricted: boolean }[] }>(`/api/folders/${mine.find((d) => d.name === 'notes.txt')?.folderId ?? ''}/contents`)).folder_contents.find((i) => i.name === 'notes.txt');
+    const readme = mine.find((d) => d.name === 'readme.txt');
+    assert.ok(reads && notes && readme);
+    assert.equal(reads.is_unrestricted, false);
+    assert.equal(notes.is_unrestricted, false);
+    const sees = async (key: string): Promise<string[]> => ((await gx('GET', '/api/libraries', { key })).json as { name: string }[]).map((l) => l.name);
+    const download = async (lddaId: string, key: string): Promise<{ status: number; text: string }> => gx('GET', `/api/datasets/${lddaId}/display?hda_ldda=ldda`, { key });
+
+    // The admin sees both libraries and reads every dataset.
+    assert.ok((await sees(s.g.adminKey)).includes(labLibrary));
+    assert.equal((await download(reads.ldda_id, s.g.adminKey)).status, 200);
+    // The member sees the lab's library and downloads its dataset with their own key.
+    assert.ok((await sees(s.g.userKey)).includes(labLibrary), 'the member sees the library');
+    const got = await download(reads.ldda_id, s.g.userKey);
+    assert.equal(got.status, 200);
+    assert.equal(got.text, fastq(5, 7), 'the member downloads the dataset');
+    assert.equal((await download(notes.ldda_id, s.g.userKey)).text, 'only for user@example.org\n', 'an email means that user\'s private role');
+    // The outsider sees neither the library nor, given its id, the dataset.
+    assert.equal((await sees(outsiderKey)).includes(labLibrary), false, 'the outsider does not see the library');
+    assert.equal((await gx('GET', `/api/libraries/${lab.id}`, { key: outsiderKey })).status, 404);
+    assert.equal((await download(reads.ldda_id, outsiderKey)).status, 403, 'the outsider cannot read the dataset');
+    assert.equal((await download(notes.ldda_id, outsiderKey)).status, 403, 'nor the private one in the public library');
+    // A folder without access stays readable by all.
+    const readmeLdda = (await get<{ folder_contents: { name: string; ldda_id: string }[] }>(`/api/folders/${readme.folderId}/contents`)).folder_contents.find((i) => i.name === 'readme.txt')?.ldda_id ?? '';
+    assert.equal((await download(readmeLdda, outsiderKey)).status, 200);
+    assert.match(check.stdout, new RegExp(`^ok {4}access role "${role}" exists in Galaxy`, 'm'));
+    assert.match(check.stdout, new RegExp(`^ok {4}library "${labLibrary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is restricted to ${role}$`, 'm'));
+    assert.doesNotMatch(check.stdout, /readable by everyone/);
   });
 
   fidelity();
