@@ -175,6 +175,8 @@ galaxy:
   job_handler_monitor_sleep: 0.2
   job_runner_monitor_sleep: 0.2
   check_upload_content: true
+  # galaxy-importd's [folder:NAME] notify sends Galaxy notifications (23.1 and later).
+  enable_notification_system: true
   log_level: INFO
 YML
 }

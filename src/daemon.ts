@@ -17,6 +17,7 @@ import { afterUpload } from './pipeline/after-upload.js';
 import { Claims } from './pipeline/claims.js';
 import { KEY_PROBE_MS, galaxyGate } from './pipeline/gate.js';
 import type { PauseKind } from './pipeline/gate.js';
+import { Notifier } from './pipeline/notify.js';
 import { createUploads } from './pipeline/pipeline.js';
 import { Quiet } from './pipeline/quiet.js';
 import { Resumer } from './pipeline/resume.js';
@@ -32,6 +33,8 @@ import { createTreeWatcher } from './watch/watcher.js';
 
 /** How long settling waits for the first walk at most (admit.ts, hold): a walk of 100,000 files takes 1–2 s. */
 const FIRST_WALK_HOLD_MS = 30_000;
+/** At stop, how long the last notifications may take (notify.ts); within systemd's stop timeout with the drain. */
+const NOTIFY_FLUSH_MS = 1500;
 
 export interface DaemonDeps {
   config: Config;
@@ -78,7 +81,13 @@ export interface Daemon {
 export function createDaemon(deps: DaemonDeps): Daemon {
   const { config, ledger } = deps;
   const clock = deps.clock ?? systemClock;
-  const emit = deps.emit ?? logEvents(deps.log);
+  const said = deps.emit ?? logEvents(deps.log);
+  // Every event is said; new uploads also count toward their folder's notification (notify.ts).
+  let notifier: Notifier | null = null;
+  const emit: Emit = (e) => {
+    said(e);
+    notifier?.observe(e);
+  };
   const importDir = config.import.dir;
   if (importDir === null || config.galaxy.url === null) throw new Error('createDaemon needs [import] dir and [galaxy] url');
   const { coordinator } = ledger;
@@ -100,12 +109,15 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     admission.refill();
     quiet.check();
   };
-  const { files, uploads, histories } = createUploads({
+  const { files, uploads, histories, access } = createUploads({
     config, client, ledger, gate, clock, emit, signal: stopping.signal, rebuild,
     ...(deps.random ? { random: deps.random } : {}),
     shrank,
     afterOk: afterUpload({ importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit, unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false) }),
   });
+  if (config.library.notify?.length || [...config.folders.values()].some((f) => f.notify?.length)) {
+    notifier = new Notifier({ client, roles: access, config, clock, emit: said, everyMs: config.library.notify_minutes * 60_000 });
+  }
   const claims = new Claims(coordinator, { clock, signal: stopping.signal, emit });
   const admission = new Admission({
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
@@ -151,6 +163,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       await discovery.close();
       gate.close();
       await uploads.stop(deadlineMs);
+      await notifier?.flush(NOTIFY_FLUSH_MS);
       requests.clear();
       await client.close();
     },

@@ -1,9 +1,12 @@
 import type { Config } from '../config/load.js';
 import type { GalaxyClient } from '../galaxy/client.js';
+import { compareReleases } from '../galaxy/releases.js';
+import { NOTIFICATIONS_SINCE } from '../pipeline/notify.js';
 import { folderText, libraryAccess, routeFile } from '../pipeline/route.js';
 
 /**
- * `check` of [library] access and [folder:NAME] access: each role exists; each library is
+ * `check` of [library] access and [folder:NAME] access (and notify): each role exists; notify's
+ * Galaxy has notifications on; each library is
  * restricted to its role (or public, which the daemon restricts at its next start); and the
  * datasets already in a restricted folder that everybody who sees the library can read (uploaded
  * before access was set) are reported, never changed.
@@ -15,7 +18,7 @@ export interface CheckSink {
   warn(text: string, fix: string): void;
 }
 
-type AccessClient = Pick<GalaxyClient, 'listRoles' | 'listLibraries' | 'libraryPermissions' | 'libraryContents' | 'folderContents'>;
+type AccessClient = Pick<GalaxyClient, 'listRoles' | 'listLibraries' | 'libraryPermissions' | 'libraryContents' | 'folderContents' | 'version' | 'configuration'>;
 
 /** How many unrestricted datasets' names a report shows. */
 const NAMES_SHOWN = 3;
@@ -28,6 +31,9 @@ export async function checkAccess(config: Config, client: AccessClient, out: Che
   };
   want(config.library.access?.[0], '[library] access');
   for (const [name, rule] of config.folders) want(rule.access?.[0], `[folder:${name}] access`);
+  const notify = [...(config.library.notify ?? []).map((r) => [r, '[library] notify'] as const), ...[...config.folders].flatMap(([name, rule]) => (rule.notify ?? []).map((r) => [r, `[folder:${name}] notify`] as const))];
+  for (const [role, where] of notify) want(role, where);
+  if (notify.length > 0) await checkNotifications(client, out);
   const libraries = new Set([config.library.name, ...[...config.folders.values()].map((r) => r.library).filter((l): l is string => l !== undefined)]);
   /** Per library: its folders' bases set by [folder:NAME] sections, with their access. */
   const bases = (library: string): { base: string; access: string | null }[] => [...config.folders.keys()]
@@ -38,14 +44,15 @@ export async function checkAccess(config: Config, client: AccessClient, out: Che
   if (wanted.size === 0) return;
 
   const roles = await client.listRoles();
+
   const ids = new Map<string, string>();
   for (const [role, where] of wanted) {
     const found = roles.find((r) => r.name === role && r.type !== 'private') ?? roles.find((r) => r.name === role);
     if (found) {
       ids.set(role, found.id);
-      out.pass(`access role ${JSON.stringify(role)} exists in Galaxy${found.type === 'private' ? ' (that user\'s private role)' : ''} (${where.join(', ')})`);
+      out.pass(`role ${JSON.stringify(role)} exists in Galaxy${found.type === 'private' ? ' (that user\'s private role)' : ''} (${where.join(', ')})`);
     } else {
-      out.fail(`${where.join(', ')} = ${role}: Galaxy has ${role.includes('@') ? `no user with the email ${JSON.stringify(role)}` : `no role named ${JSON.stringify(role)}`}; files of its folders fail until it exists`,
+      out.fail(`${where.join(', ')} = ${role}: Galaxy has ${role.includes('@') ? `no user with the email ${JSON.stringify(role)}` : `no role named ${JSON.stringify(role)}`}; ${where.some((w) => w.endsWith('access')) ? 'files of its folders fail until it exists' : 'it is not notified'}`,
         role.includes('@') ? 'create the user in Galaxy, or correct the email' : "create the role in Galaxy (Admin → Roles → Create, with the lab's users or groups), or correct the name; then galaxy-importd retry --all-failed");
     }
   }
@@ -71,6 +78,18 @@ export async function checkAccess(config: Config, client: AccessClient, out: Che
       return rule ? rule.access : role;
     }, out);
   }
+}
+
+/** notify needs Galaxy 23.1 or later with enable_notification_system. */
+async function checkNotifications(client: AccessClient, out: CheckSink): Promise<void> {
+  const v = await client.version();
+  if (compareReleases(v.version_major, NOTIFICATIONS_SINCE) < 0) {
+    out.fail(`notify: Galaxy ${v.version_major} has no notifications (they came in ${NOTIFICATIONS_SINCE})`, 'upgrade Galaxy, or remove notify from the config');
+    return;
+  }
+  const conf = await client.configuration(['enable_notification_system']);
+  if (conf.enable_notification_system === true) out.pass('notify: Galaxy\'s notifications are on');
+  else out.fail("notify: Galaxy's notifications are off", 'set enable_notification_system: true in galaxy.yml and restart Galaxy');
 }
 
 /** Datasets readable by all in folders whose access says otherwise: one warning per folder. */

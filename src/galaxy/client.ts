@@ -241,6 +241,18 @@ export class GalaxyClient {
     return await this.#json('POST', p, body, (b) => expectRoleLists(b, 'POST', p, 'access_dataset_roles')) as unknown as DatasetPermissions;
   }
 
+  // ---- notifications (Galaxy 23.1 and later, with enable_notification_system) ---------------------
+
+  /** Send a personal message to roles' users (an admin's key); Galaxy answers how many it sent. */
+  async sendNotification(o: { roleIds: readonly string[]; subject: string; message: string; source: string }): Promise<{ total_notifications_sent?: number }> {
+    const p = '/api/notifications';
+    const body = {
+      recipients: { user_ids: [], group_ids: [], role_ids: o.roleIds },
+      notification: { source: o.source, category: 'message', variant: 'info', content: { category: 'message', subject: o.subject, message: o.message } },
+    };
+    return await this.#json('POST', p, body, (b) => expectObject(b, 'POST', p, []));
+  }
+
   // ---- folders -----------------------------------------------------------------------------------
 
   async showFolder(folderId: string): Promise<FolderDetails> {

@@ -46,6 +46,9 @@ export type DaemonEvent =
   // Access and notifications (pipeline/access.ts, pipeline/notify.ts)
   | { type: 'library.restricted'; library: string; id: string; access: string }
   | { type: 'library.access_differs'; library: string; id: string; access: string; roles: readonly string[] }
+  | { type: 'notify.sent'; library: string; folder: string; files: number; recipients: readonly string[]; sent: number | null }
+  | { type: 'notify.failed'; library: string; folder: string; files: number; reason: string }
+  | { type: 'notify.unavailable'; reason: string }
   // After upload
   | { type: 'file.after_upload'; file: string; action: string; err?: string }
   // Galaxy as a whole

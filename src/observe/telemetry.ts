@@ -55,6 +55,9 @@ const LINES: { [T in EventType]: Line<T> } = {
   'library.duplicate': { level: 'warn', message: 'several libraries have this name; using the first Galaxy lists', component: null },
   'library.restricted': { level: 'info', message: 'library restricted: only members of its access role see it', component: null },
   'library.access_differs': { level: 'warn', message: 'the library is restricted to other roles than its access; left as it is (galaxy-importd check reports it; change it in Galaxy, or the config)', component: null },
+  'notify.sent': { level: 'info', message: 'Galaxy notification sent: new files in the folder', component: null },
+  'notify.failed': { level: 'warn', message: 'could not send the Galaxy notification; the files are imported all the same', component: null },
+  'notify.unavailable': { level: 'warn', message: 'this Galaxy cannot send notifications: none is sent in this run', component: null },
   'file.after_upload': {
     level: (e) => (e.err === undefined ? 'info' : 'warn'),
     message: (e) => (e.err === undefined ? 'file handled after upload' : 'could not move or delete the file after its upload; it stays recorded as ok'),

@@ -45,7 +45,7 @@ export interface PipelineDeps {
 }
 
 /** The upload side of the pipeline (queue → submit → confirm → recover), built from its stages. */
-export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads; histories: HistoryPool } {
+export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads; histories: HistoryPool; access: Access } {
   const { config, client, ledger, gate, clock, emit, signal } = d;
   const upload = config.upload;
   const files = new Files({ ledger, emit, clock, shrank: d.shrank });
@@ -76,5 +76,5 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     ...(d.random ? { random: d.random } : {}),
     options: { batchSize: upload.batch_size, maxAttempts: upload.max_attempts, backoff, lingerMs: PIPELINE_TIMING.lingerMs, rebuild: d.rebuild },
   });
-  return { files, uploads, histories };
+  return { files, uploads, histories, access };
 }

@@ -27,6 +27,18 @@ export interface EmulatorSettings {
    * code); `newest` returns every dataset on the page once folders fill it.
    */
   pagination: 'uniform' | 'newest';
+  /** Galaxy's enable_notification_system (23.1 and later). */
+  notifications: boolean;
+}
+
+export interface NotificationRec {
+  id: number;
+  userIds: number[];
+  source: string;
+  variant: string;
+  subject: string;
+  message: string;
+  createTime: string;
 }
 
 export interface User {
@@ -222,6 +234,7 @@ export class GalaxyModel {
   #counters: Record<string, number> = {};
   readonly users = new Map<number, User>();
   readonly roles = new Map<number, RoleRec>();
+  readonly notifications: NotificationRec[] = [];
   readonly libraries = new Map<number, LibraryRec>();
   readonly folders = new Map<number, FolderRec>();
   readonly datasets = new Map<number, DatasetRec>();
@@ -352,6 +365,37 @@ export class GalaxyModel {
     return { access_dataset_roles: this.#named(d.access), manage_dataset_roles: this.#named(d.manage), modify_item_roles: [] };
   }
 
+  // ---- notifications ------------------------------------------------------------------------
+
+  /** POST /api/notifications (admins): a message to the users of the given users, roles (groups are not modelled). */
+  sendNotification(user: User | null, body: Record<string, unknown>): unknown {
+    if (!this.settings.notifications) throw new GalaxyError(403, 403004, 'Notifications are disabled in this Galaxy.');
+    if (!user?.admin) throw new GalaxyError(403, 403006, 'Only administrators can create and send notifications.');
+    const recipients = (body.recipients ?? {}) as Record<string, unknown>;
+    const notification = (body.notification ?? {}) as Record<string, unknown>;
+    const content = (notification.content ?? {}) as Record<string, unknown>;
+    if (typeof content.subject !== 'string' || typeof content.message !== 'string') throw invalidParameter('notification', 'Field required in (\'body\', \'notification\', \'content\', \'subject\')');
+    const ids = (key: string): number[] => (Array.isArray(recipients[key]) ? (recipients[key] as unknown[]).map((v) => this.codec.decode(String(v), key)) : []);
+    const userIds = new Set(ids('user_ids'));
+    for (const r of ids('role_ids')) for (const u of this.roles.get(r)?.userIds ?? []) userIds.add(u);
+    const t = now();
+    const rec: NotificationRec = { id: this.#next('notification'), userIds: [...userIds], source: typeof notification.source === 'string' ? notification.source : '', variant: typeof notification.variant === 'string' ? notification.variant : 'info', subject: content.subject, message: content.message, createTime: t };
+    this.codec.encode(rec.id);
+    this.notifications.push(rec);
+    return { total_notifications_sent: rec.userIds.length, notification: this.#notificationView(rec) };
+  }
+
+  /** GET /api/notifications: the key's user's own. */
+  listNotifications(user: User | null): unknown[] {
+    if (!this.settings.notifications) throw new GalaxyError(403, 403004, 'Notifications are disabled in this Galaxy.');
+    if (!user) throw new GalaxyError(403, 403001, 'You must be logged in to see your notifications.');
+    return this.notifications.filter((n) => n.userIds.includes(user.id)).map((n) => ({ ...this.#notificationView(n), seen_time: null, deleted: false }));
+  }
+
+  #notificationView(n: NotificationRec): Record<string, unknown> {
+    return { id: this.codec.encode(n.id), source: n.source, category: 'message', variant: n.variant, create_time: n.createTime, update_time: n.createTime, publication_time: n.createTime, content: { subject: n.subject, message: n.message, category: 'message' } };
+  }
+
   /** Whether a user may see a library: an admin, a public one, or a member of one of its access roles. */
   #sees(user: User | null, lib: LibraryRec): boolean {
     return user?.admin === true || (lib.access ?? []).length === 0 || (user !== null && (lib.access ?? []).some((id) => this.roles.get(id)?.userIds.includes(user.id) === true));
@@ -406,6 +450,7 @@ export class GalaxyModel {
       user_library_import_dir_available: false,
       allow_user_creation: true,
       enable_quotas: false,
+      enable_notification_system: this.settings.notifications,
     };
     if (user?.admin) {
       Object.assign(all, {

@@ -106,6 +106,8 @@ function routes(model: GalaxyModel): Route[] {
     r('GET', '/api/libraries/:id/permissions', ({ user, params }) => model.libraryPermissions(user, p(params, 0))),
     r('POST', '/api/libraries/:id/permissions', ({ user, params, body }) => model.setLibraryPermissions(user, p(params, 0), body)),
     r('GET', '/api/roles', ({ user }) => model.listRoles(user)),
+    r('POST', '/api/notifications', ({ user, body }) => model.sendNotification(user, body)),
+    r('GET', '/api/notifications', ({ user }) => model.listNotifications(user)),
     r('POST', '/api/roles', ({ user, body }) => model.createRole(user, body)),
     r('GET', '/api/folders/:id', ({ params }) => model.showFolder(p(params, 0))),
     r('POST', '/api/folders/:id', ({ user, params, body }) => model.createFolder(user, p(params, 0), body)),
@@ -157,6 +159,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     jobQueuedMs: options.jobQueuedMs ?? 30,
     jobRunMs: options.jobRunMs ?? 60,
     pagination: options.pagination ?? 'uniform',
+    notifications: options.notifications ?? true,
   };
   let snapshot: Snapshot | null = null;
   if (options.stateFile) {

@@ -103,11 +103,41 @@ describe('daemon: access', () => {
 
     const text = out.join('');
     assert.equal(code, 1, text);
-    assert.match(text, /ok {4}access role "lab-a" exists in Galaxy \(\[library\] access\)/);
+    assert.match(text, /ok {4}role "lab-a" exists in Galaxy \(\[library\] access\)/);
     assert.match(text, /FAIL {2}\[folder:labZ\] access = no-such-lab: Galaxy has no role named "no-such-lab"; files of its folders fail until it exists\n {6}fix: create the role in Galaxy/);
     assert.match(text, /warn {2}library "Imports" is public: everyone sees it/);
     assert.match(text, /warn {2}library "Imports" folder \/run1: 4 datasets are readable by everyone who sees the library, though its access is lab-a \("before-0", "before-1", "before-2", …\): uploaded before access was set/);
     assert.deepEqual(libraryNamed(m, 'Imports')?.access ?? [], [], 'check changed no permission');
     assert.ok([...m.datasets.values()].every((d) => (d.access ?? []).length === 0));
+  });
+
+  it('notify: tells the folder\'s role once its files are ok, in one notification, sent at the latest when the daemon stops', async (t) => {
+    const h = await harness(t, { ini: { 'folder:run1': { notify: 'lab-a' } } });
+    const m = h.emu.model;
+    const user = [...m.users.values()].find((u) => !u.admin);
+    assert.ok(user);
+    m.createRole(admin(m), { name: 'lab-a', user_ids: [m.codec.encode(user.id)] });
+    for (const n of ['a.txt', 'b.txt', 'c.txt']) put(h.importDir, `run1/${n}`);
+    put(h.importDir, 'other/d.txt');
+
+    await h.start();
+    await h.waitOk(['run1/a.txt', 'run1/b.txt', 'run1/c.txt', 'other/d.txt']);
+    await h.stop();
+
+    assert.equal(m.notifications.length, 1, JSON.stringify(m.notifications));
+    assert.deepEqual(m.notifications[0]?.userIds, [user.id]);
+    assert.equal(m.notifications[0]?.subject, '3 new files in Imports /run1');
+    assert.match(m.notifications[0]?.message ?? '', /^3 files were imported into the data library \*\*Imports\*\*, folder \*\*\/run1\*\*: (a|b|c)\.txt, (a|b|c)\.txt, (a|b|c)\.txt\.$/);
+    assert.deepEqual(m.listNotifications(user).length, 1, 'the recipient reads it with their own key');
+  });
+
+  it('check says when notify is set but Galaxy\'s notifications are off', async (t) => {
+    const h = await harness(t, { ini: { 'folder:run1': { notify: 'user@example.org' } }, emu: { notifications: false } });
+    const out: string[] = [];
+    const io = { env: { GALAXY_API_KEY: h.emu.adminKey }, stdout: { write: (x: string) => out.push(x) }, stderr: { write: (x: string) => out.push(x) }, onSignal: () => undefined };
+
+    assert.equal(await checkCommand(h.config, io), 1);
+    assert.match(out.join(''), /FAIL {2}notify: Galaxy's notifications are off\n {6}fix: set enable_notification_system: true in galaxy\.yml/);
+    assert.match(out.join(''), /ok {4}role "user@example\.org" exists in Galaxy \(that user's private role\) \(\[folder:run1\] notify\)/);
   });
 });

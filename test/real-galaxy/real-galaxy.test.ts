@@ -442,7 +442,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     // A folder without access stays readable by all.
     const readmeLdda = (await get<{ folder_contents: { name: string; ldda_id: string }[] }>(`/api/folders/${readme.folderId}/contents`)).folder_contents.find((i) => i.name === 'readme.txt')?.ldda_id ?? '';
     assert.equal((await download(readmeLdda, outsiderKey)).status, 200);
-    assert.match(check.stdout, new RegExp(`^ok {4}access role "${role}" exists in Galaxy`, 'm'));
+    assert.match(check.stdout, new RegExp(`^ok {4}role "${role}" exists in Galaxy`, 'm'));
     assert.match(check.stdout, new RegExp(`^ok {4}library "${labLibrary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is restricted to ${role}$`, 'm'));
     assert.doesNotMatch(check.stdout, /readable by everyone/);
   });
