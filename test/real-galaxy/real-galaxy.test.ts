@@ -447,6 +447,31 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.doesNotMatch(check.stdout, /readable by everyone/);
   });
 
+  it('l. notify: the folder\'s role is told once its files are ok; the recipient reads it with their own key', EXTRA, async (t) => {
+    const s = scenario(t, 'notify');
+    const users = await get<{ id: string; email: string }[]>('/api/users');
+    const member = users.find((u) => u.email === 'user@example.org');
+    assert.ok(member);
+    const role = `lab-l-${randomBytes(3).toString('hex')}`;
+    const made = await gx('POST', '/api/roles', { body: { name: role, description: 'galaxy-importd notify test', user_ids: [member.id], group_ids: [] } });
+    assert.equal(made.status, 200, made.text);
+    s.writeConfig({ 'folder:run': { notify: role } });
+    s.put('run/r1.fastq', fastq(3, 1));
+    s.put('run/r2.fastq', fastq(3, 2));
+    s.put('other/x.txt', 'not announced\n');
+
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const mine = (await gx('GET', '/api/notifications', { key: s.g.userKey })).json as { source: string; content: { subject: string; message: string } }[];
+    const admins = (await gx('GET', '/api/notifications')).json as { content: { subject: string } }[];
+
+    assert.equal(scan.code, 0, `${scan.stderr}\n${scan.stdout.slice(-2000)}`);
+    assert.equal(events(scan.stdout).filter((e) => e.event === 'notify.sent').length, 1);
+    const about = mine.filter((n) => n.content.subject.includes(s.library));
+    assert.deepEqual(about.map((n) => [n.source, n.content.subject]), [['galaxy-importd', `2 new files in ${s.library} /run`]]);
+    assert.match(about[0]?.content.message ?? '', /^2 files were imported into the data library \*\*.*\*\*, folder \*\*\/run\*\*: r[12]\.fastq, r[12]\.fastq\.$/);
+    assert.equal(admins.filter((n) => n.content.subject.includes(s.library)).length, 0, 'only the role\'s users are told');
+  });
+
   fidelity();
 });
 
