@@ -3,14 +3,18 @@ import type { Daemon } from '../daemon.js';
 import { createDaemon } from '../daemon.js';
 import { ConfigError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { zeroCounts } from '../ledger/ledger.js';
+import { FILE_STATES, zeroCounts } from '../ledger/ledger.js';
 import { ledgerWhere } from '../ledger/open.js';
 import { fanOut } from '../observe/events.js';
 import type { HttpServer } from '../observe/http.js';
 import { startHttpServer } from '../observe/http.js';
 import { createLogger } from '../observe/logger.js';
 import { Metrics } from '../observe/metrics.js';
+import type { StatusData } from '../observe/status-page.js';
+import { renderStatusPage } from '../observe/status-page.js';
 import { logEvents } from '../observe/telemetry.js';
+import { countByFolder } from '../pipeline/route.js';
+import { version } from '../version.js';
 import type { DaemonIo, Signal } from './io.js';
 import { DRAIN_MS, daemonSetup, openReplicaLedger } from './io.js';
 
@@ -58,6 +62,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
         live: () => daemon.live(),
         ready: () => daemon.readiness(),
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        page: statusPage(config, ledger, daemon),
       });
     } catch (err) {
       await ledger.close();
@@ -87,6 +92,30 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   log.info({ event: 'daemon.stopped', ...c.files }, 'stopped');
   log.flush();
   return 0;
+}
+
+/** How long the status page's count by folder (a read of every ledger row) serves. */
+const FOLDER_COUNTS_MS = 10_000;
+
+/** The status page's data, gathered when it is asked for (a person, every few seconds at most). */
+function statusPage(config: Config, ledger: Ledger, daemon: Daemon): () => Promise<string> {
+  let folders: { at: number; list: StatusData['folders'] } | null = null;
+  const newestFirst = <T extends { updatedAt: number }>(rows: T[]): T[] => rows.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, 20);
+  return async () => {
+    const now = Date.now();
+    if (folders === null || now - folders.at > FOLDER_COUNTS_MS) {
+      const list = [...countByFolder(ledger.inState(...FILE_STATES), config).values()].sort((a, b) => a.library.localeCompare(b.library) || a.folder.localeCompare(b.folder));
+      folders = { at: now, list };
+    }
+    const c = daemon.counts();
+    return renderStatusPage({
+      version: version(), galaxy: config.galaxy.url ?? '', importDir: config.import.dir ?? '', ledger: ledgerWhere(config), now,
+      reasons: await daemon.readiness(), states: c.files, settling: c.settling, waitingForMarker: c.waitingForMarker, inFlight: c.inFlight,
+      folders: folders.list,
+      failures: newestFirst(ledger.inState('failed')).map((r) => ({ file: r.path, reason: r.lastError, attempts: r.attempts, at: r.updatedAt })),
+      active: newestFirst(ledger.inState('queued', 'submitted', 'retrying')).map((r) => ({ file: r.path, state: r.state, attempts: r.attempts, at: r.updatedAt })),
+    });
+  };
 }
 
 export async function scanCommand(config: Config, io: DaemonIo): Promise<number> {

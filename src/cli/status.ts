@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { Config } from '../config/load.js';
 import { UsageError } from '../errors.js';
-import type { FileRecord, FileState, ReplicaInfo } from '../ledger/ledger.js';
-import { FILE_STATES, zeroCounts } from '../ledger/ledger.js';
+import type { FileRecord, ReplicaInfo } from '../ledger/ledger.js';
+import { FILE_STATES } from '../ledger/ledger.js';
 import { ledgerWhere } from '../ledger/open.js';
-import { folderText, routeFile } from '../pipeline/route.js';
+import { countByFolder } from '../pipeline/route.js';
 import type { DaemonIo } from './io.js';
 import { openClientLedger } from './io.js';
 
@@ -15,14 +15,7 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
   try {
     const replicas = await ledger.coordinator.replicas();
     const all = ledger.inState(...FILE_STATES);
-    const byFolder = new Map<string, Record<FileState, number>>();
-    for (const r of all) {
-      const route = routeFile(r.path, config);
-      const key = `${route.library} ${folderText(route)}`;
-      const counts = byFolder.get(key) ?? zeroCounts();
-      counts[r.state]++;
-      byFolder.set(key, counts);
-    }
+    const byFolder = new Map([...countByFolder(all, config)].map(([key, f]) => [key, f.counts]));
     const failed = all.filter((r) => r.state === 'failed');
     if (opts.json) {
       io.stdout.write(`${JSON.stringify({

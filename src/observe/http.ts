@@ -7,6 +7,8 @@ export interface HealthSource {
   /** Start-up walk done, Galaxy reachable with the key, ledger open; else the reasons. */
   ready(): Promise<string[]>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** The status page (status-page.ts), served at `/`. */
+  page?(): Promise<string>;
 }
 
 export interface HttpServer {
@@ -14,7 +16,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** /healthz, /readyz and /metrics on node:http: three routes need no framework. */
+/** /healthz, /readyz, /metrics and the status page at / on node:http: four routes need no framework. */
 export async function startHttpServer(listen: { host: string; port: number }, source: HealthSource): Promise<HttpServer> {
   const server = http.createServer((req, res) => {
     const send = (status: number, type: string, body: string): void => {
@@ -36,8 +38,11 @@ export async function startHttpServer(listen: { host: string; port: number }, so
           const m = await source.metrics();
           return send(200, m.contentType, m.body);
         }
-        default:
+        case 'GET /':
+          if (source.page) return send(200, 'text/html; charset=utf-8', await source.page());
           return send(404, 'application/json', JSON.stringify({ error: 'not found: try /healthz, /readyz or /metrics' }));
+        default:
+          return send(404, 'application/json', JSON.stringify({ error: `not found: try /${source.page ? ' (the status page), /healthz' : 'healthz'}, /readyz or /metrics` }));
       }
     })().catch((err: unknown) => send(500, 'application/json', JSON.stringify({ error: err instanceof Error ? err.message : String(err) })));
   });

@@ -1,4 +1,6 @@
 import type { Config } from '../config/load.js';
+import type { FileState } from '../ledger/ledger.js';
+import { zeroCounts } from '../ledger/ledger.js';
 
 /** Where a file goes in Galaxy and with which dataset attributes. */
 export interface Route {
@@ -56,4 +58,17 @@ export function libraryAccess(library: string, config: Pick<Config, 'library' | 
   if (library === config.library.name) return config.library.access?.[0] ?? null;
   for (const rule of config.folders.values()) if (rule.library === library) return rule.access?.[0] ?? null;
   return null;
+}
+
+/** Files by library folder (where the config routes them) and state, for `status` and the status page. */
+export function countByFolder(rows: Iterable<{ path: string; state: FileState }>, config: Pick<Config, 'library' | 'upload' | 'folders'>): Map<string, { library: string; folder: string; counts: Record<FileState, number> }> {
+  const byFolder = new Map<string, { library: string; folder: string; counts: Record<FileState, number> }>();
+  for (const r of rows) {
+    const route = routeFile(r.path, config);
+    const key = `${route.library} ${folderText(route)}`;
+    let entry = byFolder.get(key);
+    if (!entry) byFolder.set(key, (entry = { library: route.library, folder: folderText(route), counts: zeroCounts() }));
+    entry.counts[r.state]++;
+  }
+  return byFolder;
 }

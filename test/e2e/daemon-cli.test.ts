@@ -37,6 +37,15 @@ async function setup(t: TestContext, extra: Sections = {}, emuOpts: Parameters<t
   return { emu, importDir, stateDir, configFile, env: { GALAXY_API_KEY: emu.adminKey } };
 }
 
+/** Debian's headless-capable Chromium, or null when it is not installed. */
+function chromium(): string | null {
+  for (const name of ['chromium', 'chromium-browser']) {
+    const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+    if (found.status === 0 && found.stdout.trim() !== '') return found.stdout.trim();
+  }
+  return null;
+}
+
 function put(dir: string, rel: string, content = `${rel}\n`): void {
   mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
   writeFileSync(path.join(dir, rel), content);
@@ -451,6 +460,41 @@ describe('health and metrics over HTTP', () => {
     assert.equal(healthCli.code, 0, healthCli.stderr);
     assert.match(healthCli.stdout, /\/healthz: 200 \{"status":"ok"\}/);
     assert.equal(readyCli.code, 0, readyCli.stderr);
+  });
+
+  it('serves the status page at /: health, files by state and folder, the latest failure with Galaxy\'s reason, as headless Chromium shows it', { skip: chromium() === null ? "needs Debian's chromium (apt-get install chromium), which .ci/run installs" : false }, async (t) => {
+    const s = await setup(t, { http: { listen: '127.0.0.1:0' } });
+    s.emu.addJobFaults({ match: 'bad\\.txt$', outcome: 'dataset-error', message: 'checksum mismatch <in transfer>' });
+    put(s.importDir, 'runA/a.txt');
+    put(s.importDir, 'runA/b.txt');
+    put(s.importDir, 'runB/bad.txt');
+
+    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+    t.after(async () => {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    });
+    const listening = await waitFor(() => events(run.stdout()).find((e) => e.event === 'http.listening') as { port?: number } | undefined, 15_000, 'the HTTP server');
+    const url = `http://127.0.0.1:${listening.port ?? 0}/`;
+    await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok' || e.event === 'upload.failed').length === 3 ? true : undefined), 30_000, 'two ok, one failed');
+    const plain = await fetch(url);
+    const browser = path.join(tempDir(t, 'importd-chromium-'), 'profile');
+    const shot = path.join(path.dirname(browser), 'status.png');
+    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${browser}`, '--window-size=1200,900'];
+    const dom = spawnSync(chromium() ?? '', [...flags, '--dump-dom', url], { encoding: 'utf8', timeout: 60_000 });
+    const png = spawnSync(chromium() ?? '', [...flags, `--screenshot=${shot}`, url], { encoding: 'utf8', timeout: 60_000 });
+
+    assert.equal(plain.status, 200);
+    assert.match(plain.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(dom.status, 0, dom.stderr);
+    const text = dom.stdout;
+    assert.match(text, /<div class="health ok" id="health">Ready/);
+    assert.match(text, /<td class="n state-ok">2<\/td>/);
+    assert.match(text, /<td>Imports<\/td><td>\/runA<\/td>/);
+    assert.match(text, /<td>runB\/bad\.txt<\/td><td class="reason">[^<]*checksum mismatch &lt;in transfer&gt;/, 'the failure with Galaxy\'s reason, escaped');
+    assert.equal(text.includes(s.emu.adminKey), false, 'never the key');
+    assert.equal(png.status, 0, png.stderr);
+    assert.ok(readFileSync(shot).subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'a PNG screenshot');
   });
 
   it('health exits 1 when no daemon answers, and 2 when the HTTP server is off', async (t) => {
