@@ -112,7 +112,7 @@ export const OPTIONS = [
     doc: 'Least severe level logged; JSON lines on stdout.' },
 
   { section: 'http', key: 'listen', type: { kind: 'listen' }, default: '127.0.0.1:9187',
-    doc: 'host:port for /healthz, /readyz and /metrics; empty turns the server off.' },
+    doc: 'host:port for the status page at /, /healthz, /readyz and /metrics; empty turns the server off. The status page shows file names: keep it on loopback, or behind what guards the host.' },
 ] as const satisfies readonly OptionSpec[];
 
 /** Keys of a [folder:NAME] section, NAME being the subdirectory as it is named on disk. */
