@@ -423,25 +423,30 @@ describe('files the daemon cannot read', () => {
   });
 });
 
+/** `run` with [http] listen on a free port, stopped after the test: the process, its base URL and port. */
+async function runServing(t: TestContext, s: Setup): Promise<{ run: ReturnType<typeof spawnCli>; base: string; port: string }> {
+  const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+  t.after(async () => {
+    run.child.kill('SIGTERM');
+    await run.exited;
+  });
+  const listening = await waitFor(() => events(run.stdout()).find((e) => e.event === 'http.listening') as { port?: number } | undefined, 15_000, 'the HTTP server');
+  const port = String(listening.port ?? 0);
+  return { run, base: `http://127.0.0.1:${port}`, port };
+}
+
 describe('health and metrics over HTTP', () => {
   it('serves /healthz, /readyz (200 once the walk is done) and /metrics with files by state, and no key', async (t) => {
     const s = await setup(t, { http: { listen: '127.0.0.1:0' } });
     put(s.importDir, 'm/a.txt');
     put(s.importDir, 'm/b.txt');
 
-    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
-    t.after(async () => {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    });
-    const listening = await waitFor(() => events(run.stdout()).find((e) => e.event === 'http.listening') as { port?: number } | undefined, 15_000, 'the HTTP server');
-    const base = `http://127.0.0.1:${listening.port ?? 0}`;
+    const { run, base, port } = await runServing(t, s);
     const health = await fetch(`${base}/healthz`);
     await waitFor(() => (s.emu.model.tree().filter((d) => d.state === 'ok').length === 2 ? true : undefined), 15_000, 'two uploads');
     await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok').length === 2 ? true : undefined), 15_000, 'two ok lines');
     const ready = await fetch(`${base}/readyz`);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    const port = String(listening.port ?? 0);
     writeFileSync(s.configFile, readFileSync(s.configFile, 'utf8').replace('listen = 127.0.0.1:0', `listen = 127.0.0.1:${port}`));
     const healthCli = await runCli(['--config', s.configFile, 'health'], { env: s.env });
     const readyCli = await runCli(['--config', s.configFile, 'health', '--ready'], { env: s.env });
@@ -469,13 +474,8 @@ describe('health and metrics over HTTP', () => {
     put(s.importDir, 'runA/b.txt');
     put(s.importDir, 'runB/bad.txt');
 
-    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
-    t.after(async () => {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    });
-    const listening = await waitFor(() => events(run.stdout()).find((e) => e.event === 'http.listening') as { port?: number } | undefined, 15_000, 'the HTTP server');
-    const url = `http://127.0.0.1:${listening.port ?? 0}/`;
+    const { run, base } = await runServing(t, s);
+    const url = `${base}/`;
     await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok' || e.event === 'upload.failed').length === 3 ? true : undefined), 30_000, 'two ok, one failed');
     const plain = await fetch(url);
     const browser = path.join(tempDir(t, 'importd-chromium-'), 'profile');
