@@ -119,9 +119,11 @@ export class Details {
    * API takes tags on library items but does not apply them (docs/galaxy-notes.md), so they are
    * set on each ok dataset that lacks them; a failure leaves it imported, with a warning. Access:
    * the dataset is restricted to the route's role (access.ts); a failure keeps its file from ok.
-   * Returns the files whose dataset could not be restricted, with why.
+   * Returns the files whose dataset could not be restricted, with why. `restrict: false`: a
+   * dataset found in Galaxy that this ledger never sent (a rebuilt ledger) may predate access,
+   * and is left as it is (check reports it).
    */
-  async finish(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>): Promise<Map<string, string>> {
+  async finish(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>, o: { restrict: boolean } = { restrict: true }): Promise<Map<string, string>> {
     const unrestricted = new Map<string, string>();
     for (const f of files) {
       const item = matched.get(f.path);
@@ -132,7 +134,7 @@ export class Details {
         if (done === null) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
       }
       const role = route.access;
-      if (role === null || item.is_unrestricted === false) continue;
+      if (role === null || !o.restrict || item.is_unrestricted === false) continue;
       try {
         await this.#persist(() => this.#access.dataset(item, role));
       } catch (err) {

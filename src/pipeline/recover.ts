@@ -22,7 +22,7 @@ export type Recovered = { kind: 'stopped' } | { kind: 'resend' } | { kind: 'job'
 
 export interface RecoverDeps {
   client: Pick<GalaxyClient, 'listJobs' | 'folderContents' | 'recentDatasets'>;
-  files: Pick<Files, 'ok' | 'failed' | 'attempts' | 'jobKnown' | 'unassigned'>;
+  files: Pick<Files, 'ok' | 'failed' | 'attempts' | 'submittedAt' | 'jobKnown' | 'unassigned'>;
   ledger: { jobsOf(historyId: string): Set<string>; isClaimed(datasetId: string): boolean };
   histories: Pick<HistoryPool, 'release'>;
   submitter: Pick<Submitter, 'datasetName' | 'createsFirst'>;
@@ -99,7 +99,7 @@ export class Recovery {
       const match = ok.get(f.path);
       if (!match) continue;
       adopted.add(f.path);
-      const why = (await this.#d.details.finish([f], route, new Map([[f.path, match]]))).get(f.path);
+      const why = (await this.#d.details.finish([f], route, new Map([[f.path, match]]), { restrict: this.#d.files.submittedAt(f.path) !== null })).get(f.path);
       if (why !== undefined) {
         this.#d.files.failed(f, route, why, this.#d.files.attempts(f.path));
         continue;

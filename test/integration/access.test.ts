@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { checkCommand } from '../../src/cli/check.js';
@@ -72,6 +72,47 @@ describe('daemon: access', () => {
 
     assert.deepEqual(datasetNamed(m, 'x.txt')?.access?.map((id) => roleName(m, id)), ['lab-c']);
     assert.deepEqual(libraryNamed(m, 'Lab C')?.access?.map((id) => roleName(m, id)), ['lab-c']);
+  });
+
+  it('a dataset that could not be restricted keeps its file from ok; retry restricts it without uploading it again', async (t) => {
+    const h = await harness(t, { ini: { library: { access: 'lab-a' } } });
+    const m = h.emu.model;
+    m.createRole(admin(m), { name: 'lab-a', user_ids: [] });
+    h.emu.addFaults({ method: 'POST', path: '^/api/libraries/datasets/[^/]+/permissions$', times: 1, action: { type: 'status', status: 400, body: 'json' } });
+    put(h.importDir, 'run1/a.txt');
+
+    await h.start();
+    await waitFor(() => (h.events('upload.failed', 'run1/a.txt').length > 0 ? true : undefined), 15_000, 'run1/a.txt failed');
+
+    assert.match(String(h.events('upload.failed', 'run1/a.txt')[0]?.reason), /^dataset \S+ is in Galaxy but could not be restricted to the role "lab-a" \(\[folder\] access\): .*galaxy-importd retry restricts it without uploading again$/);
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.access ?? [], []);
+    const io = { env: {}, stdout: { write: () => true }, stderr: { write: () => true }, onSignal: () => undefined };
+    assert.equal(await retryCommand(h.config, io, [], true), 0);
+    await h.daemon().rescan();
+    await h.waitOk(['run1/a.txt']);
+
+    assert.equal([...m.datasets.values()].filter((d) => d.name === 'a.txt').length, 1, 'not uploaded again');
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.access?.map((id) => roleName(m, id)), ['lab-a']);
+  });
+
+  it('a rebuilt ledger adopts a dataset readable by all that predates access, and leaves it as it is', async (t) => {
+    const h = await harness(t, { ini: { library: { access: 'lab-a' } } });
+    const m = h.emu.model;
+    m.createRole(admin(m), { name: 'lab-a', user_ids: [] });
+    put(h.importDir, 'run1/a.txt');
+
+    await h.start();
+    await h.waitOk(['run1/a.txt']);
+    const first = datasetNamed(m, 'a.txt');
+    await h.stop();
+    // As if uploaded before access was set (readable by all), and the ledger lost.
+    rmSync(path.join(h.stateDir, 'ledger.sqlite'));
+    if (first) first.access = [];
+    await h.start();
+    await waitFor(() => (h.events('upload.ok', 'run1/a.txt').some((l) => l.reason === 'already in Galaxy') ? true : undefined), 15_000, 'adopted');
+
+    assert.equal([...m.datasets.values()].filter((d) => d.name === 'a.txt').length, 1, 'found, not uploaded again');
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.access ?? [], [], 'a dataset the ledger did not send is not changed');
   });
 
   it('leaves a library restricted to other roles as it is, and says so', async (t) => {
