@@ -152,7 +152,7 @@ export class Confirmer {
       if (item?.state !== 'ok') continue;
       const why = unrestricted.get(f.path);
       if (why !== undefined) {
-        this.#d.files.failed(f, route, why, attempt);
+        if (why !== null) this.#d.files.failed(f, route, why, attempt);
         continue;
       }
       this.#d.files.ok(f, route, item.id, { jobId });

@@ -3,7 +3,7 @@ import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import type { Emit } from '../observe/events.js';
 import type { Access } from './access.js';
 import type { ReadyFile } from './files.js';
-import { backoffMs, classify, retry } from './retry.js';
+import { StoppedError, backoffMs, classify, retry } from './retry.js';
 import type { Route } from './route.js';
 import type { Target } from './targets.js';
 
@@ -119,12 +119,13 @@ export class Details {
    * API takes tags on library items but does not apply them (docs/galaxy-notes.md), so they are
    * set on each ok dataset that lacks them; a failure leaves it imported, with a warning. Access:
    * the dataset is restricted to the route's role (access.ts); a failure keeps its file from ok.
-   * Returns the files whose dataset could not be restricted, with why. `restrict: false`: a
+   * Returns the files whose dataset could not be restricted, with why (null when stopping: the
+   * file is to be left as the ledger has it). `restrict: false`: a
    * dataset found in Galaxy that this ledger never sent (a rebuilt ledger) may predate access,
    * and is left as it is (check reports it).
    */
-  async finish(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>, o: { restrict: boolean } = { restrict: true }): Promise<Map<string, string>> {
-    const unrestricted = new Map<string, string>();
+  async finish(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>, o: { restrict: boolean } = { restrict: true }): Promise<Map<string, string | null>> {
+    const unrestricted = new Map<string, string | null>();
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state !== 'ok') continue;
@@ -138,8 +139,9 @@ export class Details {
       try {
         await this.#persist(() => this.#access.dataset(item, role));
       } catch (err) {
-        if (this.#o.signal.aborted) throw err;
-        unrestricted.set(f.path, `dataset ${item.id} is in Galaxy but could not be restricted to the role ${JSON.stringify(role)} ([folder] access): ${classify(err).message}. Until it is, everyone who sees its library can read it; galaxy-importd retry restricts it without uploading again`);
+        // Stopping: the file stays as the ledger has it (submitted); the next start confirms and restricts it.
+        if (err instanceof StoppedError || this.#o.signal.aborted) unrestricted.set(f.path, null);
+        else unrestricted.set(f.path, `dataset ${item.id} is in Galaxy but could not be restricted to the role ${JSON.stringify(role)} (access): ${classify(err).message}. Until it is, everyone who sees its library can read it; galaxy-importd retry restricts it without uploading again`);
       }
     }
     return unrestricted;

@@ -101,7 +101,7 @@ export class Recovery {
       adopted.add(f.path);
       const why = (await this.#d.details.finish([f], route, new Map([[f.path, match]]), { restrict: this.#d.files.submittedAt(f.path) !== null })).get(f.path);
       if (why !== undefined) {
-        this.#d.files.failed(f, route, why, this.#d.files.attempts(f.path));
+        if (why !== null) this.#d.files.failed(f, route, why, this.#d.files.attempts(f.path));
         continue;
       }
       this.#d.files.ok(f, route, match.id, { found: target });

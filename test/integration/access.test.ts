@@ -84,7 +84,7 @@ describe('daemon: access', () => {
     await h.start();
     await waitFor(() => (h.events('upload.failed', 'run1/a.txt').length > 0 ? true : undefined), 15_000, 'run1/a.txt failed');
 
-    assert.match(String(h.events('upload.failed', 'run1/a.txt')[0]?.reason), /^dataset \S+ is in Galaxy but could not be restricted to the role "lab-a" \(\[folder\] access\): .*galaxy-importd retry restricts it without uploading again$/);
+    assert.match(String(h.events('upload.failed', 'run1/a.txt')[0]?.reason), /^dataset \S+ is in Galaxy but could not be restricted to the role "lab-a" \(access\): .*galaxy-importd retry restricts it without uploading again$/);
     assert.deepEqual(datasetNamed(m, 'a.txt')?.access ?? [], []);
     const io = { env: {}, stdout: { write: () => true }, stderr: { write: () => true }, onSignal: () => undefined };
     assert.equal(await retryCommand(h.config, io, [], true), 0);

@@ -17,7 +17,7 @@ const file = (path: string): ReadyFile => ({ path, size: 3, mtimeMs: 1, readyAt:
 const item = (id: string, name: string, state: string): FolderItem => ({ id, name, type: 'file', state, raw_size: 3 });
 const gateway504 = (): GalaxyApiError => new GalaxyApiError({ status: 504, errCode: null, errMsg: 'Gateway Timeout', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs/J1' });
 
-function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[] }, signal = new AbortController().signal) {
+function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null> }, signal = new AbortController().signal) {
   const rows = memoryRows();
   const emit = events();
   const metrics = new Metrics({ files: zeroCounts, queueDepth: () => 0 });
@@ -32,7 +32,7 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
       recentDatasets: () => (listings.recent++, Promise.resolve([...(answers.recent ?? answers.items)])),
     },
     files,
-    details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(': boom'), finish: () => Promise.resolve(new Map<string, string>()) },
+    details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(': boom'), finish: () => Promise.resolve(answers.unrestricted ?? new Map<string, string | null>()) },
     gate: { wait: () => Promise.resolve(), block: () => undefined },
     isClaimed: () => false,
     clock: systemClock,
@@ -96,6 +96,22 @@ describe('Confirmer: finding the datasets', () => {
     assert.deepEqual(s.listings, { whole: 1, recent: 1 });
     assert.equal(s.rows.get('run1/late.txt')?.state, 'ok');
     assert.equal(s.rows.get('run1/late.txt')?.datasetId, 'D9');
+  });
+});
+
+describe('Confirmer: access', () => {
+  it('records ok only the files whose dataset was restricted: one that could not be is failed with why, one left by a stop stays submitted', async () => {
+    const ok = () => Promise.resolve({ id: 'J1', state: 'ok', create_time: '2026-12-01T10:00:00.000000' } as JobSummary);
+    const unrestricted = new Map<string, string | null>([['run1/b.txt', 'dataset D2 is in Galaxy but could not be restricted'], ['run1/c.txt', null]]);
+    const s = setup({ jobs: [ok], items: [], recent: [item('D1', 'a.txt', 'ok'), item('D2', 'b.txt', 'ok'), item('D3', 'c.txt', 'ok')], unrestricted });
+    const fs = ['a', 'b', 'c'].map((n) => file(`run1/${n}.txt`));
+    for (const f of fs) s.files.queued(f, ROUTE);
+    s.files.submitted(fs, ROUTE, { attempt: 1, target, historyId: 'H1' });
+
+    await s.confirmer.confirm('J1', fs, ROUTE, target, 1);
+
+    assert.deepEqual(['a', 'b', 'c'].map((n) => s.rows.get(`run1/${n}.txt`)?.state), ['ok', 'failed', 'submitted']);
+    assert.equal(s.rows.get('run1/b.txt')?.lastError, 'dataset D2 is in Galaxy but could not be restricted');
   });
 });
 

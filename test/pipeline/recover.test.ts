@@ -29,7 +29,7 @@ function setup(o: { jobs?: () => Promise<JobSummary[]>; items?: FolderItem[]; re
     client, files, ledger: { jobsOf: (h) => rows.jobs.get(h) ?? new Set(), isClaimed: () => false },
     histories: { release: (h) => void released.push(h) },
     submitter: o.paths ? pathsSubmitter(client, '/import') : fetchSubmitter(client),
-    details: { finish: () => Promise.resolve(new Map<string, string>()) },
+    details: { finish: () => Promise.resolve(new Map<string, string | null>()) },
     clock: systemClock, signal: new AbortController().signal, emit, gate: { wait: () => Promise.resolve() },
     onFailure: (_err, attempt) => (waits.push(attempt), 1000),
     afterOk: () => Promise.resolve(),
