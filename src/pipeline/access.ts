@@ -40,33 +40,38 @@ export class Access {
     this.#emit = o.emit;
   }
 
-  /** The roles, as listed at most `maxAgeMs` ago, or by a listing under way. */
-  #listing(maxAgeMs: number): Promise<RoleSummary[]> {
+  /** The roles, as listed at most `maxAgeMs` ago or by a listing under way; `fresh`: this call asked Galaxy. */
+  async #listing(maxAgeMs: number): Promise<{ list: RoleSummary[]; fresh: boolean }> {
     const now = this.#clock.now();
-    if (this.#roles && (this.#roles.pending || now - this.#roles.at < maxAgeMs)) return this.#roles.list;
+    const held = this.#roles;
+    if (held && (held.pending || now - held.at < maxAgeMs)) return { list: await held.list, fresh: false };
     const list = this.#client.listRoles();
     const entry = { at: now, list, pending: true };
     this.#roles = entry;
-    list.then(() => (entry.pending = false), () => (this.#roles = null));
-    return list;
+    list.then(() => (entry.pending = false), () => {
+      if (this.#roles === entry) this.#roles = null;
+    });
+    return { list: await list, fresh: true };
   }
 
   /**
    * The id of the role `name` names: a role of that name, else the private role of the user with
-   * that email. A name not found is looked for again in a fresh listing (a role made since).
+   * that email. A name a held listing lacks is looked for in a new one (a role made since).
+   * `setting` names the config key in the error.
    */
-  async roleId(name: string): Promise<string> {
+  async roleId(name: string, setting: 'access' | 'notify' = 'access'): Promise<string> {
     const find = (list: RoleSummary[]): RoleSummary | undefined => list.find((r) => r.name === name && r.type !== 'private') ?? list.find((r) => r.name === name);
-    const found = find(await this.#listing(ROLES_TTL_MS)) ?? find(await this.#listing(0));
+    const first = await this.#listing(ROLES_TTL_MS);
+    const found = find(first.list) ?? (first.fresh ? undefined : find((await this.#listing(0)).list));
     if (found) return found.id;
     const what = name.includes('@') ? `no user with the email ${JSON.stringify(name)} (nor a role of that name)` : `no role named ${JSON.stringify(name)}`;
-    throw new AccessError(`access = ${name}: Galaxy has ${what}; create it in Galaxy (Admin → Roles, or the user) or fix access in the config, then run galaxy-importd retry --all-failed`);
+    throw new AccessError(`${setting} = ${name}: Galaxy has ${what}; create it in Galaxy (Admin → Roles, or the user) or fix ${setting} in the config${setting === 'access' ? ', then run galaxy-importd retry --all-failed' : ''}`);
   }
 
   #ownRole(): Promise<string | null> {
     this.#own ??= (async () => {
       const me = await this.#client.currentUser();
-      const list = await this.#listing(ROLES_TTL_MS);
+      const { list } = await this.#listing(ROLES_TTL_MS);
       return list.find((r) => r.type === 'private' && r.name === me.email)?.id ?? null;
     })();
     this.#own.catch(() => (this.#own = null));

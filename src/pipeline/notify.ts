@@ -130,9 +130,9 @@ export class Notifier {
       const roleIds: string[] = [];
       for (const name of f.notify) {
         try {
-          roleIds.push(await this.#o.roles.roleId(name));
+          roleIds.push(await this.#o.roles.roleId(name, 'notify'));
         } catch (err) {
-          this.#o.emit({ type: 'notify.failed', ...at, reason: (err as Error).message.replace('access = ', 'notify = ') });
+          this.#o.emit({ type: 'notify.failed', ...at, reason: (err as Error).message });
         }
       }
       if (roleIds.length === 0) return;

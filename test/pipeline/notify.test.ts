@@ -19,7 +19,7 @@ function notifier(t: TestContext, o: { version?: string; enabled?: boolean; minu
       configuration: () => Promise.resolve({ enable_notification_system: o.enabled ?? true }),
       sendNotification: (m) => (o.refuse ? Promise.reject(o.refuse) : (sent.push(m), Promise.resolve({ total_notifications_sent: 2 }))),
     },
-    roles: { roleId: (name) => ((o.missing ?? []).includes(name) ? Promise.reject(new Error(`access = ${name}: Galaxy has no role named "${name}"`)) : Promise.resolve(`id-${name}`)) },
+    roles: { roleId: (name, setting) => ((o.missing ?? []).includes(name) ? Promise.reject(new Error(`${setting ?? 'access'} = ${name}: Galaxy has no role named "${name}"`)) : Promise.resolve(`id-${name}`)) },
     config, clock: systemClock, emit, everyMs: (o.minutes ?? 5) * 60_000,
   });
   const ok = (file: string, reason?: string): void => n.observe({ type: 'upload.ok', file, library: 'Imports', folder: '/x', dataset_id: 'd', size: 1, ...(reason ? { reason } : {}) });
