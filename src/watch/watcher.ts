@@ -1,6 +1,6 @@
 import type { FSWatcher as NodeWatcher, Stats } from 'node:fs';
-import { watch as watchDir } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstatSync, watch as watchDir } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { watch } from 'chokidar';
@@ -37,6 +37,9 @@ export interface TreeWatcher {
 export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher {
   return opts.poll ? createPollingWatcher(root, opts) : createInotifyWatcher(root, opts);
 }
+
+/** File times and this clock may differ by this much (a network file system's server). */
+const CLOCK_SLACK_MS = 2000;
 
 const relOf = (root: string, p: string): string => path.relative(root, p).split(path.sep).join('/');
 const within = (relDir: string, p: string): boolean => relDir === '' || p === relDir || p.startsWith(`${relDir}/`);
@@ -139,10 +142,13 @@ function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
  */
 function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
   const watchers = new Map<string, FSWatcher>();
+  /** Each new watch's one look a poll later (below). */
+  const looks = new Map<string, NodeJS.Timeout>();
   const rel = (p: string): string => relOf(root, p);
 
   const addDir = async (relDir: string): Promise<void> => {
     if (watchers.has(relDir)) return;
+    const began = Date.now();
     const abs = relDir === '' ? root : path.join(root, relDir);
     const w = watch(abs, {
       depth: 0,
@@ -171,6 +177,40 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
     // Without an 'error' listener an EventEmitter throws and the daemon dies (chokidar 5 reports ENOSPC and EACCES here).
     w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    // chokidar polls the directory's own stat against one taken after it listed the directory,
+    // and that stat can come late (Node's thread pool busy at start): an entry made in between
+    // was seen by neither, until the next rescan. One look a poll later, once the watch is surely
+    // comparing, reports what chokidar does not hold and was made since this watch began (what
+    // is older, the walk that follows this watch listed).
+    const timer = setTimeout(() => void lookAgain(relDir, abs, w, began), opts.intervalMs + 100);
+    timer.unref();
+    looks.set(relDir, timer);
+  };
+
+  const lookAgain = async (relDir: string, abs: string, w: FSWatcher, since: number): Promise<void> => {
+    looks.delete(relDir);
+    if (watchers.get(relDir) !== w) return;
+    const held = new Set(w.getWatched()[abs] ?? []);
+    let entries;
+    try {
+      entries = await readdir(abs, { withFileTypes: true });
+    } catch {
+      return; // gone, or unreadable: the watcher and the rescans say so
+    }
+    let yielded = Date.now();
+    for (const e of entries) {
+      if (held.has(e.name)) continue;
+      // Synchronous, as the walk's: a directory of done files costs a stat each, and no promise.
+      const st = lstatSync(path.join(abs, e.name), { throwIfNoEntry: false });
+      if (!st || Math.max(st.ctimeMs, st.mtimeMs) < since - CLOCK_SLACK_MS || watchers.get(relDir) !== w) continue;
+      const entry = relDir === '' ? e.name : `${relDir}/${e.name}`;
+      if (st.isDirectory()) opts.onDir(entry, 'addDir');
+      else opts.onFile(entry, 'add');
+      if (Date.now() - yielded > 20) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yielded = Date.now();
+      }
+    }
   };
 
   return {
@@ -180,6 +220,8 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
       for (const d of gone) {
         const w = watchers.get(d);
         watchers.delete(d);
+        clearTimeout(looks.get(d));
+        looks.delete(d);
         await w?.close();
       }
     },
@@ -193,6 +235,8 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
     async close() {
       const all = [...watchers.values()];
       watchers.clear();
+      for (const t of looks.values()) clearTimeout(t);
+      looks.clear();
       await Promise.all(all.map((w) => w.close()));
     },
   };
