@@ -1,7 +1,7 @@
 import type { Config } from '../config/load.js';
 import type { GalaxyClient } from '../galaxy/client.js';
-import { compareReleases } from '../galaxy/releases.js';
-import { NOTIFICATIONS_SINCE } from '../pipeline/notify.js';
+import { findRole } from '../pipeline/access.js';
+import { NOTIFICATIONS_SINCE, galaxyNotifications } from '../pipeline/notify.js';
 import { folderText, libraryAccess, routeFile } from '../pipeline/route.js';
 
 /**
@@ -47,7 +47,7 @@ export async function checkAccess(config: Config, client: AccessClient, out: Che
 
   const ids = new Map<string, string>();
   for (const [role, where] of wanted) {
-    const found = roles.find((r) => r.name === role && r.type !== 'private') ?? roles.find((r) => r.name === role);
+    const found = findRole(roles, role);
     if (found) {
       ids.set(role, found.id);
       out.pass(`role ${JSON.stringify(role)} exists in Galaxy${found.type === 'private' ? ' (that user\'s private role)' : ''} (${where.join(', ')})`);
@@ -82,13 +82,9 @@ export async function checkAccess(config: Config, client: AccessClient, out: Che
 
 /** notify needs Galaxy 23.1 or later with enable_notification_system. */
 async function checkNotifications(client: AccessClient, out: CheckSink): Promise<void> {
-  const v = await client.version();
-  if (compareReleases(v.version_major, NOTIFICATIONS_SINCE) < 0) {
-    out.fail(`notify: Galaxy ${v.version_major} has no notifications (they came in ${NOTIFICATIONS_SINCE})`, 'upgrade Galaxy, or remove notify from the config');
-    return;
-  }
-  const conf = await client.configuration(['enable_notification_system']);
-  if (conf.enable_notification_system === true) out.pass('notify: Galaxy\'s notifications are on');
+  const g = await galaxyNotifications(client);
+  if (g.old) out.fail(`notify: Galaxy ${g.release} has no notifications (they came in ${NOTIFICATIONS_SINCE})`, 'upgrade Galaxy, or remove notify from the config');
+  else if (g.enabled === true) out.pass('notify: Galaxy\'s notifications are on');
   else out.fail("notify: Galaxy's notifications are off", 'set enable_notification_system: true in galaxy.yml and restart Galaxy');
 }
 

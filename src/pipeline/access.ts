@@ -24,6 +24,11 @@ export class AccessError extends ImportdError {
 /** How long a listing of the roles answers for names it has; a name it lacks is looked for in a new one (a batch's files share it). */
 const ROLES_TTL_MS = 60_000;
 
+/** The role a name names: a role of that name, else the private role named by that email. */
+export function findRole(list: readonly RoleSummary[], name: string): RoleSummary | undefined {
+  return list.find((r) => r.name === name && r.type !== 'private') ?? list.find((r) => r.name === name);
+}
+
 export class Access {
   readonly #client: AccessClient;
   readonly #clock: Pick<Clock, 'now'>;
@@ -60,9 +65,8 @@ export class Access {
    * `setting` names the config key in the error.
    */
   async roleId(name: string, setting: 'access' | 'notify' = 'access'): Promise<string> {
-    const find = (list: RoleSummary[]): RoleSummary | undefined => list.find((r) => r.name === name && r.type !== 'private') ?? list.find((r) => r.name === name);
     const first = await this.#listing(ROLES_TTL_MS);
-    const found = find(first.list) ?? (first.fresh ? undefined : find((await this.#listing(0)).list));
+    const found = findRole(first.list, name) ?? (first.fresh ? undefined : findRole((await this.#listing(0)).list, name));
     if (found) return found.id;
     const what = name.includes('@') ? `no user with the email ${JSON.stringify(name)} (nor a role of that name)` : `no role named ${JSON.stringify(name)}`;
     throw new AccessError(`${setting} = ${name}: Galaxy has ${what}; create it in Galaxy (Admin → Roles, or the user) or fix ${setting} in the config${setting === 'access' ? ', then run galaxy-importd retry --all-failed' : ''}`);

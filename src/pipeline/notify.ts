@@ -38,6 +38,14 @@ interface Pending {
   timer: Timer | null;
 }
 
+/** What a Galaxy says of its notifications: its release, whether that is before them, and enable_notification_system (null when not said). */
+export async function galaxyNotifications(client: Pick<NotifyClient, 'version' | 'configuration'>): Promise<{ release: string; old: boolean; enabled: boolean | null }> {
+  const v = await client.version();
+  if (compareReleases(v.version_major, NOTIFICATIONS_SINCE) < 0) return { release: v.version_major, old: true, enabled: null };
+  const conf = await client.configuration(['enable_notification_system']);
+  return { release: v.version_major, old: false, enabled: typeof conf.enable_notification_system === 'boolean' ? conf.enable_notification_system : null };
+}
+
 export interface NotifierDeps {
   client: NotifyClient;
   /** Names to role ids (access.ts): a role, or a user's email for the user's private role. */
@@ -100,13 +108,9 @@ export class Notifier {
   /** Whether this Galaxy has notifications, asked once. */
   #available(): Promise<void> {
     this.#checked ??= (async () => {
-      const v = await this.#o.client.version();
-      if (compareReleases(v.version_major, NOTIFICATIONS_SINCE) < 0) {
-        this.#off = `Galaxy ${v.version_major} has no notifications (they came in ${NOTIFICATIONS_SINCE}); upgrade Galaxy, or remove notify from the config`;
-        return;
-      }
-      const conf = await this.#o.client.configuration(['enable_notification_system']);
-      if (conf.enable_notification_system === false) this.#off = "notifications are off in this Galaxy: set enable_notification_system: true in galaxy.yml and restart Galaxy, or remove notify from the config";
+      const g = await galaxyNotifications(this.#o.client);
+      if (g.old) this.#off = `Galaxy ${g.release} has no notifications (they came in ${NOTIFICATIONS_SINCE}); upgrade Galaxy, or remove notify from the config`;
+      else if (g.enabled === false) this.#off = "notifications are off in this Galaxy: set enable_notification_system: true in galaxy.yml and restart Galaxy, or remove notify from the config";
     })();
     this.#checked.catch(() => (this.#checked = null));
     return this.#checked;
