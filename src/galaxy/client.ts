@@ -307,22 +307,26 @@ export class GalaxyClient {
    * `F` prefix the library APIs use: the fetch API wants it without.
    * Returns the job id; the datasets appear in the folder when the job ends.
    */
-  async fetchToFolder(opts: { historyId: string; folderId: string; items: FetchItem[] }): Promise<{ jobId: string }> {
+  /** One fetch request (one Galaxy job) with a target per library folder. */
+  async fetchToFolders(opts: { historyId: string; targets: readonly { folderId: string; items: readonly FetchItem[] }[] }): Promise<{ jobId: string }> {
     const p = '/api/tools/fetch';
-    const folder = opts.folderId.startsWith('F') ? opts.folderId.slice(1) : opts.folderId;
-    const items = opts.items.map((it) => {
-      const out: Json = it.serverDir !== undefined
-        ? { src: 'server_dir', server_dir: it.serverDir }
-        : { src: 'path', path: it.path };
-      out.name = it.name;
-      out.ext = it.ext;
-      out.dbkey = it.dbkey;
-      // Always a boolean: the legacy strings are read inverted here (galaxy-api.md 3.9).
-      out.link_data_only = it.linkDataOnly;
-      if (it.info) out.info = it.info;
-      return out;
+    const targets = opts.targets.map((t) => {
+      const folder = t.folderId.startsWith('F') ? t.folderId.slice(1) : t.folderId;
+      const items = t.items.map((it) => {
+        const out: Json = it.serverDir !== undefined
+          ? { src: 'server_dir', server_dir: it.serverDir }
+          : { src: 'path', path: it.path };
+        out.name = it.name;
+        out.ext = it.ext;
+        out.dbkey = it.dbkey;
+        // Always a boolean: the legacy strings are read inverted here (galaxy-api.md 3.9).
+        out.link_data_only = it.linkDataOnly;
+        if (it.info) out.info = it.info;
+        return out;
+      });
+      return { destination: { type: 'library_folder', library_folder_id: folder }, items };
     });
-    const body = { history_id: opts.historyId, targets: [{ destination: { type: 'library_folder', library_folder_id: folder }, items }] };
+    const body = { history_id: opts.historyId, targets };
     return this.#json('POST', p, body, (res) => {
       const first = expectArray(expectObject(res, 'POST', p, []).jobs, 'POST', p, ['id'])[0];
       if (!first) throw shapeError('POST', p, 'the answer names no job');

@@ -4,16 +4,28 @@ import type { Route } from './route.js';
 import { routeKey } from './route.js';
 
 /**
- * The queue: ready files of one folder gather into batches of up to `batchSize`, each sent
- * as one request (one Galaxy job). Natural batching: with no request of that folder on its
- * way, a batch goes at the next turn (files ready in the same turn go together); otherwise it
- * gathers until that request is answered, the batch is full, or `lingerMs` has passed.
+ * The queue: ready files of one folder gather into batches of up to `batchSize`. Natural
+ * batching: with no request of that folder on its way, a folder's files are due at the next
+ * turn (files ready in the same turn go together); otherwise they gather until that request is
+ * answered, `batchSize` files are waiting, or `lingerMs` has passed.
  *
- * At most `maxInFlight` batches are on their way at once (target, submit, confirm): the rest
- * wait here as lists of files, in the order they became due, and go as batches end. A
- * backlog of 1,000 folders is then 64 jobs in Galaxy at a time (uploads.ts, BATCHES_IN_FLIGHT),
- * not 1,000, and the daemon holds 64 batches' requests, polls and answers, not 1,000.
+ * `combine` (fetch uploads): the folders due in one turn go together, as one request of up to
+ * `batchSize` files with one target per folder (one Galaxy job), instead of one request each.
+ * Files arriving one at a time in many folders then cost one job and one job look per turn, not
+ * per folder; a folder is never split over two requests of one turn unless it has more than
+ * fits.
+ *
+ * At most `maxInFlight` requests are on their way at once (target, submit, confirm): the rest
+ * wait here as lists of files, in the order they became due, and go as requests end. A backlog
+ * of 1,000 folders is then 64 jobs in Galaxy at a time (uploads.ts, BATCHES_IN_FLIGHT), not
+ * 1,000, and the daemon holds 64 requests' polls and answers, not 1,000.
  */
+
+/** The files of one folder (one route) in a request. */
+export interface Group {
+  route: Route;
+  files: ReadyFile[];
+}
 
 interface Batch {
   route: Route;
@@ -25,11 +37,13 @@ interface Batch {
 export interface BatcherOptions {
   batchSize: number;
   lingerMs: number;
-  /** Batches on their way at once. */
+  /** Requests on their way at once. */
   maxInFlight: number;
+  /** Whether folders due together go in one request. */
+  combine: boolean;
   clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
-  /** A batch to send; it is on its way until the promise settles. */
-  send(files: ReadyFile[], route: Route): Promise<void>;
+  /** A request to send (one group per folder); it is on its way until the promise settles. */
+  send(groups: Group[]): Promise<void>;
 }
 
 export class Batcher {
@@ -37,8 +51,10 @@ export class Batcher {
   readonly #batches = new Map<string, Batch>();
   /** Requests of each folder on their way. */
   readonly #sending = new Map<string, number>();
-  /** Batches due, waiting for one on its way to end (insertion order is their turn). */
+  /** Batches due, waiting for their request (insertion order is their turn). */
   readonly #due = new Set<string>();
+  /** Set while a dispatch of the due batches is scheduled for the next turn. */
+  #dispatching: Timer | null = null;
   #inFlight = 0;
 
   constructor(o: BatcherOptions) {
@@ -54,7 +70,7 @@ export class Batcher {
     }
     batch.files.push(file);
     if (this.#due.has(key)) return;
-    if (batch.files.length >= this.#o.batchSize) this.#flush(batch);
+    if (batch.files.length >= this.#o.batchSize) this.#flush(batch, true);
     else batch.timer ??= this.#o.clock.setTimeout(() => this.#flush(batch), (this.#sending.get(key) ?? 0) === 0 ? 0 : this.#o.lingerMs);
   }
 
@@ -83,40 +99,57 @@ export class Batcher {
   /** Forget every batch not yet sent (their files stay queued in the ledger). */
   clear(): void {
     for (const batch of this.#batches.values()) this.#o.clock.clearTimeout(batch.timer);
+    this.#o.clock.clearTimeout(this.#dispatching);
+    this.#dispatching = null;
     this.#batches.clear();
     this.#due.clear();
   }
 
-  /** Batches on their way, and those due that wait for one of them to end. */
+  /** Requests on their way, and batches due that wait for one of them to end. */
   get inFlight(): { sending: number; waiting: number } {
     return { sending: this.#inFlight, waiting: this.#due.size };
   }
 
-  #flush(batch: Batch): void {
+  /** The batch is due: it goes with the others due at the next turn (`now`: a full batch, at once). */
+  #flush(batch: Batch, now = false): void {
     this.#o.clock.clearTimeout(batch.timer);
     batch.timer = null;
-    if (this.#inFlight >= this.#o.maxInFlight) {
-      this.#due.add(batch.key);
-      return;
-    }
-    const files = batch.files.splice(0, this.#o.batchSize);
-    if (batch.files.length === 0) this.#batches.delete(batch.key);
-    else batch.timer = this.#o.clock.setTimeout(() => this.#flush(batch), 0);
-    if (files.length === 0) return;
-    this.#inFlight++;
-    void this.#o.send(files, batch.route).finally(() => {
-      this.#inFlight--;
-      this.#next();
-    });
+    this.#due.add(batch.key);
+    if (now) this.#dispatch();
+    else this.#dispatching ??= this.#o.clock.setTimeout(() => this.#dispatch(), 0);
   }
 
-  /** A batch ended: the next one due goes. */
-  #next(): void {
-    for (const key of this.#due) {
-      if (this.#inFlight >= this.#o.maxInFlight) return;
-      this.#due.delete(key);
-      const batch = this.#batches.get(key);
-      if (batch) this.#flush(batch);
+  /** As many requests as may be on their way, of the batches due, in their turn. */
+  #dispatch(): void {
+    this.#o.clock.clearTimeout(this.#dispatching);
+    this.#dispatching = null;
+    while (this.#due.size > 0 && this.#inFlight < this.#o.maxInFlight) {
+      const groups: Group[] = [];
+      let room = this.#o.batchSize;
+      for (const key of this.#due) {
+        const batch = this.#batches.get(key);
+        if (!batch || batch.files.length === 0) {
+          this.#due.delete(key);
+          this.#batches.delete(key);
+          continue;
+        }
+        // A folder that does not fit whole waits for the next request, unless the request is empty.
+        if (groups.length > 0 && batch.files.length > room) break;
+        const files = batch.files.splice(0, room);
+        room -= files.length;
+        groups.push({ route: batch.route, files });
+        if (batch.files.length === 0) {
+          this.#due.delete(key);
+          this.#batches.delete(key);
+        }
+        if (!this.#o.combine || room === 0) break;
+      }
+      if (groups.length === 0) return;
+      this.#inFlight++;
+      void this.#o.send(groups).finally(() => {
+        this.#inFlight--;
+        this.#dispatch();
+      });
     }
   }
 }

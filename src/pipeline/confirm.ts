@@ -57,8 +57,10 @@ export class Confirmer {
    * the request went out a moment ago, so the first look waits the poll's first pause (a job is
    * never done at once; the look would be a request for nothing). `o.historyId`: the upload
    * history the job runs in, so that its looks can share a listing with other jobs of it.
+   * `o.shared`: the job holds other folders' files too, so a job that failed as a whole is handed
+   * back to be split even for one file here (the bad file may be another folder's).
    */
-  async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, o: { known?: ReadonlyMap<string, string>; justSent?: boolean; historyId?: string | null } = {}): Promise<Confirmed> {
+  async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, o: { known?: ReadonlyMap<string, string>; justSent?: boolean; historyId?: string | null; shared?: boolean } = {}): Promise<Confirmed> {
     const { clock } = this.#d;
     const known = o.known;
     const started = clock.now();
@@ -109,7 +111,7 @@ export class Confirmer {
     const ended = job?.state ?? 'unknown';
     if (ended !== 'ok' && jobId !== null) {
       const reason = `Galaxy job ${jobId} ended ${ended}${await this.#d.details.stderr(jobId)}`;
-      if (files.length > 1) return { kind: 'split', reason, jobId };
+      if (files.length > 1 || o.shared === true) return { kind: 'split', reason, jobId };
       for (const f of files) this.#d.files.failed(f, route, reason, attempt);
       return { kind: 'done' };
     }

@@ -133,8 +133,9 @@ export class Files {
   }
 
   /** Recorded before the request goes out: a crash after this line is found again by the history. */
-  submitted(files: readonly ReadyFile[], route: Route, o: { attempt: number; target: Target; historyId: string | null }): void {
-    const submittedAt = this.#clock.now();
+  /** `at`: when the request was made (one time for all the folders of a request: a restart finds its rows by it). */
+  submitted(files: readonly ReadyFile[], route: Route, o: { attempt: number; target: Target; historyId: string | null; at?: number }): void {
+    const submittedAt = o.at ?? this.#clock.now();
     this.#ledger.transaction(() => {
       for (const f of files) {
         const attempts = this.attempts(f.path) + 1;

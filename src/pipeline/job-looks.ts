@@ -90,18 +90,25 @@ export class JobLooks {
     }
     const lists: Promise<void>[] = [];
     for (const [historyId, group] of byHistory) {
-      if (group.length === 1) alone.push(...group);
+      // Several looks at one job (the folders of one request) are one look.
+      if (new Set(group.map((w) => w.jobId)).size === 1) alone.push(...group);
       else lists.push(this.#list(historyId, group));
     }
-    await Promise.all([...alone.map((w) => this.#alone(w)), ...lists]);
+    await Promise.all([this.#alone(alone), ...lists]);
   }
 
-  async #alone(w: Waiter): Promise<void> {
-    try {
-      w.resolve(await this.#d.client.showJob(w.jobId));
-    } catch (err) {
-      w.reject(err);
-    }
+  /** Each job looked at once, whatever number of looks wait for it. */
+  async #alone(waiters: readonly Waiter[]): Promise<void> {
+    const byJob = new Map<string, Waiter[]>();
+    for (const w of waiters) byJob.set(w.jobId, [...(byJob.get(w.jobId) ?? []), w]);
+    await Promise.all([...byJob].map(async ([jobId, ws]) => {
+      try {
+        const job = await this.#d.client.showJob(jobId);
+        for (const w of ws) w.resolve(job);
+      } catch (err) {
+        for (const w of ws) w.reject(err);
+      }
+    }));
   }
 
   async #list(historyId: string, group: Waiter[]): Promise<void> {
@@ -113,7 +120,7 @@ export class JobLooks {
       if (err instanceof GalaxyApiError && err.fromGalaxy && (err.status === 400 || err.status === 422)) {
         // The request itself is refused, not Galaxy busy or down: the jobs are looked at one by one, as before there were listings.
         this.#listings = false;
-        await Promise.all(group.map((w) => this.#alone(w)));
+        await this.#alone(group);
         return;
       }
       for (const w of group) w.reject(err);
@@ -126,6 +133,6 @@ export class JobLooks {
       if (job) w.resolve(job);
       else missed.push(w);
     }
-    await Promise.all(missed.map((w) => this.#alone(w)));
+    await this.#alone(missed);
   }
 }

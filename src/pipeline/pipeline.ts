@@ -10,6 +10,7 @@ import { Files } from './files.js';
 import type { ReadyFile } from './files.js';
 import type { Gate } from './gate.js';
 import { HistoryPool } from './histories.js';
+import { FolderLooks } from './folder-looks.js';
 import { JobLooks } from './job-looks.js';
 import { Recovery } from './recover.js';
 import { galaxyBackoff, waitOutGalaxy } from './retry.js';
@@ -30,7 +31,7 @@ export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_
 
 export interface PipelineDeps {
   config: Config;
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolder' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions'>;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions'>;
   ledger: Ledger;
   gate: Pick<Gate, 'wait' | 'block'>;
   clock: Clock;
@@ -60,8 +61,11 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     ...(d.random ? { random: d.random } : {}),
     onRetry: (reason, n, delay) => emit({ type: 'galaxy.retry', request: 'library folder or upload history', library: route.library, folder: folderText(route), attempt: n, reason, delay_ms: Math.round(delay) }),
   })(err, attempt);
+  const folders = new FolderLooks(client, clock);
   const confirmer = new Confirmer({
-    client, files, details, gate, clock, signal, emit,
+    // Confirmations of one folder due together share a read of its newest datasets.
+    client: { folderContents: (id) => client.folderContents(id), recentDatasets: (id, o) => folders.recentDatasets(id, o) },
+    files, details, gate, clock, signal, emit,
     jobs: new JobLooks({ client, clock }),
     isClaimed: (id) => ledger.isClaimed(id),
     jobTimeoutMs: upload.job_timeout_minutes * 60_000,

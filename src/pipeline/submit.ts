@@ -16,26 +16,39 @@ import type { Target } from './targets.js';
 
 export type Sent = { kind: 'job'; jobId: string } | { kind: 'datasets'; ids: Map<string, string> };
 
+/** The files of one folder in a request, and where they go. */
+export interface Part {
+  files: readonly ReadyFile[];
+  route: Route;
+  target: Target;
+}
+
 export interface Submitter {
   /** fetch needs a history for each request; paths none. */
   readonly usesHistory: boolean;
+  /** fetch: one request may carry the files of several folders (a target each, one job); paths: one folder. */
+  readonly combines: boolean;
   /** Whether datasets of a lost answer can exist before its job ends (and be waited for). */
   readonly createsFirst: boolean;
   /** The dataset name Galaxy gives the file. */
   datasetName(file: ReadyFile, route: Route): string;
-  send(files: readonly ReadyFile[], route: Route, target: Target, historyId: string | null): Promise<Sent>;
+  /** One request for the parts (one part unless `combines`). */
+  send(parts: readonly Part[], historyId: string | null): Promise<Sent>;
 }
 
-export function fetchSubmitter(client: Pick<GalaxyClient, 'fetchToFolder'>): Submitter {
+export function fetchSubmitter(client: Pick<GalaxyClient, 'fetchToFolders'>): Submitter {
   return {
     usesHistory: true,
+    combines: true,
     createsFirst: false,
     datasetName: (file) => path.posix.basename(file.path),
-    async send(files, route, target, historyId) {
-      const { jobId } = await client.fetchToFolder({
+    async send(parts, historyId) {
+      const { jobId } = await client.fetchToFolders({
         historyId: historyId ?? '',
-        folderId: target.folderId,
-        items: files.map((f) => ({ serverDir: f.path, name: path.posix.basename(f.path), ext: route.fileType, dbkey: route.dbkey, linkDataOnly: route.link })),
+        targets: parts.map(({ files, route, target }) => ({
+          folderId: target.folderId,
+          items: files.map((f) => ({ serverDir: f.path, name: path.posix.basename(f.path), ext: route.fileType, dbkey: route.dbkey, linkDataOnly: route.link })),
+        })),
       });
       return { kind: 'job', jobId };
     },
@@ -46,9 +59,13 @@ export function fetchSubmitter(client: Pick<GalaxyClient, 'fetchToFolder'>): Sub
 export function pathsSubmitter(client: Pick<GalaxyClient, 'uploadPaths'>, importDir: string): Submitter {
   return {
     usesHistory: false,
+    combines: false,
     createsFirst: true,
     datasetName: (file, route) => legacyDatasetName(path.posix.basename(file.path), route.link),
-    async send(files, route, target) {
+    async send(parts) {
+      const [part, ...more] = parts;
+      if (part === undefined || more.length > 0) throw new Error('the legacy library upload takes the files of one folder per request');
+      const { files, route, target } = part;
       const created = await client.uploadPaths(target.libraryId, {
         folderId: target.folderId,
         paths: files.map((f) => path.join(importDir, f.path)),

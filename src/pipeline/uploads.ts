@@ -3,8 +3,9 @@ import type { Clock } from '../clock.js';
 import { within } from '../clock.js';
 import type { Coordinator, FileRecord } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
+import type { Group } from './batcher.js';
 import { Batcher } from './batcher.js';
-import type { Confirmed, Confirmer } from './confirm.js';
+import type { Confirmer } from './confirm.js';
 import type { Files, ReadyFile } from './files.js';
 import type { HistoryPool } from './histories.js';
 import { isHistoryGone } from './histories.js';
@@ -12,8 +13,8 @@ import type { Recovery } from './recover.js';
 import type { Backoff, Verdict } from './retry.js';
 import { backoffMs, classify, retry } from './retry.js';
 import type { Route } from './route.js';
-import { folderText } from './route.js';
-import type { Sent, Submitter } from './submit.js';
+import { folderText, routeKey } from './route.js';
+import type { Part, Sent, Submitter } from './submit.js';
 import type { Target, Targets } from './targets.js';
 
 /**
@@ -49,10 +50,19 @@ export interface UploadsDeps {
   options: UploadsOptions;
 }
 
-/** Batches on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
+/** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
 
-type Attempt = { kind: 'stopped' } | { kind: 'done' } | { kind: 'resend' } | { kind: 'split'; reason: string; jobId: string | null };
+/** A folder's files in a request about to go: its target, and the attempt it is for them. */
+interface Sending extends Part {
+  files: ReadyFile[];
+  attempt: number;
+}
+
+/** What came of a request. `split`: these parts' files go again, apart (a request that failed as a whole). */
+type Attempt = { kind: 'stopped' } | { kind: 'done' } | { kind: 'resend' } | { kind: 'split'; parts: Sending[]; reason: string; jobId: string | null };
+
+const allFiles = (parts: readonly { files: readonly ReadyFile[] }[]): ReadyFile[] => parts.flatMap((p) => p.files);
 
 export class Uploads {
   readonly #d: UploadsDeps;
@@ -65,7 +75,14 @@ export class Uploads {
     setMaxListeners(0, deps.signal);
     this.#d = deps;
     this.#o = deps.options;
-    this.#batcher = new Batcher({ batchSize: this.#o.batchSize, lingerMs: this.#o.lingerMs, maxInFlight: BATCHES_IN_FLIGHT, clock: deps.clock, send: (files, route) => this.#track(this.#process(files, route)) });
+    this.#batcher = new Batcher({
+      batchSize: this.#o.batchSize,
+      lingerMs: this.#o.lingerMs,
+      maxInFlight: BATCHES_IN_FLIGHT,
+      combine: deps.submitter.combines,
+      clock: deps.clock,
+      send: (groups) => this.#track(this.#process(groups)),
+    });
   }
 
   get #stopped(): boolean {
@@ -78,20 +95,28 @@ export class Uploads {
     this.#batcher.add(file, route);
   }
 
-  /** After a restart: files the ledger says were submitted are confirmed, or looked for, not sent blindly again. */
+  /**
+   * After a restart: files the ledger says were submitted are confirmed, or looked for, not sent
+   * blindly again. One request's files (one job, or one history and time) are looked for
+   * together, whatever folders they are in: the job found is theirs, all of them.
+   */
   resume(records: readonly FileRecord[], routeOf: (relPath: string) => Route): void {
-    const groups = new Map<string, FileRecord[]>();
+    const requests = new Map<string, { first: FileRecord; groups: Map<string, Group> }>();
     for (const r of records) {
       const key = r.jobId !== null ? `job:${r.jobId}` : `history:${r.historyId ?? ''}:${r.submittedAt ?? ''}`;
-      groups.set(key, [...(groups.get(key) ?? []), r]);
+      let request = requests.get(key);
+      if (!request) requests.set(key, (request = { first: r, groups: new Map() }));
+      const route = routeOf(r.path);
+      let g = request.groups.get(routeKey(route));
+      if (!g) request.groups.set(routeKey(route), (g = { route, files: [] }));
+      g.files.push({ path: r.path, size: r.size, mtimeMs: r.mtimeMs, readyAt: this.#d.clock.now() });
     }
-    for (const [first, ...rest] of groups.values()) {
-      if (!first) continue;
-      const files = [first, ...rest].map((r) => ({ path: r.path, size: r.size, mtimeMs: r.mtimeMs, readyAt: this.#d.clock.now() }));
-      this.#d.files.resumed(files);
+    for (const { first, groups } of requests.values()) {
+      const all = [...groups.values()];
+      this.#d.files.resumed(allFiles(all));
       // Only a request whose job is unknown is looked for in its history.
       if (first.historyId !== null && first.jobId === null) this.#d.histories.reserve(first.historyId);
-      void this.#track(this.#recover(files, routeOf(first.path), first));
+      void this.#track(this.#recover(all, first));
     }
   }
 
@@ -119,15 +144,16 @@ export class Uploads {
     return !this.#stopped;
   }
 
-  /** A failed request for `files`: wait as the verdict says, recording them as retrying. False when stopping. */
-  async #afterFailure(verdict: Verdict, files: readonly ReadyFile[], route: Route, attempt: number): Promise<boolean> {
+  /** A failed request: wait as the verdict says, recording its files as retrying. False when stopping. */
+  async #afterFailure(verdict: Verdict, parts: readonly Sending[]): Promise<boolean> {
     if (verdict.kind === 'blocked') {
       this.#d.gate.block(verdict.message);
       await this.#d.gate.wait();
       return !this.#stopped;
     }
+    const attempt = Math.max(...parts.map((p) => p.attempt));
     const delay = backoffMs(attempt, this.#o.backoff, verdict.kind === 'transient' ? verdict.retryAfterMs : null, this.#d.random);
-    this.#d.files.retrying(files, route, verdict.message, attempt, delay);
+    for (const p of parts) this.#d.files.retrying(p.files, p.route, verdict.message, p.attempt, delay);
     return this.#d.clock.sleep(delay, this.#d.signal);
   }
 
@@ -152,39 +178,61 @@ export class Uploads {
     }
   }
 
-  async #process(initial: readonly ReadyFile[], route: Route): Promise<void> {
-    let files = [...initial];
+  /**
+   * One request for the files of one folder, or of several (fetch: a target each, one job), sent
+   * again until it is done: each folder's target, a look for files already in Galaxy, the rows,
+   * the request, the confirmation. A request that fails as a whole is split: its folders go
+   * apart, then a folder's files in halves, so one bad file never fails its neighbours.
+   */
+  async #process(initial: readonly Group[]): Promise<void> {
+    let groups: Group[] = initial.map((g) => ({ route: g.route, files: [...g.files] }));
     const { files: states } = this.#d;
     /** Failed looks in Galaxy (the folder, a history) before sending: each waits longer. */
     let stalls = 0;
     for (;;) {
-      if (this.#stopped || files.length === 0) return;
-      const target = await this.#target(files, route);
-      if (target === null) return;
-      // A new ledger looks for what is in Galaxy already, except in a folder this process made.
-      const recheck = files.filter((f) => (this.#o.rebuild && target.madeHere !== true) || states.submittedAt(f.path) !== null);
-      if (recheck.length > 0) {
-        try {
-          // Files never sent, looked for only because the ledger is new, share a look at the folder.
-          const shared = recheck.every((f) => states.submittedAt(f.path) === null);
-          const { adopted, running } = await this.#d.recovery.existing(recheck, target, route, { shared });
-          if (running.size > 0) {
-            const waiting = files.filter((f) => running.has(f.path));
-            await this.#d.confirmer.confirm(null, waiting, route, target, states.attempts(waiting[0]?.path ?? '') || 1, { known: running });
-          }
-          files = files.filter((f) => !adopted.has(f.path));
-        } catch (err) {
-          if (!(await this.#stall(err, ++stalls, route))) return;
+      groups = groups.filter((g) => g.files.length > 0);
+      if (this.#stopped || groups.length === 0) return;
+      const parts: Sending[] = [];
+      let stalled: { err: unknown; route: Route } | null = null;
+      for (const g of groups) {
+        const target = await this.#target(g.files, g.route);
+        if (target === null) {
+          if (this.#stopped) return;
+          g.files = []; // failed for good, recorded
           continue;
         }
-        if (files.length === 0) return;
+        // A new ledger looks for what is in Galaxy already, except in a folder this process made.
+        const recheck = g.files.filter((f) => (this.#o.rebuild && target.madeHere !== true) || states.submittedAt(f.path) !== null);
+        if (recheck.length > 0) {
+          try {
+            // Files never sent, looked for only because the ledger is new, share a look at the folder.
+            const shared = recheck.every((f) => states.submittedAt(f.path) === null);
+            const { adopted, running } = await this.#d.recovery.existing(recheck, target, g.route, { shared });
+            if (running.size > 0) {
+              const waiting = g.files.filter((f) => running.has(f.path));
+              await this.#d.confirmer.confirm(null, waiting, g.route, target, states.attempts(waiting[0]?.path ?? '') || 1, { known: running });
+            }
+            g.files = g.files.filter((f) => !adopted.has(f.path));
+          } catch (err) {
+            stalled = { err, route: g.route };
+            break;
+          }
+        }
+        const over = g.files.filter((f) => states.attempts(f.path) >= this.#o.maxAttempts);
+        for (const f of over) states.failed(f, g.route, `gave up after ${this.#o.maxAttempts} attempts: ${states.record(f.path)?.lastError ?? 'unknown error'}`, this.#o.maxAttempts);
+        g.files = g.files.filter((f) => !over.includes(f));
+        if (g.files.length > 0) parts.push({ files: g.files, route: g.route, target, attempt: Math.max(...g.files.map((f) => states.attempts(f.path) + 1)) });
       }
-      const over = files.filter((f) => states.attempts(f.path) >= this.#o.maxAttempts);
-      for (const f of over) states.failed(f, route, `gave up after ${this.#o.maxAttempts} attempts: ${states.record(f.path)?.lastError ?? 'unknown error'}`, this.#o.maxAttempts);
-      files = files.filter((f) => !over.includes(f));
-      if (files.length === 0) return;
-      // From the wait for a history to Galaxy's answer the folder counts as sending: its next files gather meanwhile.
-      const end = this.#batcher.begin(route);
+      if (stalled !== null) {
+        if (!(await this.#stall(stalled.err, ++stalls, stalled.route))) return;
+        continue;
+      }
+      if (parts.length === 0) return;
+      // From the wait for a history to Galaxy's answer each folder counts as sending: its next files gather meanwhile.
+      const ends = parts.map((p) => this.#batcher.begin(p.route));
+      const end = (): void => {
+        for (const e of ends) e();
+      };
       let outcome: Attempt;
       try {
         let history: string | null = null;
@@ -192,12 +240,12 @@ export class Uploads {
           try {
             history = await this.#d.histories.acquire(this.#d.signal);
           } catch (err) {
-            if (this.#stopped || !(await this.#stall(err, ++stalls, route))) return;
+            if (this.#stopped || !(await this.#stall(err, ++stalls, parts[0]?.route ?? (groups[0] as Group).route))) return;
             continue;
           }
         }
-        const attempt = Math.max(...files.map((f) => states.attempts(f.path) + 1));
-        states.submitted(files, route, { attempt, target, historyId: history });
+        const at = this.#d.clock.now();
+        for (const p of parts) states.submitted(p.files, p.route, { attempt: p.attempt, target: p.target, historyId: history, at });
         // Several replicas: the rows naming this request are in the database before it is sent,
         // and only files this replica still holds go (another may have taken some over).
         try {
@@ -206,29 +254,34 @@ export class Uploads {
           if (history !== null) this.#d.histories.release(history);
           return; // stopping: the rows say submitted; the next holder looks for the request in Galaxy
         }
-        const lost = files.filter((f) => !this.#d.coordinator.owns(f.path));
-        states.released(lost);
-        files = files.filter((f) => !lost.includes(f));
-        if (files.length === 0) {
+        for (const p of parts) {
+          const lost = p.files.filter((f) => !this.#d.coordinator.owns(f.path));
+          states.released(lost);
+          p.files = p.files.filter((f) => !lost.includes(f));
+        }
+        const live = parts.filter((p) => p.files.length > 0);
+        if (live.length === 0) {
           if (history !== null) this.#d.histories.release(history);
           return;
         }
-        outcome = await this.#attempt(files, route, target, history, attempt, end);
+        groups = live.map((p) => ({ route: p.route, files: p.files }));
+        outcome = await this.#attempt(live, history, end);
       } finally {
         end();
       }
-      if (outcome.kind === 'split') return this.#split(files, route, outcome.reason, outcome.jobId);
+      if (outcome.kind === 'split') return this.#split(outcome.parts, outcome.reason, outcome.jobId);
       if (outcome.kind !== 'resend') return;
     }
   }
 
-  /** One request for `files`, and what came of it; `answered()` once Galaxy has answered it (the folder's next batch may go). */
-  async #attempt(files: readonly ReadyFile[], route: Route, target: Target, history: string | null, attempt: number, answered: () => void): Promise<Attempt> {
+  /** One request for `parts`, and what came of it; `answered()` once Galaxy has answered it (the folders' next batches may go). */
+  async #attempt(parts: Sending[], history: string | null, answered: () => void): Promise<Attempt> {
     const { files: states, histories } = this.#d;
+    const files = allFiles(parts);
     let sent: Sent | null = null;
     let failure: Verdict | null = null;
     try {
-      sent = await this.#d.submitter.send(files, route, target, history).finally(answered);
+      sent = await this.#d.submitter.send(parts, history).finally(answered);
     } catch (err) {
       failure = classify(err);
       if (history !== null && isHistoryGone(err)) {
@@ -244,8 +297,8 @@ export class Uploads {
           if (jobId !== null) sent = { kind: 'job', jobId };
         } catch (checkErr) {
           // Still unknown whether Galaxy took it: keep the history reserved and look again after a pause.
-          if (!(await this.#afterFailure(classify(checkErr), files, route, attempt))) return { kind: 'stopped' };
-          void this.#track(this.#recover(files, route, { historyId: history, jobId: null }));
+          if (!(await this.#afterFailure(classify(checkErr), parts))) return { kind: 'stopped' };
+          void this.#track(this.#recover(parts, { historyId: history, jobId: null }));
           return { kind: 'done' };
         }
       }
@@ -253,11 +306,14 @@ export class Uploads {
     if (sent?.kind === 'job') {
       states.jobKnown(files, history, sent.jobId);
       if (history !== null) histories.release(history);
-      return this.#confirmed(await this.#d.confirmer.confirm(sent.jobId, [...files], route, target, attempt, { justSent: true, historyId: history }));
+      return this.#confirmAll(sent.jobId, parts, { justSent: true, historyId: history });
     }
     if (sent?.kind === 'datasets') {
       for (const [p, id] of sent.ids) states.datasetKnown(p, id);
-      return this.#confirmed(await this.#d.confirmer.confirm(null, [...files], route, target, attempt, { known: sent.ids, justSent: true }));
+      const [part] = parts;
+      if (part === undefined) return { kind: 'done' };
+      const c = await this.#d.confirmer.confirm(null, part.files, part.route, part.target, part.attempt, { known: sent.ids, justSent: true });
+      return c.kind === 'split' ? { kind: 'split', parts, reason: c.reason, jobId: c.jobId } : c;
     }
     if (history !== null) {
       states.unassigned(files, history);
@@ -265,35 +321,55 @@ export class Uploads {
     }
     if (failure === null) return { kind: 'done' };
     if (failure.kind === 'permanent') {
-      if (files.length > 1) return { kind: 'split', reason: failure.message, jobId: null };
-      for (const f of files) states.failed(f, route, failure.message, attempt);
+      if (files.length > 1) return { kind: 'split', parts, reason: failure.message, jobId: null };
+      for (const p of parts) for (const f of p.files) states.failed(f, p.route, failure.message, p.attempt);
       return { kind: 'done' };
     }
     // The key, not the files, is at fault: this attempt does not count.
     if (failure.kind === 'blocked') states.requeued(files);
-    return (await this.#afterFailure(failure, files, route, attempt)) ? { kind: 'resend' } : { kind: 'stopped' };
+    return (await this.#afterFailure(failure, parts)) ? { kind: 'resend' } : { kind: 'stopped' };
   }
 
-  #confirmed(c: Confirmed): Attempt {
-    return c.kind === 'split' ? { kind: 'split', reason: c.reason, jobId: c.jobId } : c;
+  /**
+   * Each folder's files of one job confirmed in their folder. A job of several folders that
+   * failed as a whole is handed back to be split even for a folder of one file: the bad file may
+   * be another folder's.
+   */
+  async #confirmAll(jobId: string, parts: readonly Sending[], o: { justSent?: boolean; historyId: string | null }): Promise<Attempt> {
+    const shared = parts.length > 1;
+    const outcomes = await Promise.all(parts.map((p) => this.#d.confirmer.confirm(jobId, [...p.files], p.route, p.target, p.attempt, { ...o, shared })));
+    const split = parts.filter((_, i) => outcomes[i]?.kind === 'split');
+    const first = outcomes.find((c) => c.kind === 'split');
+    if (first?.kind === 'split') return { kind: 'split', parts: split, reason: first.reason, jobId: first.jobId };
+    return outcomes.some((c) => c.kind === 'stopped') ? { kind: 'stopped' } : { kind: 'done' };
   }
 
-  /** One bad file must not fail its neighbours: each half is sent on its own, down to single files. */
-  async #split(files: readonly ReadyFile[], route: Route, reason: string, jobId: string | null): Promise<void> {
-    this.#d.files.split(files, route, reason, jobId);
-    const half = Math.ceil(files.length / 2);
-    await Promise.all([this.#process(files.slice(0, half), route), this.#process(files.slice(half), route)]);
+  /** One bad file must not fail its neighbours: each folder is sent on its own, then each half of a folder, down to single files. */
+  async #split(parts: readonly Sending[], reason: string, jobId: string | null): Promise<void> {
+    for (const p of parts) this.#d.files.split(p.files, p.route, reason, jobId);
+    if (parts.length > 1) {
+      await Promise.all(parts.map((p) => this.#process([{ route: p.route, files: p.files }])));
+      return;
+    }
+    const [part] = parts;
+    if (part === undefined) return;
+    const half = Math.ceil(part.files.length / 2);
+    await Promise.all([this.#process([{ route: part.route, files: part.files.slice(0, half) }]), this.#process([{ route: part.route, files: part.files.slice(half) }])]);
   }
 
   /** A request that may have reached Galaxy (a restart, a lost answer): confirmed if it did, else sent again. */
-  async #recover(files: readonly ReadyFile[], route: Route, rec: { historyId: string | null; jobId: string | null }): Promise<void> {
-    const r = await this.#d.recovery.recover(files, route, rec);
-    if (r.kind === 'resend') return this.#process(files, route);
+  async #recover(groups: readonly Group[], rec: { historyId: string | null; jobId: string | null }): Promise<void> {
+    const first = groups[0];
+    if (first === undefined) return;
+    const r = await this.#d.recovery.recover(allFiles(groups), first.route, rec);
+    if (r.kind === 'resend') return this.#process(groups);
     if (r.kind !== 'job') return;
-    const target = await this.#target(files, route);
-    if (target === null) return;
-    const c = await this.#d.confirmer.confirm(r.jobId, [...files], route, target, this.#d.files.attempts(files[0]?.path ?? '') || 1, { historyId: rec.historyId });
-    if (c.kind === 'split') await this.#split(files, route, c.reason, c.jobId);
+    const parts: Sending[] = [];
+    for (const g of groups) {
+      const target = await this.#target(g.files, g.route);
+      if (target !== null) parts.push({ files: [...g.files], route: g.route, target, attempt: this.#d.files.attempts(g.files[0]?.path ?? '') || 1 });
+    }
+    const c = await this.#confirmAll(r.jobId, parts, { historyId: rec.historyId });
+    if (c.kind === 'split') await this.#split(c.parts, c.reason, c.jobId);
   }
 }
-

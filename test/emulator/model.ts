@@ -1183,18 +1183,20 @@ export class GalaxyModel {
     return this.jobDict(job, full, true);
   }
 
-  #faultFor(job: JobRec): JobFault | undefined {
+  /** Every fault that matches one of the job's items (a job of several folders can meet several). */
+  #faultsFor(job: JobRec): JobFault[] {
     const importDir = this.settings.libraryImportDir ?? '/';
+    const hits: JobFault[] = [];
     for (const fault of this.jobFaults) {
       if (fault.times !== undefined && fault.times <= 0) continue;
       const re = new RegExp(fault.match);
       const hit = job.items.some((it) => re.test(path.relative(importDir, it.fullPath)) || (it.name !== null && re.test(it.name)));
       if (hit) {
         if (fault.times !== undefined) fault.times--;
-        return fault;
+        hits.push(fault);
       }
     }
-    return undefined;
+    return hits;
   }
 
   #later(ms: number, fn: () => void): void {
@@ -1207,8 +1209,8 @@ export class GalaxyModel {
   }
 
   #schedule(job: JobRec): void {
-    const fault = job.state === 'new' ? this.#faultFor(job) : undefined;
-    if (fault?.outcome === 'stuck') job.stuck = true;
+    const faults = job.state === 'new' ? this.#faultsFor(job) : [];
+    if (faults.some((f) => f.outcome === 'stuck')) job.stuck = true;
     this.#later(0, () => {
       this.#setJob(job, 'queued');
       if (job.stuck) return;
@@ -1216,7 +1218,7 @@ export class GalaxyModel {
         this.#setJob(job, 'running');
         this.#setDatasets(job, 'running');
         this.#later(this.settings.jobRunMs, () => {
-          void this.#run(job, fault);
+          void this.#run(job, faults);
         });
       });
     });
@@ -1247,8 +1249,9 @@ export class GalaxyModel {
     }
   }
 
-  async #run(job: JobRec, fault: JobFault | undefined): Promise<void> {
-    if (fault?.outcome === 'job-error') {
+  async #run(job: JobRec, faults: readonly JobFault[]): Promise<void> {
+    const fault = faults.find((f) => f.outcome === 'job-error');
+    if (fault) {
       job.stderr = fault.message ?? 'Job failed: the emulator was told to fail it.';
       for (const it of job.items) {
         const d = it.datasetId === null ? undefined : this.datasets.get(it.datasetId);
@@ -1263,9 +1266,9 @@ export class GalaxyModel {
     const user = this.users.get(job.userId);
     for (const it of job.items) {
       if (this.#closed) return;
-      const forced = fault?.outcome === 'dataset-error' && new RegExp(fault.match).test(path.relative(this.settings.libraryImportDir ?? '/', it.fullPath))
-        ? (fault.message ?? 'The emulator was told to fail this dataset.')
-        : null;
+      const rel = path.relative(this.settings.libraryImportDir ?? '/', it.fullPath);
+      const hit = faults.find((f) => f.outcome === 'dataset-error' && new RegExp(f.match).test(rel));
+      const forced = hit ? (hit.message ?? 'The emulator was told to fail this dataset.') : null;
       if (it.kind === 'directory') await this.#runDirectory(job, it, user);
       else await this.#runFile(job, it, user, forced);
     }

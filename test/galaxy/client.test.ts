@@ -38,10 +38,9 @@ describe('GalaxyClient against the emulator', () => {
     const lib = await c.createLibrary('Imports', 'from the daemon');
     const folder = await c.createFolder(lib.root_folder_id, 'run1');
     const history = await c.createHistory('galaxy-importd');
-    const { jobId } = await c.fetchToFolder({
+    const { jobId } = await c.fetchToFolders({
       historyId: history.id,
-      folderId: folder.id,
-      items: [{ serverDir: 'run1/reads.bed', name: 'reads.bed', ext: 'auto', dbkey: 'hg38', linkDataOnly: false }],
+      targets: [{ folderId: folder.id, items: [{ serverDir: 'run1/reads.bed', name: 'reads.bed', ext: 'auto', dbkey: 'hg38', linkDataOnly: false }] }],
     });
     const job = await waitFor(async () => {
       const j = await c.showJob(jobId);
@@ -197,7 +196,7 @@ describe('GalaxyClient with a MockAgent', () => {
     });
     const c = new GalaxyClient({ url: 'http://galaxy.test/galaxy/', apiKey: 'k', dispatcher: agent });
 
-    const { jobId } = await c.fetchToFolder({ historyId: 'h1', folderId: 'F0123456789abcdef', items: [{ serverDir: 'a/b.txt', name: 'b.txt', ext: 'txt', dbkey: '?', linkDataOnly: true }] });
+    const { jobId } = await c.fetchToFolders({ historyId: 'h1', targets: [{ folderId: 'F0123456789abcdef', items: [{ serverDir: 'a/b.txt', name: 'b.txt', ext: 'txt', dbkey: '?', linkDataOnly: true }] }] });
 
     assert.equal(jobId, 'abc');
     assert.deepEqual(sent, {

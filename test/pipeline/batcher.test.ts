@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
+import type { Group } from '../../src/pipeline/batcher.js';
 import { Batcher } from '../../src/pipeline/batcher.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
 import { ROUTE, turns } from '../fakes.js';
 
 const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt: 0 });
+const paths = (groups: Group[]): string[] => groups.flatMap((g) => g.files.map((f) => f.path));
+const route = (folder: string) => ({ ...ROUTE, folder: [folder] });
 
 describe('Batcher (fake timers)', () => {
   it('sends files ready in the same turn as one batch at the next turn', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.add(file('b'), ROUTE);
     assert.equal(sent.length, 0);
@@ -23,7 +26,7 @@ describe('Batcher (fake timers)', () => {
   it('sends a full batch at once, without waiting', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.add(file('b'), ROUTE);
 
@@ -33,7 +36,7 @@ describe('Batcher (fake timers)', () => {
   it('while a request of the folder is on its way, gathers until it is answered', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     const answered = b.begin(ROUTE);
     b.add(file('a'), ROUTE);
     t.mock.timers.tick(100);
@@ -42,6 +45,7 @@ describe('Batcher (fake timers)', () => {
     answered();
     answered(); // once or more: the end counts once
     await turns();
+    t.mock.timers.tick(0); // due at the next turn, with other folders due then
 
     assert.deepEqual(sent, [['a', 'b']]);
   });
@@ -49,7 +53,7 @@ describe('Batcher (fake timers)', () => {
   it('sends after lingerMs even while a request is still on its way', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.begin(ROUTE);
     b.add(file('a'), ROUTE);
     t.mock.timers.tick(199);
@@ -62,7 +66,7 @@ describe('Batcher (fake timers)', () => {
   it('clear forgets what was not sent', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.clear();
     t.mock.timers.tick(1000);
@@ -73,8 +77,7 @@ describe('Batcher (fake timers)', () => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const ends: (() => void)[] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 2, clock: systemClock, send: (files) => (sent.push(files.map((f) => f.path)), new Promise<void>((r) => void ends.push(r))) });
-    const route = (folder: string) => ({ ...ROUTE, folder: [folder] });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 2, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
     for (const f of ['a', 'b', 'c', 'd']) b.add(file(`${f}1`), route(f));
     t.mock.timers.tick(0);
     const first = sent.map((s) => [...s]);
@@ -89,5 +92,51 @@ describe('Batcher (fake timers)', () => {
     assert.equal(whileFull, 2, 'nothing more while both are on their way');
     assert.deepEqual(b.inFlight, { sending: 2, waiting: 1 });
     assert.deepEqual(sent.slice(2), [['c1', 'c2']], 'the first due goes when one ends, with what gathered meanwhile');
+  });
+
+  it('combine: the folders due in one turn go as one request, a group per folder', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: Group[][] = [];
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: true, clock: systemClock, send: (groups) => (sent.push(groups), Promise.resolve()) });
+    b.add(file('a1'), route('a'));
+    b.add(file('b1'), route('b'));
+    b.add(file('a2'), route('a'));
+    b.add(file('c1'), route('c'));
+    t.mock.timers.tick(0);
+
+    assert.equal(sent.length, 1, 'one request');
+    assert.deepEqual(sent[0]?.map((g) => [g.route.folder[0], g.files.map((f) => f.path)]), [['a', ['a1', 'a2']], ['b', ['b1']], ['c', ['c1']]]);
+  });
+
+  it('combine: a request holds at most batchSize files; a folder that does not fit whole goes in the next one', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const b = new Batcher({ batchSize: 3, lingerMs: 200, maxInFlight: 32, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    b.add(file('a1'), route('a'));
+    b.add(file('a2'), route('a'));
+    b.add(file('b1'), route('b'));
+    b.add(file('b2'), route('b'));
+    b.add(file('c1'), route('c'));
+    t.mock.timers.tick(0);
+
+    assert.deepEqual(sent, [['a1', 'a2'], ['b1', 'b2', 'c1']]);
+  });
+
+  it('combine: a full folder goes at once, and a folder with a request on its way still gathers', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    b.add(file('b1'), route('b'));
+    b.begin(route('a'));
+    for (const f of ['a1', 'a2', 'a3']) b.add(file(f), route('a'));
+    const atOnce = sent.map((s) => [...s]);
+    t.mock.timers.tick(0);
+    t.mock.timers.tick(0);
+    const nextTurn = sent.slice(1).map((s) => [...s]);
+    t.mock.timers.tick(200);
+
+    assert.deepEqual(atOnce, [['a1', 'a2']], 'a full batch goes at once, while its folder has a request on its way');
+    assert.deepEqual(nextTurn, [['b1']], 'the rest of that folder gathers: its request is still on its way');
+    assert.deepEqual(sent.slice(2), [['a3']], 'and goes after lingerMs');
   });
 });

@@ -102,4 +102,11 @@ describe('alignedDelay: looks due about the same time meet on one grid point', (
     const coarse = now + 50 + alignedDelay(now + 50, 8000);
     assert.equal(coarse % 250, 0, 'a coarse grid point is a point of the finest grid');
   });
+
+  it('answers several looks at one job (the folders of one request) with one request', async () => {
+    const g = galaxy({ J1: { history: 'H1', state: 'ok', updated: 2000 } });
+    const got = await Promise.all([1, 2, 3].map(() => g.looks.look({ jobId: 'J1', historyId: 'H1', sinceMs: 1000 })));
+    assert.deepEqual(got.map((j) => j.state), ['ok', 'ok', 'ok']);
+    assert.deepEqual([g.asked.show, g.asked.list.length], [['J1'], 0]);
+  });
 });

@@ -22,7 +22,7 @@ function setup(o: { jobs?: () => Promise<JobSummary[]>; items?: FolderItem[]; re
     listJobs: o.jobs ?? (() => Promise.resolve([])),
     folderContents: () => (listed.n++, Promise.resolve(o.items ?? [])),
     recentDatasets: () => (listed.recent++, Promise.resolve(o.recent ?? [])),
-    fetchToFolder: () => Promise.reject(new Error('unused')),
+    fetchToFolders: () => Promise.reject(new Error('unused')),
     uploadPaths: () => Promise.reject(new Error('unused')),
   };
   const recovery = new Recovery({

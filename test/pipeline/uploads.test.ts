@@ -6,6 +6,7 @@ import { localCoordinator } from '../../src/ledger/coordinator.js';
 import type { Confirmed } from '../../src/pipeline/confirm.js';
 import { Files } from '../../src/pipeline/files.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
+import type { Recovery } from '../../src/pipeline/recover.js';
 import type { Sent, Submitter } from '../../src/pipeline/submit.js';
 import { Uploads } from '../../src/pipeline/uploads.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
@@ -14,19 +15,24 @@ const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt:
 const refused = (status: number, errCode: number): GalaxyApiError => new GalaxyApiError({ status, errCode, errMsg: `refused ${errCode}`, retryAfterMs: null, fromGalaxy: true, method: 'POST', path: '/api/tools/fetch' });
 
 /** The upload run with fakes of every stage around it: `send` answers each request. */
-function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean } = {}) {
+function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean; combines?: boolean; confirm?: (job: string | null, files: readonly ReadyFile[], shared: boolean) => 'ok' | 'split'; recover?: Recovery['recover'] } = {}) {
   const rows = memoryRows();
   const emit = events();
   const files = new Files({ ledger: rows, emit, clock: systemClock });
   const requests: string[][] = [];
+  /** Each request's files by folder. */
+  const parts: string[][][] = [];
   const blocked: string[] = [];
   const submitter: Submitter = {
     usesHistory: false,
+    combines: o.combines ?? false,
     createsFirst: false,
     datasetName: (f) => f.path,
     send: (batch) => {
-      requests.push(batch.map((f) => f.path));
-      return send(batch);
+      const all = batch.flatMap((p) => p.files);
+      requests.push(all.map((f) => f.path));
+      parts.push(batch.map((p) => p.files.map((f) => f.path)));
+      return send(all);
     },
   };
   const stop = new AbortController();
@@ -36,12 +42,13 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
     histories: { acquire: () => Promise.resolve('H1'), release: () => undefined, retire: () => undefined, reserve: () => undefined },
     submitter,
     confirmer: {
-      confirm: (_job, batch, route): Promise<Confirmed> => {
-        for (const f of batch) files.ok(f, route, `D-${f.path}`, { jobId: null });
+      confirm: (job, batch, route, _target, _attempt, c): Promise<Confirmed> => {
+        if (o.confirm?.(job, batch, c?.shared === true) === 'split') return Promise.resolve({ kind: 'split', reason: `Galaxy job ${String(job)} ended error`, jobId: job ?? '' });
+        for (const f of batch) files.ok(f, route, `D-${f.path}`, { jobId: job });
         return Promise.resolve({ kind: 'done' });
       },
     },
-    recovery: { recover: () => Promise.resolve({ kind: 'resend' }), existing: () => Promise.resolve({ adopted: new Set(), running: new Map() }), acceptedJob: () => Promise.resolve(null) },
+    recovery: { recover: o.recover ?? (() => Promise.resolve({ kind: 'resend' })), existing: () => Promise.resolve({ adopted: new Set(), running: new Map() }), acceptedJob: () => Promise.resolve(null) },
     coordinator: { ...localCoordinator(rows), ...(o.owns ? { owns: o.owns } : {}) },
     gate: { wait: () => Promise.resolve(), block: (m) => void blocked.push(m) },
     onFailure: () => 0,
@@ -51,7 +58,7 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
     random: () => 0,
     options: { batchSize: 10, maxAttempts: o.maxAttempts ?? 8, backoff: { firstMs: 1000, capMs: 1000, jitter: false }, lingerMs: 0, rebuild: false },
   });
-  return { rows, emit, files, uploads, requests, blocked, stop };
+  return { rows, emit, files, uploads, requests, parts, blocked, stop };
 }
 
 const datasets = (ids: string[]): Promise<Sent> => Promise.resolve({ kind: 'datasets', ids: new Map(ids.map((p) => [p, `D-${p}`])) });
@@ -125,5 +132,57 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
 
     assert.deepEqual(s.requests, [['mine']]);
     assert.equal(s.files.has('theirs'), false);
+  });
+
+  it('fetch: files of several folders ready together go as one request, a part per folder, each confirmed in its folder', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const confirmed: string[][] = [];
+    const s = setup(() => Promise.resolve({ kind: 'job', jobId: 'J1' }), { combines: true, confirm: (_job, batch) => (confirmed.push(batch.map((f) => f.path)), 'ok') });
+    s.uploads.add(file('a1'), { ...ROUTE, folder: ['a'] });
+    s.uploads.add(file('b1'), { ...ROUTE, folder: ['b'] });
+    s.uploads.add(file('a2'), { ...ROUTE, folder: ['a'] });
+    t.mock.timers.tick(0);
+    await turns(30);
+
+    assert.deepEqual(s.parts, [[['a1', 'a2'], ['b1']]]);
+    assert.deepEqual(confirmed, [['a1', 'a2'], ['b1']]);
+    assert.deepEqual(['a1', 'a2', 'b1'].map((p) => [s.rows.get(p)?.state, s.rows.get(p)?.jobId]), [['ok', 'J1'], ['ok', 'J1'], ['ok', 'J1']]);
+  });
+
+  it('fetch: a job of several folders that failed as a whole sends each folder again on its own, even a folder of one file', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let jobs = 0;
+    const s = setup(() => Promise.resolve({ kind: 'job', jobId: `J${++jobs}` }), {
+      combines: true,
+      // The shared job fails as a whole; each folder's own job is fine.
+      confirm: (_job, _batch, shared) => (shared ? 'split' : 'ok'),
+    });
+    s.uploads.add(file('a1'), { ...ROUTE, folder: ['a'] });
+    s.uploads.add(file('b1'), { ...ROUTE, folder: ['b'] });
+    t.mock.timers.tick(0);
+    await turns(60);
+
+    assert.deepEqual(s.parts, [[['a1'], ['b1']], [['a1']], [['b1']]], 'together, then each folder alone');
+    assert.deepEqual(['a1', 'b1'].map((p) => [s.rows.get(p)?.state, s.rows.get(p)?.jobId, s.rows.get(p)?.attempts]), [['ok', 'J2', 1], ['ok', 'J3', 1]], 'each ok from its own job; the shared request that failed as a whole does not count');
+    assert.deepEqual(s.emit.of('upload.split').map((e) => e.folder), ['/a', '/b']);
+  });
+
+  it('after a restart, one request of two folders is looked for once, and each folder confirmed with the job found', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const looked: string[][] = [];
+    const confirmed: string[][] = [];
+    const s = setup(() => Promise.reject(new Error('nothing is sent')), {
+      combines: true,
+      recover: (files) => (looked.push(files.map((f) => f.path)), Promise.resolve({ kind: 'job', jobId: 'J7' })),
+      confirm: (job, batch) => (confirmed.push([String(job), ...batch.map((f) => f.path)]), 'ok'),
+    });
+    const row = (path: string) => ({ path, size: 1, mtimeMs: 1, state: 'submitted' as const, attempts: 1, lastError: null, libraryId: 'L1', folderId: 'F1', datasetId: null, jobId: null, historyId: 'H1', submittedAt: 1000, updatedAt: 1000 });
+    for (const r of [row('a/1'), row('b/1'), row('a/2')]) s.rows.put(r);
+    s.uploads.resume([row('a/1'), row('b/1'), row('a/2')], (p) => ({ ...ROUTE, folder: [p.split('/')[0] ?? ''] }));
+    await turns(30);
+
+    assert.deepEqual(looked, [['a/1', 'a/2', 'b/1']], 'one look for the whole request');
+    assert.deepEqual(confirmed, [['J7', 'a/1', 'a/2'], ['J7', 'b/1']]);
+    assert.deepEqual(s.requests, [], 'nothing sent again');
   });
 });

@@ -118,6 +118,12 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     // Galaxy's fetch API takes tags on library items but does not apply them: the daemon
     // applies [folder:NAME] tags itself once the dataset is ok.
     for (const tags of tagged) assert.deepEqual(tags, ['run42', 'sequencer']);
+    // Folders due together go as one request, a target each: fewer Galaxy jobs than folders.
+    const oks = events(scan.stdout).filter((e) => e.event === 'upload.ok');
+    const folders = new Set(oks.map((e) => `${String(e.library)}:${String(e.folder)}`));
+    const jobs = new Set(oks.map((e) => e.job_id));
+    assert.equal(folders.size, 7);
+    assert.ok(jobs.size < folders.size, `${jobs.size} jobs for ${folders.size} folders`);
     const second = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
     assert.equal(second.code, 0);
     assert.equal(events(second.stdout).filter((e) => e.event === 'upload.submitted').length, 0, 'a second scan uploads nothing');
@@ -207,6 +213,8 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
   it("d. a file Galaxy refuses, in a batch with good ones: only it fails, with Galaxy's message; fixed and retried, it is imported", EXTRA, async (t) => {
     const s = scenario(t, 'refused');
     for (const n of ['one', 'two', 'three']) s.put(`mixed/${n}.txt`, `${n}\n`);
+    // Another folder's file, due with them: one request holds both folders' files.
+    s.put('other/four.txt', 'four\n');
     const page = s.put('mixed/page.txt', '<html><head><title>x</title></head><body><script>alert(1)</script></body></html>\n');
 
     const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
@@ -218,12 +226,12 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     const final = (await datasets(s.library)).filter((d) => d.state === 'ok');
 
     assert.equal(scan.code, 1, scan.stderr);
-    assert.match(scan.stderr, /scan: 3 ok, 1 failed in this scan/);
+    assert.match(scan.stderr, /scan: 4 ok, 1 failed in this scan/);
     assert.match(failed.stdout, /"mixed\/page\.txt": .*The uploaded file contains invalid HTML content/);
-    assert.deepEqual(afterFirst.filter((d) => d.state === 'ok').map((d) => d.path).sort(), ['/mixed/one.txt', '/mixed/three.txt', '/mixed/two.txt']);
+    assert.deepEqual(afterFirst.filter((d) => d.state === 'ok').map((d) => d.path).sort(), ['/mixed/one.txt', '/mixed/three.txt', '/mixed/two.txt', '/other/four.txt']);
     assert.equal(retry.code, 0, retry.stderr);
     assert.equal(again.code, 0, again.stderr);
-    assertEachOnceOk(final, ['/mixed/one.txt', '/mixed/page.txt', '/mixed/three.txt', '/mixed/two.txt']);
+    assertEachOnceOk(final, ['/mixed/one.txt', '/mixed/page.txt', '/mixed/three.txt', '/mixed/two.txt', '/other/four.txt']);
     assert.equal(final.find((d) => d.name === 'page.txt')?.size, fileSize(page));
     assert.deepEqual(events(again.stdout).filter((e) => e.event === 'upload.submitted').map((e) => e.file), ['mixed/page.txt'], 'only the fixed file is sent again');
   });

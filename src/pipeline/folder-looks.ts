@@ -1,0 +1,76 @@
+import type { Clock } from '../clock.js';
+import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
+import type { RecentOptions } from '../galaxy/folder-pages.js';
+import { galaxyTime } from '../galaxy/folder-pages.js';
+
+/**
+ * Folder looks, shared. Each request's confirmation reads its folder's newest datasets
+ * (confirm.ts); files of one folder arriving one at a time are several requests' parts, whose
+ * confirmations fall due together (job-looks.ts, alignedDelay), and each read the same page.
+ * Here the looks at one folder asked in one turn are one read: from the earliest `sinceMs` of
+ * them, as many items as they ask together (at most a page of 500), until every one of them has
+ * enough. Each gets what its own `sinceMs` admits, so a shared look never shows a confirmation
+ * an older dataset its own look would have left out.
+ */
+
+interface Waiter extends RecentOptions {
+  resolve: (items: FolderItem[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Items asked for in one shared look at most (a page; the emulator's and Galaxy's limit allow it). */
+const SHARED_LIMIT = 500;
+
+export class FolderLooks {
+  readonly #client: Pick<GalaxyClient, 'recentDatasets'>;
+  readonly #clock: Pick<Clock, 'setTimeout'>;
+  #waiting = new Map<string, Waiter[]>();
+  #scheduled = false;
+
+  constructor(client: Pick<GalaxyClient, 'recentDatasets'>, clock: Pick<Clock, 'setTimeout'>) {
+    this.#client = client;
+    this.#clock = clock;
+  }
+
+  /** The folder's datasets updated lately, newest first (GalaxyClient.recentDatasets), read with the other looks at it of this turn. */
+  recentDatasets(folderId: string, o: RecentOptions): Promise<FolderItem[]> {
+    return new Promise((resolve, reject) => {
+      const list = this.#waiting.get(folderId);
+      const w: Waiter = { ...o, resolve, reject };
+      if (list) list.push(w);
+      else this.#waiting.set(folderId, [w]);
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      this.#clock.setTimeout(() => this.#flush(), 0);
+    });
+  }
+
+  #flush(): void {
+    const waiting = this.#waiting;
+    this.#waiting = new Map();
+    this.#scheduled = false;
+    for (const [folderId, group] of waiting) void this.#look(folderId, group);
+  }
+
+  async #look(folderId: string, group: Waiter[]): Promise<void> {
+    const [one] = group;
+    if (group.length === 1 && one) {
+      await this.#client.recentDatasets(folderId, one).then(one.resolve, one.reject);
+      return;
+    }
+    const bounds = group.map((w) => w.sinceMs);
+    const sinceMs = bounds.some((b) => b === null) ? null : Math.min(...(bounds as number[]));
+    let items: FolderItem[];
+    try {
+      items = await this.#client.recentDatasets(folderId, {
+        sinceMs,
+        limit: Math.min(SHARED_LIMIT, group.reduce((n, w) => n + w.limit, 0)),
+        enough: (seen) => group.every((w) => w.enough(w.sinceMs === null ? seen : seen.filter((i) => !(galaxyTime(i.update_time) < (w.sinceMs as number))))),
+      });
+    } catch (err) {
+      for (const w of group) w.reject(err);
+      return;
+    }
+    for (const w of group) w.resolve(w.sinceMs === null ? [...items] : items.filter((i) => !(galaxyTime(i.update_time) < (w.sinceMs as number))));
+  }
+}
