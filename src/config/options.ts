@@ -81,7 +81,7 @@ export const OPTIONS = [
   { section: 'upload', key: 'rate_per_second', type: num(0, 1000), default: '5',
     doc: 'Most request starts to Galaxy in any one second; 0 means no rate limit.' },
   { section: 'upload', key: 'batch_size', type: int(1, 1000), default: '100',
-    doc: 'Most files of one folder sent in one fetch request (one Galaxy job). Each Galaxy job costs about 10 CPU seconds whatever its size, so large batches are far cheaper for Galaxy (bench/RESULTS.md, "Into a real Galaxy"); a bad file in a batch costs a few more jobs as the batch is split.' },
+    doc: 'Most files sent in one fetch request (one Galaxy job); with method = fetch, folders whose files are ready together share a request, a target each. Each Galaxy job costs about 10 CPU seconds whatever its size, so large batches are far cheaper for Galaxy (bench/RESULTS.md, "Into a real Galaxy"); a bad file in a batch costs a few more jobs as the batch is split (by folder first, then in halves).' },
   { section: 'upload', key: 'file_type', type: { kind: 'string' }, default: 'auto',
     doc: "Galaxy datatype (ext) given to each dataset; auto lets Galaxy sniff it." },
   { section: 'upload', key: 'dbkey', type: { kind: 'string' }, default: '?',
