@@ -3,7 +3,7 @@ import type { Daemon } from '../daemon.js';
 import { createDaemon } from '../daemon.js';
 import { ConfigError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { FILE_STATES, zeroCounts } from '../ledger/ledger.js';
+import { zeroCounts } from '../ledger/ledger.js';
 import { ledgerWhere } from '../ledger/open.js';
 import { fanOut } from '../observe/events.js';
 import type { HttpServer } from '../observe/http.js';
@@ -94,7 +94,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   return 0;
 }
 
-/** How long the status page's count by folder (a read of every ledger row) serves. */
+/** How long the status page's count by folder (a count of the ledger's rows by directory) serves. */
 const FOLDER_COUNTS_MS = 10_000;
 
 /** The status page's data, gathered when it is asked for (a person, every few seconds at most). */
@@ -104,7 +104,7 @@ function statusPage(config: Config, ledger: Ledger, daemon: Daemon): () => Promi
   return async () => {
     const now = Date.now();
     if (folders === null || now - folders.at > FOLDER_COUNTS_MS) {
-      const list = [...countByFolder(ledger.inState(...FILE_STATES), config).values()].sort((a, b) => a.library.localeCompare(b.library) || a.folder.localeCompare(b.folder));
+      const list = [...countByFolder(ledger.countsByDirectory(), config).values()].sort((a, b) => a.library.localeCompare(b.library) || a.folder.localeCompare(b.folder));
       folders = { at: now, list };
     }
     const c = daemon.counts();

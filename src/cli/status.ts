@@ -14,9 +14,8 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
   const ledger = await openClientLedger(config, io.env);
   try {
     const replicas = await ledger.coordinator.replicas();
-    const all = ledger.inState(...FILE_STATES);
-    const byFolder = new Map([...countByFolder(all, config)].map(([key, f]) => [key, f.counts]));
-    const failed = all.filter((r) => r.state === 'failed');
+    const byFolder = new Map([...countByFolder(ledger.countsByDirectory(), config)].map(([key, f]) => [key, f.counts]));
+    const failed = ledger.inState('failed');
     if (opts.json) {
       io.stdout.write(`${JSON.stringify({
         states: ledger.counts(),
@@ -29,7 +28,7 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
     const counts = ledger.counts();
     const lines = [`ledger: ${ledgerWhere(config)}`, '', 'files by state:'];
     for (const s of FILE_STATES) if (counts[s] > 0) lines.push(`  ${s.padEnd(10)} ${counts[s]}`);
-    if (all.length === 0) lines.push('  (none yet)');
+    if (FILE_STATES.every((s) => counts[s] === 0)) lines.push('  (none yet)');
     lines.push('', 'by library and folder:');
     for (const [folder, c] of [...byFolder].sort()) {
       lines.push(`  ${folder}: ${FILE_STATES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);

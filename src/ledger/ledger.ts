@@ -62,8 +62,11 @@ export interface Ledger {
   /** Up to `limit` rows in `state`, oldest first (a backlog's turn, ledger-ordered: SQLite's rowid, the shared ledger's first load). */
   firstInState(state: FileState, limit: number): FileRecord[];
   counts(): Record<FileState, number>;
-  /** Per library folder and state, for `status`. */
-  countsByFolder(): { folderId: string | null; state: FileState; count: number }[];
+  /**
+   * Files per directory (relative, '' for the top; where routing starts) and state, for
+   * `status` and the status page: one entry per directory and state, whatever the number of files.
+   */
+  countsByDirectory(): { dir: string; state: FileState; count: number }[];
   /** Whether a dataset id is already assigned to a file: a dataset is never claimed twice. */
   isClaimed(datasetId: string): boolean;
   /** Remember a job Galaxy created for an upload from this history. */

@@ -254,12 +254,11 @@ export class SqliteLedger implements Ledger {
     return out;
   }
 
-  countsByFolder(): { folderId: string | null; state: FileState; count: number }[] {
-    return (this.#stmt('SELECT folder_id AS folderId, state, count(*) AS count FROM files GROUP BY folder_id, state ORDER BY folder_id, state').all() as {
-      folderId: string | null;
-      state: FileState;
-      count: number;
-    }[]);
+  countsByDirectory(): { dir: string; state: FileState; count: number }[] {
+    // rtrim drops every trailing character but '/': what is left is the directory and its slash.
+    const rows = this.#stmt("SELECT rtrim(path, replace(path, '/', '')) AS dir, state, count(*) AS count FROM files GROUP BY 1, 2 ORDER BY 1, 2").all() as { dir: string; state: FileState; count: number }[];
+    for (const r of rows) r.dir = r.dir.slice(0, -1);
+    return rows;
   }
 
   isClaimed(datasetId: string): boolean {

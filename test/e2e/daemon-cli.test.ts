@@ -101,6 +101,8 @@ describe('galaxy-importd run and scan, as processes', () => {
     s.emu.addJobFaults({ match: 'broken', outcome: 'dataset-error', message: 'not a valid BED file' });
     put(s.importDir, 'x/fine.txt');
     put(s.importDir, 'x/broken.txt');
+    put(s.importDir, 'x/deep/er.txt');
+    put(s.importDir, 'top.txt');
 
     const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
     const status = await runCli(['--config', s.configFile, 'status', '--failed'], { env: s.env });
@@ -111,7 +113,11 @@ describe('galaxy-importd run and scan, as processes', () => {
     assert.equal(status.code, 0);
     assert.match(status.stdout, /"x\/broken.txt": .*not a valid BED file/);
     assert.match(status.stdout, /Imports \/x: 1 ok, 1 failed/);
-    assert.deepEqual((JSON.parse(json.stdout) as { states: Record<string, number> }).states.failed, 1);
+    assert.match(status.stdout, /Imports \/x\/deep: 1 ok\n/);
+    assert.match(status.stdout, /Imports \/: 1 ok\n/);
+    const parsed = JSON.parse(json.stdout) as { states: Record<string, number>; folders: Record<string, Record<string, number>> };
+    assert.deepEqual(parsed.states.failed, 1);
+    assert.deepEqual([parsed.folders['Imports /x']?.ok, parsed.folders['Imports /x']?.failed, parsed.folders['Imports /x/deep']?.ok, parsed.folders['Imports /']?.ok], [1, 1, 1, 1]);
   });
 
   it("scan exits 1 naming the key problem when the key is not an admin's", async (t) => {

@@ -139,15 +139,16 @@ export class MemoryRows {
     return out;
   }
 
-  countsByFolder(): { folderId: string | null; state: FileState; count: number }[] {
-    const m = new Map<string, { folderId: string | null; state: FileState; count: number }>();
+  countsByDirectory(): { dir: string; state: FileState; count: number }[] {
+    const m = new Map<string, { dir: string; state: FileState; count: number }>();
     for (const r of this.#rows.values()) {
-      const k = `${r.folderId ?? ''}\u0000${r.state}`;
-      const e = m.get(k) ?? { folderId: r.folderId, state: r.state, count: 0 };
-      e.count++;
-      m.set(k, e);
+      const dir = r.path.slice(0, Math.max(0, r.path.lastIndexOf('/')));
+      const k = `${dir}\u0000${r.state}`;
+      const e = m.get(k);
+      if (e) e.count++;
+      else m.set(k, { dir, state: r.state, count: 1 });
     }
-    return [...m.values()].sort((a, b) => (a.folderId ?? '').localeCompare(b.folderId ?? '') || a.state.localeCompare(b.state));
+    return [...m.values()].sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : a.state < b.state ? -1 : a.state > b.state ? 1 : 0));
   }
 
   isClaimed(datasetId: string): boolean {
