@@ -33,6 +33,9 @@ interface Case {
   jobFaults?: Parameters<Emulator['addJobFaults']>;
 }
 
+/** A listing of a history's jobs that names none: each job is looked at with GET /api/jobs/{id} (job-looks.ts), however the files were batched. */
+const JOBS_UNLISTED: FaultRule = { method: 'GET', path: '^/api/jobs$', action: { type: 'shape', body: [] } };
+
 const CASES: Case[] = [
   { request: 'GET /api/libraries', rule: { method: 'GET', path: '^/api/libraries$' } },
   { request: 'POST /api/libraries', rule: { method: 'POST', path: '^/api/libraries$' } },
@@ -40,7 +43,8 @@ const CASES: Case[] = [
   { request: 'POST /api/folders/{id}', rule: { method: 'POST', path: '^/api/folders/[^/]+$' } },
   { request: 'POST /api/histories', rule: { method: 'POST', path: '^/api/histories$' } },
   { request: 'POST /api/tools/fetch', rule: { method: 'POST', path: '^/api/tools/fetch$' } },
-  { request: 'GET /api/jobs/{id}', rule: { method: 'GET', path: '^/api/jobs/[^/]+$' } },
+  // The history's listing leaves the job out (an empty answer), so the job is looked at on its own.
+  { request: 'GET /api/jobs/{id}', rule: { method: 'GET', path: '^/api/jobs/[^/]+$' }, lead: [JOBS_UNLISTED] },
   { request: 'GET /api/folders/{id}/contents', rule: { method: 'GET', path: '^/api/folders/[^/]+/contents$' } },
   // The request's answer is lost (502 after Galaxy took it): the job is looked for in its history.
   { request: 'GET /api/jobs', rule: { method: 'GET', path: '^/api/jobs$' }, lead: [{ method: 'POST', path: '^/api/tools/fetch$', action: { type: 'accept-then', status: 502 } }] },
@@ -52,7 +56,7 @@ const CASES: Case[] = [
 async function setup(t: TestContext, c: Case): Promise<{ emu: Emulator; configFile: string; importDir: string }> {
   const root = tempDir(t, 'importd-unusable-');
   const importDir = path.join(root, 'import');
-  // Three folders, so that requests made once per folder are made three times.
+  // Three folders, so that requests made once per folder (its creation, its page, its datasets) are made three times.
   for (const d of ['d0', 'd1', 'd2']) {
     mkdirSync(path.join(importDir, d), { recursive: true });
     for (const f of ['a.txt', 'b.txt']) writeFileSync(path.join(importDir, d, f), `${d}/${f}\n`);
@@ -116,7 +120,7 @@ describe('answers the daemon cannot use, for good', () => {
       state: { dir: path.join(path.dirname(s.configFile), 'state') },
       http: { listen: `127.0.0.1:${port}` },
     }));
-    s.emu.addFaults({ ...c.rule, action: { type: 'no-route' } });
+    s.emu.addFaults({ ...c.rule, action: { type: 'no-route' } }, JOBS_UNLISTED);
 
     const run = spawnCli(['--config', s.configFile, 'run'], { GALAXY_API_KEY: s.emu.adminKey });
     t.after(() => run.child.kill('SIGKILL'));
