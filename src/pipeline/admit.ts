@@ -242,8 +242,12 @@ export class Admission {
     return undefined;
   }
 
-  /** A discovered path: decide what it is, and hand candidates to the settler. */
-  async consider(relPath: string, initial: boolean, kind: EntryKind | null = null): Promise<void> {
+  /**
+   * A discovered path: decide what it is, and hand candidates to the settler. `seenLstat`: the
+   * watcher's lstat of it a moment ago (inotify names the entry): it is not taken again, and for a
+   * plain file it is the stat too, so a live file costs one look, not three.
+   */
+  async consider(relPath: string, initial: boolean, kind: EntryKind | null = null, seenLstat?: Stats): Promise<void> {
     const settler = this.#settler;
     if (this.#closed || this.#d.files.has(relPath)) return;
     if (settler.has(relPath)) {
@@ -257,8 +261,8 @@ export class Admission {
     }
     const full = path.join(this.#d.importDir, relPath);
     // The walk already knows a plain file from a symlink; only live events need the lstat.
-    let lst = null;
-    if (kind !== 'file') {
+    let lst = seenLstat ?? null;
+    if (kind !== 'file' && lst === null) {
       try {
         lst = await fsp.lstat(full);
       } catch {
@@ -274,10 +278,13 @@ export class Admission {
       }
     }
     let st;
-    try {
-      st = await fsp.stat(full);
-    } catch {
-      return;
+    if (lst !== null && !lst.isSymbolicLink()) st = lst;
+    else {
+      try {
+        st = await fsp.stat(full);
+      } catch {
+        return;
+      }
     }
     this.#admitStat(relPath, st, initial);
   }

@@ -60,17 +60,25 @@ export class FolderLooks {
     }
     const bounds = group.map((w) => w.sinceMs);
     const sinceMs = bounds.some((b) => b === null) ? null : Math.min(...(bounds as number[]));
+    // Each item's time read once, whatever the number of looks and pages.
+    const times = new Map<FolderItem, number>();
+    const timeOf = (i: FolderItem): number => {
+      let t = times.get(i);
+      if (t === undefined) times.set(i, (t = galaxyTime(i.update_time)));
+      return t;
+    };
+    const admitted = (w: Waiter, seen: readonly FolderItem[]): FolderItem[] => (w.sinceMs === null ? [...seen] : seen.filter((i) => !(timeOf(i) < (w.sinceMs as number))));
     let items: FolderItem[];
     try {
       items = await this.#client.recentDatasets(folderId, {
         sinceMs,
         limit: Math.min(SHARED_LIMIT, group.reduce((n, w) => n + w.limit, 0)),
-        enough: (seen) => group.every((w) => w.enough(w.sinceMs === null ? seen : seen.filter((i) => !(galaxyTime(i.update_time) < (w.sinceMs as number))))),
+        enough: (seen) => group.every((w) => w.enough(admitted(w, seen))),
       });
     } catch (err) {
       for (const w of group) w.reject(err);
       return;
     }
-    for (const w of group) w.resolve(w.sinceMs === null ? [...items] : items.filter((i) => !(galaxyTime(i.update_time) < (w.sinceMs as number))));
+    for (const w of group) w.resolve(admitted(w, items));
   }
 }

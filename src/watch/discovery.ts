@@ -15,7 +15,7 @@ import type { TreeWatcher, WatchOptions } from './watcher.js';
 
 export interface DiscoveryTarget {
   walked(relPath: string, kind: EntryKind, initial: boolean, seen?: string): Promise<void> | undefined;
-  consider(relPath: string, initial: boolean): Promise<void>;
+  consider(relPath: string, initial: boolean, kind?: EntryKind | null, seenLstat?: Stats): Promise<void>;
   gone(relPath: string): void;
   skipDir(relPath: string): boolean;
   ignored(relPath: string, stats: Stats | undefined): boolean;
@@ -129,9 +129,9 @@ export class Discovery {
         if (ignored && stats?.isFile() && this.#walking !== null) this.#knownDone.set(relPath, `${stats.size}:${stats.mtimeMs}`);
         return ignored;
       },
-      onFile: (relPath, event) => {
+      onFile: (relPath, event, stats) => {
         if (event === 'unlink') this.#d.admit.gone(relPath);
-        else void this.#d.admit.consider(relPath, false);
+        else void this.#d.admit.consider(relPath, false, null, stats);
       },
       onDir: (relPath, event) => {
         if (event === 'addDir') void this.#walkSub(relPath);

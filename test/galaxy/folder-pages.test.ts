@@ -28,6 +28,12 @@ describe('folder pages', () => {
     assert.ok(Number.isNaN(galaxyTime(undefined)));
   });
 
+  it('reads every form as Date.parse reads it as UTC: fractions of 0 to 9 digits, zones, and what is not a time', () => {
+    const forms = ['2026-12-01T10:00:00', '2026-12-01T10:00:00.1', '2026-12-01T10:00:00.12', '2026-12-01T10:00:00.999999', '2026-12-01T10:00:00.123456789', '2024-02-29T23:59:59.5', '1999-12-31T00:00:00.000001', '2026-12-01T10:00:00+02:00', '2026-12-01T10:00:00.5Z'];
+    for (const v of forms) assert.equal(galaxyTime(v), Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(v) ? v : `${v}Z`), v);
+    for (const v of ['2026-13-01T10:00:00', '2026-12-01T24:00:01', 'yesterday', '']) assert.ok(Number.isNaN(galaxyTime(v)), v);
+  });
+
   it('lists a whole folder page by page', async () => {
     const f = folder(1234, { folders: 3 });
     const items = await allItems(f.pageOf, 500, '');
