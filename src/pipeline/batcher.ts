@@ -15,10 +15,12 @@ import { routeKey } from './route.js';
  * per folder; a folder is never split over two requests of one turn unless it has more than
  * fits.
  *
- * At most `maxInFlight` requests are on their way at once (target, submit, confirm): the rest
- * wait here as lists of files, in the order they became due, and go as requests end. A backlog
- * of 1,000 folders is then 64 jobs in Galaxy at a time (uploads.ts, BATCHES_IN_FLIGHT), not
- * 1,000, and the daemon holds 64 requests' polls and answers, not 1,000.
+ * At most `maxInFlight` requests, and `maxFilesInFlight` files, are on their way at once
+ * (target, submit, confirm): the rest wait here as lists of files, in the order they became
+ * due, and go as requests end. A backlog of 1,000 folders is then at most 64 jobs in Galaxy at
+ * a time (uploads.ts, BATCHES_IN_FLIGHT), not 1,000, and the daemon holds the polls, answers
+ * and folder pages of at most FILES_IN_FLIGHT files (requests of 100 files, 64 of them, held
+ * 6,400: most of a backlog's peak memory).
  */
 
 /** The files of one folder (one route) in a request. */
@@ -39,6 +41,8 @@ export interface BatcherOptions {
   lingerMs: number;
   /** Requests on their way at once. */
   maxInFlight: number;
+  /** Files on their way at once, over all requests (a request may go beyond it, never start beyond it). */
+  maxFilesInFlight: number;
   /** Whether folders due together go in one request. */
   combine: boolean;
   clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
@@ -56,6 +60,7 @@ export class Batcher {
   /** Set while a dispatch of the due batches is scheduled for the next turn. */
   #dispatching: Timer | null = null;
   #inFlight = 0;
+  #filesInFlight = 0;
 
   constructor(o: BatcherOptions) {
     this.#o = o;
@@ -123,7 +128,7 @@ export class Batcher {
   #dispatch(): void {
     this.#o.clock.clearTimeout(this.#dispatching);
     this.#dispatching = null;
-    while (this.#due.size > 0 && this.#inFlight < this.#o.maxInFlight) {
+    while (this.#due.size > 0 && this.#inFlight < this.#o.maxInFlight && this.#filesInFlight < this.#o.maxFilesInFlight) {
       const groups: Group[] = [];
       let room = this.#o.batchSize;
       for (const key of this.#due) {
@@ -145,9 +150,12 @@ export class Batcher {
         if (!this.#o.combine || room === 0) break;
       }
       if (groups.length === 0) return;
+      const files = this.#o.batchSize - room;
       this.#inFlight++;
+      this.#filesInFlight += files;
       void this.#o.send(groups).finally(() => {
         this.#inFlight--;
+        this.#filesInFlight -= files;
         this.#dispatch();
       });
     }

@@ -52,6 +52,8 @@ export interface UploadsDeps {
 
 /** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
+/** Files on their way at once (batcher.ts): 25 requests of the default batch_size; it bounds a backlog's memory more than BATCHES_IN_FLIGHT (bench/README.md). */
+export const FILES_IN_FLIGHT = 2_500;
 
 /** A folder's files in a request about to go: its target, and the attempt it is for them. */
 interface Sending extends Part {
@@ -79,6 +81,7 @@ export class Uploads {
       batchSize: this.#o.batchSize,
       lingerMs: this.#o.lingerMs,
       maxInFlight: BATCHES_IN_FLIGHT,
+      maxFilesInFlight: FILES_IN_FLIGHT,
       combine: deps.submitter.combines,
       clock: deps.clock,
       send: (groups) => this.#track(this.#process(groups)),

@@ -14,7 +14,7 @@ describe('Batcher (fake timers)', () => {
   it('sends files ready in the same turn as one batch at the next turn', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.add(file('b'), ROUTE);
     assert.equal(sent.length, 0);
@@ -26,7 +26,7 @@ describe('Batcher (fake timers)', () => {
   it('sends a full batch at once, without waiting', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.add(file('b'), ROUTE);
 
@@ -36,7 +36,7 @@ describe('Batcher (fake timers)', () => {
   it('while a request of the folder is on its way, gathers until it is answered', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     const answered = b.begin(ROUTE);
     b.add(file('a'), ROUTE);
     t.mock.timers.tick(100);
@@ -53,7 +53,7 @@ describe('Batcher (fake timers)', () => {
   it('sends after lingerMs even while a request is still on its way', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.begin(ROUTE);
     b.add(file('a'), ROUTE);
     t.mock.timers.tick(199);
@@ -66,7 +66,7 @@ describe('Batcher (fake timers)', () => {
   it('clear forgets what was not sent', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.clear();
     t.mock.timers.tick(1000);
@@ -77,7 +77,7 @@ describe('Batcher (fake timers)', () => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const ends: (() => void)[] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 2, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 2, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
     for (const f of ['a', 'b', 'c', 'd']) b.add(file(`${f}1`), route(f));
     t.mock.timers.tick(0);
     const first = sent.map((s) => [...s]);
@@ -97,7 +97,7 @@ describe('Batcher (fake timers)', () => {
   it('combine: the folders due in one turn go as one request, a group per folder', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: Group[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, combine: true, clock: systemClock, send: (groups) => (sent.push(groups), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(groups), Promise.resolve()) });
     b.add(file('a1'), route('a'));
     b.add(file('b1'), route('b'));
     b.add(file('a2'), route('a'));
@@ -111,7 +111,7 @@ describe('Batcher (fake timers)', () => {
   it('combine: a request holds at most batchSize files; a folder that does not fit whole goes in the next one', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 3, lingerMs: 200, maxInFlight: 32, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 3, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a1'), route('a'));
     b.add(file('a2'), route('a'));
     b.add(file('b1'), route('b'));
@@ -125,7 +125,7 @@ describe('Batcher (fake timers)', () => {
   it('combine: a full folder goes at once, and a folder with a request on its way still gathers', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('b1'), route('b'));
     b.begin(route('a'));
     for (const f of ['a1', 'a2', 'a3']) b.add(file(f), route('a'));
@@ -138,5 +138,23 @@ describe('Batcher (fake timers)', () => {
     assert.deepEqual(atOnce, [['a1', 'a2']], 'a full batch goes at once, while its folder has a request on its way');
     assert.deepEqual(nextTurn, [['b1']], 'the rest of that folder gathers: its request is still on its way');
     assert.deepEqual(sent.slice(2), [['a3']], 'and goes after lingerMs');
+  });
+
+  it('starts no request while maxFilesInFlight files are on their way; one may go beyond it', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const ends: (() => void)[] = [];
+    const b = new Batcher({ batchSize: 3, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 4, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
+    for (const f of ['a1', 'a2', 'a3']) b.add(file(f), route('a'));
+    for (const f of ['b1', 'b2', 'b3']) b.add(file(f), route('b'));
+    b.add(file('c1'), route('c'));
+    t.mock.timers.tick(0);
+    const atFirst = sent.map((s) => [...s]);
+    ends[0]?.();
+    await turns();
+    t.mock.timers.tick(0);
+
+    assert.deepEqual(atFirst, [['a1', 'a2', 'a3'], ['b1', 'b2', 'b3']], '3 files on their way: one more request may start, then none');
+    assert.deepEqual(sent.slice(2), [['c1']], 'the next goes when files come back under the limit');
   });
 });
