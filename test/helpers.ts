@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,12 @@ export function tempDir(t: TestContext, prefix = 'importd-'): string {
 }
 
 /** An emulator on a loopback port, closed when the test ends. */
+/** Write `rel` below `dir` (its directories made), with its own path as content unless given. */
+export function put(dir: string, rel: string, content = `${rel}\n`): void {
+  mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+  writeFileSync(path.join(dir, rel), content);
+}
+
 export async function emulator(t: TestContext, opts: EmulatorOptions = {}): Promise<Emulator> {
   const emu = await startEmulator(opts);
   t.after(() => emu.close());

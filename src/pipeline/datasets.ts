@@ -72,8 +72,12 @@ export type DetailClient = Pick<GalaxyClient, 'showJob' | 'showLibraryContent' |
  * ok dataset gets (finish). Each Galaxy call is asked up to three times while its failure is transient;
  * a detail that cannot be had is left out of the reason.
  */
+/** Failed jobs whose stderr is remembered, so that the folders of one job ask for it once. */
+const STDERRS_KEPT = 32;
+
 export class Details {
   readonly #client: DetailClient;
+  readonly #stderrs = new Map<string, Promise<string>>();
   readonly #access: Pick<Access, 'dataset'>;
   readonly #o: { clock: Pick<Clock, 'sleep'>; signal: AbortSignal; emit: Emit; random?: () => number };
 
@@ -107,11 +111,21 @@ export class Details {
     return info ? `: ${info.slice(0, 500)}` : '';
   }
 
-  /** ": <the job's stderr>", or '' without one. */
-  async stderr(jobId: string): Promise<string> {
-    const full = await this.#ask(() => this.#client.showJob(jobId, true));
-    const stderr = (full?.stderr ?? full?.tool_stderr ?? '').trim();
-    return stderr ? `: ${stderr.slice(0, 500)}` : '';
+  /** ": <the job's stderr>", or '' without one; asked once for the folders of one job (the last few jobs are remembered). */
+  stderr(jobId: string): Promise<string> {
+    let asked = this.#stderrs.get(jobId);
+    if (asked === undefined) {
+      asked = this.#ask(() => this.#client.showJob(jobId, true)).then((full) => {
+        const stderr = (full?.stderr ?? full?.tool_stderr ?? '').trim();
+        return stderr ? `: ${stderr.slice(0, 500)}` : '';
+      });
+      this.#stderrs.set(jobId, asked);
+      for (const old of this.#stderrs.keys()) {
+        if (this.#stderrs.size <= STDERRS_KEPT) break;
+        this.#stderrs.delete(old);
+      }
+    }
+    return asked;
   }
 
   /**

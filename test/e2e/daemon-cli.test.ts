@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { Emulator } from '../emulator/server.js';
-import { CLI, emulator, runCli, spawnCli, tempDir, waitFor, whyNobodyCannotRun } from '../helpers.js';
+import { CLI, emulator, put, runCli, spawnCli, tempDir, waitFor, whyNobodyCannotRun } from '../helpers.js';
 import { ini } from '../integration/harness.js';
 import type { Sections } from '../integration/harness.js';
 
@@ -46,10 +46,6 @@ function chromium(): string | null {
   return null;
 }
 
-function put(dir: string, rel: string, content = `${rel}\n`): void {
-  mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-  writeFileSync(path.join(dir, rel), content);
-}
 
 const events = (stdout: string): { event?: string; file?: string }[] =>
   stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string; file?: string });

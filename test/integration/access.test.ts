@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { checkCommand } from '../../src/cli/check.js';
 import { retryCommand } from '../../src/cli/status.js';
 import type { GalaxyModel, User } from '../emulator/model.js';
-import { waitFor } from '../helpers.js';
+import { put, waitFor } from '../helpers.js';
 import { harness } from './harness.js';
 
 // [library] access and [folder:NAME] access (issue 14) on real files, a real SQLite ledger and
 // the emulator, which keeps library and dataset permissions as Galaxy 26.1 does.
 
-function put(dir: string, rel: string): void {
-  mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-  writeFileSync(path.join(dir, rel), `${rel}\n`);
-}
 
 const admin = (m: GalaxyModel): User => [...m.users.values()].find((u) => u.admin) as User;
 const roleName = (m: GalaxyModel, id: number | undefined): string | undefined => (id === undefined ? undefined : m.roles.get(id)?.name);

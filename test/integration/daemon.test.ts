@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync,
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { tempDir, waitFor } from '../helpers.js';
+import { put, tempDir, waitFor } from '../helpers.js';
 import { retryCommand } from '../../src/cli/status.js';
 import { WINDOW_FILES } from '../../src/pipeline/admit.js';
 import { harness } from './harness.js';
@@ -13,10 +13,6 @@ import { harness } from './harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function put(dir: string, rel: string, content = `${rel}\n`): void {
-  mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-  writeFileSync(path.join(dir, rel), content);
-}
 
 function duplicates(names: string[]): string[] {
   return names.filter((n, i) => names.indexOf(n) !== i);
