@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Config } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { FileRecord, ReplicaInfo } from '../ledger/ledger.js';
-import { FILE_STATES } from '../ledger/ledger.js';
+import { FILE_STATES, zeroCounts } from '../ledger/ledger.js';
 import { ledgerWhere } from '../ledger/open.js';
 import { countByFolder } from '../pipeline/route.js';
 import type { DaemonIo } from './io.js';
@@ -14,18 +14,21 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
   const ledger = await openClientLedger(config, io.env);
   try {
     const replicas = await ledger.coordinator.replicas();
-    const byFolder = new Map([...countByFolder(ledger.countsByDirectory(), config)].map(([key, f]) => [key, f.counts]));
-    const failed = ledger.inState('failed');
+    // One count by directory and state: the totals by state are its sums.
+    const byDirectory = ledger.countsByDirectory();
+    const counts = zeroCounts();
+    for (const r of byDirectory) counts[r.state] += r.count;
+    const byFolder = new Map([...countByFolder(byDirectory, config)].map(([key, f]) => [key, f.counts]));
+    const failed = opts.failed ? ledger.inState('failed') : [];
     if (opts.json) {
       io.stdout.write(`${JSON.stringify({
-        states: ledger.counts(),
+        states: counts,
         folders: Object.fromEntries(byFolder),
         ...(replicas ? { replicas } : {}),
         ...(opts.failed ? { failed: failed.map((r: FileRecord) => ({ file: r.path, reason: r.lastError, attempts: r.attempts })) } : {}),
       }, null, 2)}\n`);
       return 0;
     }
-    const counts = ledger.counts();
     const lines = [`ledger: ${ledgerWhere(config)}`, '', 'files by state:'];
     for (const s of FILE_STATES) if (counts[s] > 0) lines.push(`  ${s.padEnd(10)} ${counts[s]}`);
     if (FILE_STATES.every((s) => counts[s] === 0)) lines.push('  (none yet)');

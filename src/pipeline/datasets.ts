@@ -67,14 +67,14 @@ export function existingDatasets(files: readonly ReadyFile[], items: readonly Fo
 
 export type DetailClient = Pick<GalaxyClient, 'showJob' | 'showLibraryContent' | 'updateLibraryDataset'>;
 
+/** Failed jobs whose stderr is remembered, so that the folders of one job ask for it once. */
+const STDERRS_KEPT = 32;
+
 /**
  * What a failure's reason quotes (a job's stderr, a dataset's info), and the tags and access an
  * ok dataset gets (finish). Each Galaxy call is asked up to three times while its failure is transient;
  * a detail that cannot be had is left out of the reason.
  */
-/** Failed jobs whose stderr is remembered, so that the folders of one job ask for it once. */
-const STDERRS_KEPT = 32;
-
 export class Details {
   readonly #client: DetailClient;
   readonly #stderrs = new Map<string, Promise<string>>();

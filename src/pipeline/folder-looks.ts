@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import type { RecentOptions } from '../galaxy/folder-pages.js';
 import { galaxyTime } from '../galaxy/folder-pages.js';
+import { TurnGather } from './turn.js';
 
 /**
  * Folder looks, shared. Each request's confirmation reads its folder's newest datasets
@@ -14,6 +15,7 @@ import { galaxyTime } from '../galaxy/folder-pages.js';
  */
 
 interface Waiter extends RecentOptions {
+  folderId: string;
   resolve: (items: FolderItem[]) => void;
   reject: (err: unknown) => void;
 }
@@ -23,33 +25,24 @@ const SHARED_LIMIT = 500;
 
 export class FolderLooks {
   readonly #client: Pick<GalaxyClient, 'recentDatasets'>;
-  readonly #clock: Pick<Clock, 'setTimeout'>;
-  #waiting = new Map<string, Waiter[]>();
-  #scheduled = false;
+  readonly #turn: TurnGather<Waiter>;
 
   constructor(client: Pick<GalaxyClient, 'recentDatasets'>, clock: Pick<Clock, 'setTimeout'>) {
     this.#client = client;
-    this.#clock = clock;
+    this.#turn = new TurnGather(clock, (waiting) => {
+      const byFolder = new Map<string, Waiter[]>();
+      for (const w of waiting) {
+        const group = byFolder.get(w.folderId);
+        if (group) group.push(w);
+        else byFolder.set(w.folderId, [w]);
+      }
+      for (const [folderId, group] of byFolder) void this.#look(folderId, group);
+    });
   }
 
   /** The folder's datasets updated lately, newest first (GalaxyClient.recentDatasets), read with the other looks at it of this turn. */
   recentDatasets(folderId: string, o: RecentOptions): Promise<FolderItem[]> {
-    return new Promise((resolve, reject) => {
-      const list = this.#waiting.get(folderId);
-      const w: Waiter = { ...o, resolve, reject };
-      if (list) list.push(w);
-      else this.#waiting.set(folderId, [w]);
-      if (this.#scheduled) return;
-      this.#scheduled = true;
-      this.#clock.setTimeout(() => this.#flush(), 0);
-    });
-  }
-
-  #flush(): void {
-    const waiting = this.#waiting;
-    this.#waiting = new Map();
-    this.#scheduled = false;
-    for (const [folderId, group] of waiting) void this.#look(folderId, group);
+    return new Promise((resolve, reject) => this.#turn.add({ ...o, folderId, resolve, reject }));
   }
 
   async #look(folderId: string, group: Waiter[]): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { GalaxyClient, JobSummary } from '../galaxy/client.js';
 import { GalaxyApiError } from '../galaxy/errors.js';
+import { TurnGather } from './turn.js';
 
 /**
  * Job looks, shared. Every batch in flight waits for its Galaxy job; each asking on its own
@@ -55,29 +56,21 @@ export interface JobLooksDeps {
 
 export class JobLooks {
   readonly #d: JobLooksDeps;
-  #waiting: Waiter[] = [];
-  #scheduled = false;
+  readonly #turn: TurnGather<Waiter>;
   /** False once Galaxy refused a listing's parameters (a release without `date_range_min`): every look alone from then on. */
   #listings = true;
 
   constructor(deps: JobLooksDeps) {
     this.#d = deps;
+    this.#turn = new TurnGather(deps.clock, (waiting) => void this.#flush(waiting));
   }
 
   /** The job as Galaxy has it now: answered with the other looks of this turn. */
   look(ref: JobRef): Promise<JobSummary> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ ...ref, resolve, reject });
-      if (this.#scheduled) return;
-      this.#scheduled = true;
-      this.#d.clock.setTimeout(() => void this.#flush(), 0);
-    });
+    return new Promise((resolve, reject) => this.#turn.add({ ...ref, resolve, reject }));
   }
 
-  async #flush(): Promise<void> {
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    this.#scheduled = false;
+  async #flush(waiting: readonly Waiter[]): Promise<void> {
     const byHistory = new Map<string, Waiter[]>();
     const alone: Waiter[] = [];
     for (const w of waiting) {
