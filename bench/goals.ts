@@ -4,7 +4,7 @@
  * in bench/figures.json; an unmet goal stays visible with its measured gap.
  * Usage: node dist/bench/goals.js   (npm run bench runs it last)
  */
-import { readFigures, writeSection } from './results.js';
+import { machine, readFigures, writeSection } from './results.js';
 
 interface Goal {
   goal: string;
@@ -74,6 +74,15 @@ const SCALE_GOALS: Goal[] = [
 ];
 
 const figures = readFigures();
+/** The hardware part of a machine line (before its Node version and date). */
+const hardware = (m: unknown): string => String(m).split(', Node')[0] ?? '';
+const here = hardware(machine());
+/** Where a goal's figure was measured, when not on this machine (a goal's source names a figure, or the prefix of several: the largest run). */
+const elsewhere = (g: Goal): string => {
+  const key = g.source in figures ? g.source : Object.keys(figures).filter((k) => k.startsWith(`${g.source}-`)).sort((a, b) => Number(b.slice(g.source.length + 1)) - Number(a.slice(g.source.length + 1)))[0];
+  const on = key === undefined ? undefined : figures[key]?.measuredOn;
+  return on === undefined || hardware(on) === here ? '' : ` (on ${hardware(on)})`;
+};
 const lines: string[] = [];
 const table = (title: string, goals: Goal[]): void => {
   lines.push(`### ${title}`, '', 'From the figures below (`bench/figures.json` holds them machine-readable); `node dist/bench/goals.js` rewrites these tables.', '', '| goal | limit | measured | met |', '| --- | --- | --- | --- |');
@@ -90,8 +99,9 @@ const row = (g: Goal): void => {
   const met = g.below ? v < g.limit : v >= g.limit;
   const shown = `${v.toLocaleString('en', { maximumFractionDigits: 2 })} ${g.unit}`;
   const gap = met ? '' : ` (gap: ${Math.abs(v - g.limit).toLocaleString('en', { maximumFractionDigits: 2 })} ${g.unit})`;
-  lines.push(`| ${g.goal} | ${limit} | ${shown} | ${met ? 'yes' : `**no**${gap}`} |`);
+  lines.push(`| ${g.goal} | ${limit} | ${shown}${elsewhere(g)} | ${met ? 'yes' : `**no**${gap}`} |`);
 };
+lines.push('A figure measured on other hardware than the last run of this table says which.', '');
 table('Goals (issue 13)', SCALE_GOALS);
 table('Goals (issue 5)', GOALS);
 lines.pop();

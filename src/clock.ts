@@ -13,7 +13,6 @@ export interface Timer {
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
-  /** `ms` 0 or less: at the end of this turn of the event loop, after its I/O callbacks. */
   setTimeout(fn: () => void, ms: number): Timer;
   clearTimeout(timer: Timer | null | undefined): void;
   setInterval(fn: () => void, ms: number): Timer;
@@ -22,23 +21,10 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<boolean>;
 }
 
-/** The timers systemClock made with setImmediate, for its clearTimeout. */
-const immediates = new WeakSet<Timer>();
-
 export const systemClock: Clock = {
   now: () => Date.now(),
-  // A 0 ms timeout is Node's 1 ms: the loop sleeps and wakes once more for it. The callers of
-  // 0 (a look or a batch gathered with the others of this turn) want the end of the turn.
-  setTimeout: (fn, ms) => {
-    if (ms > 0) return globalThis.setTimeout(fn, ms);
-    const immediate = globalThis.setImmediate(fn);
-    immediates.add(immediate);
-    return immediate;
-  },
-  clearTimeout: (timer) => {
-    if (timer && immediates.has(timer)) globalThis.clearImmediate(timer as NodeJS.Immediate);
-    else globalThis.clearTimeout(timer as NodeJS.Timeout | undefined);
-  },
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+  clearTimeout: (timer) => globalThis.clearTimeout(timer as NodeJS.Timeout | undefined),
   setInterval: (fn, ms) => globalThis.setInterval(fn, ms),
   clearInterval: (timer) => globalThis.clearInterval(timer as NodeJS.Timeout | undefined),
   sleep: (ms, signal) => sleepOn(systemClock, ms, signal),

@@ -1,9 +1,11 @@
 import type { Clock } from '../clock.js';
 
 /**
- * What is asked in one turn of the event loop, handed over together at the turn's end (a 0 ms
- * timer of the clock: setImmediate for the system clock). The looks of confirmations that fall
- * due at one time then become one request (job-looks.ts, folder-looks.ts).
+ * What is asked in one turn of the event loop, handed over together on the clock's next 0 ms
+ * timer: the looks of confirmations that fall due at one time then become one request
+ * (job-looks.ts, folder-looks.ts). Node's 0 ms timer waits 1 ms, which gathers the asks of the
+ * next few turns too: at 200 new files a second, setImmediate instead made twice the folder
+ * reads (0.46 a file against 0.23), for one wakeup saved per look at 10 files a second.
  */
 export class TurnGather<T> {
   readonly #clock: Pick<Clock, 'setTimeout'>;

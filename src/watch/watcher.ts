@@ -49,21 +49,12 @@ const within = (relDir: string, p: string): boolean => relDir === '' || p === re
  * inotify through `fs.watch`, one per directory. chokidar in this mode lists a directory again
  * (a stat per entry) on each of its events, at most once a second, and watches every file it
  * is not told to ignore; an inotify event already names the entry, so one lstat of that entry
- * says what happened. An entry is looked at when the turn's events have been read, and its
- * further events within HOLD_MS wait for the end of that: a file written in many chunks costs an
- * lstat per HOLD_MS, not one per write, and a new file one lstat in the turn that saw it (a
- * timer for every new file was one more wakeup of the process each, and HOLD_MS of delay).
+ * says what happened. Events are gathered for 20 ms, so a file written in many chunks costs
+ * one lstat per 20 ms, not one per write.
  */
 function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
-  const HOLD_MS = 20;
   const watchers = new Map<string, NodeWatcher>();
-  /** Entries to look at at the end of this turn. */
   const pending = new Set<string>();
-  let immediate: NodeJS.Immediate | null = null;
-  /** Entries looked at since `heldSince`: their events until HOLD_MS after it go to `later`. */
-  let held = new Set<string>();
-  let heldSince = 0;
-  const later = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
 
@@ -88,34 +79,11 @@ function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
     opts.onFile(relPath, 'change', st);
   };
 
-  const lookAll = (paths: Set<string>): void => {
-    const now = Date.now();
-    if (now - heldSince > HOLD_MS) {
-      held = new Set();
-      heldSince = now;
-    }
-    const taken = [...paths];
-    paths.clear();
-    for (const p of taken) {
-      held.add(p);
-      look(p);
-    }
-  };
-
-  const event = (relPath: string): void => {
-    if (held.has(relPath) && Date.now() - heldSince <= HOLD_MS) {
-      later.add(relPath);
-      timer ??= setTimeout(() => {
-        timer = null;
-        lookAll(later);
-      }, HOLD_MS);
-    } else {
-      pending.add(relPath);
-      immediate ??= setImmediate(() => {
-        immediate = null;
-        lookAll(pending);
-      });
-    }
+  const flush = (): void => {
+    timer = null;
+    const paths = [...pending];
+    pending.clear();
+    for (const p of paths) look(p);
   };
 
   const removeDir = (relDir: string): void => {
@@ -134,7 +102,8 @@ function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
       try {
         w = watchDir(abs, { persistent: true }, (_type, name) => {
           if (typeof name !== 'string' || name === '' || closed) return;
-          event(relDir === '' ? name : `${relDir}/${name}`);
+          pending.add(relDir === '' ? name : `${relDir}/${name}`);
+          timer ??= setTimeout(flush, 20);
         });
       } catch (err) {
         // ENOSPC (out of inotify watches), EACCES, or the directory is already gone.
@@ -162,7 +131,6 @@ function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
-      if (immediate) clearImmediate(immediate);
       removeDir('');
       return Promise.resolve();
     },

@@ -44,7 +44,7 @@ function setup(o: { fail?: () => boolean; canWrite?: () => boolean } = {}) {
 
 describe('WriteBehind (fake timers)', () => {
   it('writes the changes of 20 ms in one transaction, and commit waits for it', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const s = setup();
     s.change('a');
     s.change('b');
@@ -60,7 +60,7 @@ describe('WriteBehind (fake timers)', () => {
   });
 
   it('while the database is away, keeps the changes and tries again with a growing pause', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let down = true;
     const s = setup({ fail: () => down });
     s.change('a');
@@ -84,7 +84,7 @@ describe('WriteBehind (fake timers)', () => {
   });
 
   it('does not spin while the replica name is not held: it writes once told it is held again', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let held = false;
     let asked = 0;
     const s = setup({ canWrite: () => (asked++, held) });

@@ -12,7 +12,7 @@ const route = (folder: string) => ({ ...ROUTE, folder: [folder] });
 
 describe('Batcher (fake timers)', () => {
   it('sends files ready in the same turn as one batch at the next turn', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
@@ -24,7 +24,7 @@ describe('Batcher (fake timers)', () => {
   });
 
   it('sends a full batch at once, without waiting', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
@@ -34,7 +34,7 @@ describe('Batcher (fake timers)', () => {
   });
 
   it('while a request of the folder is on its way, gathers until it is answered', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     const answered = b.begin(ROUTE);
@@ -51,7 +51,7 @@ describe('Batcher (fake timers)', () => {
   });
 
   it('sends after lingerMs even while a request is still on its way', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.begin(ROUTE);
@@ -64,7 +64,7 @@ describe('Batcher (fake timers)', () => {
   });
 
   it('clear forgets what was not sent', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
@@ -74,7 +74,7 @@ describe('Batcher (fake timers)', () => {
     assert.deepEqual(sent, []);
   });
   it('keeps at most maxInFlight batches on their way; the others gather and go, in turn, as batches end', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const ends: (() => void)[] = [];
     const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 2, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
@@ -95,7 +95,7 @@ describe('Batcher (fake timers)', () => {
   });
 
   it('combine: the folders due in one turn go as one request, a group per folder', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: Group[][] = [];
     const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(groups), Promise.resolve()) });
     b.add(file('a1'), route('a'));
@@ -109,7 +109,7 @@ describe('Batcher (fake timers)', () => {
   });
 
   it('combine: a request holds at most batchSize files; a folder that does not fit whole goes in the next one', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const b = new Batcher({ batchSize: 3, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a1'), route('a'));
@@ -123,7 +123,7 @@ describe('Batcher (fake timers)', () => {
   });
 
   it('combine: a full folder goes at once, and a folder with a request on its way still gathers', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('b1'), route('b'));
@@ -141,7 +141,7 @@ describe('Batcher (fake timers)', () => {
   });
 
   it('starts no request while maxFilesInFlight files are on their way; one may go beyond it', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const ends: (() => void)[] = [];
     const b = new Batcher({ batchSize: 3, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 4, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });

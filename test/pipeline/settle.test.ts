@@ -35,7 +35,7 @@ async function advance(t: { mock: { timers: { tick(ms: number): void } } }, ms: 
 
 describe('Settler (fake timers)', () => {
   it('calls a file ready once it has not changed for settle_seconds', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate', 'Date'] });
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const sizes = new Map([['a', { size: 1, mtimeMs: 1 }]]);
     const { s, ready } = settler(sizes);
     s.touch('a');
@@ -48,7 +48,7 @@ describe('Settler (fake timers)', () => {
   });
 
   it('waits while the file keeps growing, and says once when it is slow', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate', 'Date'] });
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const sizes = new Map([['a', { size: 1, mtimeMs: 1 }]]);
     const { s, ready, slow } = settler(sizes);
     s.touch('a');
@@ -65,7 +65,7 @@ describe('Settler (fake timers)', () => {
   });
 
   it('drops a file deleted before it settled', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate', 'Date'] });
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const sizes = new Map<string, Fingerprint | null>([['a', { size: 1, mtimeMs: 1 }]]);
     const { s, ready, gone } = settler(sizes);
     s.touch('a');
@@ -78,7 +78,7 @@ describe('Settler (fake timers)', () => {
   });
 
   it('takes a stat it is given as the first look: the file is looked at once, after settle_seconds, and is ready then', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate', 'Date'] });
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const sizes = new Map([['a', { size: 1, mtimeMs: 1 }]]);
     const { s, ready, stats } = settler(sizes);
     s.touch('a', { size: 1, mtimeMs: 1 });
@@ -92,7 +92,7 @@ describe('Settler (fake timers)', () => {
   });
 
   it('with a ready marker, waits for the marker, not the clock', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate', 'Date'] });
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const sizes = new Map([['run/a', { size: 1, mtimeMs: 1 }]]);
     const { s, ready, setMarker } = settler(sizes, { marker: true });
     s.touch('run/a');
@@ -124,7 +124,7 @@ describe('Settler (fake timers)', () => {
   });
 
   it('takes a first look made long ago (a row of the ledger) as settled once the file is unchanged now', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate', 'Date'] });
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const sizes = new Map([['a', { size: 1, mtimeMs: 1 }], ['b', { size: 2, mtimeMs: 2 }]]);
     const { s, ready, stats } = settler(sizes);
     s.touch('a', { size: 1, mtimeMs: 1 }, Date.now() - 5000);

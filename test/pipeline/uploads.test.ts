@@ -65,7 +65,7 @@ const datasets = (ids: string[]): Promise<Sent> => Promise.resolve({ kind: 'data
 
 describe('Uploads: the run of a batch (fakes, fake timers)', () => {
   it('sends the files ready together as one request and records each ok', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const s = setup((batch) => datasets(batch.map((f) => f.path)));
     s.uploads.add(file('a'), ROUTE);
     s.uploads.add(file('b'), ROUTE);
@@ -79,7 +79,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
   });
 
   it('splits a batch Galaxy refuses for good, down to the one bad file, which alone fails', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const s = setup((batch) => (batch.some((f) => f.path === 'bad') ? Promise.reject(refused(400, 400008)) : datasets(batch.map((f) => f.path))));
     for (const p of ['a', 'bad', 'c', 'd']) s.uploads.add(file(p), ROUTE);
     t.mock.timers.tick(0);
@@ -93,7 +93,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
   });
 
   it('a refused key pauses at the gate and the attempt does not count', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let calls = 0;
     const s = setup((batch) => (++calls === 1 ? Promise.reject(refused(401, 401001)) : datasets(batch.map((f) => f.path))));
     s.uploads.add(file('a'), ROUTE);
@@ -106,7 +106,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
   });
 
   it('retries a transient failure after the backoff, saying so, and gives up after max_attempts', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const s = setup(() => Promise.reject(new GalaxyApiError({ status: 503, errCode: null, errMsg: 'busy', retryAfterMs: null, fromGalaxy: false, method: 'POST', path: '/api/tools/fetch' })), { maxAttempts: 3 });
     s.uploads.add(file('a'), ROUTE);
     t.mock.timers.tick(0);
@@ -123,7 +123,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
   });
 
   it('sends nothing of a file another replica took over meanwhile', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const s = setup((batch) => datasets(batch.map((f) => f.path)), { owns: (p) => p !== 'theirs' });
     s.uploads.add(file('mine'), ROUTE);
     s.uploads.add(file('theirs'), ROUTE);
@@ -135,7 +135,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
   });
 
   it('fetch: files of several folders ready together go as one request, a part per folder, each confirmed in its folder', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const confirmed: string[][] = [];
     const s = setup(() => Promise.resolve({ kind: 'job', jobId: 'J1' }), { combines: true, confirm: (_job, batch) => (confirmed.push(batch.map((f) => f.path)), 'ok') });
     s.uploads.add(file('a1'), { ...ROUTE, folder: ['a'] });
@@ -150,7 +150,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
   });
 
   it('fetch: a job of several folders that failed as a whole sends each folder again on its own, even a folder of one file', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let jobs = 0;
     const s = setup(() => Promise.resolve({ kind: 'job', jobId: `J${++jobs}` }), {
       combines: true,
@@ -168,7 +168,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
   });
 
   it('after a restart, one request of two folders is looked for once, and each folder confirmed with the job found', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const looked: string[][] = [];
     const confirmed: string[][] = [];
     const s = setup(() => Promise.reject(new Error('nothing is sent')), {
