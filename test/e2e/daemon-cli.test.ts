@@ -112,7 +112,8 @@ describe('galaxy-importd run and scan, as processes', () => {
     assert.match(status.stdout, /Imports \/x\/deep: 1 ok\n/);
     assert.match(status.stdout, /Imports \/: 1 ok\n/);
     const parsed = JSON.parse(json.stdout) as { states: Record<string, number>; folders: Record<string, Record<string, number>> };
-    assert.deepEqual(parsed.states.failed, 1);
+    assert.deepEqual([parsed.states.ok, parsed.states.failed], [3, 1], 'the totals by state, the top directory\'s file included');
+    assert.match(status.stdout, /files by state:\n(.*\n)*  ok +3\n(.*\n)*  failed +1\n/);
     assert.deepEqual([parsed.folders['Imports /x']?.ok, parsed.folders['Imports /x']?.failed, parsed.folders['Imports /x/deep']?.ok, parsed.folders['Imports /']?.ok], [1, 1, 1, 1]);
   });
 
