@@ -43,7 +43,7 @@ const perSecond = (f: Record<string, Record<string, unknown>>, name: string): nu
 };
 /** The largest real-Galaxy run's first galaxy-importd row (its defaults). */
 const realGalaxyCpuPct = (f: Record<string, Record<string, unknown>>): number | undefined => {
-  const runs = Object.keys(f).filter((k) => k.startsWith('real-galaxy-')).sort((a, b) => Number(b.slice(12)) - Number(a.slice(12)));
+  const runs = Object.keys(f).filter((k) => /^real-galaxy-\d+$/.test(k)).sort((a, b) => Number(b.slice(12)) - Number(a.slice(12)));
   const rows = f[runs[0] ?? '']?.rows as Row[] | undefined;
   const r = rows?.find((x) => String(x.way).startsWith('galaxy-importd'));
   const [ours, galaxy] = [num(r?.importerCpu), num(r?.galaxyCpu)];
@@ -79,7 +79,7 @@ const hardware = (m: unknown): string => String(m).split(', Node')[0] ?? '';
 const here = hardware(machine());
 /** Where a goal's figure was measured, when not on this machine (a goal's source names a figure, or the prefix of several: the largest run). */
 const elsewhere = (g: Goal): string => {
-  const key = g.source in figures ? g.source : Object.keys(figures).filter((k) => k.startsWith(`${g.source}-`)).sort((a, b) => Number(b.slice(g.source.length + 1)) - Number(a.slice(g.source.length + 1)))[0];
+  const key = g.source in figures ? g.source : Object.keys(figures).filter((k) => new RegExp(`^${g.source}-\\d+$`).test(k)).sort((a, b) => Number(b.slice(g.source.length + 1)) - Number(a.slice(g.source.length + 1)))[0];
   const on = key === undefined ? undefined : figures[key]?.measuredOn;
   return on === undefined || hardware(on) === here ? '' : ` (on ${hardware(on)})`;
 };

@@ -12,7 +12,7 @@
  * reaped), and the importer's own CPU.
  *
  *   scripts/real-galaxy.sh start /tmp/g > /tmp/g.env; set -a; . /tmp/g.env; set +a
- *   node dist/bench/real-galaxy.js --files 1000 --dirs 10 [--sweep 50x4,100x4,20x2]
+ *   node dist/bench/real-galaxy.js --files 1000 --dirs 10 [--sweep 50x4,100x4,20x2] [--section NAME]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ import { recordFigures, writeSection } from './results.js';
 const { values } = parseArgs({
   options: {
     files: { type: 'string', default: '1000' }, dirs: { type: 'string', default: '10' }, sweep: { type: 'string', default: '' }, skip: { type: 'string', default: '' },
+    // The section of bench/RESULTS.md written (default real-galaxy-FILES): another shape of the same number of files keeps its own.
+    section: { type: 'string' },
     // One way, run as a child process so that its CPU is measured alike for all three.
     way: { type: 'string' }, tag: { type: 'string', default: '' }, via: { type: 'string', default: '' },
     // One fetch request per file costs a Galaxy job per file (about 12 CPU seconds each here): fewer files for that way.
@@ -216,8 +218,9 @@ if (!skip.has('upload-dir')) rows.push(await measure("the seed's upload-dir, onc
 await proxy?.close();
 
 const version = (await (await fetch(`${galaxyUrl}/api/version`)).json()) as { version_major: string; version_minor?: string };
-const cmd = `node dist/bench/real-galaxy.js --files ${FILES} --dirs ${DIRS}${values.sweep ? ` --sweep ${values.sweep}` : ''}${values['per-file-files'] ? ` --per-file-files ${perFile}` : ''}${values.skip ? ` --skip ${values.skip}` : ''}`;
-writeSection(`real-galaxy-${FILES}`, [
+const section = values.section ?? `real-galaxy-${FILES}`;
+const cmd = `node dist/bench/real-galaxy.js --files ${FILES} --dirs ${DIRS}${values.sweep ? ` --sweep ${values.sweep}` : ''}${values['per-file-files'] ? ` --per-file-files ${perFile}` : ''}${values.skip ? ` --skip ${values.skip}` : ''}${values.section ? ` --section ${section}` : ''}`;
+writeSection(section, [
   `### Into a real Galaxy ${version.version_major}${version.version_minor ? `.${version.version_minor}` : ''}: ${FILES} small files in ${DIRS} subdirectories, until every dataset is ok`,
   '',
   `\`${cmd}\` (Galaxy from scripts/real-galaxy.sh: SQLite, the local job runner in the web process; all on this machine)`,
@@ -226,4 +229,4 @@ writeSection(`real-galaxy-${FILES}`, [
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...rows.map((r) => `| ${r.way} | ${r.files} | ${r.seconds.toFixed(0)} | ${r.filesPerSecond.toFixed(2)} | ${r.requests} | ${r.jobs} | ${r.galaxyCpu.toFixed(0)} | ${(r.galaxyCpu / r.files).toFixed(2)} | ${r.importerCpu.toFixed(1)} | ${r.ok} |`),
 ]);
-recordFigures(`real-galaxy-${FILES}`, { rows });
+recordFigures(section, { rows });

@@ -113,7 +113,7 @@ describe('galaxy-importd run and scan, as processes', () => {
     assert.match(status.stdout, /Imports \/: 1 ok\n/);
     const parsed = JSON.parse(json.stdout) as { states: Record<string, number>; folders: Record<string, Record<string, number>> };
     assert.deepEqual([parsed.states.ok, parsed.states.failed], [3, 1], 'the totals by state, the top directory\'s file included');
-    assert.match(status.stdout, /files by state:\n(.*\n)*  ok +3\n(.*\n)*  failed +1\n/);
+    assert.match(status.stdout, /files by state:\n(.*\n)* {2}ok +3\n(.*\n)* {2}failed +1\n/);
     assert.deepEqual([parsed.folders['Imports /x']?.ok, parsed.folders['Imports /x']?.failed, parsed.folders['Imports /x/deep']?.ok, parsed.folders['Imports /']?.ok], [1, 1, 1, 1]);
   });
 
