@@ -61,6 +61,7 @@ const SCALE_GOALS: Goal[] = [
   { goal: '100,000 files already done: time to `daemon.ready`', source: 'startup-done-100000', value: (f) => num(f['startup-done-100000']?.readyS), unit: 's', limit: 1.5, below: true },
   { goal: '100,000 files already done: peak RSS', source: 'startup-done-100000', value: (f) => num(f['startup-done-100000']?.peakMb), unit: 'MB', limit: 100, below: true },
   { goal: 'CPU per file arriving live, 10 files/s', source: 'latency-10', value: (f) => num(ours(f, 'latency-10')?.cpuMsPerFile), unit: 'ms', limit: 1, below: true },
+  { goal: 'CPU per file arriving live, 10 files/s, the second half of the files (the JIT warmer)', source: 'latency-10', value: (f) => num(ours(f, 'latency-10')?.cpuMsPerFileLater), unit: 'ms', limit: 1, below: true },
   { goal: 'CPU per file arriving live, 50 files/s (under --cpu-prof)', source: 'profile-after', value: (f) => num(f['profile-after']?.cpuMsPerFile), unit: 'ms', limit: 1, below: true },
   { goal: 'CPU per file arriving live, 200 files/s', source: 'latency-200', value: (f) => num(ours(f, 'latency-200')?.cpuMsPerFile), unit: 'ms', limit: 1, below: true },
   // Proposed in place of the three above (issue 13 notes): 1 ms is below what one request per file costs here.
