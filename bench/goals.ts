@@ -32,7 +32,7 @@ const GOALS: Goal[] = [
   { goal: 'daemon delay beyond the settle window, p95, at 200 files/s', source: 'latency-200', value: (f) => num(ours(f, 'latency-200')?.beyond95), unit: 'ms', limit: 250, below: true },
   { goal: 'files per second from ready to submitted (Galaxy answering at once, no throttling)', source: 'throughput', value: (f) => num(ours(f, 'throughput')?.filesPerSecond), unit: 'files/s', limit: 1000, below: false },
   { goal: 'CPU per file', source: 'throughput', value: (f) => num(ours(f, 'throughput')?.cpuMsPerFile), unit: 'ms', limit: 1, below: true },
-  { goal: 'CPU while idle (5 minutes, 10,000 done files)', source: 'startup-done-10000', value: (f) => num(f['startup-done-10000']?.idleCpuPct), unit: '% of one core', limit: 0.5, below: true },
+  { goal: 'CPU while idle (10,000 done files; the idle period is in the start-up section)', source: 'startup-done-10000', value: (f) => num(f['startup-done-10000']?.idleCpuPct), unit: '% of one core', limit: 0.5, below: true },
   { goal: 'RSS with 100,000 done files (peak)', source: 'startup-done-100000', value: (f) => num(f['startup-done-100000']?.peakMb), unit: 'MB', limit: 250, below: true },
 ];
 
@@ -64,6 +64,7 @@ const SCALE_GOALS: Goal[] = [
   { goal: 'CPU per file arriving live, 10 files/s, the second half of the files (the JIT warmer)', source: 'latency-10', value: (f) => num(ours(f, 'latency-10')?.cpuMsPerFileLater), unit: 'ms', limit: 1, below: true },
   { goal: 'CPU per file arriving live, 50 files/s (under --cpu-prof)', source: 'profile-after', value: (f) => num(f['profile-after']?.cpuMsPerFile), unit: 'ms', limit: 1, below: true },
   { goal: 'CPU per file arriving live, 200 files/s', source: 'latency-200', value: (f) => num(ours(f, 'latency-200')?.cpuMsPerFile), unit: 'ms', limit: 1, below: true },
+  { goal: 'CPU per file arriving live, 200 files/s, the second half of the files', source: 'latency-200', value: (f) => num(ours(f, 'latency-200')?.cpuMsPerFileLater), unit: 'ms', limit: 1, below: true },
   // Proposed in place of the three above (issue 13 notes): 1 ms is below what one request per file costs here.
   { goal: '(proposed) CPU per live file over one bare request per file (the floor), 10 files/s', source: 'latency-10', value: (f) => overFloor(f, 'latency-10'), unit: '×', limit: 2, below: true },
   { goal: '(proposed) CPU per live file over one bare request per file (the floor), 200 files/s', source: 'latency-200', value: (f) => overFloor(f, 'latency-200'), unit: '×', limit: 2, below: true },
