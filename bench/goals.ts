@@ -41,10 +41,15 @@ const perSecond = (f: Record<string, Record<string, unknown>>, name: string): nu
   const s = num(f[name]?.uploadedS);
   return files !== undefined && s !== undefined && s > 0 ? files / s : undefined;
 };
+/** The figure a goal's source names: that figure, or of the figures `SOURCE-N` the one of the largest N (the largest run). */
+const figureKey = (f: Record<string, Record<string, unknown>>, source: string): string | undefined => {
+  if (source in f) return source;
+  const n = (k: string): number => Number(k.slice(source.length + 1));
+  return Object.keys(f).filter((k) => k.startsWith(`${source}-`) && Number.isInteger(n(k))).sort((a, b) => n(b) - n(a))[0];
+};
 /** The largest real-Galaxy run's first galaxy-importd row (its defaults). */
 const realGalaxyCpuPct = (f: Record<string, Record<string, unknown>>): number | undefined => {
-  const runs = Object.keys(f).filter((k) => /^real-galaxy-\d+$/.test(k)).sort((a, b) => Number(b.slice(12)) - Number(a.slice(12)));
-  const rows = f[runs[0] ?? '']?.rows as Row[] | undefined;
+  const rows = f[figureKey(f, 'real-galaxy') ?? '']?.rows as Row[] | undefined;
   const r = rows?.find((x) => String(x.way).startsWith('galaxy-importd'));
   const [ours, galaxy] = [num(r?.importerCpu), num(r?.galaxyCpu)];
   return ours !== undefined && galaxy !== undefined && galaxy > 0 ? (100 * ours) / galaxy : undefined;
@@ -79,9 +84,9 @@ const figures = readFigures();
 /** The hardware part of a machine line (before its Node version and date). */
 const hardware = (m: unknown): string => String(m).split(', Node')[0] ?? '';
 const here = hardware(machine());
-/** Where a goal's figure was measured, when not on this machine (a goal's source names a figure, or the prefix of several: the largest run). */
+/** Where a goal's figure was measured, when not on this machine. */
 const elsewhere = (g: Goal): string => {
-  const key = g.source in figures ? g.source : Object.keys(figures).filter((k) => new RegExp(`^${g.source}-\\d+$`).test(k)).sort((a, b) => Number(b.slice(g.source.length + 1)) - Number(a.slice(g.source.length + 1)))[0];
+  const key = figureKey(figures, g.source);
   const on = key === undefined ? undefined : figures[key]?.measuredOn;
   return on === undefined || hardware(on) === here ? '' : ` (on ${hardware(on)})`;
 };

@@ -21,13 +21,13 @@ export function tempDir(t: TestContext, prefix = 'importd-'): string {
   return dir;
 }
 
-/** An emulator on a loopback port, closed when the test ends. */
 /** Write `rel` below `dir` (its directories made), with its own path as content unless given. */
 export function put(dir: string, rel: string, content = `${rel}\n`): void {
   mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
   writeFileSync(path.join(dir, rel), content);
 }
 
+/** An emulator on a loopback port, closed when the test ends. */
 export async function emulator(t: TestContext, opts: EmulatorOptions = {}): Promise<Emulator> {
   const emu = await startEmulator(opts);
   t.after(() => emu.close());

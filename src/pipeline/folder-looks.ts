@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import type { RecentOptions } from '../galaxy/folder-pages.js';
 import { galaxyTime } from '../galaxy/folder-pages.js';
+import { groupBy } from '../group.js';
 import { TurnGather } from './turn.js';
 
 /**
@@ -30,13 +31,7 @@ export class FolderLooks {
   constructor(client: Pick<GalaxyClient, 'recentDatasets'>, clock: Pick<Clock, 'setTimeout'>) {
     this.#client = client;
     this.#turn = new TurnGather(clock, (waiting) => {
-      const byFolder = new Map<string, Waiter[]>();
-      for (const w of waiting) {
-        const group = byFolder.get(w.folderId);
-        if (group) group.push(w);
-        else byFolder.set(w.folderId, [w]);
-      }
-      for (const [folderId, group] of byFolder) void this.#look(folderId, group);
+      for (const [folderId, group] of groupBy(waiting, (w) => w.folderId)) void this.#look(folderId, group);
     });
   }
 

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { GalaxyClient, JobSummary } from '../galaxy/client.js';
 import { GalaxyApiError } from '../galaxy/errors.js';
+import { groupBy } from '../group.js';
 import { TurnGather } from './turn.js';
 
 /**
@@ -71,18 +72,10 @@ export class JobLooks {
   }
 
   async #flush(waiting: readonly Waiter[]): Promise<void> {
-    const byHistory = new Map<string, Waiter[]>();
-    const alone: Waiter[] = [];
-    for (const w of waiting) {
-      if (!this.#listings || w.historyId === null || w.sinceMs === null || Number.isNaN(w.sinceMs)) alone.push(w);
-      else {
-        const group = byHistory.get(w.historyId);
-        if (group) group.push(w);
-        else byHistory.set(w.historyId, [w]);
-      }
-    }
+    const listable = (w: Waiter): boolean => this.#listings && w.historyId !== null && w.sinceMs !== null && !Number.isNaN(w.sinceMs);
+    const alone = waiting.filter((w) => !listable(w));
     const lists: Promise<void>[] = [];
-    for (const [historyId, group] of byHistory) {
+    for (const [historyId, group] of groupBy(waiting.filter(listable), (w) => w.historyId as string)) {
       // Several looks at one job (the folders of one request) are one look.
       if (new Set(group.map((w) => w.jobId)).size === 1) alone.push(...group);
       else lists.push(this.#list(historyId, group));
@@ -92,9 +85,7 @@ export class JobLooks {
 
   /** Each job looked at once, whatever number of looks wait for it. */
   async #alone(waiters: readonly Waiter[]): Promise<void> {
-    const byJob = new Map<string, Waiter[]>();
-    for (const w of waiters) byJob.set(w.jobId, [...(byJob.get(w.jobId) ?? []), w]);
-    await Promise.all([...byJob].map(async ([jobId, ws]) => {
+    await Promise.all([...groupBy(waiters, (w) => w.jobId)].map(async ([jobId, ws]) => {
       try {
         const job = await this.#d.client.showJob(jobId);
         for (const w of ws) w.resolve(job);

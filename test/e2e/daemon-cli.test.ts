@@ -46,7 +46,6 @@ function chromium(): string | null {
   return null;
 }
 
-
 const events = (stdout: string): { event?: string; file?: string }[] =>
   stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string; file?: string });
 

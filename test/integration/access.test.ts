@@ -11,7 +11,6 @@ import { harness } from './harness.js';
 // [library] access and [folder:NAME] access (issue 14) on real files, a real SQLite ledger and
 // the emulator, which keeps library and dataset permissions as Galaxy 26.1 does.
 
-
 const admin = (m: GalaxyModel): User => [...m.users.values()].find((u) => u.admin) as User;
 const roleName = (m: GalaxyModel, id: number | undefined): string | undefined => (id === undefined ? undefined : m.roles.get(id)?.name);
 const libraryNamed = (m: GalaxyModel, name: string) => [...m.libraries.values()].find((l) => l.name === name);

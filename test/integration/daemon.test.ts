@@ -13,7 +13,6 @@ import { harness } from './harness.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-
 function duplicates(names: string[]): string[] {
   return names.filter((n, i) => names.indexOf(n) !== i);
 }

@@ -3,18 +3,22 @@ import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import type { Group } from '../../src/pipeline/batcher.js';
 import { Batcher } from '../../src/pipeline/batcher.js';
+import type { BatcherOptions } from '../../src/pipeline/batcher.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
 import { ROUTE, turns } from '../fakes.js';
 
 const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt: 0 });
 const paths = (groups: Group[]): string[] => groups.flatMap((g) => g.files.map((f) => f.path));
 const route = (folder: string) => ({ ...ROUTE, folder: [folder] });
+/** A batcher with the tests' usual limits (32 requests, 1,000 files on their way, 200 ms linger); `o` changes any of them. */
+const batcher = (o: Partial<BatcherOptions> & Pick<BatcherOptions, 'batchSize' | 'combine' | 'send'>): Batcher =>
+  new Batcher({ lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, clock: systemClock, ...o });
 
 describe('Batcher (fake timers)', () => {
   it('sends files ready in the same turn as one batch at the next turn', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = batcher({ batchSize: 10, combine: false, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.add(file('b'), ROUTE);
     assert.equal(sent.length, 0);
@@ -26,7 +30,7 @@ describe('Batcher (fake timers)', () => {
   it('sends a full batch at once, without waiting', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = batcher({ batchSize: 2, combine: false, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.add(file('b'), ROUTE);
 
@@ -36,7 +40,7 @@ describe('Batcher (fake timers)', () => {
   it('while a request of the folder is on its way, gathers until it is answered', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = batcher({ batchSize: 10, combine: false, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     const answered = b.begin(ROUTE);
     b.add(file('a'), ROUTE);
     t.mock.timers.tick(100);
@@ -53,7 +57,7 @@ describe('Batcher (fake timers)', () => {
   it('sends after lingerMs even while a request is still on its way', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = batcher({ batchSize: 10, combine: false, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.begin(ROUTE);
     b.add(file('a'), ROUTE);
     t.mock.timers.tick(199);
@@ -66,7 +70,7 @@ describe('Batcher (fake timers)', () => {
   it('clear forgets what was not sent', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = batcher({ batchSize: 10, combine: false, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a'), ROUTE);
     b.clear();
     t.mock.timers.tick(1000);
@@ -77,7 +81,7 @@ describe('Batcher (fake timers)', () => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const ends: (() => void)[] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 2, maxFilesInFlight: 1000, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
+    const b = batcher({ batchSize: 10, maxInFlight: 2, combine: false, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
     for (const f of ['a', 'b', 'c', 'd']) b.add(file(`${f}1`), route(f));
     t.mock.timers.tick(0);
     const first = sent.map((s) => [...s]);
@@ -97,7 +101,7 @@ describe('Batcher (fake timers)', () => {
   it('combine: the folders due in one turn go as one request, a group per folder', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: Group[][] = [];
-    const b = new Batcher({ batchSize: 10, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(groups), Promise.resolve()) });
+    const b = batcher({ batchSize: 10, combine: true, send: (groups) => (sent.push(groups), Promise.resolve()) });
     b.add(file('a1'), route('a'));
     b.add(file('b1'), route('b'));
     b.add(file('a2'), route('a'));
@@ -111,7 +115,7 @@ describe('Batcher (fake timers)', () => {
   it('combine: a request holds at most batchSize files; a folder that does not fit whole goes in the next one', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 3, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = batcher({ batchSize: 3, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('a1'), route('a'));
     b.add(file('a2'), route('a'));
     b.add(file('b1'), route('b'));
@@ -125,7 +129,7 @@ describe('Batcher (fake timers)', () => {
   it('combine: a full folder goes at once, and a folder with a request on its way still gathers', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
-    const b = new Batcher({ batchSize: 2, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 1000, combine: true, clock: systemClock, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    const b = batcher({ batchSize: 2, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.add(file('b1'), route('b'));
     b.begin(route('a'));
     for (const f of ['a1', 'a2', 'a3']) b.add(file(f), route('a'));
@@ -144,7 +148,7 @@ describe('Batcher (fake timers)', () => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const ends: (() => void)[] = [];
-    const b = new Batcher({ batchSize: 3, lingerMs: 200, maxInFlight: 32, maxFilesInFlight: 4, combine: false, clock: systemClock, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
+    const b = batcher({ batchSize: 3, maxFilesInFlight: 4, combine: false, send: (groups) => (sent.push(paths(groups)), new Promise<void>((r) => void ends.push(r))) });
     for (const f of ['a1', 'a2', 'a3']) b.add(file(f), route('a'));
     for (const f of ['b1', 'b2', 'b3']) b.add(file(f), route('b'));
     b.add(file('c1'), route('c'));
