@@ -7,7 +7,9 @@
  * example_watch_folder.py algorithm has no settle window (it also uploads files still being
  * written). Each system runs in its own process against its own emulator, answering at once.
  *
- * Usage: node dist/bench/latency.js [--rate 10] [--seconds 30]
+ * Usage: node dist/bench/latency.js [--rate 10] [--seconds 30] [--only galaxy-importd,bare]
+ * [--cli DIST/src/cli/main.js] (--only: those systems, printed, not recorded; --cli: another build
+ * of galaxy-importd, such as the one before a change)
  * Writes bench/RESULTS.md section latency-RATE.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { recordFigures, writeSection } from './results.js';
 import type { System } from './systems.js';
 import { LABEL, SYSTEMS, startSystem } from './systems.js';
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '10' }, seconds: { type: 'string', default: '30' } } });
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '10' }, seconds: { type: 'string', default: '30' }, only: { type: 'string' }, cli: { type: 'string' } } });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const SETTLE_MS: Record<System, number> = { 'galaxy-importd': 1000, poll: 0, chokidar: 1000, bare: 0 };
@@ -46,7 +48,7 @@ async function measure(system: System): Promise<Result> {
   const importDir = path.join(root, 'import');
   for (let d = 0; d < 10; d++) mkdirSync(path.join(importDir, `run${d}`), { recursive: true });
   const emu = await startEmulator({ libraryImportDir: importDir, allowPathPaste: true, jobQueuedMs: 0, jobRunMs: 0 });
-  const sys = startSystem(system, { root, importDir, stateDir: path.join(root, 'state'), emu });
+  const sys = startSystem(system, { root, importDir, stateDir: path.join(root, 'state'), emu, ...(values.cli !== undefined ? { cli: path.resolve(values.cli) } : {}) });
   const written = new Map<string, number>();
   const latencies = new Map<string, number>();
   sys.onSubmitted((file, time) => {
@@ -96,12 +98,17 @@ async function measure(system: System): Promise<Result> {
 
 const results: Result[] = [];
 // The floor: one request per file as each arrives, with nothing else (baselines.ts, bare).
-for (const s of [...SYSTEMS, 'bare' as const]) {
+const systems = [...SYSTEMS, 'bare' as const];
+// --only a,b: a probe of some systems, printed and not recorded (the section compares them all).
+const only = values.only?.split(',');
+for (const s of only ? systems.filter((x) => only.includes(x)) : systems) {
   process.stdout.write(`${LABEL[s]} at ${rate} files/s for ${seconds} s … `);
   const r = await measure(s);
   results.push(r);
   process.stdout.write(`p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms; ${r.submitted}/${r.files}\n`);
+  if (only) process.stdout.write(`  p95 beyond the settle window ${r.beyond95} ms; CPU per file ${r.cpuMsPerFile.toFixed(2)} ms, second half ${r.cpuMsPerFileLater.toFixed(2)} ms; requests per file ${r.requestsPerFile.toFixed(2)} (job looks ${r.jobLooksPerFile.toFixed(2)})\n`);
 }
+if (only) process.exit(0);
 recordFigures(`latency-${rate}`, { rate, seconds, results });
 const ours = results[0];
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : '–');

@@ -15,6 +15,7 @@ import { logEvents } from './observe/telemetry.js';
 import { Admission } from './pipeline/admit.js';
 import { afterUpload } from './pipeline/after-upload.js';
 import { Claims } from './pipeline/claims.js';
+import { GRID_BELOW_RATE, GRID_MS } from './pipeline/grid.js';
 import { KEY_PROBE_MS, galaxyGate } from './pipeline/gate.js';
 import type { PauseKind } from './pipeline/gate.js';
 import { Notifier } from './pipeline/notify.js';
@@ -123,7 +124,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
     claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
-    slowMs: slowWriterMs(config.import.settle_seconds), shrank,
+    slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
   });
   const discovery = new Discovery({
     importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit, walked: shrank,

@@ -112,6 +112,8 @@ export interface AdmitDeps {
   /** Settling (settle.ts): how long a file must stay unchanged, when to call it slow. */
   settleMs: number;
   slowMs: number;
+  /** The settler's grid at low rates (settle.ts, grid.ts); unset: none. */
+  grid?: { ms: number; belowRate: number };
   /** The settler's look (settle.ts, statFileSync). */
   stat: (relPath: string) => Fingerprint | null;
   clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
@@ -142,6 +144,7 @@ export class Admission {
     const marker = deps.readyMarker;
     this.#settler = new Settler({
       settleMs: deps.settleMs, readyMarker: marker, stat: deps.stat, clock: deps.clock, slowMs: deps.slowMs,
+      ...(deps.grid ? { grid: deps.grid } : {}),
       markerExists: (relDir) => existsSync(path.join(deps.importDir, relDir, marker ?? '')),
       onSlow: (file, ms) => deps.emit({ type: 'file.unsettled', file, duration_ms: ms, reason: 'still being written; it is imported once it stops changing for settle_seconds' }),
       onGone: (file) => {

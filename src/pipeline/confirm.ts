@@ -6,7 +6,7 @@ import type { Details } from './datasets.js';
 import { TERMINAL_DATASET, TERMINAL_JOB, matchDatasets } from './datasets.js';
 import type { Files, ReadyFile } from './files.js';
 import type { JobLooks } from './job-looks.js';
-import { alignedDelay } from './job-looks.js';
+import { alignedDelay } from './grid.js';
 import type { Backoff } from './retry.js';
 import { StoppedError, backoffMs, classify, retry } from './retry.js';
 import type { Route } from './route.js';
@@ -33,7 +33,7 @@ export interface ConfirmDeps {
   jobTimeoutMs: number;
   /**
    * When the job is looked at: after `firstMs`, then `factor` times later each time, up to
-   * `capMs`, each pause stretched onto the looks' shared grid (job-looks.ts, alignedDelay).
+   * `capMs`, each pause stretched onto the looks' shared grid (grid.ts, alignedDelay).
    */
   poll: Backoff;
   /** After a file's dataset is ok (after_upload). */

@@ -8,7 +8,7 @@ import { TurnGather } from './turn.js';
 /**
  * Folder looks, shared. Each request's confirmation reads its folder's newest datasets
  * (confirm.ts); files of one folder arriving one at a time are several requests' parts, whose
- * confirmations fall due together (job-looks.ts, alignedDelay), and each read the same page.
+ * confirmations fall due together (grid.ts, alignedDelay), and each read the same page.
  * Here the looks at one folder asked in one turn are one read: from the earliest `sinceMs` of
  * them, as many items as they ask together (at most a page of 500), until every one of them has
  * enough. Each gets what its own `sinceMs` admits, so a shared look never shows a confirmation

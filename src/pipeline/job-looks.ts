@@ -14,27 +14,11 @@ import { TurnGather } from './turn.js';
  * own, so a listing can only save requests, never lose a job.
  *
  * For looks to fall in one turn, the confirmers wait until the same due times: `alignedDelay`
- * puts each look on a grid (250 ms for the first looks, coarser for the later, longer pauses).
+ * (grid.ts) puts each look on the shared grid.
  */
 
 /** Jobs asked for in one listing; a longer answer could hide a job, which is then looked at alone. */
 export const LISTING_LIMIT = 500;
-
-/** The grid's finest step (the first poll) and its coarsest. */
-const GRID_MIN_MS = 250;
-const GRID_MAX_MS = 2_000;
-
-/**
- * `delay` stretched so that the look lands on a grid point: the grid is 250 ms times a power of
- * two, at most a quarter of the delay and 2 s, so a look comes at most a quarter later (and at
- * most 250 ms for short pauses). A coarse grid's points are points of every finer one, so looks
- * of jobs at different stages of their backoff meet too.
- */
-export function alignedDelay(now: number, delay: number): number {
-  let grid = GRID_MIN_MS;
-  while (grid * 2 <= Math.min(GRID_MAX_MS, delay / 4)) grid *= 2;
-  return Math.ceil((now + delay) / grid) * grid - now;
-}
 
 /** What the looks need to know of a job. */
 export interface JobRef {

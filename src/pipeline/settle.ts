@@ -58,6 +58,11 @@ export interface SettleDeps {
   /** Called once when a file is still changing after `slowMs` (a writer that never finishes). */
   onSlow?(relPath: string, changingForMs: number): void;
   slowMs?: number;
+  /**
+   * Ready looks on a grid of `ms` (unset: none) while fewer than `belowRate` files a second
+   * begin to settle: files that become ready within one step are then ready together (grid.ts).
+   */
+  grid?: { ms: number; belowRate: number };
   clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
 }
 
@@ -142,6 +147,10 @@ export class Settler {
   #immediate: NodeJS.Immediate | null = null;
   #held = false;
   #closed = false;
+  /** Files that began to settle in the second that began at `#rateFrom`, and in the second before it. */
+  #rateFrom = -Infinity;
+  #arrivedNow = 0;
+  #arrivedBefore = 0;
 
   constructor(deps: SettleDeps) {
     this.#deps = deps;
@@ -198,7 +207,9 @@ export class Settler {
     const since = known ? Math.min(now, seenAt ?? now) : now;
     const fresh: Entry = { fp: known ? { size: seen.size, mtimeMs: seen.mtimeMs } : { size: -1, mtimeMs: -1 }, since, firstSeen: since, warned: false, seq: 0 };
     this.#pending.set(relPath, fresh);
-    this.#schedule(relPath, fresh, known ? since + this.#deps.settleMs : now);
+    this.#roll(now);
+    this.#arrivedNow++;
+    this.#schedule(relPath, fresh, known ? this.#readyLookAt(since + this.#deps.settleMs, now) : now);
   }
 
   /** The file went away (unlink): stop tracking it. Returns whether it was pending. */
@@ -293,7 +304,27 @@ export class Settler {
       this.#deps.onReady(relPath, fp);
       return;
     }
-    this.#schedule(relPath, entry, Math.max(now + 50, entry.since + this.#deps.settleMs));
+    this.#schedule(relPath, entry, this.#readyLookAt(Math.max(now + 50, entry.since + this.#deps.settleMs), now));
+  }
+
+  /** When a look that can find the file ready is taken: `at`, or the grid's next point at low rates. */
+  #readyLookAt(at: number, now: number): number {
+    const grid = this.#deps.grid;
+    if (grid === undefined || grid.ms <= 0 || this.#rate(now) >= grid.belowRate) return at;
+    return Math.ceil(at / grid.ms) * grid.ms;
+  }
+
+  /** Files that began to settle in the last second or so (the more of this second and the one before). */
+  #rate(now: number): number {
+    this.#roll(now);
+    return Math.max(this.#arrivedNow, this.#arrivedBefore);
+  }
+
+  #roll(now: number): void {
+    if (now - this.#rateFrom < 1000) return;
+    this.#arrivedBefore = now - this.#rateFrom < 2000 ? this.#arrivedNow : 0;
+    this.#arrivedNow = 0;
+    this.#rateFrom = now;
   }
 
   close(): void {

@@ -131,7 +131,7 @@ describe('Confirmer (fake timers)', () => {
     t.mock.timers.tick(1);
     await turns();
     assert.equal(s.polls(), 2);
-    t.mock.timers.tick(1500);
+    t.mock.timers.tick(1600); // 1.5 times the first pause, stretched onto the looks' grid (grid.ts)
 
     assert.deepEqual(await done, { kind: 'done' });
     assert.equal(s.polls(), 3);

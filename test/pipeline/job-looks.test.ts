@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { JobSummary } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
-import { JobLooks, LISTING_LIMIT, alignedDelay } from '../../src/pipeline/job-looks.js';
+import { alignedDelay } from '../../src/pipeline/grid.js';
+import { JobLooks, LISTING_LIMIT } from '../../src/pipeline/job-looks.js';
 
 /** A Galaxy of jobs (id → history and state) that counts what it is asked. */
 function galaxy(jobs: Record<string, { history: string; state: string; updated: number }>, o: { listFails?: boolean; listRefused?: boolean } = {}) {
@@ -85,8 +86,8 @@ describe('JobLooks: a Galaxy that refuses the listing', () => {
 });
 
 describe('alignedDelay: looks due about the same time meet on one grid point', () => {
-  it('waits at least the delay, on a grid of 250 ms for short pauses and at most 2 s for long ones', () => {
-    for (const [delay, grid] of [[250, 250], [375, 250], [1000, 250], [2000, 500], [4000, 1000], [10_000, 2000], [60_000, 2000]] as const) {
+  it('waits at least the delay, on a grid of 200 ms for short pauses and at most 1.6 s for long ones', () => {
+    for (const [delay, grid] of [[250, 200], [375, 200], [1000, 200], [2000, 400], [4000, 800], [10_000, 1600], [60_000, 1600]] as const) {
       for (const now of [0, 1, 249, 1_796_165_380_318]) {
         const d = alignedDelay(now, delay);
         assert.ok(d >= delay && d < delay + grid, `delay ${delay} at ${now}: ${d}`);
@@ -96,11 +97,11 @@ describe('alignedDelay: looks due about the same time meet on one grid point', (
   });
 
   it('brings together looks asked for at different moments and at different stages of their backoff', () => {
-    const now = 1_000_000_123;
+    const now = 1_000_000_003;
     // A first look (250 ms) asked 100 ms later than another, and a job at a 1.5 s pause asked in between.
     assert.equal(now + alignedDelay(now, 250), now + 100 + alignedDelay(now + 100, 250));
     const coarse = now + 50 + alignedDelay(now + 50, 8000);
-    assert.equal(coarse % 250, 0, 'a coarse grid point is a point of the finest grid');
+    assert.equal(coarse % 200, 0, 'a coarse grid point is a point of the finest grid');
   });
 
   it('answers several looks at one job (the folders of one request) with one request', async () => {

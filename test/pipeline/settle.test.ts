@@ -5,8 +5,10 @@ import type { Fingerprint } from '../../src/pipeline/settle.js';
 import { LOOKS_PER_TURN, Settler } from '../../src/pipeline/settle.js';
 import { turns } from '../fakes.js';
 
-function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean } = {}) {
+function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean; grid?: { ms: number; belowRate: number } } = {}) {
   const ready: string[] = [];
+  /** When each file was called ready (the fake clock's time). */
+  const readyAt = new Map<string, number>();
   const stats: string[] = [];
   const gone: string[] = [];
   const slow: string[] = [];
@@ -16,13 +18,14 @@ function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean }
     readyMarker: o.marker ? 'READY' : null,
     stat: (p) => (stats.push(p), sizes.get(p) ?? null),
     markerExists: () => marker,
-    onReady: (p) => void ready.push(p),
+    onReady: (p) => void (ready.push(p), readyAt.set(p, Date.now())),
     onGone: (p) => void gone.push(p),
     onSlow: (p) => void slow.push(p),
     slowMs: 5000,
     clock: systemClock,
+    ...(o.grid ? { grid: o.grid } : {}),
   });
-  return { s, ready, gone, slow, stats, setMarker: () => (marker = true) };
+  return { s, ready, readyAt, gone, slow, stats, setMarker: () => (marker = true) };
 }
 
 /** Advance fake time in steps, letting the settler's stats answer between them. */
@@ -89,6 +92,38 @@ describe('Settler (fake timers)', () => {
     assert.equal(before, 0, 'no look before settle_seconds');
     assert.deepEqual(stats, ['a']);
     assert.deepEqual(ready, ['a']);
+  });
+
+  it('on a grid at low rates: files that become ready within one step are ready together at its next point, never before settle_seconds', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    const fp = { size: 1, mtimeMs: 1 };
+    const sizes = new Map([['a', fp], ['b', fp], ['c', fp]]);
+    const { s, readyAt } = settler(sizes, { grid: { ms: 200, belowRate: 100 } });
+    await advance(t, 10, 10);
+    s.touch('a', fp); // settled at 1010
+    await advance(t, 110, 10);
+    s.touch('b', fp); // settled at 1120
+    await advance(t, 130, 10);
+    s.touch('c'); // no first look given: looked at now (250), settled at 1250
+    await advance(t, 1500, 10);
+
+    assert.deepEqual([...readyAt], [['a', 1200], ['b', 1200], ['c', 1400]]);
+  });
+
+  it('leaves the grid while belowRate new files a second arrive, and takes it again when they slow down', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    const fp = { size: 1, mtimeMs: 1 };
+    const sizes = new Map(['a', 'b', 'c', 'd', 'e'].map((p) => [p, fp]));
+    const { s, readyAt } = settler(sizes, { grid: { ms: 200, belowRate: 3 } });
+    await advance(t, 10, 10);
+    for (const p of ['a', 'b', 'c']) s.touch(p, fp); // settled at 1010: a and b on the grid, c the third new file of the second
+    await advance(t, 1010, 10);
+    s.touch('d', fp); // three new in the second before: off the grid
+    await advance(t, 3000, 10);
+    s.touch('e', fp); // none new in the last two seconds: on the grid again
+    await advance(t, 2000, 10);
+
+    assert.deepEqual([...readyAt], [['c', 1010], ['a', 1200], ['b', 1200], ['d', 2020], ['e', 5200]]);
   });
 
   it('with a ready marker, waits for the marker, not the clock', async (t) => {
