@@ -27,5 +27,10 @@ export const GRID_BELOW_RATE = 100;
 export function alignedDelay(now: number, delay: number): number {
   let grid = GRID_MS;
   while (grid * 2 <= Math.min(GRID_MAX_MS, delay / 4)) grid *= 2;
-  return Math.ceil((now + delay) / grid) * grid - now;
+  return gridPoint(now + delay, grid) - now;
+}
+
+/** The first point of a grid of `step` at or after `at`. */
+export function gridPoint(at: number, step: number): number {
+  return Math.ceil(at / step) * step;
 }

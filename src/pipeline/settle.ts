@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock, Timer } from '../clock.js';
 import { systemClock, unref } from '../clock.js';
+import { gridPoint } from './grid.js';
 
 /**
  * Settling: a file is ready when its size and modification time have not
@@ -310,8 +311,7 @@ export class Settler {
   /** When a look that can find the file ready is taken: `at`, or the grid's next point at low rates. */
   #readyLookAt(at: number, now: number): number {
     const grid = this.#deps.grid;
-    if (grid === undefined || grid.ms <= 0 || this.#rate(now) >= grid.belowRate) return at;
-    return Math.ceil(at / grid.ms) * grid.ms;
+    return grid === undefined || this.#rate(now) >= grid.belowRate ? at : gridPoint(at, grid.ms);
   }
 
   /** Files that began to settle in the last second or so (the more of this second and the one before). */
