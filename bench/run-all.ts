@@ -14,6 +14,7 @@ const RUNS: [string, string[]][] = [
   ['startup.js', ['--files', '100000', '--dirs', '1000', '--mode', 'done', '--idle-seconds', '60']],
   ['startup.js', ['--files', '10000', '--dirs', '100', '--mode', 'new', '--idle-seconds', '10']],
   ['startup.js', ['--files', '100000', '--dirs', '1000', '--mode', 'new', '--idle-seconds', '10']],
+  ['floor.js', ['--seconds', '20']],
   ['latency.js', ['--rate', '10', '--seconds', '30']],
   ['latency.js', ['--rate', '200', '--seconds', '10']],
   ['throughput.js', ['--files', '10000']],
