@@ -62,6 +62,8 @@ export interface SettleDeps {
   /**
    * Ready looks on a grid of `ms` (unset: none) while fewer than `belowRate` files a second
    * begin to settle: files that become ready within one step are then ready together (grid.ts).
+   * The rate is counted over the last one or two steps, so a burst leaves the grid within its
+   * first step (its first `belowRate * ms / 1000` files).
    */
   grid?: { ms: number; belowRate: number };
   clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
@@ -148,7 +150,7 @@ export class Settler {
   #immediate: NodeJS.Immediate | null = null;
   #held = false;
   #closed = false;
-  /** Files that began to settle in the second that began at `#rateFrom`, and in the second before it. */
+  /** Files that began to settle in the grid step that began at `#rateFrom`, and in the step before it. */
   #rateFrom = -Infinity;
   #arrivedNow = 0;
   #arrivedBefore = 0;
@@ -314,15 +316,21 @@ export class Settler {
     return grid === undefined || this.#rate(now) >= grid.belowRate ? at : gridPoint(at, grid.ms);
   }
 
-  /** Files that began to settle in the last second or so (the more of this second and the one before). */
+  /** Files a second that began to settle over the last step or so (the more of this step and the one before). */
   #rate(now: number): number {
     this.#roll(now);
-    return Math.max(this.#arrivedNow, this.#arrivedBefore);
+    return (Math.max(this.#arrivedNow, this.#arrivedBefore) * 1000) / this.#window;
+  }
+
+  /** The rate's window: the grid's step. */
+  get #window(): number {
+    return this.#deps.grid?.ms ?? 1000;
   }
 
   #roll(now: number): void {
-    if (now - this.#rateFrom < 1000) return;
-    this.#arrivedBefore = now - this.#rateFrom < 2000 ? this.#arrivedNow : 0;
+    const window = this.#window;
+    if (now - this.#rateFrom < window) return;
+    this.#arrivedBefore = now - this.#rateFrom < 2 * window ? this.#arrivedNow : 0;
     this.#arrivedNow = 0;
     this.#rateFrom = now;
   }

@@ -110,20 +110,21 @@ describe('Settler (fake timers)', () => {
     assert.deepEqual([...readyAt], [['a', 1200], ['b', 1200], ['c', 1400]]);
   });
 
-  it('leaves the grid while belowRate new files a second arrive, and takes it again when they slow down', async (t) => {
+  it('leaves the grid within one step of belowRate new files a second, and takes it again when they slow down', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
     const fp = { size: 1, mtimeMs: 1 };
     const sizes = new Map(['a', 'b', 'c', 'd', 'e'].map((p) => [p, fp]));
-    const { s, readyAt } = settler(sizes, { grid: { ms: 200, belowRate: 3 } });
+    // 15 files a second over a step of 200 ms: 3 new files in a step.
+    const { s, readyAt } = settler(sizes, { grid: { ms: 200, belowRate: 15 } });
     await advance(t, 10, 10);
-    for (const p of ['a', 'b', 'c']) s.touch(p, fp); // settled at 1010: a and b on the grid, c the third new file of the second
-    await advance(t, 1010, 10);
-    s.touch('d', fp); // three new in the second before: off the grid
-    await advance(t, 3000, 10);
-    s.touch('e', fp); // none new in the last two seconds: on the grid again
+    for (const p of ['a', 'b', 'c']) s.touch(p, fp); // settled at 1010: a and b on the grid, c the third new file of the step
+    await advance(t, 240, 10);
+    s.touch('d', fp); // three new in the step before: off the grid, settled at 1250
+    await advance(t, 1800, 10);
+    s.touch('e', fp); // none new in the last two steps: on the grid again, settled at 3050
     await advance(t, 2000, 10);
 
-    assert.deepEqual([...readyAt], [['c', 1010], ['a', 1200], ['b', 1200], ['d', 2020], ['e', 5200]]);
+    assert.deepEqual([...readyAt], [['c', 1010], ['a', 1200], ['b', 1200], ['d', 1250], ['e', 3200]]);
   });
 
   it('with a ready marker, waits for the marker, not the clock', async (t) => {
