@@ -123,7 +123,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const admission = new Admission({
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
-    claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
+    claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), prepare: (p) => uploads.prepare(route(p)), stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
     slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
   });
   const discovery = new Discovery({

@@ -120,6 +120,8 @@ export interface AdmitDeps {
   claim(file: { path: string; size: number; mtimeMs: number }): Promise<boolean>;
   route(relPath: string): Route;
   queue(file: ReadyFile, route: Route): void;
+  /** A file found live began to settle: its folder can be looked up (or created) meanwhile. */
+  prepare?(relPath: string): void;
   emit: Emit;
   /** Called when fewer files are settling or being admitted (idle). */
   shrank?: () => void;
@@ -336,6 +338,7 @@ export class Admission {
     }
     if (prev?.state === 'seen') this.#d.files.settling(relPath);
     this.#settler.touch(relPath, fp);
+    if (!initial) this.#d.prepare?.(relPath);
   }
 
   /**

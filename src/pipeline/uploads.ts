@@ -71,6 +71,8 @@ export class Uploads {
   readonly #o: UploadsOptions;
   readonly #batcher: Batcher;
   readonly #tasks = new Set<Promise<void>>();
+  /** Routes looked up ahead (prepare), by routeKey: one per folder files arrived in live. */
+  readonly #prepared = new Set<string>();
 
   constructor(deps: UploadsDeps) {
     // Every waiting batch listens on this signal; hundreds may wait at once.
@@ -96,6 +98,19 @@ export class Uploads {
   add(file: ReadyFile, route: Route): void {
     if (this.#stopped || !this.#d.files.queued(file, route)) return;
     this.#batcher.add(file, route);
+  }
+
+  /**
+   * A file arriving live began to settle: its library and folder are looked up, or created, now,
+   * once per folder, so that they exist when it is ready and its upload does not wait for them.
+   * A lookup that fails is left to the upload's own (`#target`), which waits out Galaxy and
+   * logs each retry; this one is not repeated.
+   */
+  prepare(route: Route): void {
+    const key = routeKey(route);
+    if (this.#stopped || this.#prepared.has(key)) return;
+    this.#prepared.add(key);
+    this.#d.targets.resolve(route).catch(() => undefined);
   }
 
   /**

@@ -63,6 +63,23 @@ describe('daemon: discovery and restarts', () => {
   });
 });
 
+describe('daemon: folders ahead of files', () => {
+  it('creates a live file\'s folder while the file settles, once, and uploads the file into it', async (t) => {
+    const h = await harness(t, { ini: { import: { settle_seconds: 2 } } });
+    await h.start();
+
+    put(h.importDir, 'ahead/a.txt');
+    put(h.importDir, 'ahead/b.txt');
+    await waitFor(() => (h.events('folder.created').some((e) => e.folder === '/ahead') ? true : undefined), 1500, 'the folder /ahead');
+    const readyBefore = h.events('file.ready').length;
+    await h.waitOk(['ahead/a.txt', 'ahead/b.txt']);
+
+    assert.equal(readyBefore, 0, 'the folder exists before its first file is ready');
+    assert.equal(h.events('folder.created').filter((e) => e.folder === '/ahead').length, 1);
+    assert.deepEqual(h.datasets().sort(), ['Imports|/ahead|a.txt', 'Imports|/ahead|b.txt']);
+  });
+});
+
 describe('daemon: a backlog larger than the window', () => {
   it('holds at most WINDOW_FILES files; the rest wait as seen rows, and every file is uploaded once, across a restart', async (t) => {
     const h = await harness(t);

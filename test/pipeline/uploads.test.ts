@@ -8,6 +8,8 @@ import { Files } from '../../src/pipeline/files.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
 import type { Recovery } from '../../src/pipeline/recover.js';
 import type { Sent, Submitter } from '../../src/pipeline/submit.js';
+import type { Route } from '../../src/pipeline/route.js';
+import type { Target } from '../../src/pipeline/targets.js';
 import { Uploads } from '../../src/pipeline/uploads.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
@@ -15,7 +17,7 @@ const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt:
 const refused = (status: number, errCode: number): GalaxyApiError => new GalaxyApiError({ status, errCode, errMsg: `refused ${errCode}`, retryAfterMs: null, fromGalaxy: true, method: 'POST', path: '/api/tools/fetch' });
 
 /** The upload run with fakes of every stage around it: `send` answers each request. */
-function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean; combines?: boolean; confirm?: (job: string | null, files: readonly ReadyFile[], shared: boolean) => 'ok' | 'split'; recover?: Recovery['recover'] } = {}) {
+function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean; combines?: boolean; confirm?: (job: string | null, files: readonly ReadyFile[], shared: boolean) => 'ok' | 'split'; recover?: Recovery['recover']; resolve?: (route: Route) => Promise<Target> } = {}) {
   const rows = memoryRows();
   const emit = events();
   const files = new Files({ ledger: rows, emit, clock: systemClock });
@@ -38,7 +40,7 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
   const stop = new AbortController();
   const uploads = new Uploads({
     files,
-    targets: { resolve: () => Promise.resolve({ libraryId: 'L1', folderId: 'F1' }) },
+    targets: { resolve: o.resolve ?? (() => Promise.resolve({ libraryId: 'L1', folderId: 'F1' })) },
     histories: { acquire: () => Promise.resolve('H1'), release: () => undefined, retire: () => undefined, reserve: () => undefined },
     submitter,
     confirmer: {
@@ -64,6 +66,23 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
 const datasets = (ids: string[]): Promise<Sent> => Promise.resolve({ kind: 'datasets', ids: new Map(ids.map((p) => [p, `D-${p}`])) });
 
 describe('Uploads: the run of a batch (fakes, fake timers)', () => {
+  it('looks up a live file\'s folder ahead once per folder, and leaves a lookup that failed to the upload', async () => {
+    const looked: string[] = [];
+    const s = setup((batch) => datasets(batch.map((f) => f.path)), {
+      resolve: (route) => (looked.push(route.folder.join('/')), looked.length === 1 ? Promise.reject(new Error('Galaxy down')) : Promise.resolve({ libraryId: 'L1', folderId: 'F2' })),
+    });
+    const other: Route = { ...ROUTE, folder: ['other'] };
+    s.uploads.prepare(ROUTE);
+    s.uploads.prepare(ROUTE);
+    await turns(5);
+    s.uploads.prepare(ROUTE); // its lookup failed: not tried again ahead
+    s.uploads.prepare(other);
+    s.uploads.prepare(other);
+    await turns(5);
+
+    assert.deepEqual(looked, [ROUTE.folder.join('/'), 'other']);
+  });
+
   it('sends the files ready together as one request and records each ok', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const s = setup((batch) => datasets(batch.map((f) => f.path)));
