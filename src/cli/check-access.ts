@@ -1,5 +1,6 @@
 import type { Config } from '../config/load.js';
 import type { GalaxyClient } from '../galaxy/client.js';
+import { groupBy } from '../group.js';
 import { findRole } from '../pipeline/access.js';
 import { NOTIFICATIONS_SINCE, galaxyNotifications } from '../pipeline/notify.js';
 import { folderText, libraryAccess, routeFile } from '../pipeline/route.js';
@@ -24,15 +25,14 @@ type AccessClient = Pick<GalaxyClient, 'listRoles' | 'listLibraries' | 'libraryP
 const NAMES_SHOWN = 3;
 
 export async function checkAccess(config: Config, client: AccessClient, out: CheckSink): Promise<void> {
-  // Where each access comes from, by role: "[library] access", "[folder:labA] access".
-  const wanted = new Map<string, string[]>();
-  const want = (role: string | null | undefined, where: string): void => {
-    if (role) wanted.set(role, [...(wanted.get(role) ?? []), where]);
-  };
-  want(config.library.access?.[0], '[library] access');
-  for (const [name, rule] of config.folders) want(rule.access?.[0], `[folder:${name}] access`);
   const notify = [...(config.library.notify ?? []).map((r) => [r, '[library] notify'] as const), ...[...config.folders].flatMap(([name, rule]) => (rule.notify ?? []).map((r) => [r, `[folder:${name}] notify`] as const))];
-  for (const [role, where] of notify) want(role, where);
+  const uses: (readonly [string | undefined, string])[] = [
+    [config.library.access?.[0], '[library] access'],
+    ...[...config.folders].map(([name, rule]) => [rule.access?.[0], `[folder:${name}] access`] as const),
+    ...notify,
+  ];
+  // Where each role is used, by role: "[library] access", "[folder:labA] access", "[library] notify".
+  const wanted = new Map([...groupBy(uses.filter((u): u is readonly [string, string] => Boolean(u[0])), ([role]) => role)].map(([role, u]) => [role, u.map(([, where]) => where)]));
   if (notify.length > 0) await checkNotifications(client, out);
   const libraries = new Set([config.library.name, ...[...config.folders.values()].map((r) => r.library).filter((l): l is string => l !== undefined)]);
   /** Per library: its folders' bases set by [folder:NAME] sections, with their access. */

@@ -207,6 +207,9 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     for (const d of found) assert.equal(d.size, fileSize(path.join(s.importDir, 'live', d.name)), `${d.name} complete`);
     const submitted = events(run.stdout()).filter((e) => e.event === 'upload.submitted').map((e) => e.file).sort();
     assert.deepEqual(submitted, ['live/copied.bed', 'live/renamed.txt', 'live/slow.fastq'], 'no temporary name is ever sent, each file once');
+    const log = events(run.stdout()) as { event?: string; folder?: string }[];
+    const made = log.findIndex((e) => e.event === 'folder.created' && e.folder === '/live');
+    assert.ok(made >= 0 && made < log.findIndex((e) => e.event === 'file.ready'), 'the folder /live is made while its first file settles, before any file is ready');
     assert.equal(exit.code, 0);
   });
 
