@@ -73,12 +73,20 @@ if (values.child !== undefined) {
 /** Runs a child until it prints `done` (or for `forMs`), and returns its CPU from its `ready` line on. */
 async function childCpu(args: string[], o: { forMs?: number; work?: () => Promise<void> } = {}): Promise<number> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const saw = (word: string): Promise<void> => new Promise((resolve) => {
-    const check = (): void => void (out.includes(word) && resolve());
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); check(); });
-    check();
+  // One listener for the child's output: the words looked for, each resolved once seen (a word split across chunks is found by the chunk's tail of the one before).
+  const waiting = new Map<string, () => void>([['ready', () => undefined], ['done', () => undefined]]);
+  const seen = new Set<string>();
+  let tail = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const text = tail + d.toString();
+    for (const [word, resolve] of waiting) {
+      if (seen.has(word) || !text.includes(word)) continue;
+      seen.add(word);
+      resolve();
+    }
+    tail = text.slice(-8);
   });
+  const saw = (word: string): Promise<void> => (seen.has(word) ? Promise.resolve() : new Promise((resolve) => void waiting.set(word, resolve)));
   await saw('ready');
   await sleep(200);
   const c0 = cpuMs(child.pid ?? 0);
