@@ -25,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GalaxyHttp, createAgent, unlimited } from '../src/galaxy/http.js';
+import { atRate } from './pace.js';
 import { cpuMs } from './proc.js';
 import { recordFigures, writeSection } from './results.js';
 
@@ -33,15 +34,6 @@ const seconds = Number(values.seconds);
 const here = fileURLToPath(import.meta.url);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** `n` ticks at `rate` a second, from now. */
-async function ticks(rate: number, n: number, each: (i: number) => void): Promise<void> {
-  const start = Date.now();
-  for (let i = 0; i < n; i++) {
-    const wait = start + (i * 1000) / rate - Date.now();
-    if (wait > 0) await sleep(wait);
-    each(i);
-  }
-}
 
 if (values.child !== undefined) {
   // A requesting process: one request per tick, then "done" once every answer is in.
@@ -63,7 +55,7 @@ if (values.child !== undefined) {
   await one(); // the connection, open before the count starts
   process.stdout.write('ready\n');
   const pending: Promise<void>[] = [];
-  await ticks(rate, Math.round(rate * seconds), () => void pending.push(one()));
+  await atRate(rate, Math.round(rate * seconds), () => void pending.push(one()));
   await Promise.all(pending);
   process.stdout.write('done\n');
   await sleep(60_000);
@@ -120,7 +112,7 @@ for (const rate of RATES) {
   // baselines.js prints {"event":"ready"}: it has "ready" in it.
   const cpu = await childCpu([baselines, 'bare', root, url, '--no-upload'], {
     work: async () => {
-      await ticks(rate, n, (i) => writeFileSync(path.join(root, `run${i % 10}`, `f${i}.txt`), `floor ${i}\n`));
+      await atRate(rate, n, (i) => writeFileSync(path.join(root, `run${i % 10}`, `f${i}.txt`), `floor ${i}\n`));
       await sleep(300);
     },
   });

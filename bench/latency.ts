@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../test/emulator/server.js';
+import { atRate } from './pace.js';
 import { cpuMs, quantile } from './proc.js';
 import { recordFigures, writeSection } from './results.js';
 import type { System } from './systems.js';
@@ -63,17 +64,13 @@ async function measure(system: System, cli = values.cli): Promise<Result> {
   const cpu0 = cpuMs(sys.pid);
   const r0 = emu.requests.length;
   const total = Math.round(rate * seconds);
-  const start = Date.now();
   let cpuHalf = cpu0;
-  for (let i = 0; i < total; i++) {
+  await atRate(rate, total, (i) => {
     if (i === Math.floor(total / 2)) cpuHalf = cpuMs(sys.pid);
-    const due = start + (i * 1000) / rate;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const rel = `run${i % 10}/f${i}.txt`;
     writeFileSync(path.join(importDir, rel), `latency ${i}\n`);
     written.set(rel, Date.now());
-  }
+  });
   const deadline = Date.now() + 30_000;
   while (latencies.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const cpuEnd = cpuMs(sys.pid);

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../test/emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
+import { atRate } from './pace.js';
 import { cpuMs } from './proc.js';
 import { recordFigures, writeSection } from './results.js';
 
@@ -53,11 +54,7 @@ await d.ready;
 const files = rate * seconds;
 const cpuAtReady = cpuMs(d.pid);
 const started = Date.now();
-for (let i = 0; i < files; i++) {
-  const due = started + (i * 1000) / rate;
-  if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-  writeFileSync(path.join(importDir, `live${i % 10}`, `f${i}.txt`), `live ${i}\n`);
-}
+await atRate(rate, files, (i) => writeFileSync(path.join(importDir, `live${i % 10}`, `f${i}.txt`), `live ${i}\n`));
 while (ok < files && Date.now() - started < seconds * 1000 + 60_000) await new Promise((r) => setTimeout(r, 100));
 const cpuPerFile = (cpuMs(d.pid) - cpuAtReady) / Math.max(1, ok);
 await d.stop();
