@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { GalaxyClient } from '../galaxy/client.js';
 import { compareReleases, OLDEST_TESTED, TESTED_RELEASES } from '../galaxy/releases.js';
 import { ledgerWhere } from '../ledger/open.js';
+import { checkDatasetAccess } from './access.js';
 import { checkAccess } from './check-access.js';
 import type { DaemonIo } from './io.js';
 import { openClientLedger } from './io.js';
@@ -66,6 +67,16 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
           await checkAccess(config, client, { pass, fail, warn });
         } catch (err) {
           fail(`access: cannot read roles or library permissions from Galaxy: ${(err as Error).message}`, 'check that the key is an admin\'s, and Galaxy\'s log');
+        }
+        try {
+          const ledger = await openClientLedger(config, io.env);
+          try {
+            await checkDatasetAccess(config, client, user, ledger.inState('ok'), { pass, fail, warn });
+          } finally {
+            await ledger.close();
+          }
+        } catch (err) {
+          fail(`access: cannot read the key's user's default permissions or the imported datasets' access: ${(err as Error).message}`, 'check that the key is an admin\'s, the ledger (above), and Galaxy\'s log');
         }
       }
       const conf = await client.configuration(['library_import_dir', 'is_admin_user']);

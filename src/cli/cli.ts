@@ -8,6 +8,7 @@ import { GalaxyApiError, isGalaxyError } from '../galaxy/errors.js';
 import { version } from '../version.js';
 import { API_COMMANDS, parseApiUrl, render } from './api.js';
 import type { DaemonIo } from './io.js';
+import { accessCommand } from './access.js';
 import { checkCommand, healthCommand } from './check.js';
 import { dryRunCommand } from './dry-run.js';
 import { runCommand, scanCommand } from './run.js';
@@ -31,6 +32,8 @@ Commands:
   retry PATH… | --all-failed
                            queue failed files again
   check                    validate the config, reach Galaxy, check the key and library_import_dir
+  access [--fix] [--json]  the imported datasets whose access in Galaxy differs from their folder's;
+                           --fix sets it (exit 1 while any differs)
   health [--ready]         ask the running daemon: /healthz (or /readyz); exit 0 when it answers 200
 ${API_COMMANDS.map((c) => `  api ${c.name} ${c.args}\n      ${c.summary}`).join('\n')}
 
@@ -78,6 +81,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         'all-failed': { type: 'boolean', default: false },
         ready: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
+        fix: { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -116,6 +120,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     const config = loadConfig(values.config === undefined ? {} : { explicitPath: values.config });
     const extra = sub === undefined ? [] : [sub, ...rest];
+    if (values.fix && command !== 'access') throw new UsageError(`--fix goes with access only (galaxy-importd access --fix), not with ${command}`);
     if (values['dry-run'] && command !== 'scan') throw new UsageError(`--dry-run goes with scan only (galaxy-importd scan --dry-run), not with ${command}`);
     const noArgs = (): void => {
       if (extra.length > 0) throw new UsageError(`${command} takes no arguments, got ${JSON.stringify(extra.join(' '))}`);
@@ -136,6 +141,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'check':
         noArgs();
         return await checkCommand(config, io);
+      case 'access':
+        noArgs();
+        return await accessCommand(config, io, { fix: values.fix, json: values.json });
       case 'health':
         noArgs();
         return await healthCommand(config, io, { ready: values.ready });

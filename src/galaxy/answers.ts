@@ -75,6 +75,8 @@ export interface FolderItem {
   deleted?: boolean;
   /** A dataset readable by everyone who sees its library (no access roles). */
   is_unrestricted?: boolean;
+  /** Restricted to the private role of the user asking, alone. */
+  is_private?: boolean;
   [key: string]: unknown;
 }
 

@@ -241,6 +241,32 @@ export class GalaxyClient {
     return await this.#json('POST', p, body, (b) => expectRoleLists(b, 'POST', p, 'access_dataset_roles')) as unknown as DatasetPermissions;
   }
 
+  /** Make a library dataset readable by everybody (action remove_restrictions); its manage roles stay. */
+  async makeDatasetPublic(datasetId: string): Promise<DatasetPermissions> {
+    const p = `/api/libraries/datasets/${enc(datasetId)}/permissions`;
+    return await this.#json('POST', p, { action: 'remove_restrictions' }, (b) => expectRoleLists(b, 'POST', p, 'access_dataset_roles')) as unknown as DatasetPermissions;
+  }
+
+  /**
+   * A user's default dataset permissions, which a new history takes and a fetch job's datasets
+   * take from its history (GET /api/users/{id}/permissions/inputs): the names of the roles each
+   * action is restricted to (DATASET_ACCESS, DATASET_MANAGE_PERMISSIONS). This route's role ids
+   * are Galaxy's plain numbers, not encoded ids, so names are what it gives.
+   */
+  async userDefaultPermissions(userId: string): Promise<Record<string, string[]>> {
+    const p = `/api/users/${enc(userId)}/permissions/inputs`;
+    const answer = await this.#json('GET', p, undefined, (b) => expectObject(b, 'GET', '/api/users/{id}/permissions/inputs', []));
+    if (!Array.isArray(answer.inputs)) throw shapeError('GET', '/api/users/{id}/permissions/inputs', 'the field "inputs" is not a list');
+    const out: Record<string, string[]> = {};
+    for (const input of answer.inputs as { name?: unknown; value?: unknown; options?: unknown }[]) {
+      if (typeof input.name !== 'string') continue;
+      const options = Array.isArray(input.options) ? input.options as unknown[][] : [];
+      const values = Array.isArray(input.value) ? input.value : [];
+      out[input.name] = values.map((v) => String(options.find((o) => Array.isArray(o) && String(o[1]) === String(v))?.[0] ?? v));
+    }
+    return out;
+  }
+
   // ---- notifications (Galaxy 23.1 and later, with enable_notification_system) ---------------------
 
   /** Send a personal message to roles' users (an admin's key); Galaxy answers how many it sent. */

@@ -46,6 +46,7 @@ export type DaemonEvent =
   // Access and notifications (pipeline/access.ts, pipeline/notify.ts)
   | { type: 'library.restricted'; library: string; id: string; access: string }
   | { type: 'library.access_differs'; library: string; id: string; access: string; roles: readonly string[] }
+  | { type: 'access.defaults_private'; dataset_id: string }
   | { type: 'notify.sent'; library: string; folder: string; files: number; recipients: readonly string[]; sent: number | null }
   | { type: 'notify.failed'; library: string; folder: string; files: number; reason: string }
   | { type: 'notify.unavailable'; reason: string }
@@ -54,6 +55,7 @@ export type DaemonEvent =
   // Galaxy as a whole
   | { type: 'galaxy.key_refused'; reason: string }
   | { type: 'galaxy.key_ok' }
+  | { type: 'galaxy.key_reloaded'; source: string }
   | { type: 'galaxy.unusable'; request: string; reason: string; galaxy_version: string }
   // The shared ledger
   | { type: 'ledger.unavailable'; ledger: string; err: string; code: string | undefined }

@@ -55,6 +55,11 @@ const LINES: { [T in EventType]: Line<T> } = {
   'library.duplicate': { level: 'warn', message: 'several libraries have this name; using the first Galaxy lists', component: null },
   'library.restricted': { level: 'info', message: 'library restricted: only members of its access role see it', component: null },
   'library.access_differs': { level: 'warn', message: 'the library is restricted to other roles than its access; left as it is (galaxy-importd check reports it; change it in Galaxy, or the config)', component: null },
+  'access.defaults_private': {
+    level: 'warn',
+    message: "Galaxy made a new dataset private: the key's user has private default permissions, which a fetch job's datasets take; galaxy-importd makes each one readable as its library says (one more request a file). To save that request, set the user's default permissions to public (User → Preferences → Set Dataset Permissions for New Histories; docs/operations.md, Access)",
+    component: null,
+  },
   'notify.sent': { level: 'info', message: 'Galaxy notification sent: new files in the folder', component: null },
   'notify.failed': { level: 'warn', message: 'could not send the Galaxy notification; the files are imported all the same', component: null },
   'notify.unavailable': { level: 'warn', message: 'this Galaxy cannot send notifications: none is sent in this run', component: null },
@@ -65,6 +70,7 @@ const LINES: { [T in EventType]: Line<T> } = {
   },
   'galaxy.key_refused': { level: 'error', message: 'Galaxy refuses the API key: uploads are paused until it works; check that it is an admin user\'s current key', component: null },
   'galaxy.key_ok': { level: 'info', message: 'Galaxy accepts the API key again: uploads resume', component: null },
+  'galaxy.key_reloaded': { level: 'info', message: 'the API key was read again from its source and has changed: the new key is used from now on', component: null },
   'galaxy.unusable': {
     level: 'error',
     message: (e) => `Galaxy ${e.galaxy_version} keeps answering ${e.request} in a way galaxy-importd cannot use: uploads are paused and it asks again in a minute; check that [galaxy] url is Galaxy itself (not a proxy or another service) and that its release is one galaxy-importd supports (docs/galaxy-notes.md)`,

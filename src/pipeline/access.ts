@@ -12,7 +12,7 @@ import type { Emit } from '../observe/events.js';
  * each dataset once it is ok, before the file is recorded ok.
  */
 
-export type AccessClient = Pick<GalaxyClient, 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions'>;
+export type AccessClient = Pick<GalaxyClient, 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic'>;
 
 /** A role that cannot be had, or a restriction Galaxy did not apply: the files wait for an admin. */
 export class AccessError extends ImportdError {
@@ -38,6 +38,8 @@ export class Access {
   #own: Promise<string | null> | null = null;
   /** Libraries checked in this run, by id. */
   readonly #libraries = new Map<string, Promise<void>>();
+  /** Whether this run said that the key's user's defaults make new datasets private. */
+  #saidPrivate = false;
 
   constructor(o: { client: AccessClient; clock: Pick<Clock, 'now'>; emit: Emit }) {
     this.#client = o.client;
@@ -117,15 +119,31 @@ export class Access {
   }
 
   /**
-   * Restrict a dataset to `name`, unless Galaxy says it is restricted already. Its manage
-   * permission goes to the key's user's private role, as Galaxy gave it at the upload.
+   * Give a dataset the access its route says: restricted to `name`, or readable by everybody
+   * (null). Galaxy gives a fetch job's datasets the default permissions of the job's history,
+   * which a new history takes from its user's (docs/galaxy-notes.md, "Access"), not the
+   * library's: a user whose defaults are private imports private datasets into a public library.
+   * So a restricted dataset of a public route is made public, and a dataset of a restricted route
+   * is set to its role whatever it holds (it may hold the importing user's private role). Its
+   * manage permission goes to the key's user's private role, as Galaxy gave it at the upload.
    */
-  async dataset(item: Pick<FolderItem, 'id' | 'is_unrestricted'>, name: string): Promise<void> {
-    if (item.is_unrestricted === false) return;
+  async dataset(item: Pick<FolderItem, 'id' | 'is_unrestricted'>, name: string | null): Promise<void> {
+    if (name === null) {
+      if (item.is_unrestricted !== false) return;
+      if (!this.#saidPrivate) {
+        this.#saidPrivate = true;
+        this.#emit({ type: 'access.defaults_private', dataset_id: item.id });
+      }
+      const set = await this.#client.makeDatasetPublic(item.id);
+      if (set.access_dataset_roles.length > 0) {
+        throw new AccessError(`Galaxy did not make dataset ${item.id} readable by everybody (it answered with access ${JSON.stringify(set.access_dataset_roles.map(([n]) => n))})`);
+      }
+      return;
+    }
     const roleId = await this.roleId(name);
     const own = await this.#ownRole();
     const set = await this.#client.setDatasetPermissions(item.id, { access: [roleId], manage: own === null ? [] : [own] });
-    if (!set.access_dataset_roles.some(([, id]) => id === roleId)) {
+    if (set.access_dataset_roles.length !== 1 || set.access_dataset_roles[0]?.[1] !== roleId) {
       throw new AccessError(`Galaxy did not restrict dataset ${item.id} to the role ${JSON.stringify(name)} (it answered with access ${JSON.stringify(set.access_dataset_roles.map(([n]) => n))})`);
     }
   }

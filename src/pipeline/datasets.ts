@@ -132,7 +132,8 @@ export class Details {
    * What each ok dataset gets before its file is recorded ok. [folder:NAME] tags: Galaxy's fetch
    * API takes tags on library items but does not apply them (docs/galaxy-notes.md), so they are
    * set on each ok dataset that lacks them; a failure leaves it imported, with a warning. Access:
-   * the dataset is restricted to the route's role (access.ts); a failure keeps its file from ok.
+   * the dataset is restricted to the route's role, or made public when the route has none and
+   * Galaxy restricted it (access.ts, dataset); a failure keeps its file from ok.
    * Returns the files whose dataset could not be restricted, with why (null when stopping: the
    * file is to be left as the ledger has it). `restrict: false`: a
    * dataset found in Galaxy that this ledger never sent (a rebuilt ledger) may predate access,
@@ -149,13 +150,14 @@ export class Details {
         if (done === null) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
       }
       const role = route.access;
-      if (role === null || !o.restrict || item.is_unrestricted === false) continue;
+      if (!o.restrict || (role === null && item.is_unrestricted !== false)) continue;
       try {
         await this.#persist(() => this.#access.dataset(item, role));
       } catch (err) {
         // Stopping: the file stays as the ledger has it (submitted); the next start confirms and restricts it.
         if (err instanceof StoppedError || this.#o.signal.aborted) unrestricted.set(f.path, null);
-        else unrestricted.set(f.path, `dataset ${item.id} is in Galaxy but could not be restricted to the role ${JSON.stringify(role)} (access): ${classify(err).message}. Until it is, everyone who sees its library can read it; galaxy-importd retry restricts it without uploading again`);
+        else if (role === null) unrestricted.set(f.path, `dataset ${item.id} is in Galaxy but could not be made readable by everybody, as its library's access (none) says: ${classify(err).message}. Galaxy gave it the importing user's default permissions (private); galaxy-importd retry makes it public without uploading again`);
+        else unrestricted.set(f.path, `dataset ${item.id} is in Galaxy but could not be restricted to the role ${JSON.stringify(role)} (access): ${classify(err).message}. Until it is, it is readable as Galaxy made it (by everyone who sees its library, or only by the importing user); galaxy-importd retry restricts it without uploading again`);
       }
     }
     return unrestricted;

@@ -31,7 +31,7 @@ export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_
 
 export interface PipelineDeps {
   config: Config;
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions'>;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic'>;
   ledger: Ledger;
   gate: Pick<Gate, 'wait' | 'block'>;
   clock: Clock;

@@ -47,6 +47,8 @@ export interface User {
   username: string;
   key: string;
   admin: boolean;
+  /** The user's default DATASET_ACCESS role ids (User → Preferences → Set Dataset Permissions for New Histories); none: public. */
+  defaultAccess?: number[];
 }
 
 interface LibraryRec {
@@ -121,6 +123,8 @@ interface HistoryRec {
   userId: number;
   name: string;
   createTime: string;
+  /** DATASET_ACCESS role ids a fetch job's new datasets get: the user's defaults when the history was made. */
+  defaultAccess?: number[];
   deleted?: boolean;
   purged?: boolean;
 }
@@ -419,6 +423,33 @@ export class GalaxyModel {
       active: true,
       last_password_change: null,
     };
+  }
+
+  /** GET /api/users/{id}/permissions/inputs: the user's default dataset permissions as a form; role ids are plain numbers here. */
+  userPermissions(user: User | null, encodedId: string): unknown {
+    const target = this.#permissionsUser(user, encodedId);
+    const roles = [...this.roles.values()].filter((r) => r.userIds.includes(target.id)).map((r) => [r.name, r.id]);
+    const input = (name: string, label: string, value: number[]): unknown => ({ type: 'select', multiple: true, optional: true, name, label, help: '', options: roles, value });
+    const own = [...this.roles.values()].find((r) => r.type === 'private' && r.userIds.includes(target.id))?.id;
+    return { inputs: [input('DATASET_MANAGE_PERMISSIONS', 'manage permissions', own === undefined ? [] : [own]), input('DATASET_ACCESS', 'access', target.defaultAccess ?? [])] };
+  }
+
+  /** PUT /api/users/{id}/permissions/inputs {DATASET_ACCESS: [role number…], …}. */
+  setUserPermissions(user: User | null, encodedId: string, body: Record<string, unknown>): unknown {
+    const target = this.#permissionsUser(user, encodedId);
+    const access = Array.isArray(body.DATASET_ACCESS) ? body.DATASET_ACCESS.map(Number) : [];
+    target.defaultAccess = access.filter((id) => this.roles.has(id));
+    this.onChange();
+    return { message: 'Permissions have been saved.' };
+  }
+
+  #permissionsUser(user: User | null, encodedId: string): User {
+    if (!user) throw new GalaxyError(403, 403001, 'API authentication required for this request');
+    const id = this.codec.decode(encodedId, 'user id');
+    const target = this.users.get(id);
+    if (!target) throw new GalaxyError(404, 404001, 'User not found.');
+    if (target.id !== user.id && !user.admin) throw new GalaxyError(403, 403006, 'Access denied.');
+    return target;
   }
 
   currentUser(user: User | null): unknown {
@@ -920,7 +951,7 @@ export class GalaxyModel {
 
   createHistory(user: User | null, body: Record<string, unknown>): unknown {
     if (!user) throw new GalaxyError(403, 403001, 'API authentication required for this request');
-    const h: HistoryRec = { id: this.#next('history'), userId: user.id, name: str(body, 'name', 'Unnamed history'), createTime: now() };
+    const h: HistoryRec = { id: this.#next('history'), userId: user.id, name: str(body, 'name', 'Unnamed history'), createTime: now(), defaultAccess: [...(user.defaultAccess ?? [])] };
     this.codec.encode(h.id);
     this.histories.set(h.id, h);
     this.onChange();
@@ -1384,6 +1415,11 @@ export class GalaxyModel {
       createTime: t,
       updateTime: t,
     };
+    // A fetch job's datasets take its history's default permissions, not the library's (Galaxy's
+    // PermissionProvider in job_execution/output_collect.py; docs/galaxy-notes.md, "Access").
+    const job = this.jobs.get(jobId);
+    const history = job?.toolId === '__DATA_FETCH__' && job.historyId !== null ? this.histories.get(job.historyId) : undefined;
+    if (history?.defaultAccess?.length) d.access = [...history.defaultAccess];
     this.codec.encode(d.id);
     this.codec.encode(d.lddaId);
     this.datasets.set(d.id, d);

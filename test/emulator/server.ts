@@ -89,6 +89,8 @@ function routes(model: GalaxyModel): Route[] {
     r('GET', '/api/version', () => ({ version_major: model.settings.version.split('.').slice(0, 2).join('.'), version_minor: model.settings.version.split('.')[2] ?? null })),
     r('GET', '/api/whoami', ({ user }) => model.whoami(user)),
     r('GET', '/api/users/current', ({ user }) => model.currentUser(user)),
+    r('GET', '/api/users/:id/permissions/inputs', ({ user, params }) => model.userPermissions(user, p(params, 0))),
+    r('PUT', '/api/users/:id/permissions/inputs', ({ user, params, body }) => model.setUserPermissions(user, p(params, 0), body)),
     r('GET', '/api/configuration', ({ user, query }) =>
       model.configuration(user, query.get('keys')?.split(',').map((k) => k.trim()) ?? null)),
     r('GET', '/api/libraries/deleted', ({ user }) => model.listLibraries(user, true)),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { accessCommand } from '../../src/cli/access.js';
 import { checkCommand } from '../../src/cli/check.js';
 import { retryCommand } from '../../src/cli/status.js';
 import type { GalaxyModel, User } from '../emulator/model.js';
@@ -145,6 +146,75 @@ describe('daemon: access', () => {
     assert.match(text, /warn {2}library "Imports" folder \/run1: 4 datasets are readable by everyone who sees the library, though its access is lab-a \("before-0", "before-1", "before-2", …\): uploaded before access was set/);
     assert.deepEqual(libraryNamed(m, 'Imports')?.access ?? [], [], 'check changed no permission');
     assert.ok([...m.datasets.values()].every((d) => (d.access ?? []).length === 0));
+  });
+
+  it('a key\'s user with private default permissions: datasets of a public folder are readable by all, those of a restricted one by its role alone', async (t) => {
+    const h = await harness(t, { ini: { 'folder:labA': { access: 'lab-a' } } });
+    const m = h.emu.model;
+    const me = admin(m);
+    m.createRole(me, { name: 'lab-a', user_ids: [] });
+    const own = [...m.roles.values()].find((r) => r.type === 'private' && r.name === me.email);
+    assert.ok(own);
+    me.defaultAccess = [own.id];
+    put(h.importDir, 'run1/a.txt');
+    put(h.importDir, 'run1/b.txt');
+    put(h.importDir, 'labA/c.txt');
+
+    await h.start();
+    await h.waitOk(['run1/a.txt', 'run1/b.txt', 'labA/c.txt']);
+
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.access ?? [], [], 'made public as its library says');
+    assert.deepEqual(datasetNamed(m, 'b.txt')?.access ?? [], []);
+    assert.deepEqual(datasetNamed(m, 'c.txt')?.access?.map((id) => roleName(m, id)), ['lab-a'], 'the lab\'s role, not the importer\'s private one');
+    assert.equal(h.events('access.defaults_private').length, 1, 'said once');
+    const user = [...m.users.values()].find((u) => !u.admin) ?? null;
+    const run1 = [...m.folders.values()].find((f) => f.name === 'run1');
+    const seen = (m.folderContents(user, `F${m.codec.encode(run1?.id ?? 0)}`, new URLSearchParams()) as { folder_contents: { name: string; is_unrestricted: boolean }[] }).folder_contents;
+    assert.deepEqual(seen.map((i) => [i.name, i.is_unrestricted]).sort(), [['a.txt', true], ['b.txt', true]], 'another user reads them');
+  });
+
+  it('check shows the key\'s user\'s private defaults and the imported datasets whose access is wrong; access --fix sets it, once', async (t) => {
+    const h = await harness(t, { ini: { 'folder:labA': { access: 'lab-a' } } });
+    const m = h.emu.model;
+    const me = admin(m);
+    m.createRole(me, { name: 'lab-a', user_ids: [] });
+    const own = [...m.roles.values()].find((r) => r.type === 'private' && r.name === me.email);
+    assert.ok(own);
+    put(h.importDir, 'run1/a.txt');
+    put(h.importDir, 'run1/b.txt');
+    put(h.importDir, 'labA/c.txt');
+    await h.start();
+    await h.waitOk(['run1/a.txt', 'run1/b.txt', 'labA/c.txt']);
+    await h.stop();
+    // As an earlier release left them under private defaults: private to the importer.
+    me.defaultAccess = [own.id];
+    for (const name of ['a.txt', 'c.txt']) {
+      const d = datasetNamed(m, name);
+      if (d) d.access = [own.id];
+    }
+    const out: string[] = [];
+    const io = { env: { GALAXY_API_KEY: h.emu.adminKey }, stdout: { write: (x: string) => out.push(x) }, stderr: { write: (x: string) => out.push(x) }, onSignal: () => undefined };
+
+    assert.equal(await checkCommand(h.config, io), 1);
+    const text = out.join('');
+    assert.match(text, /warn {2}the default dataset permissions of admin@example\.org restrict access to admin@example\.org: Galaxy gives every dataset a fetch job makes those permissions/);
+    assert.match(text, /FAIL {2}2 of 3 datasets galaxy-importd imported do not have the access their folders say: (run1\/a\.txt|labA\/c\.txt) \(private to admin@example\.org\), (run1\/a\.txt|labA\/c\.txt) \(private to admin@example\.org\)\n {6}fix: galaxy-importd access lists them all; galaxy-importd access --fix/);
+
+    out.length = 0;
+    assert.equal(await accessCommand(h.config, io, { fix: false, json: false }), 1);
+    assert.match(out.join(''), /^wrong {2}run1\/a\.txt: dataset \S+ in Imports \/run1 is private to the key's user; its access is empty: readable by everybody$/m);
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.access, [own.id], 'listing changes nothing');
+
+    out.length = 0;
+    assert.equal(await accessCommand(h.config, io, { fix: true, json: false }), 0, out.join(''));
+    assert.match(out.join(''), /access: 2 of 2 datasets set to the access their folders say/);
+    assert.deepEqual(datasetNamed(m, 'a.txt')?.access ?? [], []);
+    assert.deepEqual(datasetNamed(m, 'c.txt')?.access?.map((id) => roleName(m, id)), ['lab-a']);
+    assert.deepEqual(datasetNamed(m, 'b.txt')?.access ?? [], []);
+
+    out.length = 0;
+    assert.equal(await accessCommand(h.config, io, { fix: false, json: true }), 0);
+    assert.deepEqual(JSON.parse(out.join('')), { checked: 3, wrong: [], fixed: [], failed: [] });
   });
 
   it('notify: tells the folder\'s role once its files are ok, in one notification, sent at the latest when the daemon stops', async (t) => {

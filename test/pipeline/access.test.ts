@@ -5,15 +5,16 @@ import { Access, AccessError } from '../../src/pipeline/access.js';
 import { events } from '../fakes.js';
 
 /** A Galaxy of roles and one library's permissions in memory, counting the calls. */
-function galaxy(o: { roles?: RoleSummary[]; library?: LibraryPermissions; drops?: boolean } = {}) {
+function galaxy(o: { roles?: RoleSummary[]; library?: LibraryPermissions; drops?: boolean; keeps?: boolean } = {}) {
   const roles: RoleSummary[] = o.roles ?? [{ id: 'r1', name: 'lab-a', type: 'admin' }, { id: 'p1', name: 'admin@example.org', type: 'private' }];
   let library: LibraryPermissions = o.library ?? { access_library_role_list: [], add_library_item_role_list: [['curators', 'c1']], manage_library_role_list: [], modify_library_role_list: [] };
   const calls: string[] = [];
   const sets: unknown[] = [];
   let now = 0;
+  const said = events();
   const access = new Access({
     clock: { now: () => now },
-    emit: events(),
+    emit: said,
     client: {
       listRoles: () => (calls.push('roles'), Promise.resolve([...roles])),
       currentUser: () => Promise.resolve({ email: 'admin@example.org' }),
@@ -25,9 +26,11 @@ function galaxy(o: { roles?: RoleSummary[]; library?: LibraryPermissions; drops?
         return Promise.resolve(library);
       },
       setDatasetPermissions: (id, ids) => (sets.push({ id, ...ids }), Promise.resolve({ access_dataset_roles: o.drops ? [] : ids.access.map((r) => ['lab-a', r] as [string, string]) })),
+      // keeps: Galaxy answers with the importing user's private role still there.
+      makeDatasetPublic: (id) => (sets.push({ id, public: true }), Promise.resolve({ access_dataset_roles: o.keeps ? [['admin@example.org', 'p1'] as [string, string]] : [] })),
     },
   });
-  return { access, calls, sets, roles, advance: (ms: number) => (now += ms) };
+  return { access, calls, sets, roles, said, advance: (ms: number) => (now += ms) };
 }
 
 describe('Access', () => {
@@ -72,10 +75,25 @@ describe('Access', () => {
     await assert.rejects(g.access.dataset({ id: 'D1', is_unrestricted: true }, 'lab-a'), /Galaxy did not restrict dataset D1 to the role "lab-a"/);
   });
 
-  it('restricts a dataset to the role, the uploader keeping its manage permission; one restricted already is left alone', async () => {
+  it('restricts a dataset to the role, the uploader keeping its manage permission, whatever Galaxy gave it (a private dataset too)', async () => {
     const g = galaxy();
     await g.access.dataset({ id: 'D1', is_unrestricted: true }, 'lab-a');
+    // The importing user's private defaults made D2 private: restricted, but not to the role.
     await g.access.dataset({ id: 'D2', is_unrestricted: false }, 'lab-a');
-    assert.deepEqual(g.sets, [{ id: 'D1', access: ['r1'], manage: ['p1'] }]);
+    assert.deepEqual(g.sets, [{ id: 'D1', access: ['r1'], manage: ['p1'] }, { id: 'D2', access: ['r1'], manage: ['p1'] }]);
+  });
+
+  it('with no access: makes a restricted dataset public, says why once a run, and leaves a public one alone', async () => {
+    const g = galaxy();
+    await g.access.dataset({ id: 'D1', is_unrestricted: true }, null);
+    await g.access.dataset({ id: 'D2', is_unrestricted: false }, null);
+    await g.access.dataset({ id: 'D3', is_unrestricted: false }, null);
+    assert.deepEqual(g.sets, [{ id: 'D2', public: true }, { id: 'D3', public: true }]);
+    assert.deepEqual(g.said.of('access.defaults_private'), [{ type: 'access.defaults_private', dataset_id: 'D2' }]);
+  });
+
+  it('fails when Galaxy answers that a dataset made public is still restricted', async () => {
+    const g = galaxy({ keeps: true });
+    await assert.rejects(g.access.dataset({ id: 'D1', is_unrestricted: false }, null), /Galaxy did not make dataset D1 readable by everybody \(it answered with access \["admin@example.org"\]\)/);
   });
 });
