@@ -3,6 +3,8 @@ import { realpathSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
+import type { LiveKey } from './config/api-key.js';
+import { fixedKey } from './config/api-key.js';
 import type { Config } from './config/load.js';
 import { GalaxyClient } from './galaxy/client.js';
 import type { RequestTiming } from './galaxy/limiter.js';
@@ -39,7 +41,8 @@ const NOTIFY_FLUSH_MS = 1500;
 
 export interface DaemonDeps {
   config: Config;
-  apiKey: string;
+  /** The key, or its live source (read again on SIGHUP and while Galaxy refuses it). */
+  apiKey: string | LiveKey;
   log: Logger;
   ledger: Ledger;
   /** Where events go; the default writes their log lines to `log`. */
@@ -64,6 +67,8 @@ export interface Daemon {
   start(opts: { watch: boolean }): Promise<void>;
   /** Walk again (rescan, SIGHUP). */
   rescan(): Promise<void>;
+  /** Read the API key again from its source (SIGHUP); a new key refused before is probed at once. */
+  reloadKey(): void;
   /** Resolves when nothing is settling (but for files that wait for their ready marker), queued or in flight, or uploads are paused. */
   idle(): Promise<void>;
   counts(): DaemonCounts;
@@ -95,13 +100,14 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal);
   const requests = requestLimiter(config.upload.concurrency, config.upload.rate_per_second, deps.metrics);
+  const key = typeof deps.apiKey === 'string' ? fixedKey(deps.apiKey) : deps.apiKey;
   const client = new GalaxyClient({
-    url: config.galaxy.url, apiKey: deps.apiKey, timeoutMs: config.galaxy.timeout_seconds * 1000, limiter: requests.limiter,
+    url: config.galaxy.url, apiKey: () => key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, limiter: requests.limiter,
     ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     onAnswer: (request, unusable) => gate.onAnswer(request, unusable),
   });
   // The gate closing ends idle(): while Galaxy refuses the key, nothing more happens.
-  const gate = galaxyGate(client, (e) => (emit(e), quiet.check()), KEY_PROBE_MS, clock);
+  const gate = galaxyGate(client, (e) => (emit(e), quiet.check()), KEY_PROBE_MS, clock, key);
   const [rebuild, firstStart, startedAt] = [ledger.getMeta('created_at') === undefined, ledger.getMeta('first_start_done') === undefined, clock.now()];
   if (rebuild) ledger.setMeta('created_at', new Date(startedAt).toISOString());
   const route = (relPath: string) => routeFile(relPath, config);
@@ -148,6 +154,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       if (firstStart) ledger.setMeta('first_start_done', new Date(clock.now()).toISOString());
     },
     rescan: () => discovery.walk(false),
+    reloadKey: () => gate.reloadKey(),
     idle: () => quiet.wait(),
     live: () => !stopping.signal.aborted,
     readiness: readiness({

@@ -1,3 +1,4 @@
+import { liveKey } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
 import type { Daemon } from '../daemon.js';
 import { createDaemon } from '../daemon.js';
@@ -31,7 +32,10 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
       return c ? c.settling + c.inFlight : 0;
     },
   });
-  const log = createLogger(config.log.level, undefined, [key.key]);
+  const secrets = [key.key];
+  const log = createLogger(config.log.level, undefined, secrets);
+  // Read again on SIGHUP and while Galaxy refuses it; each new key is hidden from the log too.
+  const live = liveKey(io.env, config.galaxy.api_key_file, key, (k) => secrets.push(k));
   // Every event is written as its log line and counted by the metrics: the two cannot disagree.
   const emit = fanOut(logEvents(log), (e) => metrics.observe(e));
   let stopRequested!: (sig: Signal) => void;
@@ -53,7 +57,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
     throw err;
   }
   ledgerRef = ledger;
-  const daemon = createDaemon({ config, apiKey: key.key, log, emit, ledger, metrics });
+  const daemon = createDaemon({ config, apiKey: live, log, emit, ledger, metrics });
   daemonRef = daemon;
   let server: HttpServer | null = null;
   if (config.http.listen !== null) {
@@ -71,7 +75,8 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
     log.info({ event: 'http.listening', host: config.http.listen.host, port: server.port }, 'serving /healthz, /readyz and /metrics');
   }
   io.onSignal('SIGHUP', () => {
-    log.info({ event: 'daemon.rescan', reason: 'SIGHUP' }, 'rescanning the import directory');
+    log.info({ event: 'daemon.rescan', reason: 'SIGHUP' }, 'rescanning the import directory and reading the API key again');
+    daemon.reloadKey();
     void daemon.rescan();
   });
   log.info({

@@ -17,7 +17,8 @@ export type { LibrarySummary, ContentsEntry, CreatedItem, DatasetPermissions, Fo
 
 export interface GalaxyClientOptions {
   url: string;
-  apiKey: string;
+  /** The key, or where to read the current one (http.ts). */
+  apiKey: string | (() => string);
   /** Deadline for one request; 60 s when absent. */
   timeoutMs?: number;
   /** Largest answer accepted; 64 MiB when absent. */

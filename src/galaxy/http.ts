@@ -13,8 +13,8 @@ import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from './error
 export interface HttpOptions {
   /** Galaxy's base URL; may carry a path prefix (https://example.org/galaxy). */
   url: string;
-  apiKey: string;
-  /** Deadline for one request, headers and body included. */
+  /** The key, or where to read the current one (a key rotated while the daemon runs). */
+  apiKey: string | (() => string);
   timeoutMs: number;
   /** Largest body accepted, in bytes; a larger one is a GalaxyResponseError. */
   maxBodyBytes: number;
@@ -123,7 +123,7 @@ export class GalaxyHttp {
     const headers: Record<string, string> = {
       accept: 'application/json',
       'user-agent': this.#opts.userAgent,
-      'x-api-key': this.#opts.apiKey,
+      'x-api-key': typeof this.#opts.apiKey === 'string' ? this.#opts.apiKey : this.#opts.apiKey(),
     };
     let payload: string | undefined;
     if (body !== undefined) {

@@ -53,7 +53,7 @@ export type DaemonEvent =
   // After upload
   | { type: 'file.after_upload'; file: string; action: string; err?: string }
   // Galaxy as a whole
-  | { type: 'galaxy.key_refused'; reason: string }
+  | { type: 'galaxy.key_refused'; reason: string; fix: string }
   | { type: 'galaxy.key_ok' }
   | { type: 'galaxy.key_reloaded'; source: string }
   | { type: 'galaxy.unusable'; request: string; reason: string; galaxy_version: string }

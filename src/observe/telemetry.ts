@@ -68,7 +68,7 @@ const LINES: { [T in EventType]: Line<T> } = {
     message: (e) => (e.err === undefined ? 'file handled after upload' : 'could not move or delete the file after its upload; it stays recorded as ok'),
     component: 'pipeline',
   },
-  'galaxy.key_refused': { level: 'error', message: 'Galaxy refuses the API key: uploads are paused until it works; check that it is an admin user\'s current key', component: null },
+  'galaxy.key_refused': { level: 'error', message: 'Galaxy refuses the API key: uploads are paused until it works; use an admin user\'s current key (fix says where it is read from)', component: null },
   'galaxy.key_ok': { level: 'info', message: 'Galaxy accepts the API key again: uploads resume', component: null },
   'galaxy.key_reloaded': { level: 'info', message: 'the API key was read again from its source and has changed: the new key is used from now on', component: null },
   'galaxy.unusable': {

@@ -1,11 +1,16 @@
 import type { Clock, Timer } from '../clock.js';
 import { systemClock } from '../clock.js';
+import type { LiveKey } from '../config/api-key.js';
+import { fixedKey } from '../config/api-key.js';
 import type { GalaxyClient } from '../galaxy/client.js';
 import type { Emit } from '../observe/events.js';
 
 export interface GateLog {
-  refused(message: string): void;
+  /** Galaxy refuses the key; `fix` says what the admin does (where the key is read from). */
+  refused(message: string, fix: string): void;
   restored(): void;
+  /** The key was read again from its source and has changed. */
+  reloaded(source: string): void;
   /** Galaxy keeps answering `request` in a way the client cannot use (isUnusable). */
   unusable(request: string, message: string): void;
 }
@@ -21,8 +26,10 @@ export const UNUSABLE_STRIKES = 3;
 
 /**
  * The gate every Galaxy request of the pipeline waits at. Open while Galaxy accepts the key. A 401 or 403 closes it: every submission
- * waits, the problem is logged once per probe, and the key is probed at most
- * once per `probeMs` until it works again (as an admin's), which reopens it.
+ * waits, the problem is logged once per probe with what to do, and the key is probed at most
+ * once per `probeMs` until it works again (as an admin's), which reopens it. Before each probe
+ * the key is read again from its source (a key rotated into api_key_file is taken; SIGHUP reads
+ * it at once, reloadKey).
  *
  * It closes too when one request has been answered UNUSABLE_STRIKES times in a row in a way
  * the client cannot use (a route this Galaxy does not have, a method it does not allow, an
@@ -42,11 +49,31 @@ export class Gate {
   #timer: Timer | null = null;
   #closed = false;
 
-  constructor(client: Pick<GalaxyClient, 'currentUser'>, log: GateLog, probeMs = KEY_PROBE_MS, clock: Clock = systemClock) {
+  readonly #key: Pick<LiveKey, 'reload' | 'advice' | 'source'>;
+
+  constructor(client: Pick<GalaxyClient, 'currentUser'>, log: GateLog, probeMs = KEY_PROBE_MS, clock: Clock = systemClock, key: Pick<LiveKey, 'reload' | 'advice' | 'source'> = fixedKey('')) {
     this.#client = client;
     this.#clock = clock;
     this.#log = log;
     this.#probeMs = probeMs;
+    this.#key = key;
+  }
+
+  /** Read the key again from its source (SIGHUP, a refusal, each probe); true when it changed, said once. */
+  #reload(): boolean {
+    if (!this.#key.reload()) return false;
+    this.#log.reloaded(this.#key.source);
+    return true;
+  }
+
+  /**
+   * SIGHUP: read the key again. A new key while the key is refused is probed at once; while the
+   * gate is open, it is simply used from the next request on.
+   */
+  reloadKey(): void {
+    if (this.#closed || !this.#reload() || this.#kind !== 'key' || this.#timer === null) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#schedule(0);
   }
 
   /** The key problem while closed, else null. */
@@ -64,12 +91,14 @@ export class Gate {
     return this.#blocked !== null && this.#kind !== null ? { kind: this.#kind, reason: this.#blocked } : null;
   }
 
+  /** Galaxy refused the key (401, 403): pause. A key changed at its source since is probed at once, else in `probeMs`. */
   block(message: string): void {
     if (this.#blocked !== null || this.#closed) return;
     this.#blocked = message;
     this.#kind = 'key';
-    this.#log.refused(message);
-    this.#schedule();
+    const changed = this.#reload();
+    if (!changed) this.#log.refused(message, this.#key.advice());
+    this.#schedule(changed ? 0 : this.#probeMs);
   }
 
   /** Every typed Galaxy call's outcome (GalaxyClientOptions.onAnswer). */
@@ -87,8 +116,8 @@ export class Gate {
     this.#timer = this.#clock.setTimeout(() => this.#open(), this.#probeMs);
   };
 
-  #schedule(): void {
-    this.#timer = this.#clock.setTimeout(() => void this.#probe(), this.#probeMs);
+  #schedule(ms = this.#probeMs): void {
+    this.#timer = this.#clock.setTimeout(() => void this.#probe(), ms);
   }
 
   #open(): void {
@@ -103,6 +132,7 @@ export class Gate {
   async #probe(): Promise<void> {
     this.#timer = null;
     if (this.#closed) return;
+    this.#reload();
     try {
       const user = await this.#client.currentUser();
       if (user.is_admin === true) {
@@ -113,7 +143,7 @@ export class Gate {
     } catch (err) {
       this.#blocked = err instanceof Error ? err.message : String(err);
     }
-    this.#log.refused(this.#blocked);
+    this.#log.refused(this.#blocked, this.#key.advice());
     this.#schedule();
   }
 
@@ -131,11 +161,12 @@ export class Gate {
 }
 
 /** The pipeline's gate, saying what it does as events; `unusable` names Galaxy's release. */
-export function galaxyGate(client: Pick<GalaxyClient, 'currentUser' | 'version'>, emit: Emit, probeMs: number, clock: Clock): Gate {
+export function galaxyGate(client: Pick<GalaxyClient, 'currentUser' | 'version'>, emit: Emit, probeMs: number, clock: Clock, key?: Pick<LiveKey, 'reload' | 'advice' | 'source'>): Gate {
   const release = (): Promise<string> => client.version().then((v) => `${v.version_major}${v.version_minor ? `.${v.version_minor}` : ''}`, () => 'unknown');
   return new Gate(client, {
-    refused: (reason) => emit({ type: 'galaxy.key_refused', reason }),
+    refused: (reason, fix) => emit({ type: 'galaxy.key_refused', reason, fix }),
     restored: () => emit({ type: 'galaxy.key_ok' }),
+    reloaded: (source) => emit({ type: 'galaxy.key_reloaded', source }),
     unusable: (request, reason) => void release().then((v) => emit({ type: 'galaxy.unusable', request, reason, galaxy_version: v })),
-  }, probeMs, clock);
+  }, probeMs, clock, key);
 }

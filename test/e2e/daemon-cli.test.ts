@@ -529,4 +529,49 @@ describe('health and metrics over HTTP', () => {
     assert.equal(ready.status, 503);
     assert.ok(body.reasons.some((r) => r.startsWith('Galaxy refuses the API key: 403')), body.reasons.join('; '));
   });
+
+  it('a key rotated in Galaxy and written into api_key_file is taken on SIGHUP: uploads resume, nothing lost or doubled, no key in the log', async (t) => {
+    const root = tempDir(t, 'importd-key-');
+    const keyFile = path.join(root, 'api_key');
+    const s = await setup(t, { galaxy: { api_key_file: keyFile } });
+    writeFileSync(keyFile, `${s.emu.adminKey}\n`);
+    put(s.importDir, 'm/a.txt');
+    const run = spawnCli(['--config', s.configFile, 'run'], {});
+    t.after(async () => {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    });
+    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === 'm/a.txt') ? true : undefined), 15_000, 'the first file');
+    // The admin's key replaced in Galaxy (User → Preferences → Manage API Key): the old one is refused.
+    const admin = [...s.emu.model.users.values()].find((u) => u.admin);
+    assert.ok(admin);
+    const oldKey = admin.key;
+    const newKey = 'f'.repeat(32);
+    admin.key = newKey;
+    put(s.importDir, 'm/b.txt');
+    const refused = await waitFor(() => events(run.stdout()).find((e) => e.event === 'galaxy.key_refused') as { fix?: string } | undefined, 15_000, 'the refusal');
+    assert.match(refused.fix ?? '', new RegExp(`write the admin user's current key into ${keyFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: galaxy-importd reads it again before each probe \\(once a minute\\) and at once on SIGHUP`));
+
+    writeFileSync(keyFile, `${newKey}\n`);
+    run.child.kill('SIGHUP');
+    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === 'm/b.txt') ? true : undefined), 15_000, 'the second file, after SIGHUP');
+
+    const seen = events(run.stdout()).map((e) => e.event);
+    assert.ok(seen.indexOf('galaxy.key_reloaded') > seen.indexOf('galaxy.key_refused'));
+    assert.ok(seen.indexOf('galaxy.key_ok') > seen.indexOf('galaxy.key_reloaded'));
+    everyFileOnce(s.emu, ['m/a.txt', 'm/b.txt']);
+    assert.equal(run.stdout().includes(oldKey) || run.stdout().includes(newKey) || run.stderr().includes(newKey), false, 'neither key is logged');
+  });
+
+  it('a key from $GALAXY_API_KEY that Galaxy refuses: the log says to restart with the new key, not to reload', async (t) => {
+    const s = await setup(t);
+    put(s.importDir, 'm/a.txt');
+    const run = spawnCli(['--config', s.configFile, 'run'], { GALAXY_API_KEY: s.emu.userKey });
+    t.after(async () => {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    });
+    const refused = await waitFor(() => events(run.stdout()).find((e) => e.event === 'galaxy.key_refused') as { fix?: string } | undefined, 15_000, 'the refusal');
+    assert.match(refused.fix ?? '', /the key comes from \$GALAXY_API_KEY, which a running process cannot read again: set the admin user's current key there and restart galaxy-importd \(systemctl restart galaxy-importd/);
+  });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
 import type { GalaxyClient } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
@@ -13,6 +14,7 @@ function gate(probeMs = 60_000): { gate: Gate; said: string[] } {
     refused: (m) => said.push(`refused ${m}`),
     restored: () => said.push('restored'),
     unusable: (request) => said.push(`unusable ${request}`),
+    reloaded: () => said.push('reloaded'),
   }, probeMs);
   return { gate: g, said };
 }
@@ -82,6 +84,7 @@ describe('the gate while the key is refused (fake timers)', () => {
       refused: (m) => said.push(`refused ${m}`),
       restored: () => said.push('restored'),
       unusable: () => undefined,
+      reloaded: () => said.push('reloaded'),
     }, 60_000);
     g.block('401 Provided API key is not valid.');
     let through = false;
@@ -96,6 +99,84 @@ describe('the gate while the key is refused (fake timers)', () => {
     await waiting;
 
     assert.deepEqual(said, ['refused 401 Provided API key is not valid.', 'refused the key works but its user is not an admin (admin_users in galaxy.yml)', 'restored']);
+    assert.equal(g.blocked, null);
+    g.close();
+  });
+});
+
+describe('the gate and a rotated key (fake timers)', () => {
+  /** A key source whose file holds `next` once written; Galaxy accepts only the key 'new'. */
+  function rotating(t: TestContext) {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const said: string[] = [];
+    let held = 'old';
+    let file = 'old';
+    const key = { source: 'api_key_file' as const, reload: () => (file === held ? false : ((held = file), true)), advice: () => 'write it into /etc/galaxy-importd/api_key' };
+    const asked: string[] = [];
+    const client = { currentUser: () => (asked.push(held), Promise.resolve(held === 'new' ? { is_admin: true } : Promise.reject(new Error('401 Provided API key has expired.')))) };
+    const g = new Gate(client, {
+      refused: (m, fix) => said.push(`refused ${m} / ${fix}`),
+      restored: () => said.push('restored'),
+      unusable: () => undefined,
+      reloaded: (source) => said.push(`reloaded from ${source}`),
+    }, 60_000, undefined, key);
+    return { g, said, asked, write: (k: string) => (file = k) };
+  }
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  };
+
+  it('a refusal says where the key comes from; SIGHUP after the new key is written probes at once and opens', async (t) => {
+    const { g, said, asked, write } = rotating(t);
+    g.block('401 Provided API key has expired.');
+    write('new');
+    g.reloadKey();
+    t.mock.timers.tick(0);
+    await settle();
+
+    assert.deepEqual(said, ['refused 401 Provided API key has expired. / write it into /etc/galaxy-importd/api_key', 'reloaded from api_key_file', 'restored']);
+    assert.deepEqual(asked, ['new'], 'probed with the new key, without waiting a minute');
+    assert.equal(g.blocked, null);
+    g.close();
+  });
+
+  it('without SIGHUP, the next probe reads the key file again and opens', async (t) => {
+    const { g, said, write } = rotating(t);
+    g.block('401 Provided API key has expired.');
+    t.mock.timers.tick(60_000);
+    await settle();
+    write('new');
+    t.mock.timers.tick(59_999);
+    await settle();
+    const closedBefore = g.blocked !== null;
+    t.mock.timers.tick(1);
+    await settle();
+
+    assert.equal(closedBefore, true);
+    assert.equal(g.blocked, null);
+    assert.deepEqual(said.slice(-2), ['reloaded from api_key_file', 'restored']);
+    assert.equal(said.filter((l) => l.startsWith('refused')).length, 2, 'said at the refusal and at the probe that failed, no more');
+    g.close();
+  });
+
+  it('a key already rotated when Galaxy refuses the old one is probed at once, without a refusal said', async (t) => {
+    const { g, said, write } = rotating(t);
+    write('new');
+    g.block('401 Provided API key has expired.');
+    t.mock.timers.tick(0);
+    await settle();
+
+    assert.deepEqual(said, ['reloaded from api_key_file', 'restored']);
+    g.close();
+  });
+
+  it('SIGHUP while the key works takes a new key for the next requests, and says so', (t) => {
+    const { g, said, write } = rotating(t);
+    write('newer');
+    g.reloadKey();
+    g.reloadKey();
+
+    assert.deepEqual(said, ['reloaded from api_key_file']);
     assert.equal(g.blocked, null);
     g.close();
   });
