@@ -161,7 +161,9 @@ galaxy:
   builds_file_path: "$dir/config/builds.txt"
   library_import_dir: "$dir/import"
   allow_path_paste: true
-  admin_users: "admin@example.org"
+  # importer@example.org: a second admin, made by the suite (scenario m: its default permissions made
+  # private and its key rotated, leaving admin@example.org as the other scenarios need it).
+  admin_users: "admin@example.org,importer@example.org"
   id_secret: "$("$python" -c 'import secrets; print(secrets.token_hex(24))')"
   bootstrap_admin_api_key: "$bootstrap"
   conda_auto_init: false

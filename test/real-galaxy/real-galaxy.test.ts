@@ -17,8 +17,8 @@ import { randomBytes } from 'node:crypto';
 // scenarios share Galaxy's single import directory and so run one after another.
 
 const LONG = { timeout: 15 * 60_000 };
-// On an older Galaxy release the suite's core runs (a, b, e, g): GALAXY_IMPORTD_TEST_GALAXY_CORE=1.
-const EXTRA = { ...LONG, skip: process.env.GALAXY_IMPORTD_TEST_GALAXY_CORE === '1' ? 'only the core of the suite (a, b, e, g) runs on an older Galaxy release' : false };
+// On an older Galaxy release the suite's core runs (a, b, e, g, m): GALAXY_IMPORTD_TEST_GALAXY_CORE=1.
+const EXTRA = { ...LONG, skip: process.env.GALAXY_IMPORTD_TEST_GALAXY_CORE === '1' ? 'only the core of the suite (a, b, e, g, m) runs on an older Galaxy release' : false };
 
 describe('a real Galaxy', { skip: NO_GALAXY }, () => {
   it('a. replays the seed session with the api commands', LONG, async (t) => {
@@ -481,6 +481,77 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.deepEqual(about.map((n) => [n.source, n.content.subject]), [['galaxy-importd', `2 new files in ${s.library} /run`]]);
     assert.match(about[0]?.content.message ?? '', /^2 files were imported into the data library \*\*.*\*\*, folder \*\*\/run\*\*: r[12]\.fastq, r[12]\.fastq\.$/);
     assert.equal(admins.filter((n) => n.content.subject.includes(s.library)).length, 0, 'only the role\'s users are told');
+  });
+
+  it('m. an importing admin with private default permissions: a public folder\'s datasets and a lab\'s are read by a user with their own key; its key rotated while run runs is taken on SIGHUP', LONG, async (t) => {
+    const s = scenario(t, 'importer');
+    const tag = randomBytes(3).toString('hex');
+    const post = async <T>(urlPath: string, body: unknown, key?: string): Promise<T> => {
+      const a = await gx('POST', urlPath, { body, ...(key ? { key } : {}) });
+      assert.equal(a.status, 200, `POST ${urlPath}: ${a.status} ${a.text.slice(0, 300)}`);
+      return a.json as T;
+    };
+    // A second admin (admin_users in scripts/real-galaxy.sh), so that admin@example.org keeps its defaults and key.
+    const users = await get<{ id: string; email: string }[]>('/api/users');
+    const importer = users.find((u) => u.email === 'importer@example.org') ?? await post<{ id: string }>('/api/users', { email: 'importer@example.org', username: 'importer', password: 'importd-test-password' });
+    const firstKey = await post<string>(`/api/users/${importer.id}/api_key`, {});
+    // Its default permissions made private, as User → Preferences → Set Dataset Permissions does.
+    const form = (await gx('GET', `/api/users/${importer.id}/permissions/inputs`, { key: firstKey })).json as { inputs: { name: string; options: [string, number][] }[] };
+    const own = form.inputs.find((i) => i.name === 'DATASET_ACCESS')?.options.find(([name]) => name === 'importer@example.org')?.[1];
+    assert.ok(own !== undefined, JSON.stringify(form));
+    const saved = await gx('PUT', `/api/users/${importer.id}/permissions/inputs`, { key: firstKey, body: { DATASET_ACCESS: [own], DATASET_MANAGE_PERMISSIONS: [own] } });
+    assert.equal(saved.status, 200, saved.text);
+    const member = users.find((u) => u.email === 'user@example.org');
+    assert.ok(member);
+    const role = `lab-m-${tag}`;
+    await post('/api/roles', { name: role, description: 'galaxy-importd importer test', user_ids: [member.id], group_ids: [] });
+    const keyFile = path.join(s.root, 'api_key');
+    writeFileSync(keyFile, `${firstKey}\n`);
+    s.writeConfig({ galaxy: { url: s.g.url, timeout_seconds: 30, api_key_file: keyFile }, 'folder:lab': { access: role } });
+    s.put('open/a.txt', 'for everyone a\n');
+    s.put('open/b.txt', 'for everyone b\n');
+    s.put('lab/c.txt', 'for the lab\n');
+
+    const check = await runCli(['--config', s.configFile, 'check'], { env: {} });
+    const run = spawnCli(['--config', s.configFile, 'run'], {});
+    t.after(async () => {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    });
+    const okFiles = (): string[] => events(run.stdout()).filter((e) => e.event === 'upload.ok').map((e) => String(e.file));
+    await waitFor(() => (okFiles().length === 3 ? true : undefined), 5 * 60_000, 'the first three files');
+    // The key replaced in Galaxy while run runs: the old one expires.
+    const secondKey = await post<string>(`/api/users/${importer.id}/api_key`, {}, firstKey);
+    s.put('open/d.txt', 'for everyone d\n');
+    const refused = await waitFor(() => events(run.stdout()).find((e) => e.event === 'galaxy.key_refused'), 5 * 60_000, 'the refusal of the replaced key');
+    writeFileSync(keyFile, `${secondKey}\n`);
+    run.child.kill('SIGHUP');
+    await waitFor(() => (okFiles().includes('open/d.txt') ? true : undefined), 5 * 60_000, 'open/d.txt after SIGHUP');
+
+    assert.match(check.stdout, /^warn {2}the default dataset permissions of importer@example\.org restrict access to importer@example\.org: /m);
+    assert.match(String(refused.reason), /^401 .*expired/i);
+    assert.match(String(refused.fix), /reads it again before each probe \(once a minute\) and at once on SIGHUP/);
+    const seen = events(run.stdout()).map((e) => e.event);
+    assert.ok(seen.indexOf('galaxy.key_ok') > seen.indexOf('galaxy.key_reloaded') && seen.indexOf('galaxy.key_reloaded') > seen.indexOf('galaxy.key_refused'), seen.join(' '));
+    assert.equal(events(run.stdout()).filter((e) => e.event === 'access.defaults_private').length, 1, 'the private defaults said once');
+    const mine = await datasets(s.library);
+    assertEachOnceOk(mine, ['/open/a.txt', '/open/b.txt', '/open/d.txt', '/lab/c.txt'], s.library);
+    // user@example.org, not an admin, reads each dataset with their own key: the public folder's
+    // as the library says (the importer's defaults notwithstanding), the lab's as its member.
+    for (const [name, text] of [['a.txt', 'for everyone a\n'], ['b.txt', 'for everyone b\n'], ['d.txt', 'for everyone d\n'], ['c.txt', 'for the lab\n']] as const) {
+      const d = mine.find((x) => x.name === name);
+      assert.ok(d);
+      const item = (await get<{ folder_contents: { name: string; ldda_id: string; is_unrestricted: boolean }[] }>(`/api/folders/${d.folderId}/contents`)).folder_contents.find((i) => i.name === name);
+      assert.ok(item);
+      assert.equal(item.is_unrestricted, name !== 'c.txt', `${name}: is_unrestricted`);
+      const got = await gx('GET', `/api/datasets/${item.ldda_id}/display?hda_ldda=ldda`, { key: s.g.userKey });
+      assert.equal(got.status, 200, `${name}: ${got.status} ${got.text.slice(0, 200)}`);
+      assert.equal(got.text, text);
+    }
+    const after = await runCli(['--config', s.configFile, 'access'], { env: {} });
+    assert.equal(after.code, 0, after.stdout);
+    assert.match(after.stdout, /^access: the 4 datasets galaxy-importd imported that Galaxy still holds have the access their folders say$/m);
+    for (const key of [firstKey, secondKey]) assert.equal(`${run.stdout()}${run.stderr()}${check.stdout}`.includes(key), false, 'no key in the output');
   });
 
   fidelity();
