@@ -47,12 +47,30 @@ function wrongness(item: FolderItem, want: string | null, me: string | undefined
   return has === 'private' && want !== me ? has : null;
 }
 
-export async function findWrongAccess(config: Config, rows: readonly FileRecord[], client: AuditClient): Promise<{ wrong: WrongAccess[]; checked: number }> {
+/** A dataset of an imported file's name, in its folder, that no file of the ledger holds: a failed attempt's, or one uploaded by hand. */
+export interface Leftover {
+  file: string;
+  datasetId: string;
+  library: string;
+  folder: string;
+  state: string;
+  size: number | null;
+}
+
+/**
+ * The datasets this ledger imported, as Galaxy holds them now, one read of each folder: those
+ * whose access differs from their folder's, and, beside each, the datasets of its name that no
+ * file of the ledger holds (what a failed attempt left before galaxy-importd deleted such
+ * datasets itself: docs/operations.md, "What galaxy-importd does when…").
+ */
+export async function auditImported(config: Config, rows: readonly FileRecord[], client: AuditClient): Promise<{ wrong: WrongAccess[]; leftovers: Leftover[]; checked: number }> {
   const me = (await client.currentUser()).email;
   const imported = rows.filter((r): r is FileRecord & { datasetId: string } => r.state === 'ok' && r.datasetId !== null);
   const routed = imported.map((r) => ({ row: r, route: routeFile(r.path, config) }));
   const libraries = await client.listLibraries(false);
   const wrong: WrongAccess[] = [];
+  const leftovers: Leftover[] = [];
+  const held = new Set(imported.map((r) => r.datasetId));
   let checked = 0;
   for (const [library, inLibrary] of groupBy(routed, (x) => x.route.library)) {
     const lib = libraries.find((l) => l.name === library);
@@ -61,17 +79,22 @@ export async function findWrongAccess(config: Config, rows: readonly FileRecord[
     for (const [folder, inFolder] of groupBy(inLibrary, (x) => folderText(x.route))) {
       const folderId = folders.get(folder);
       if (folderId === undefined) continue;
-      const items = new Map((await client.folderContents(folderId)).map((i) => [i.id, i]));
+      const listed = await client.folderContents(folderId);
+      const items = new Map(listed.map((i) => [i.id, i]));
+      const byName = groupBy(listed.filter((i) => i.type === 'file' && i.deleted !== true && !held.has(i.id)), (i) => i.name);
       for (const { row, route } of inFolder) {
         const item = items.get(row.datasetId);
         if (!item || item.deleted === true) continue;
         checked++;
         const has = wrongness(item, route.access, me);
         if (has !== null) wrong.push({ file: row.path, datasetId: row.datasetId, library, folder, want: route.access, has, item });
+        for (const other of byName.get(item.name) ?? []) {
+          leftovers.push({ file: row.path, datasetId: other.id, library, folder, state: String(other.state ?? 'unknown'), size: typeof other.raw_size === 'number' ? other.raw_size : null });
+        }
       }
     }
   }
-  return { wrong, checked };
+  return { wrong, leftovers, checked };
 }
 
 /** One line for a dataset's access: "readable by everybody", "private to admin@…", "restricted". */
@@ -84,7 +107,7 @@ export async function accessCommand(config: Config, io: DaemonIo, o: { fix: bool
   const ledger = await openClientLedger(config, io.env);
   const client = new GalaxyClient({ url: config.galaxy.url ?? '', apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000 });
   try {
-    const { wrong, checked } = await findWrongAccess(config, ledger.inState('ok'), client);
+    const { wrong, checked } = await auditImported(config, ledger.inState('ok'), client);
     const fixed: string[] = [];
     const failed: { file: string; reason: string }[] = [];
     if (o.fix && wrong.length > 0) {
@@ -139,7 +162,12 @@ export async function checkDatasetAccess(config: Config, client: AuditClient & P
         `nothing to do; to save that request, log in to Galaxy as ${user.email ?? "the key's user"}, User → Preferences → Set Dataset Permissions for New Histories, and remove every access role (galaxy-importd's upload histories made before keep the old defaults; it sets access either way)`);
     }
   }
-  const { wrong, checked } = await findWrongAccess(config, rows, client);
+  const { wrong, leftovers, checked } = await auditImported(config, rows, client);
+  if (leftovers.length > 0) {
+    const names = leftovers.slice(0, NAMES_SHOWN).map((l) => `${l.library} ${l.folder}: ${l.datasetId} (${l.state}, ${l.size ?? '?'} bytes) beside ${l.file}`).join('; ');
+    out.warn(`${leftovers.length} dataset${leftovers.length === 1 ? '' : 's'} in the folders galaxy-importd imports into ${leftovers.length === 1 ? 'has' : 'have'} the name of an imported file but ${leftovers.length === 1 ? 'is' : 'are'} not its dataset: ${names}${leftovers.length > NAMES_SHOWN ? '; …' : ''}`,
+      "left by failed uploads before galaxy-importd deleted them itself (a full disk leaves empty or cut-short ok datasets), or uploaded by hand: look at each in Galaxy and delete those that are not wanted; the file's own dataset (its upload.ok log line's dataset_id) is not among them");
+  }
   if (wrong.length === 0) {
     if (checked > 0) out.pass(`the ${checked} dataset${checked === 1 ? '' : 's'} galaxy-importd imported have the access their folders say`);
     return;

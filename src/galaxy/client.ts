@@ -208,6 +208,12 @@ export class GalaxyClient {
     return this.#json('PATCH', p, fields, (b) => expectObject(b, 'PATCH', p, ['id']));
   }
 
+  /** Mark a library dataset deleted (DELETE /api/libraries/datasets/{id}); Galaxy answers with the dataset, `deleted: true`. */
+  async deleteLibraryDataset(datasetId: string): Promise<Json> {
+    const p = `/api/libraries/datasets/${enc(datasetId)}`;
+    return this.#json('DELETE', p, undefined, (b) => expectObject(b, 'DELETE', '/api/libraries/datasets/{id}', []));
+  }
+
   // ---- roles and permissions --------------------------------------------------------------------
 
   /** Every role an admin can see: groups' and admins' roles, and each user's private role (named by the user's email). */

@@ -34,6 +34,8 @@ export type DaemonEvent =
   | { type: 'job.check_failed'; job_id: string | null; reason: string }
   | { type: 'galaxy.retry'; request: string; library: string; folder: string; attempt: number; reason: string; delay_ms: number }
   | { type: 'upload.recovered'; files: string[]; history_id: string | null; job_id?: string; reason: string }
+  | { type: 'upload.leftover_deleted'; library: string; folder: string; job_id: string | null; dataset_id: string; name: string; state: string; size: number | null }
+  | { type: 'upload.leftover_kept'; library: string; folder: string; job_id: string | null; dataset_id: string | null; reason: string }
   | { type: 'upload.tags_failed'; file: string; dataset_id: string; tags: readonly string[] }
   | { type: 'history.replaced'; history_id: string; reason: string }
   | { type: 'daemon.resume'; files: number; message: string }

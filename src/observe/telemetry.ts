@@ -45,6 +45,8 @@ const LINES: { [T in EventType]: Line<T> } = {
   'job.check_failed': { level: 'warn', message: 'checking the upload job failed; checking again', event: 'upload.retry', component: 'pipeline' },
   'galaxy.retry': { level: 'warn', message: 'a Galaxy request for this folder failed; trying again', component: 'pipeline' },
   'upload.recovered': { level: 'info', message: (e) => (e.job_id === undefined ? 'interrupted upload will be sent again' : 'interrupted upload found in Galaxy'), component: 'pipeline' },
+  'upload.leftover_deleted': { level: 'info', message: 'deleted a dataset a failed upload left in the folder (the file is sent again, or failed)', component: 'pipeline' },
+  'upload.leftover_kept': { level: 'warn', message: 'could not delete a dataset a failed upload left in the folder: delete it in Galaxy (galaxy-importd check lists such datasets)', component: 'pipeline' },
   'upload.tags_failed': { level: 'warn', message: 'could not set the dataset\'s tags; it is imported without them', component: 'pipeline' },
   'history.replaced': { level: 'warn', message: 'the upload history was deleted or purged in Galaxy; a new one is made', component: 'pipeline' },
   'daemon.resume': { level: 'info', message: (e) => e.message, component: null },

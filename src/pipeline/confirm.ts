@@ -6,6 +6,7 @@ import type { Details } from './datasets.js';
 import { TERMINAL_DATASET, TERMINAL_JOB, matchDatasets } from './datasets.js';
 import type { Files, ReadyFile } from './files.js';
 import type { JobLooks } from './job-looks.js';
+import type { Leftovers } from './leftovers.js';
 import { alignedDelay } from './grid.js';
 import type { Backoff } from './retry.js';
 import { StoppedError, backoffMs, classify, retry } from './retry.js';
@@ -40,6 +41,8 @@ export interface ConfirmDeps {
   afterOk: (file: ReadyFile) => Promise<void>;
   /** The name Galaxy gives a file's dataset (submit.ts, the Submitter's). */
   datasetName: (file: ReadyFile, route: Route) => string;
+  /** What a failed job or dataset left in the folder, deleted (leftovers.ts). */
+  leftovers: Pick<Leftovers, 'ofFailedJob' | 'delete'>;
 }
 
 /** A look found the job or a dataset still going. */
@@ -110,7 +113,11 @@ export class Confirmer {
     }
     const ended = job?.state ?? 'unknown';
     if (ended !== 'ok' && jobId !== null) {
-      const reason = `Galaxy job ${jobId} ended ${ended}${await this.#d.details.stderr(jobId)}`;
+      // Its datasets, whatever their state (ok ones may be empty or cut short), are not these files':
+      // deleted before the files go again, so the folder keeps one dataset per file.
+      await this.#d.leftovers.ofFailedJob(jobId, galaxyTime(job?.create_time), files, route, target);
+      const stderr = await this.#d.details.stderr(jobId);
+      const reason = `Galaxy job ${jobId} ended ${ended}${stderr || ` with no message: see Galaxy's log for job ${jobId} (its job handler's), and the free space of Galaxy's file_path, new_file_path and job_working_directory (galaxy-importd check shows file_path's where it can read galaxy.yml)`}`;
       if (files.length > 1 || o.shared === true) return { kind: 'split', reason, jobId };
       for (const f of files) this.#d.files.failed(f, route, reason, attempt);
       return { kind: 'done' };
@@ -174,9 +181,12 @@ export class Confirmer {
       if (item) {
         reason = `dataset ${item.id} ended ${String(item.state)}${await this.#d.details.info(target, item.id)}`;
         this.#d.files.datasetKnown(f.path, item.id);
+        await this.#d.leftovers.delete([item], route, jobId);
       } else if (unnamed[0]) {
         // A failed fetch item leaves an "Unnamed dataset" in error instead of the named one (galaxy-api.md 9).
-        reason = `Galaxy created no dataset named ${name}; job ${jobId} left an error dataset${await this.#d.details.info(target, unnamed[0].id)}`;
+        const left = unnamed.shift() as FolderItem;
+        reason = `Galaxy created no dataset named ${name}; job ${jobId} left an error dataset${await this.#d.details.info(target, left.id)}`;
+        await this.#d.leftovers.delete([left], route, jobId);
       } else {
         reason = `Galaxy's job ${jobId} ended ok but no dataset named ${name} appeared in the folder`;
       }

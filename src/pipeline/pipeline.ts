@@ -17,6 +17,7 @@ import { galaxyBackoff, waitOutGalaxy } from './retry.js';
 import { folderText, libraryAccess } from './route.js';
 import type { Route } from './route.js';
 import { fetchSubmitter, pathsSubmitter } from './submit.js';
+import { Leftovers } from './leftovers.js';
 import { Targets } from './targets.js';
 import { Uploads } from './uploads.js';
 
@@ -31,7 +32,7 @@ export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_
 
 export interface PipelineDeps {
   config: Config;
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic'>;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic' | 'deleteLibraryDataset'>;
   ledger: Ledger;
   gate: Pick<Gate, 'wait' | 'block'>;
   clock: Clock;
@@ -72,6 +73,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     poll: PIPELINE_TIMING.poll,
     afterOk: d.afterOk,
     datasetName: (f, r) => submitter.datasetName(f, r),
+    leftovers: new Leftovers({ client, isClaimed: (id) => ledger.isClaimed(id), datasetName: (f, r) => submitter.datasetName(f, r), emit }),
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
   const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, access, libraryAccess: (name) => libraryAccess(name, config) });

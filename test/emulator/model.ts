@@ -166,7 +166,11 @@ interface JobRec {
 export interface JobFault {
   /** A regular expression tested against each item's path relative to library_import_dir and its name. */
   match: string;
-  outcome: 'job-error' | 'dataset-error' | 'stuck';
+  /**
+   * disk-full: as a real Galaxy whose file_path is full (docs/galaxy-notes.md): the job makes each
+   * file's library dataset `ok` but empty or cut short, then ends `error` with no message.
+   */
+  outcome: 'job-error' | 'dataset-error' | 'stuck' | 'disk-full';
   /** How many jobs it applies to; unlimited when absent. */
   times?: number;
   message?: string;
@@ -1295,6 +1299,23 @@ export class GalaxyModel {
       return;
     }
     const user = this.users.get(job.userId);
+    if (faults.some((f) => f.outcome === 'disk-full')) {
+      job.items.forEach((it, i) => {
+        const folder = this.folders.get(it.folderId);
+        if (!folder || it.kind === 'directory') return;
+        let size = 0;
+        try {
+          size = i === 0 ? 0 : Math.floor(statSync(it.fullPath).size / 3);
+        } catch {
+          // gone: an empty dataset all the same
+        }
+        const d = this.#itemDataset(it, folder, it.name ?? path.basename(it.fullPath), user, job.id, 'ok');
+        Object.assign(d, { ext: 'txt', fileSize: size, updateTime: now() });
+      });
+      job.stderr = '';
+      this.#setJob(job, 'error');
+      return;
+    }
     for (const it of job.items) {
       if (this.#closed) return;
       const rel = path.relative(this.settings.libraryImportDir ?? '/', it.fullPath);

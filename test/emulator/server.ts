@@ -104,6 +104,7 @@ function routes(model: GalaxyModel): Route[] {
     r('GET', '/api/libraries/:id/contents/:id', ({ user, params }) => model.showContent(user, p(params, 0), p(params, 1))),
     r('DELETE', '/api/libraries/:id/contents/:id', ({ user, params }) => model.deleteContent(user, p(params, 1))),
     r('PATCH', '/api/libraries/datasets/:id', ({ user, params, body }) => model.updateDataset(user, p(params, 0), body)),
+    r('DELETE', '/api/libraries/datasets/:id', ({ user, params }) => model.deleteContent(user, p(params, 0))),
     r('POST', '/api/libraries/datasets/:id/permissions', ({ user, params, body }) => model.setDatasetPermissions(user, p(params, 0), body)),
     r('GET', '/api/libraries/:id/permissions', ({ user, params }) => model.libraryPermissions(user, p(params, 0))),
     r('POST', '/api/libraries/:id/permissions', ({ user, params, body }) => model.setLibraryPermissions(user, p(params, 0), body)),

@@ -217,6 +217,22 @@ describe('daemon: access', () => {
     assert.deepEqual(JSON.parse(out.join('')), { checked: 3, wrong: [], fixed: [], failed: [] });
   });
 
+  it('check lists the datasets of an imported file\'s name that are not its own (a failed attempt\'s, from before they were deleted)', async (t) => {
+    const h = await harness(t);
+    const m = h.emu.model;
+    m.seedFolder('Imports', ['run1'], 2, 'r');
+    put(h.importDir, 'run1/r0');
+    put(h.importDir, 'run1/new.txt');
+    await h.start();
+    await h.waitOk(['run1/r0', 'run1/new.txt']);
+    await h.stop();
+    const out: string[] = [];
+    const io = { env: { GALAXY_API_KEY: h.emu.adminKey }, stdout: { write: (x: string) => out.push(x) }, stderr: { write: (x: string) => out.push(x) }, onSignal: () => undefined };
+
+    assert.equal(await checkCommand(h.config, io), 0, out.join(''));
+    assert.match(out.join(''), /warn {2}1 dataset in the folders galaxy-importd imports into has the name of an imported file but is not its dataset: Imports \/run1: \S+ \(ok, \d+ bytes\) beside run1\/r0\n {6}note: left by failed uploads/);
+  });
+
   it('notify: tells the folder\'s role once its files are ok, in one notification, sent at the latest when the daemon stops', async (t) => {
     const h = await harness(t, { ini: { 'folder:run1': { notify: 'lab-a' } } });
     const m = h.emu.model;

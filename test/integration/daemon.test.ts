@@ -351,6 +351,25 @@ describe('daemon: Galaxy failures', () => {
     assert.equal(h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch').length, 2);
   });
 
+  it('a job that ends in error leaving empty and cut-short ok datasets (a full disk): they are deleted, and the folder keeps one good dataset per file', async (t) => {
+    const h = await harness(t, { ini: { upload: { batch_size: 10 } } });
+    h.emu.addJobFaults({ match: 'full/', outcome: 'disk-full', times: 2 });
+    const names = Array.from({ length: 6 }, (_, i) => `full/f${i}.txt`);
+    for (const n of names) put(h.importDir, n, `${n} `.repeat(50));
+
+    await h.start();
+    await h.waitOk(names);
+
+    const live = h.emu.model.tree().filter((d) => d.folder === '/full');
+    assert.deepEqual(live.map((d) => d.name).sort(), names.map((n) => n.slice('full/'.length)).sort(), 'one live dataset per file');
+    for (const d of live) assert.equal(d.size, `full/${d.name} `.repeat(50).length, `${d.name}: the whole file`);
+    const deleted = h.events('upload.leftover_deleted');
+    assert.ok(deleted.length >= 6, `the first job's six datasets at least: ${deleted.length}`);
+    assert.ok(deleted.some((e) => e.state === 'ok' && e.size === 0), 'an empty ok dataset among them');
+    assert.equal(h.events('upload.split').length >= 1, true);
+    assert.match(String(h.events('upload.split')[0]?.reason), /ended error with no message: see Galaxy's log for job/);
+  });
+
   it('marks only the bad file failed when a job errors or an ok job has one error dataset; retry re-queues it', async (t) => {
     const h = await harness(t, { ini: { upload: { batch_size: 10 } } });
     h.emu.addJobFaults({ match: 'bad\\.txt$', outcome: 'dataset-error', message: 'checksum mismatch' });

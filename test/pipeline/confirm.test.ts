@@ -17,7 +17,7 @@ const file = (path: string): ReadyFile => ({ path, size: 3, mtimeMs: 1, readyAt:
 const item = (id: string, name: string, state: string): FolderItem => ({ id, name, type: 'file', state, raw_size: 3 });
 const gateway504 = (): GalaxyApiError => new GalaxyApiError({ status: 504, errCode: null, errMsg: 'Gateway Timeout', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs/J1' });
 
-function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null> }, signal = new AbortController().signal) {
+function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null>; stderr?: string }, signal = new AbortController().signal) {
   const rows = memoryRows();
   const emit = events();
   const metrics = new Metrics({ files: zeroCounts, queueDepth: () => 0 });
@@ -25,6 +25,7 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
   const files = new Files({ ledger: rows, emit: all, clock: systemClock });
   let polls = 0;
   const listings = { whole: 0, recent: 0 };
+  const deleted: string[] = [];
   const confirmer = new Confirmer({
     jobs: { look: () => (answers.jobs[Math.min(polls++, answers.jobs.length - 1)] as () => Promise<JobSummary>)() },
     client: {
@@ -32,7 +33,7 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
       recentDatasets: () => (listings.recent++, Promise.resolve([...(answers.recent ?? answers.items)])),
     },
     files,
-    details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(': boom'), finish: () => Promise.resolve(answers.unrestricted ?? new Map<string, string | null>()) },
+    details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(answers.stderr ?? ': boom'), finish: () => Promise.resolve(answers.unrestricted ?? new Map<string, string | null>()) },
     gate: { wait: () => Promise.resolve(), block: () => undefined },
     isClaimed: () => false,
     clock: systemClock,
@@ -42,8 +43,12 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
     poll: { firstMs: 1000, capMs: 10_000, factor: 1.5, jitter: false },
     afterOk: () => Promise.resolve(),
     datasetName: (f) => path.posix.basename(f.path),
+    leftovers: {
+      ofFailedJob: (jobId, _at, fs) => (deleted.push(`job ${jobId}: ${fs.map((f) => f.path).join(' ')}`), Promise.resolve(0)),
+      delete: (items) => (deleted.push(...items.map((i) => i.id)), Promise.resolve(items.length)),
+    },
   });
-  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings };
+  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings, deleted };
 }
 
 describe('Confirmer: finding the datasets', () => {
@@ -163,6 +168,32 @@ describe('Confirmer (fake timers)', () => {
     const c = await s.confirmer.confirm('J1', [file('run1/a.txt'), file('run1/b.txt')], ROUTE, target, 1);
 
     assert.deepEqual(c, { kind: 'split', reason: 'Galaxy job J1 ended error: boom', jobId: 'J1' });
+    assert.deepEqual(s.deleted, ['job J1: run1/a.txt run1/b.txt'], 'what the job left is deleted before its files go again');
+  });
+
+  it('a job that ended in error with no message: the reason names the job and where to look', async () => {
+    const s = setup({ jobs: [() => Promise.resolve({ id: 'J1', state: 'error' } as JobSummary)], items: [], stderr: '' });
+    const a = file('run1/a.txt');
+    s.files.queued(a, ROUTE);
+
+    await s.confirmer.confirm('J1', [a], ROUTE, target, 1);
+
+    assert.equal(s.rows.get('run1/a.txt')?.state, 'failed');
+    assert.match(s.rows.get('run1/a.txt')?.lastError ?? '', /^Galaxy job J1 ended error with no message: see Galaxy's log for job J1 \(its job handler's\), and the free space of Galaxy's file_path/);
+  });
+
+  it('deletes the dataset of a file that ended in error, after recording why', async () => {
+    const s = setup({ jobs: [() => Promise.resolve({ id: 'J1', state: 'ok', create_time: '2026-12-01T10:00:00.000000' } as JobSummary)], items: [], recent: [item('D1', 'a.txt', 'ok'), item('D2', 'b.txt', 'error')] });
+    const [a, b] = [file('run1/a.txt'), file('run1/b.txt')];
+    s.files.queued(a, ROUTE);
+    s.files.queued(b, ROUTE);
+
+    await s.confirmer.confirm('J1', [a, b], ROUTE, target, 1);
+
+    assert.equal(s.rows.get('run1/a.txt')?.state, 'ok');
+    assert.equal(s.rows.get('run1/b.txt')?.state, 'failed');
+    assert.match(s.rows.get('run1/b.txt')?.lastError ?? '', /^dataset D2 ended error/);
+    assert.deepEqual(s.deleted, ['D2']);
   });
 
   it('fails a file whose job is still running after job_timeout_minutes', async (t) => {
