@@ -1,6 +1,7 @@
 import { constants as fsc, promises as fsp, realpathSync } from 'node:fs';
 import type { ApiKey } from '../config/api-key.js';
 import { resolveApiKey } from '../config/api-key.js';
+import { readGalaxyPath } from '../config/galaxy-config.js';
 import type { Config } from '../config/load.js';
 import { requireDaemonKeys } from '../config/load.js';
 import { ConfigError } from '../errors.js';
@@ -79,6 +80,7 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
           fail(`access: cannot read the key's user's default permissions or the imported datasets' access: ${(err as Error).message}`, 'check that the key is an admin\'s, the ledger (above), and Galaxy\'s log');
         }
       }
+      await checkGalaxyDisk(config, { pass, warn });
       const conf = await client.configuration(['library_import_dir', 'is_admin_user']);
       const galaxyDir = typeof conf.library_import_dir === 'string' ? conf.library_import_dir : null;
       if (galaxyDir === null) {
@@ -104,6 +106,41 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
   const bad = results.filter((r) => !r.ok).length;
   io.stdout.write(bad === 0 ? 'all checks passed\n' : `${bad} check(s) failed\n`);
   return bad === 0 ? 0 : 1;
+}
+
+/** Below this much free space on Galaxy's file_path, check warns: a fetch job of a full disk leaves empty datasets. */
+const LOW_DISK_BYTES = 1024 ** 3;
+
+/**
+ * The free space of Galaxy's file_path, where Galaxy's config can be read ([galaxy] galaxy_config):
+ * Galaxy's API does not tell it (26.1.2), and a full file_path makes fetch jobs end in error with
+ * no message (docs/galaxy-notes.md).
+ */
+async function checkGalaxyDisk(config: Config, out: { pass(text: string): void; warn(text: string, fix: string): void }): Promise<void> {
+  const file = config.galaxy.galaxy_config;
+  if (file === null) return;
+  let where: string | null;
+  try {
+    where = readGalaxyPath(file, 'file_path');
+  } catch (err) {
+    out.warn(`Galaxy's file_path: ${(err as Error).message}`, 'check [galaxy] galaxy_config');
+    return;
+  }
+  if (where === null) {
+    out.warn(`Galaxy's file_path is not set in ${file} (Galaxy's default is below its data_dir): its free space is not shown`, 'set file_path in galaxy.yml to see it here');
+    return;
+  }
+  try {
+    const st = await fsp.statfs(where);
+    const free = st.bavail * st.bsize;
+    const total = st.blocks * st.bsize;
+    const gib = (n: number): string => `${(n / 1024 ** 3).toFixed(1)} GiB`;
+    const text = `Galaxy's file_path ${where}: ${gib(free)} free of ${gib(total)}`;
+    if (free < LOW_DISK_BYTES || free < total * 0.05) out.warn(text, "free space on it: Galaxy's fetch jobs on a full disk end in error and leave empty datasets (galaxy-importd deletes those and says so)");
+    else out.pass(text);
+  } catch (err) {
+    out.warn(`Galaxy's file_path ${where} cannot be looked at from here (${(err as NodeJS.ErrnoException).code ?? String(err)}): its free space is not shown`, 'run check on the Galaxy host, as a user that can see file_path');
+  }
 }
 
 /**
