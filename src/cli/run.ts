@@ -162,6 +162,10 @@ export async function scanCommand(config: Config, io: DaemonIo): Promise<number>
     io.stderr.write(`galaxy-importd: Galaxy refuses the API key: ${paused.reason}\nUse an admin user's current key (admin_users in galaxy.yml; User → Preferences → Manage API Key).\n`);
     return 1;
   }
+  if (paused?.kind === 'failing') {
+    io.stderr.write(`galaxy-importd: Galaxy's upload jobs keep ending in error: ${paused.reason}\nNothing more was sent. Look at Galaxy's job handler log and the free space of its file_path (galaxy-importd check), then galaxy-importd retry --all-failed and scan again. ${c.ok} ok; the rest stay queued or failed for the next run.\n`);
+    return 1;
+  }
   if (paused?.kind === 'unusable') {
     io.stderr.write(`galaxy-importd: Galaxy keeps answering ${paused.reason}\nThat answer cannot be used, so nothing more was sent: check that [galaxy] url is Galaxy itself and that its release is one galaxy-importd supports (docs/galaxy-notes.md). ${c.ok} ok; the rest stay queued for the next run.\n`);
     return 1;

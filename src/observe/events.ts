@@ -58,6 +58,8 @@ export type DaemonEvent =
   | { type: 'galaxy.key_refused'; reason: string; fix: string }
   | { type: 'galaxy.key_ok' }
   | { type: 'galaxy.key_reloaded'; source: string }
+  | { type: 'galaxy.jobs_failing'; jobs: number; job_id: string; reason: string; pause_ms: number }
+  | { type: 'galaxy.jobs_ok'; job_id: string; failed_jobs: number; requeued: number }
   | { type: 'galaxy.unusable'; request: string; reason: string; galaxy_version: string }
   // The shared ledger
   | { type: 'ledger.unavailable'; ledger: string; err: string; code: string | undefined }

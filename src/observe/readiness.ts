@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 export interface ReadinessDeps {
   started(): boolean;
   stopping(): boolean;
-  pause(): { kind: 'key' | 'unusable'; reason: string } | null;
+  pause(): { kind: 'key' | 'unusable' | 'failing'; reason: string } | null;
   /** Resolves when Galaxy answers (GET /api/version). */
   probeGalaxy(): Promise<unknown>;
   ledgerProblem(): string | null;
@@ -22,7 +22,7 @@ export function readiness(d: ReadinessDeps): () => Promise<string[]> {
     const reasons: string[] = [];
     if (!d.started()) reasons.push('the start-up walk is not done yet');
     const pause = d.pause();
-    if (pause !== null) reasons.push(pause.kind === 'key' ? `Galaxy refuses the API key: ${pause.reason}` : `Galaxy's answers cannot be used: ${pause.reason}`);
+    if (pause !== null) reasons.push(pause.kind === 'key' ? `Galaxy refuses the API key: ${pause.reason}` : pause.kind === 'failing' ? `uploads paused: ${pause.reason}` : `Galaxy's answers cannot be used: ${pause.reason}`);
     if (probe === null || d.clock.now() - probe.at > PROBE_EVERY_MS) {
       let problem: string | null = null;
       try {

@@ -73,6 +73,8 @@ const LINES: { [T in EventType]: Line<T> } = {
   'galaxy.key_refused': { level: 'error', message: 'Galaxy refuses the API key: uploads are paused until it works; use an admin user\'s current key (fix says where it is read from)', component: null },
   'galaxy.key_ok': { level: 'info', message: 'Galaxy accepts the API key again: uploads resume', component: null },
   'galaxy.key_reloaded': { level: 'info', message: 'the API key was read again from its source and has changed: the new key is used from now on', component: null },
+  'galaxy.jobs_failing': { level: 'error', message: "Galaxy's upload jobs keep ending in error: uploads are paused, then tried again (look at Galaxy's job handler log and the free space of its file_path; /readyz says why)", component: null },
+  'galaxy.jobs_ok': { level: 'info', message: "an upload job ended ok again: uploads resume, and the files that failed meanwhile are queued again", component: null },
   'galaxy.unusable': {
     level: 'error',
     message: (e) => `Galaxy ${e.galaxy_version} keeps answering ${e.request} in a way galaxy-importd cannot use: uploads are paused and it asks again in a minute; check that [galaxy] url is Galaxy itself (not a proxy or another service) and that its release is one galaxy-importd supports (docs/galaxy-notes.md)`,

@@ -7,6 +7,7 @@ import { TERMINAL_DATASET, TERMINAL_JOB, matchDatasets } from './datasets.js';
 import type { Files, ReadyFile } from './files.js';
 import type { JobLooks } from './job-looks.js';
 import type { Leftovers } from './leftovers.js';
+import type { JobBreaker } from './breaker.js';
 import { alignedDelay } from './grid.js';
 import type { Backoff } from './retry.js';
 import { StoppedError, backoffMs, classify, retry } from './retry.js';
@@ -43,6 +44,8 @@ export interface ConfirmDeps {
   datasetName: (file: ReadyFile, route: Route) => string;
   /** What a failed job or dataset left in the folder, deleted (leftovers.ts). */
   leftovers: Pick<Leftovers, 'ofFailedJob' | 'delete'>;
+  /** Told how each job ended: jobs that keep failing pause uploads (breaker.ts). */
+  breaker: Pick<JobBreaker, 'ended'>;
 }
 
 /** A look found the job or a dataset still going. */
@@ -118,10 +121,15 @@ export class Confirmer {
       await this.#d.leftovers.ofFailedJob(jobId, galaxyTime(job?.create_time), files, route, target);
       const stderr = await this.#d.details.stderr(jobId);
       const reason = `Galaxy job ${jobId} ended ${ended}${stderr || ` with no message: see Galaxy's log for job ${jobId} (its job handler's), and the free space of Galaxy's file_path, new_file_path and job_working_directory (galaxy-importd check shows file_path's where it can read galaxy.yml)`}`;
-      if (files.length > 1 || o.shared === true) return { kind: 'split', reason, jobId };
+      if (files.length > 1 || o.shared === true) {
+        this.#d.breaker.ended(jobId, false, reason);
+        return { kind: 'split', reason, jobId };
+      }
       for (const f of files) this.#d.files.failed(f, route, reason, attempt);
+      this.#d.breaker.ended(jobId, false, reason, files, route);
       return { kind: 'done' };
     }
+    if (jobId !== null) this.#d.breaker.ended(jobId, true, '');
     await this.#ok(files, route, jobId, matched, attempt);
     await this.#notOk(files, route, target, jobId, attempt, items, matched);
     return { kind: 'done' };

@@ -15,8 +15,10 @@ export interface GateLog {
   unusable(request: string, message: string): void;
 }
 
-/** Why the gate is closed: the key, or answers the client cannot use. */
-export type PauseKind = 'key' | 'unusable';
+
+
+/** Why the gate is closed: the key, answers the client cannot use, or Galaxy's upload jobs all failing (breaker.ts). */
+export type PauseKind = 'key' | 'unusable' | 'failing';
 
 /** A refused key is probed at most once a minute, as the design says; an unusable answer pauses as long. */
 export const KEY_PROBE_MS = 60_000;
@@ -115,6 +117,18 @@ export class Gate {
     this.#log.unusable(request, unusable.message);
     this.#timer = this.#clock.setTimeout(() => this.#open(), this.#probeMs);
   };
+
+  /**
+   * Galaxy's upload jobs keep ending in error (breaker.ts): everything waits `ms`, then the work
+   * asks again; the breaker closes it again if the next job fails too. A refused key or an
+   * unusable answer already holding the gate keeps it.
+   */
+  failing(reason: string, ms: number): void {
+    if (this.#blocked !== null || this.#closed) return;
+    this.#blocked = reason;
+    this.#kind = 'failing';
+    this.#timer = this.#clock.setTimeout(() => this.#open(), ms);
+  }
 
   #schedule(ms = this.#probeMs): void {
     this.#timer = this.#clock.setTimeout(() => void this.#probe(), ms);

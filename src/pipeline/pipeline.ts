@@ -17,6 +17,7 @@ import { galaxyBackoff, waitOutGalaxy } from './retry.js';
 import { folderText, libraryAccess } from './route.js';
 import type { Route } from './route.js';
 import { fetchSubmitter, pathsSubmitter } from './submit.js';
+import { JobBreaker } from './breaker.js';
 import { Leftovers } from './leftovers.js';
 import { Targets } from './targets.js';
 import { Uploads } from './uploads.js';
@@ -34,7 +35,7 @@ export interface PipelineDeps {
   config: Config;
   client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic' | 'deleteLibraryDataset'>;
   ledger: Ledger;
-  gate: Pick<Gate, 'wait' | 'block'>;
+  gate: Pick<Gate, 'wait' | 'block' | 'failing'>;
   clock: Clock;
   random?: () => number;
   emit: Emit;
@@ -74,6 +75,8 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     afterOk: d.afterOk,
     datasetName: (f, r) => submitter.datasetName(f, r),
     leftovers: new Leftovers({ client, isClaimed: (id) => ledger.isClaimed(id), datasetName: (f, r) => submitter.datasetName(f, r), emit }),
+    // Files a run of failed jobs failed go again once a job ends ok (uploads is made below).
+    breaker: new JobBreaker({ gate, emit, maxPauseMs: upload.backoff_max_seconds * 1000, requeue: (again) => again.forEach(({ file, route }) => uploads.add(file, route)) }),
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
   const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, access, libraryAccess: (name) => libraryAccess(name, config) });

@@ -370,6 +370,28 @@ describe('daemon: Galaxy failures', () => {
     assert.match(String(h.events('upload.split')[0]?.reason), /ended error with no message: see Galaxy's log for job/);
   });
 
+  it('jobs that keep ending in error pause uploads (readyz says why) instead of failing file after file; the first ok job resumes them and retries what they failed', async (t) => {
+    const h = await harness(t, { ini: { upload: { backoff_max_seconds: 5 } } });
+    h.emu.addJobFaults({ match: 'run[123]/', outcome: 'disk-full' });
+    for (const d of ['run1', 'run2', 'run3']) put(h.importDir, `${d}/a.txt`, `${d} `.repeat(20));
+
+    await h.start();
+    const failing = await waitFor(() => h.events('galaxy.jobs_failing')[0], 15_000, 'the pause');
+    const reasons = await h.daemon().readiness();
+    const sentWhilePaused = h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch').length;
+    h.emu.model.jobFaults.length = 0;
+    put(h.importDir, 'other/x.txt');
+    await h.waitOk(['other/x.txt', 'run1/a.txt', 'run2/a.txt', 'run3/a.txt'], 30_000);
+
+    assert.equal(failing.jobs, 3);
+    assert.ok(reasons.some((r) => /^uploads paused: the last 3 upload jobs ended in error/.test(r)), reasons.join('; '));
+    assert.ok(sentWhilePaused <= 4, `one request, then one per folder: ${sentWhilePaused}`);
+    const resumed = h.events('galaxy.jobs_ok');
+    assert.equal(resumed.length, 1);
+    assert.equal(resumed[0]?.requeued, 3);
+    assert.deepEqual(h.emu.model.tree().filter((d) => d.name === 'a.txt').map((d) => [d.folder, d.size]).sort(), [['/run1', 100], ['/run2', 100], ['/run3', 100]], 'one whole dataset per file');
+  });
+
   it('marks only the bad file failed when a job errors or an ok job has one error dataset; retry re-queues it', async (t) => {
     const h = await harness(t, { ini: { upload: { batch_size: 10 } } });
     h.emu.addJobFaults({ match: 'bad\\.txt$', outcome: 'dataset-error', message: 'checksum mismatch' });

@@ -26,6 +26,7 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
   let polls = 0;
   const listings = { whole: 0, recent: 0 };
   const deleted: string[] = [];
+  const ended: string[] = [];
   const confirmer = new Confirmer({
     jobs: { look: () => (answers.jobs[Math.min(polls++, answers.jobs.length - 1)] as () => Promise<JobSummary>)() },
     client: {
@@ -47,8 +48,9 @@ function setup(answers: { jobs: (() => Promise<JobSummary>)[]; items: FolderItem
       ofFailedJob: (jobId, _at, fs) => (deleted.push(`job ${jobId}: ${fs.map((f) => f.path).join(' ')}`), Promise.resolve(0)),
       delete: (items) => (deleted.push(...items.map((i) => i.id)), Promise.resolve(items.length)),
     },
+    breaker: { ended: (jobId, ok, _reason, failed = []) => void ended.push(`${jobId} ${ok ? 'ok' : 'error'}${failed.length ? ` ${failed.map((f) => f.path).join(' ')}` : ''}`) },
   });
-  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings, deleted };
+  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings, deleted, ended };
 }
 
 describe('Confirmer: finding the datasets', () => {
@@ -169,6 +171,7 @@ describe('Confirmer (fake timers)', () => {
 
     assert.deepEqual(c, { kind: 'split', reason: 'Galaxy job J1 ended error: boom', jobId: 'J1' });
     assert.deepEqual(s.deleted, ['job J1: run1/a.txt run1/b.txt'], 'what the job left is deleted before its files go again');
+    assert.deepEqual(s.ended, ['J1 error'], 'the breaker is told, with no file failed');
   });
 
   it('a job that ended in error with no message: the reason names the job and where to look', async () => {
@@ -180,6 +183,7 @@ describe('Confirmer (fake timers)', () => {
 
     assert.equal(s.rows.get('run1/a.txt')?.state, 'failed');
     assert.match(s.rows.get('run1/a.txt')?.lastError ?? '', /^Galaxy job J1 ended error with no message: see Galaxy's log for job J1 \(its job handler's\), and the free space of Galaxy's file_path/);
+    assert.deepEqual(s.ended, ['J1 error run1/a.txt'], 'the breaker is told of the file failed');
   });
 
   it('deletes the dataset of a file that ended in error, after recording why', async () => {
