@@ -69,11 +69,14 @@ export class Gate {
   }
 
   /**
-   * SIGHUP: read the key again. A new key while the key is refused is probed at once; while the
-   * gate is open, it is simply used from the next request on.
+   * SIGHUP: read the key again. While the key is refused, it is probed at once (a new key, or
+   * the same one after an admin made its user an admin again); while the gate is open, a new
+   * key is simply used from the next request on.
    */
   reloadKey(): void {
-    if (this.#closed || !this.#reload() || this.#kind !== 'key' || this.#timer === null) return;
+    if (this.#closed) return;
+    this.#reload();
+    if (this.#kind !== 'key' || this.#timer === null) return;
     this.#clock.clearTimeout(this.#timer);
     this.#schedule(0);
   }

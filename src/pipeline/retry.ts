@@ -32,6 +32,11 @@ export function classify(err: unknown): Verdict {
     // Other 403s (403004 a Galaxy setting forbids it, 403005 no permission on that folder) are about the request.
     const keyProblem = err.status === 401 || (err.status === 403 && (err.errCode === null || err.errCode === 403001 || err.errCode === 403006));
     if (err.fromGalaxy && keyProblem) return { kind: 'blocked', message: `${err.status} ${err.errMsg}` };
+    // server_dir from a user who is not an admin (demoted, say): Galaxy looks in user_library_import_dir
+    // instead (validate_server_directory_upload), which is seldom set. The key's user, not the file, is at fault.
+    if (err.fromGalaxy && err.status === 403 && err.errMsg.includes('user_library_import_dir')) {
+      return { kind: 'blocked', message: `${err.status} ${err.errMsg} (Galaxy takes the key's user for one who is not an admin: admin_users in galaxy.yml)` };
+    }
     // No such route, method or feature: Galaxy did not act. Retried with backoff; the daemon's
     // Compatibility watch pauses everything once the same request keeps being answered so.
     if (isUnusable(err)) return { kind: 'transient', uncertain: false, retryAfterMs: null, message };

@@ -574,4 +574,27 @@ describe('health and metrics over HTTP', () => {
     const refused = await waitFor(() => events(run.stdout()).find((e) => e.event === 'galaxy.key_refused') as { fix?: string } | undefined, 15_000, 'the refusal');
     assert.match(refused.fix ?? '', /the key comes from \$GALAXY_API_KEY, which a running process cannot read again: set the admin user's current key there and restart galaxy-importd \(systemctl restart galaxy-importd/);
   });
+
+  it('the key\'s user demoted from admin while run runs: uploads pause, saying so; made admin again, SIGHUP resumes them at once, nothing lost or doubled', async (t) => {
+    const s = await setup(t);
+    put(s.importDir, 'm/a.txt');
+    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+    t.after(async () => {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    });
+    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === 'm/a.txt') ? true : undefined), 15_000, 'the first file');
+    const admin = [...s.emu.model.users.values()].find((u) => u.admin);
+    assert.ok(admin);
+    admin.admin = false;
+    put(s.importDir, 'm/b.txt');
+    const refused = await waitFor(() => events(run.stdout()).find((e) => e.event === 'galaxy.key_refused') as { reason?: string } | undefined, 15_000, 'the refusal');
+    admin.admin = true;
+    run.child.kill('SIGHUP');
+    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === 'm/b.txt') ? true : undefined), 15_000, 'the second file, after SIGHUP');
+
+    assert.match(refused.reason ?? '', /^403 /);
+    assert.equal(events(run.stdout()).filter((e) => e.event === 'galaxy.key_ok').length, 1);
+    everyFileOnce(s.emu, ['m/a.txt', 'm/b.txt']);
+  });
 });

@@ -20,6 +20,7 @@ describe('classify', () => {
     ['401 blocks everything', api(401, 401001), 'blocked', null],
     ['403006 (admin required) blocks everything', api(403, 403006), 'blocked', null],
     ['403004 (a Galaxy setting) fails the request', api(403, 403004), 'permanent', null],
+    ["403004 about user_library_import_dir (server_dir from a user who is not an admin: demoted) blocks everything", new GalaxyApiError({ status: 403, errCode: 403004, errMsg: '"user_library_import_dir" is not set in the Galaxy configuration', retryAfterMs: null, fromGalaxy: true, method: 'POST', path: '/api/tools/fetch' }), 'blocked', null],
     ['400 fails the request', api(400, 400008), 'permanent', null],
     ["Galaxy's 'No route for' page (404, no err_code) is retried, and Galaxy did not act", api(404, null, false), 'transient', false],
     ['405 is retried, and Galaxy did not act', api(405, null, true), 'transient', false],
