@@ -67,8 +67,8 @@ export class JobBreaker {
     const cap = Math.min(FAILING_PAUSE.capMs, this.#d.maxPauseMs);
     const pauseMs = backoffMs(this.#pauses, { ...FAILING_PAUSE, firstMs: Math.min(FAILING_PAUSE.firstMs, cap), capMs: cap });
     const why = `the last ${this.#streak} upload jobs ended in error (the latest, ${reason}); Galaxy may be out of disk space, or its job handlers broken: uploads are paused and tried again in ${pauseMs >= 60_000 ? `${Math.round(pauseMs / 60_000)} min` : `${Math.round(pauseMs / 1000)} s`}`;
-    this.#d.gate.failing(why, pauseMs);
-    this.#d.emit({ type: 'galaxy.jobs_failing', jobs: this.#streak, job_id: jobId, reason, pause_ms: pauseMs });
+    // The gate says so (galaxy.jobs_failing), so that idle() sees the pause at once.
+    this.#d.gate.failing(why, pauseMs, { jobs: this.#streak, jobId, reason });
   }
 
   #ok(jobId: string): void {

@@ -13,6 +13,15 @@ export interface GateLog {
   reloaded(source: string): void;
   /** Galaxy keeps answering `request` in a way the client cannot use (isUnusable). */
   unusable(request: string, message: string): void;
+  /** Galaxy's upload jobs keep ending in error (breaker.ts): paused for `pauseMs`. */
+  failing(run: FailingRun, pauseMs: number): void;
+}
+
+/** A run of upload jobs ended in error (breaker.ts): how many, the latest and why. */
+export interface FailingRun {
+  jobs: number;
+  jobId: string;
+  reason: string;
 }
 
 
@@ -126,10 +135,11 @@ export class Gate {
    * asks again; the breaker closes it again if the next job fails too. A refused key or an
    * unusable answer already holding the gate keeps it.
    */
-  failing(reason: string, ms: number): void {
+  failing(reason: string, ms: number, run: FailingRun): void {
     if (this.#blocked !== null || this.#closed) return;
     this.#blocked = reason;
     this.#kind = 'failing';
+    this.#log.failing(run, ms);
     this.#timer = this.#clock.setTimeout(() => this.#open(), ms);
   }
 
@@ -184,6 +194,7 @@ export function galaxyGate(client: Pick<GalaxyClient, 'currentUser' | 'version'>
     refused: (reason, fix) => emit({ type: 'galaxy.key_refused', reason, fix }),
     restored: () => emit({ type: 'galaxy.key_ok' }),
     reloaded: (source) => emit({ type: 'galaxy.key_reloaded', source }),
+    failing: (run, pauseMs) => emit({ type: 'galaxy.jobs_failing', jobs: run.jobs, job_id: run.jobId, reason: run.reason, pause_ms: pauseMs }),
     unusable: (request, reason) => void release().then((v) => emit({ type: 'galaxy.unusable', request, reason, galaxy_version: v })),
   }, probeMs, clock, key);
 }

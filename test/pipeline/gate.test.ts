@@ -15,6 +15,7 @@ function gate(probeMs = 60_000): { gate: Gate; said: string[] } {
     restored: () => said.push('restored'),
     unusable: (request) => said.push(`unusable ${request}`),
     reloaded: () => said.push('reloaded'),
+    failing: (run) => said.push(`failing ${run.jobs}`),
   }, probeMs);
   return { gate: g, said };
 }
@@ -85,6 +86,7 @@ describe('the gate while the key is refused (fake timers)', () => {
       restored: () => said.push('restored'),
       unusable: () => undefined,
       reloaded: () => said.push('reloaded'),
+      failing: () => undefined,
     }, 60_000);
     g.block('401 Provided API key is not valid.');
     let through = false;
@@ -119,6 +121,7 @@ describe('the gate and a rotated key (fake timers)', () => {
       restored: () => said.push('restored'),
       unusable: () => undefined,
       reloaded: (source) => said.push(`reloaded from ${source}`),
+      failing: () => undefined,
     }, 60_000, undefined, key);
     return { g, said, asked, write: (k: string) => (file = k) };
   }

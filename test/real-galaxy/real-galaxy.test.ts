@@ -3,6 +3,8 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFi
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { readGalaxyPath } from '../../src/config/galaxy-config.js';
 import { bedLines, runCli, seedSession, spawnCli, waitFor } from '../helpers.js';
 import {
   assertEachOnceOk, datasetDetails, datasets, events, fastq, fileSize, get, gx, galaxyServer, librariesNamed, NO_GALAXY, scenario,
@@ -552,6 +554,34 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.equal(after.code, 0, after.stdout);
     assert.match(after.stdout, /^access: the 4 datasets galaxy-importd imported that Galaxy still holds have the access their folders say$/m);
     for (const key of [firstKey, secondKey]) assert.equal(`${run.stdout()}${run.stderr()}${check.stdout}`.includes(key), false, 'no key in the output');
+  });
+
+  it('n. Galaxy\'s file_path full (a 3 MB tmpfs): what failed jobs left is deleted, uploads pause; with space again, every file once, whole, and nothing else in the folder', { ...EXTRA, skip: EXTRA.skip || (process.getuid?.() === 0 ? false : 'mounts a tmpfs over Galaxy\'s file_path: needs root (CI runs as root)') }, async (t) => {
+    const s = scenario(t, 'full');
+    s.writeConfig({ upload: { backoff_max_seconds: 5 } });
+    const filePath = readGalaxyPath(path.join(s.g.dir, 'galaxy.yml'), 'file_path');
+    assert.ok(filePath, 'scripts/real-galaxy.sh sets file_path');
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', filePath], { encoding: 'utf8' });
+    if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr.trim()}`);
+    t.after(() => void spawnSync('umount', ['-l', filePath]));
+    const names = Array.from({ length: 10 }, (_, i) => `full/f${i}.txt`);
+    const sizes = new Map(names.map((n) => [n, fileSize(s.put(n, `${randomBytes(525_000).toString('base64')}\n`))]));
+
+    const first = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const resized = spawnSync('mount', ['-o', 'remount,size=256m', filePath], { encoding: 'utf8' });
+    assert.equal(resized.status, 0, resized.stderr);
+    const retried = await runCli(['--config', s.configFile, 'retry', '--all-failed'], { env: s.env });
+    const second = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+
+    assert.equal(first.code, 1, first.stderr);
+    const left = events(first.stdout).filter((e) => e.event === 'upload.leftover_deleted');
+    assert.ok(left.length > 0, `the failed jobs' datasets were deleted: ${first.stdout.split('\n').filter((l) => l.includes('leftover') || l.includes('split') || l.includes('failing')).slice(0, 5).join('\n')}`);
+    assert.ok(events(first.stdout).some((e) => e.event === 'galaxy.jobs_failing') || events(first.stdout).filter((e) => e.event === 'upload.failed').length < names.length, 'the run of failed jobs paused uploads');
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.equal(second.code, 0, `${second.stderr}\n${second.stdout.slice(-2000)}`);
+    const live = await datasets(s.library);
+    assertEachOnceOk(live, names.map((n) => `/${n}`), s.library);
+    for (const d of live) assert.equal(d.size, sizes.get(d.path.slice(1)), `${d.path}: the whole file`);
   });
 
   fidelity();
