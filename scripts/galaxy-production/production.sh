@@ -127,7 +127,11 @@ prod_write_config() {
   name=galaxy_$("$python" -c 'import secrets; print(secrets.token_hex(6))')
   prod_make_database "$dir" "$name"
   prod_make_vhost "$dir" "$name"
-  local db amqp
+  local db amqp style=""
+  if gravity_needs_shim; then
+    touch "$dir/gravity-shim"
+    style="  service_command_style: direct"
+  fi
   db=$(cat "$dir/database")
   amqp="pyamqp://guest:guest@$amqp_host:$amqp_port/$name"
   # The single shape's galaxy.yml, with the production settings in place of its own.
@@ -153,6 +157,7 @@ prod_write_config() {
 
 gravity:
   process_manager: supervisor
+$style
   galaxy_root: "$dir"
   virtualenv: "$venv"
   log_dir: "$dir/logs"
@@ -280,7 +285,18 @@ prod_nginx_stop() {
   rm -f "$dir/nginx.pid"
 }
 
+# Whether this Gravity refuses supervisord as root with no way around it: Gravity 1.0.x
+# (Galaxy 24.2 pins 1.0.6) checks os.geteuid() alone; GRAVITY_SKIP_SYSTEMD came later (1.2.x).
+gravity_needs_shim() {
+  [ "$(id -u)" = 0 ] || return 1
+  ! grep -q GRAVITY_SKIP_SYSTEMD "$("$venv/bin/python" -c 'import gravity.util as u; print(u.__file__)')"
+}
+
 # galaxyctl with the venv first on PATH (jobs run the venv's python) and this Galaxy's config.
+# With a Gravity that has no GRAVITY_SKIP_SYSTEMD, galaxyctl runs with os.geteuid() answering
+# non-root (what that variable does in later releases), and the services are written with
+# service_command_style: direct (their commands as such, not `galaxyctl exec`, which would
+# refuse again under supervisord).
 galaxyctl_() {
   local dir=$1
   shift
@@ -288,6 +304,10 @@ galaxyctl_() {
     export VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" GALAXY_CONFIG_FILE="$dir/galaxy.yml" GRAVITY_SKIP_SYSTEMD=1
     unset PYTHONPATH PYTHONHOME SUPERVISORD_SOCKET GRAVITY_STATE_DIR
     cd "$dir"
+    if [ -f "$dir/gravity-shim" ]; then
+      exec "$venv/bin/python" -c 'import os, sys; os.geteuid = lambda: 65534; sys.argv[0] = "galaxyctl"; from gravity.cli import galaxyctl; sys.exit(galaxyctl())' \
+        --config-file "$dir/galaxy.yml" "$@"
+    fi
     exec "$venv/bin/galaxyctl" --config-file "$dir/galaxy.yml" "$@"
   )
 }
