@@ -28,8 +28,9 @@
 # worker (galaxy.tools.execute: setup_fetch_data | fetch_data | set_job_metadata | finish_job),
 # never in a job handler; the legacy library uploads (upload1) run in a job handler.
 
+# The machine's servers (REAL_GALAXY_PG_PORT: another port, e.g. one where nothing answers, to try the fallback).
 pg_host=127.0.0.1
-pg_port=5432
+pg_port=${REAL_GALAXY_PG_PORT:-5432}
 amqp_host=127.0.0.1
 amqp_port=5672
 
@@ -379,7 +380,7 @@ prod_halt() {
   fi
   # Anything left of this Galaxy (a process started from DIR) is ended.
   local left
-  left=$(grep -lz -- "GALAXY_CONFIG_FILE=$dir/galaxy.yml" /proc/[0-9]*/environ 2>/dev/null | sed 's|/proc/\([0-9]*\)/environ|\1|' || true)
+  left=$(grep -lzxF -- "GALAXY_CONFIG_FILE=$dir/galaxy.yml" /proc/[0-9]*/environ 2>/dev/null | sed 's|/proc/\([0-9]*\)/environ|\1|' || true)
   for p in $left; do
     [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] || kill -KILL "$p" 2>/dev/null || true
   done
