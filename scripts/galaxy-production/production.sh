@@ -133,6 +133,16 @@ prod_write_config() {
     touch "$dir/gravity-shim"
     style="  service_command_style: direct"
   fi
+  # Gravity 1.0.x writes job handlers as `python ./lib/galaxy/main.py` in galaxy_root (a source
+  # tree); later releases run the installed `galaxy-main`. For those, DIR/lib/galaxy/main.py
+  # execs galaxy-main with the same arguments (the real galaxy package, a regular one, still
+  # comes first on the path: this directory only extends it).
+  if grep -q '\./lib/galaxy/main\.py' "$("$venv/bin/python" -c 'import gravity.state as s; print(s.__file__)')" &&
+    ! grep -q 'galaxy-main' "$("$venv/bin/python" -c 'import gravity.state as s; print(s.__file__)')"; then
+    mkdir -p "$dir/lib/galaxy"
+    printf '%s\n' '# Written by scripts/real-galaxy.sh: Gravity 1.0.x starts handlers as ./lib/galaxy/main.py; this Galaxy is installed.' \
+      'import os, sys' "os.execv('$venv/bin/galaxy-main', ['galaxy-main'] + sys.argv[1:])" >"$dir/lib/galaxy/main.py"
+  fi
   db=$(cat "$dir/database")
   amqp="pyamqp://guest:guest@$amqp_host:$amqp_port/$name"
   # The single shape's galaxy.yml, with the production settings in place of its own.
