@@ -16,13 +16,33 @@
 #   scripts/real-galaxy.sh serve DIR          start the Galaxy of DIR again (the same release) and wait for it
 #   scripts/real-galaxy.sh install            only install (or check) the venv
 #
+#   scripts/real-galaxy.sh start DIR [PORT] --production   a production-shaped Galaxy instead:
+#       PostgreSQL, Celery (RabbitMQ), job handlers of their own, all started by Gravity, behind
+#       nginx under /galaxy (scripts/galaxy-production/production.sh says how);
+#       GALAXY_IMPORTD_TEST_GALAXY_URL is then http://127.0.0.1:PORT/galaxy. halt stops Galaxy and
+#       leaves nginx answering (its own 502 page); stop also ends nginx and drops the database.
+#       Every start prints GALAXY_IMPORTD_TEST_GALAXY_SHAPE=single or production; DIR/shape
+#       keeps it for halt, serve and stop.
+#
 # GALAXY_VERSION picks the release (default 26.1.2). The venv is cached in
 # ${GALAXY_IMPORTD_CACHE:-~/.cache/galaxy-importd}/galaxy-VERSION and reused when a finished
 # install of that version is there; without the cache it is installed afresh (about 2 minutes
 # here). Progress goes to stderr, the variables to stdout. Python and Galaxy are test tools:
 # galaxy-importd never needs them at run time.
 set -euo pipefail
-cmd=${1:?usage: real-galaxy.sh start|stop|halt|serve DIR [PORT] | install}
+# --production may stand anywhere among the arguments of start.
+shape=single
+args=()
+for a in "$@"; do
+  if [ "$a" = --production ]; then shape=production; else args+=("$a"); fi
+done
+set -- "${args[@]}"
+cmd=${1:?usage: real-galaxy.sh start|stop|halt|serve DIR [PORT] [--production] | install}
+# serve, halt and stop use the shape the directory was started with.
+if [ "$cmd" != start ] && [ -n "${2:-}" ] && [ -f "$2/shape" ]; then
+  shape=$(cat "$2/shape")
+fi
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # serve, halt and stop use the release the directory was started with.
 if [ -z "${GALAXY_VERSION:-}" ] && [ -n "${2:-}" ] && [ -f "$2/version" ] && [ "$cmd" != start ]; then
   GALAXY_VERSION=$(cat "$2/version")
@@ -32,6 +52,8 @@ cache=${GALAXY_IMPORTD_CACHE:-${HOME:-/root}/.cache/galaxy-importd}
 venv="$cache/galaxy-$version"
 python=${PYTHON:-python3}
 say() { echo "real-galaxy.sh: $*" >&2; }
+# shellcheck source=galaxy-production/production.sh
+. "$here/galaxy-production/production.sh"
 
 # pip, quiet, with the machine's "location ignored" warnings filtered out.
 pip_q() {
@@ -253,13 +275,22 @@ start)
     port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   fi
   command -v curl >/dev/null || { say "needs curl (apt-get install curl)"; exit 1; }
+  if [ "$shape" = production ]; then prod_check_tools; fi
   install
+  if [ "$shape" = production ]; then prod_install_extras; fi
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd -P)
   write_config "$dir" "$port"
   echo "$version" >"$dir/version"
-  serve "$dir"
-  url="http://127.0.0.1:$port"
+  echo "$shape" >"$dir/shape"
+  if [ "$shape" = production ]; then
+    prod_write_config "$dir" "$port"
+    prod_serve "$dir"
+    url="http://127.0.0.1:$port/galaxy"
+  else
+    serve "$dir"
+    url="http://127.0.0.1:$port"
+  fi
   bootstrap=$(cat "$dir/bootstrap_key")
   admin_key=$(make_user admin@example.org admin)
   user_key=$(make_user user@example.org user)
@@ -269,21 +300,23 @@ start)
   echo "GALAXY_IMPORTD_TEST_GALAXY_IMPORT_DIR=$dir/import"
   echo "GALAXY_IMPORTD_TEST_GALAXY_DIR=$dir"
   echo "GALAXY_IMPORTD_TEST_GALAXY_VERSION=$version"
+  echo "GALAXY_IMPORTD_TEST_GALAXY_SHAPE=$shape"
   ;;
 serve)
   dir=${2:?usage: real-galaxy.sh serve DIR}
-  serve "$dir"
+  if [ "$shape" = production ]; then prod_serve "$dir"; else serve "$dir"; fi
   ;;
 halt)
-  halt "${2:?usage: real-galaxy.sh halt DIR}"
+  dir=${2:?usage: real-galaxy.sh halt DIR}
+  if [ "$shape" = production ]; then prod_halt "$dir"; else halt "$dir"; fi
   ;;
 stop)
   dir=${2:?usage: real-galaxy.sh stop DIR}
-  halt "$dir"
+  if [ "$shape" = production ]; then prod_stop "$dir"; else halt "$dir"; fi
   rm -rf "$dir"
   ;;
 *)
-  echo "usage: real-galaxy.sh start|stop|halt|serve DIR [PORT] | install" >&2
+  echo "usage: real-galaxy.sh start|stop|halt|serve DIR [PORT] [--production] | install" >&2
   exit 2
   ;;
 esac
