@@ -123,9 +123,11 @@ function compare(real: Map<string, Shape>, emu: Map<string, Shape>): string[] {
   return diffs.sort();
 }
 
-export function fidelity(): void {
-  const skip = process.env.GALAXY_IMPORTD_TEST_GALAXY_CORE === '1' ? 'the emulator follows the newest tested release; its shapes are compared with that one only' : false;
-  it('6. fidelity: the same calls to the emulator and to the real Galaxy answer in the same shapes', { timeout: 15 * 60_000, skip }, async (t) => {
+export function fidelity(o: { timeout: number; skip: string | false }): void {
+  // The emulator follows the newest tested release as scripts/real-galaxy.sh starts it by default
+  // (one process): with Celery a fetch job's exit_code is null, not 0 (docs/galaxy-notes.md).
+  const skip = o.skip || (process.env.GALAXY_IMPORTD_TEST_GALAXY_SHAPE === 'production' ? 'the emulator follows the single-process Galaxy; with Celery a fetch job answers exit_code null (docs/galaxy-notes.md)' : false);
+  it('6. fidelity: the same calls to the emulator and to the real Galaxy answer in the same shapes', { timeout: o.timeout, skip }, async (t) => {
     const g: Galaxy = galaxy();
     emptyImportDir();
     t.after(emptyImportDir);
