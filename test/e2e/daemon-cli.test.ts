@@ -56,6 +56,21 @@ function everyFileOnce(emu: Emulator, expected: string[]): void {
   assert.deepEqual([...new Set(names)].sort(), [...expected].sort(), 'every file present');
 }
 
+/** `run` as a process, stopped with SIGTERM when the test ends. */
+function running(t: TestContext, s: Setup, env: Record<string, string>): ReturnType<typeof spawnCli> {
+  const run = spawnCli(['--config', s.configFile, 'run'], env);
+  t.after(async () => {
+    run.child.kill('SIGTERM');
+    await run.exited;
+  });
+  return run;
+}
+
+/** Wait until the run's log says `file` is ok. */
+async function okIn(run: ReturnType<typeof spawnCli>, file: string): Promise<void> {
+  await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === file) ? true : undefined), 15_000, `${file} ok`);
+}
+
 describe('galaxy-importd run and scan, as processes', () => {
   it('scan imports what is there, exits 0, and a second scan uploads nothing', async (t) => {
     const s = await setup(t);
@@ -536,12 +551,8 @@ describe('health and metrics over HTTP', () => {
     const s = await setup(t, { galaxy: { api_key_file: keyFile } });
     writeFileSync(keyFile, `${s.emu.adminKey}\n`);
     put(s.importDir, 'm/a.txt');
-    const run = spawnCli(['--config', s.configFile, 'run'], {});
-    t.after(async () => {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    });
-    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === 'm/a.txt') ? true : undefined), 15_000, 'the first file');
+    const run = running(t, s, {});
+    await okIn(run, 'm/a.txt');
     // The admin's key replaced in Galaxy (User → Preferences → Manage API Key): the old one is refused.
     const admin = [...s.emu.model.users.values()].find((u) => u.admin);
     assert.ok(admin);
@@ -554,7 +565,7 @@ describe('health and metrics over HTTP', () => {
 
     writeFileSync(keyFile, `${newKey}\n`);
     run.child.kill('SIGHUP');
-    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === 'm/b.txt') ? true : undefined), 15_000, 'the second file, after SIGHUP');
+    await okIn(run, 'm/b.txt');
 
     const seen = events(run.stdout()).map((e) => e.event);
     assert.ok(seen.indexOf('galaxy.key_reloaded') > seen.indexOf('galaxy.key_refused'));
@@ -566,11 +577,7 @@ describe('health and metrics over HTTP', () => {
   it('a key from $GALAXY_API_KEY that Galaxy refuses: the log says to restart with the new key, not to reload', async (t) => {
     const s = await setup(t);
     put(s.importDir, 'm/a.txt');
-    const run = spawnCli(['--config', s.configFile, 'run'], { GALAXY_API_KEY: s.emu.userKey });
-    t.after(async () => {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    });
+    const run = running(t, s, { GALAXY_API_KEY: s.emu.userKey });
     const refused = await waitFor(() => events(run.stdout()).find((e) => e.event === 'galaxy.key_refused') as { fix?: string } | undefined, 15_000, 'the refusal');
     assert.match(refused.fix ?? '', /the key comes from \$GALAXY_API_KEY, which a running process cannot read again: set the admin user's current key there and restart galaxy-importd \(systemctl restart galaxy-importd/);
   });
@@ -578,12 +585,8 @@ describe('health and metrics over HTTP', () => {
   it('the key\'s user demoted from admin while run runs: uploads pause, saying so; made admin again, SIGHUP resumes them at once, nothing lost or doubled', async (t) => {
     const s = await setup(t);
     put(s.importDir, 'm/a.txt');
-    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
-    t.after(async () => {
-      run.child.kill('SIGTERM');
-      await run.exited;
-    });
-    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === 'm/a.txt') ? true : undefined), 15_000, 'the first file');
+    const run = running(t, s, s.env);
+    await okIn(run, 'm/a.txt');
     const admin = [...s.emu.model.users.values()].find((u) => u.admin);
     assert.ok(admin);
     admin.admin = false;
@@ -591,7 +594,7 @@ describe('health and metrics over HTTP', () => {
     const refused = await waitFor(() => events(run.stdout()).find((e) => e.event === 'galaxy.key_refused') as { reason?: string } | undefined, 15_000, 'the refusal');
     admin.admin = true;
     run.child.kill('SIGHUP');
-    await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.ok' && e.file === 'm/b.txt') ? true : undefined), 15_000, 'the second file, after SIGHUP');
+    await okIn(run, 'm/b.txt');
 
     assert.match(refused.reason ?? '', /^403 /);
     assert.equal(events(run.stdout()).filter((e) => e.event === 'galaxy.key_ok').length, 1);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { accessCommand } from '../../src/cli/access.js';
 import { checkCommand } from '../../src/cli/check.js';
 import { retryCommand } from '../../src/cli/status.js';
-import type { GalaxyModel, User } from '../emulator/model.js';
+import type { GalaxyModel, RoleRec, User } from '../emulator/model.js';
 import { put, waitFor } from '../helpers.js';
 import { harness } from './harness.js';
 
@@ -16,6 +16,11 @@ const admin = (m: GalaxyModel): User => [...m.users.values()].find((u) => u.admi
 const roleName = (m: GalaxyModel, id: number | undefined): string | undefined => (id === undefined ? undefined : m.roles.get(id)?.name);
 const libraryNamed = (m: GalaxyModel, name: string) => [...m.libraries.values()].find((l) => l.name === name);
 const datasetNamed = (m: GalaxyModel, name: string) => [...m.datasets.values()].find((d) => d.name === name);
+function privateRole(m: GalaxyModel, user: User): RoleRec {
+  const own = [...m.roles.values()].find((r) => r.type === 'private' && r.name === user.email);
+  assert.ok(own, `${user.email} has a private role`);
+  return own;
+}
 
 describe('daemon: access', () => {
   it('restricts the library and each new dataset to its role (an email means that user\'s private role) before recording the file ok', async (t) => {
@@ -153,8 +158,7 @@ describe('daemon: access', () => {
     const m = h.emu.model;
     const me = admin(m);
     m.createRole(me, { name: 'lab-a', user_ids: [] });
-    const own = [...m.roles.values()].find((r) => r.type === 'private' && r.name === me.email);
-    assert.ok(own);
+    const own = privateRole(m, me);
     me.defaultAccess = [own.id];
     put(h.importDir, 'run1/a.txt');
     put(h.importDir, 'run1/b.txt');
@@ -178,8 +182,7 @@ describe('daemon: access', () => {
     const m = h.emu.model;
     const me = admin(m);
     m.createRole(me, { name: 'lab-a', user_ids: [] });
-    const own = [...m.roles.values()].find((r) => r.type === 'private' && r.name === me.email);
-    assert.ok(own);
+    const own = privateRole(m, me);
     put(h.importDir, 'run1/a.txt');
     put(h.importDir, 'run1/b.txt');
     put(h.importDir, 'labA/c.txt');

@@ -314,7 +314,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     const status = await runCli(['--config', s.configFile, 'status', '--json'], { env: s.env });
 
     // Without a proxy nothing answers; behind one (the production shape), the proxy's own page.
-    assert.match(down, /Galaxy is not reachable: (No answer from Galaxy to GET \/api\/version: ECONNREFUSED|Galaxy answered 502 to GET \/galaxy\/api\/version: "Galaxy is down" \(text\/html\))/);
+    assert.match(down, /Galaxy is not reachable: (No answer from Galaxy to GET \/api\/version: ECONNREFUSED|Galaxy answered 502 to GET \/galaxy\/api\/version: \\"Galaxy is down\\" \(text\/html\))/);
     assert.equal(ready.status, 200);
     assertEachOnceOk((await datasets(s.library)).filter((d) => d.name !== 'Unnamed dataset'), expected);
     assert.equal((JSON.parse(status.stdout) as { states: Record<string, number> }).states.ok, expected.length, status.stdout);
