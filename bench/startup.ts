@@ -109,7 +109,10 @@ try {
     const rssIdle = procStatus(pid, 'VmRSS');
     const peak = procStatus(pid, 'VmHWM');
     await daemon.stop();
-    return { readyS: readyMs / 1000, uploadedS: uploadedMs === null ? null : uploadedMs / 1000, cpuReadyS: cpuReady / 1000, rssReadyMb: rssReady, rssIdleMb: rssIdle, peakMb: peak, watches, idleCpuPct };
+    return {
+      readyS: readyMs / 1000, uploadedS: uploadedMs === null ? null : uploadedMs / 1000, cpuReadyS: cpuReady / 1000,
+      rssReadyMb: rssReady, rssIdleMb: rssIdle, peakMb: peak, watches, idleCpuPct,
+    };
   };
   const now = await measure();
   const before = values.before ? await measure(path.resolve(values.before)) : null;

@@ -120,7 +120,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     config, client, ledger, gate, clock, emit, signal: stopping.signal, rebuild,
     ...(deps.random ? { random: deps.random } : {}),
     shrank,
-    afterOk: afterUpload({ importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit, unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false) }),
+    afterOk: afterUpload({
+      importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit,
+      unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false),
+    }),
   });
   if (config.library.notify?.length || [...config.folders.values()].some((f) => f.notify?.length)) {
     notifier = new Notifier({ client, roles: access, config, clock, emit: said, everyMs: config.library.notify_minutes * 60_000 });
@@ -129,7 +132,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const admission = new Admission({
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
-    claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), prepare: (p) => uploads.prepare(route(p)), stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
+    claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), prepare: (p) => uploads.prepare(route(p)),
+    stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
     slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
   });
   const discovery = new Discovery({

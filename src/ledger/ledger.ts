@@ -1,4 +1,5 @@
 import { ImportdError } from '../errors.js';
+import type { FileState } from '../states.js';
 
 /**
  * The ledger: the daemon's memory of every file across restarts. The pipeline
@@ -6,17 +7,9 @@ import { ImportdError } from '../errors.js';
  * PostgreSQL store can stand behind it alike.
  */
 
-export type FileState = 'seen' | 'settling' | 'ready' | 'queued' | 'submitted' | 'retrying' | 'ok' | 'failed' | 'skipped';
-
-export const FILE_STATES: readonly FileState[] = ['seen', 'settling', 'ready', 'queued', 'submitted', 'retrying', 'ok', 'failed', 'skipped'];
-
-/** States a file's journey ends in: only a change of the file (or `retry`) starts it again. */
-export const DONE_STATES: ReadonlySet<FileState> = new Set(['ok', 'failed', 'skipped']);
-
-/** Every state at zero, to count into. */
-export function zeroCounts(): Record<FileState, number> {
-  return Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
-}
+// The states live on the ground floor (states.ts): the ledger stores them, observe/ counts them.
+export type { FileState } from '../states.js';
+export { DONE_STATES, FILE_STATES, zeroCounts } from '../states.js';
 
 /**
  * A request that may have reached Galaxy: sent, or retrying after a lost answer whose job was

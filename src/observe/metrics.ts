@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { FileState } from '../ledger/ledger.js';
-import { FILE_STATES } from '../ledger/ledger.js';
+import type { FileState } from '../states.js';
+import { FILE_STATES } from '../states.js';
 import type { DaemonEvent } from './events.js';
 
 /**

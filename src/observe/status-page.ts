@@ -1,5 +1,5 @@
-import type { FileState } from '../ledger/ledger.js';
-import { FILE_STATES } from '../ledger/ledger.js';
+import type { FileState } from '../states.js';
+import { FILE_STATES } from '../states.js';
 
 /**
  * The status page at `/` on [http] listen: plain server-rendered HTML that reloads itself,

@@ -1,7 +1,7 @@
 import type { Emit } from '../observe/events.js';
 import type { ReadyFile } from './files.js';
 import type { Gate } from './gate.js';
-import { backoffMs } from './retry.js';
+import { backoffMs } from '../retry.js';
 import type { Route } from './route.js';
 import { routeKey } from './route.js';
 

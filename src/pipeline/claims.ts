@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../clock.js';
 import type { Coordinator } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
-import { backoffMs, retry } from './retry.js';
+import { backoffMs, retry } from '../retry.js';
 
 interface Pending {
   file: { path: string; size: number; mtimeMs: number };

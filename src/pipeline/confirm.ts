@@ -9,8 +9,9 @@ import type { JobLooks } from './job-looks.js';
 import type { Leftovers } from './leftovers.js';
 import type { JobBreaker } from './breaker.js';
 import { alignedDelay } from './grid.js';
-import type { Backoff } from './retry.js';
-import { StoppedError, backoffMs, classify, retry } from './retry.js';
+import type { Backoff } from '../retry.js';
+import { classify } from './retry.js';
+import { StoppedError, backoffMs, retry } from '../retry.js';
 import type { Route } from './route.js';
 import type { Target } from './targets.js';
 
@@ -66,7 +67,10 @@ export class Confirmer {
    * `o.shared`: the job holds other folders' files too, so a job that failed as a whole is handed
    * back to be split even for one file here (the bad file may be another folder's).
    */
-  async confirm(jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number, o: { known?: ReadonlyMap<string, string>; justSent?: boolean; historyId?: string | null; shared?: boolean } = {}): Promise<Confirmed> {
+  async confirm(
+    jobId: string | null, files: ReadyFile[], route: Route, target: Target, attempt: number,
+    o: { known?: ReadonlyMap<string, string>; justSent?: boolean; historyId?: string | null; shared?: boolean } = {},
+  ): Promise<Confirmed> {
     const { clock } = this.#d;
     const known = o.known;
     const started = clock.now();
@@ -178,7 +182,10 @@ export class Confirmer {
   }
 
   /** Each file whose dataset did not end ok, failed with what Galaxy says of it. */
-  async #notOk(files: readonly ReadyFile[], route: Route, target: Target, jobId: string | null, attempt: number, items: readonly FolderItem[], matched: ReadonlyMap<string, FolderItem>): Promise<void> {
+  async #notOk(
+    files: readonly ReadyFile[], route: Route, target: Target, jobId: string | null, attempt: number,
+    items: readonly FolderItem[], matched: ReadonlyMap<string, FolderItem>,
+  ): Promise<void> {
     const taken = new Set([...matched.values()].map((i) => i.id));
     const unnamed = items.filter((i) => i.type === 'file' && i.state === 'error' && !this.#d.isClaimed(i.id) && !taken.has(i.id));
     for (const f of files) {

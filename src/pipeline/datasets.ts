@@ -3,7 +3,8 @@ import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import type { Emit } from '../observe/events.js';
 import type { Access } from './access.js';
 import type { ReadyFile } from './files.js';
-import { StoppedError, backoffMs, classify, retry } from './retry.js';
+import { classify } from './retry.js';
+import { StoppedError, backoffMs, retry } from '../retry.js';
 import type { Route } from './route.js';
 import type { Target } from './targets.js';
 
@@ -19,7 +20,10 @@ export function claimSet(isClaimed: (id: string) => boolean): { has(id: string):
 }
 
 /** Pair each file with its dataset: same name, not claimed by another file; the same size first. */
-export function matchDatasets(files: readonly ReadyFile[], items: readonly FolderItem[], matched: Map<string, FolderItem>, isClaimed: (id: string) => boolean, nameOf: (file: ReadyFile) => string): void {
+export function matchDatasets(
+  files: readonly ReadyFile[], items: readonly FolderItem[], matched: Map<string, FolderItem>,
+  isClaimed: (id: string) => boolean, nameOf: (file: ReadyFile) => string,
+): void {
   const claimed = claimSet(isClaimed);
   for (const m of matched.values()) claimed.add(m.id);
   for (const f of files) {
@@ -44,7 +48,10 @@ export function matchDatasets(files: readonly ReadyFile[], items: readonly Folde
  * name and size) and, for the legacy paths upload, which creates its datasets before answering,
  * `running` ones (same name, not yet terminal): a lost answer's upload, still going.
  */
-export function existingDatasets(files: readonly ReadyFile[], items: readonly FolderItem[], nameOf: (f: ReadyFile) => string, o: { running: boolean; isClaimed: (id: string) => boolean }): { ok: Map<string, FolderItem>; running: Map<string, string> } {
+export function existingDatasets(
+  files: readonly ReadyFile[], items: readonly FolderItem[], nameOf: (f: ReadyFile) => string,
+  o: { running: boolean; isClaimed: (id: string) => boolean },
+): { ok: Map<string, FolderItem>; running: Map<string, string> } {
   const claimed = claimSet(o.isClaimed);
   const ok = new Map<string, FolderItem>();
   const running = new Map<string, string>();

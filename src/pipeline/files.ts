@@ -66,7 +66,10 @@ export class Files {
   rejected(relPath: string, fp: Fingerprint, state: 'skipped' | 'failed', reason: string): void {
     const prev = this.#ledger.get(relPath);
     if (prev?.state === state && prev.lastError === reason && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) return;
-    this.#ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state, attempts: prev?.attempts ?? 0, lastError: reason, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: this.#clock.now() });
+    this.#ledger.put({
+      path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state, attempts: prev?.attempts ?? 0, lastError: reason,
+      libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: this.#clock.now(),
+    });
     this.#emit(state === 'failed' ? { type: 'upload.failed', file: relPath, reason } : { type: 'file.skipped', file: relPath, reason });
   }
 

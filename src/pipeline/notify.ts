@@ -7,7 +7,8 @@ import { GalaxyApiError, isUnusable } from '../galaxy/errors.js';
 import { compareReleases } from '../galaxy/releases.js';
 import type { DaemonEvent, Emit } from '../observe/events.js';
 import type { Access } from './access.js';
-import { backoffMs, classify, retry } from './retry.js';
+import { classify } from './retry.js';
+import { backoffMs, retry } from '../retry.js';
 import { folderText, routeFile } from './route.js';
 
 /**

@@ -6,7 +6,7 @@ import type { Details } from './datasets.js';
 import { existingDatasets } from './datasets.js';
 import type { Files, ReadyFile } from './files.js';
 import type { HistoryPool } from './histories.js';
-import { retry, StoppedError } from './retry.js';
+import { retry, StoppedError } from '../retry.js';
 import type { Route } from './route.js';
 import type { Submitter } from './submit.js';
 import type { Target } from './targets.js';
@@ -93,7 +93,8 @@ export class Recovery {
    */
   async existing(files: readonly ReadyFile[], target: Target, route: Route, o: { shared?: boolean } = {}): Promise<{ adopted: Set<string>; running: Map<string, string> }> {
     const items = o.shared === true ? await this.#shared(target.folderId) : await this.#d.client.folderContents(target.folderId);
-    const { ok, running } = existingDatasets(files, items, (f) => this.#d.submitter.datasetName(f, route), { running: this.#d.submitter.createsFirst, isClaimed: (id) => this.#d.ledger.isClaimed(id) });
+    const nameOf = (f: ReadyFile): string => this.#d.submitter.datasetName(f, route);
+    const { ok, running } = existingDatasets(files, items, nameOf, { running: this.#d.submitter.createsFirst, isClaimed: (id) => this.#d.ledger.isClaimed(id) });
     const adopted = new Set<string>(running.keys());
     for (const f of files) {
       const match = ok.get(f.path);

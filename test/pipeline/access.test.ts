@@ -22,7 +22,10 @@ function galaxy(o: { roles?: RoleSummary[]; library?: LibraryPermissions; drops?
       setLibraryPermissions: (_id, ids) => {
         sets.push(ids);
         const named = (list: readonly string[]): [string, string][] => list.map((id) => [roles.find((r) => r.id === id)?.name ?? '', id]);
-        library = { access_library_role_list: o.drops ? [] : named(ids.access), add_library_item_role_list: named(ids.add), manage_library_role_list: named(ids.manage), modify_library_role_list: named(ids.modify) };
+        library = {
+          access_library_role_list: o.drops ? [] : named(ids.access), add_library_item_role_list: named(ids.add),
+          manage_library_role_list: named(ids.manage), modify_library_role_list: named(ids.modify),
+        };
         return Promise.resolve(library);
       },
       setDatasetPermissions: (id, ids) => (sets.push({ id, ...ids }), Promise.resolve({ access_dataset_roles: o.drops ? [] : ids.access.map((r) => ['lab-a', r] as [string, string]) })),

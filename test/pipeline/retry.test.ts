@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from '../../src/galaxy/errors.js';
 import { systemClock } from '../../src/clock.js';
-import { StoppedError, backoffMs, classify, galaxyBackoff, retry } from '../../src/pipeline/retry.js';
+import { classify, galaxyBackoff } from '../../src/pipeline/retry.js';
+import { StoppedError, backoffMs, retry } from '../../src/retry.js';
 
 const api = (status: number, errCode: number | null, fromGalaxy = true, retryAfterMs: number | null = null): GalaxyApiError =>
   new GalaxyApiError({ status, errCode, errMsg: 'm', retryAfterMs, fromGalaxy, method: 'POST', path: '/api/tools/fetch' });

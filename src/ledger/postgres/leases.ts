@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../observe/logger.js';
-import { StoppedError, backoffMs, retry } from '../../pipeline/retry.js';
+import { StoppedError, backoffMs, retry } from '../../retry.js';
 import { LedgerError } from '../sqlite.js';
 import { LOCK_NAME, TERMINAL_SQL } from './sql.js';
 

@@ -5,7 +5,7 @@ import type { Clock, Timer } from '../../clock.js';
 import { systemClock, unref, within } from '../../clock.js';
 import type { Emit } from '../../observe/events.js';
 import { writeEvent } from '../../observe/telemetry.js';
-import { StoppedError, backoffMs, retry } from '../../pipeline/retry.js';
+import { StoppedError, backoffMs, retry } from '../../retry.js';
 import type { Coordinator, FileRecord, Ledger, ReplicaInfo } from '../ledger.js';
 import { LedgerUnavailableError } from '../ledger.js';
 import type { Row } from '../rows.js';

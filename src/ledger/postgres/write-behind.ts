@@ -1,5 +1,5 @@
 import type { Clock, Timer } from '../../clock.js';
-import { StoppedError, backoffMs, retry } from '../../pipeline/retry.js';
+import { StoppedError, backoffMs, retry } from '../../retry.js';
 import { LedgerUnavailableError } from '../ledger.js';
 import type { MemoryRows, Unwritten } from './memory.js';
 
