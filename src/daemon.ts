@@ -30,8 +30,9 @@ import { Discovery } from './watch/discovery.js';
 import { createTreeWatcher } from './watch/watcher.js';
 
 /**
- * The composition root: builds discover → settle → admit → route → queue → submit → confirm →
- * record from their modules (docs/architecture.md) and orders start and stop.
+ * The composition root: builds discovery → admit → settle → admit (ready) → route → queue →
+ * target → submit → confirm → after-upload from their modules (docs/architecture.md, the
+ * diagram) and orders start and stop.
  */
 
 /** How long settling waits for the first walk at most (admit.ts, hold): a walk of 100,000 files takes 1–2 s. */

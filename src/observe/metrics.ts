@@ -39,6 +39,8 @@ export class Metrics {
     // at 100 ms; at 10 new files a second the 100 ms timer was a wakeup per file). A stall of the
     // loop still shows: the sample it delays records it.
     collectDefaultMetrics({ register: this.registry, prefix: 'galaxy_importd_', eventLoopMonitoringPrecision: 1000 });
+    // Every known result at 0 from the start: a dashboard's panel shows 0, not "No data", before the first upload ends.
+    for (const result of ['ok', 'failed']) this.#uploads.inc({ result }, 0);
     new Gauge({
       name: 'galaxy_importd_files',
       help: 'Files in the ledger, by state',

@@ -26,8 +26,8 @@ import { Uploads } from './uploads.js';
  * How often the pipeline looks again: how long a batch gathers while its folder has a send in
  * flight, and the job polls. A job of a few small files may be done in a fraction of a second
  * (and the emulator's in 50 ms), a real Galaxy's large ones take minutes: the first look comes
- * after 250 ms, each next one 1.5 times later, up to 10 s (each on the grid of job-looks.ts, so
- * that the jobs in flight share their looks).
+ * after 250 ms, each next one 1.5 times later, up to 10 s (each pause ending on the grid of grid.ts,
+ * so that the jobs in flight share their looks: job-looks.ts).
  */
 export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_000, factor: 1.5, jitter: false } } as const;
 

@@ -39,8 +39,8 @@ export function createTreeWatcher(root: string, opts: WatchOptions): TreeWatcher
   return opts.poll ? createPollingWatcher(root, opts) : createInotifyWatcher(root, opts);
 }
 
-/** File times and this clock may differ by this much (a network file system's server). */
-const CLOCK_SLACK_MS = 2000;
+/** File times and this host's clock may differ by this much (a network file system's server); Galaxy's clocks have their own slack (galaxy/folder-pages.ts). */
+const FILE_TIME_SLACK_MS = 2000;
 
 const relOf = (root: string, p: string): string => path.relative(root, p).split(path.sep).join('/');
 const within = (relDir: string, p: string): boolean => relDir === '' || p === relDir || p.startsWith(`${relDir}/`);
@@ -205,7 +205,7 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
       if (held.has(e.name)) continue;
       // Synchronous, as the walk's: a directory of done files costs a stat each, and no promise.
       const st = lstatSync(path.join(abs, e.name), { throwIfNoEntry: false });
-      if (!st || Math.max(st.ctimeMs, st.mtimeMs) < since - CLOCK_SLACK_MS || watchers.get(relDir) !== w) continue;
+      if (!st || Math.max(st.ctimeMs, st.mtimeMs) < since - FILE_TIME_SLACK_MS || watchers.get(relDir) !== w) continue;
       const entry = relDir === '' ? e.name : `${relDir}/${e.name}`;
       if (st.isDirectory()) opts.onDir(entry, 'addDir');
       else opts.onFile(entry, 'add');

@@ -17,6 +17,16 @@ const metricsOf = () => new Metrics({ files: zeroCounts, queueDepth: () => 0 });
 const value = async (m: Metrics, name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.registry.metrics())?.[1]);
 
 describe('counters count what their names say', () => {
+  it('galaxy_importd_uploads_total has each result at 0 before any upload ends, and counts them after', async () => {
+    const m = metricsOf();
+    const before = await m.registry.metrics();
+    m.observe({ type: 'upload.failed', file: 'a', library: 'L', folder: '/', attempt: 1, reason: 'x' });
+
+    assert.match(before, /^galaxy_importd_uploads_total\{result="ok"\} 0$/m);
+    assert.match(before, /^galaxy_importd_uploads_total\{result="failed"\} 0$/m);
+    assert.match(await m.registry.metrics(), /^galaxy_importd_uploads_total\{result="failed"\} 1$/m);
+  });
+
   it('galaxy_importd_rescans_total counts the timer\'s rescans, not the start-up walk', async (t) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'importd-rescan-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -20,7 +20,14 @@ describe('Quiet: idle as an event', () => {
     assert.equal(done, true);
   });
 
-  it('resolves at once when already quiet', async () => {
-    await new Quiet(() => true).wait();
+  it('resolves at once when already quiet, and waits when not', async () => {
+    let quietDone = false;
+    let busyDone = false;
+    void new Quiet(() => true).wait().then(() => (quietDone = true));
+    void new Quiet(() => false).wait().then(() => (busyDone = true));
+    await turns(1);
+
+    assert.equal(quietDone, true);
+    assert.equal(busyDone, false);
   });
 });
