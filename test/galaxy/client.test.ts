@@ -59,7 +59,7 @@ describe('GalaxyClient against the emulator', () => {
     const emu = await emulator(t);
     const c = client(t, emu);
 
-    await c.whoami();
+    await c.currentUser();
     await c.listLibraries();
     await c.configuration(['is_admin_user']);
 
@@ -79,7 +79,8 @@ describe('GalaxyClient against the emulator', () => {
       const c = client(t, emu);
       const lib = await c.createLibrary('L');
       for (let i = 0; i < 12; i++) await c.createFolder(lib.root_folder_id, `sub${i}`);
-      await c.uploadFromImportDir(lib.id, { folderId: lib.root_folder_id, serverDir: 'many', fileType: 'txt', dbkey: '?' });
+      // The legacy import of a library_import_dir subdirectory (the seed's upload-dir).
+      await c.post(`/api/libraries/${lib.id}/contents`, { folder_id: lib.root_folder_id, server_dir: 'many', file_type: 'txt', dbkey: '?', upload_option: 'upload_directory', create_type: 'file' });
       emu.resetStats();
 
       const items = await c.folderContents(lib.root_folder_id, { pageSize: 5 });
@@ -128,7 +129,7 @@ describe('GalaxyClient against the emulator', () => {
     );
     const c = client(t, emu, { maxBodyBytes: 100_000 });
 
-    const errors = [await rejection(c.version()), await rejection(c.listLibraries()), await rejection(c.listHistories()), await rejection(c.whoami())];
+    const errors = [await rejection(c.version()), await rejection(c.listLibraries()), await rejection(c.get('/api/histories')), await rejection(c.get('/api/whoami'))];
 
     for (const err of errors) assert.ok(err instanceof GalaxyResponseError, String(err));
     assert.match(String((errors[1] as Error).message), /expected a JSON array/);

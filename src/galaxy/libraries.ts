@@ -1,0 +1,67 @@
+import type { ContentsEntry, CreatedItem, Json, LibrarySummary } from './answers.js';
+import { expectArray, expectObject } from './answers.js';
+import type { Call } from './call.js';
+import { enc } from './call.js';
+
+/** Galaxy's libraries and their datasets: one typed call per endpoint (client.ts puts them together). */
+export function librariesApi(call: Call) {
+  return {
+    /** Live libraries only unless `deleted` is given: admins otherwise see deleted ones too. */
+    async listLibraries(deleted = false): Promise<LibrarySummary[]> {
+      const p = `/api/libraries?deleted=${deleted}`;
+      return await call('GET', p, undefined, (b) => expectArray(b, 'GET', '/api/libraries', ['id', 'name'])) as LibrarySummary[];
+    },
+
+    async createLibrary(name: string, description?: string, synopsis?: string): Promise<LibrarySummary> {
+      const p = '/api/libraries';
+      const body: Json = { name };
+      if (description) body.description = description;
+      if (synopsis) body.synopsis = synopsis;
+      // Early Galaxy answered with a one-element list (why example_watch_folder.py reads library[0]).
+      return await call('POST', p, body, (res) => expectObject(Array.isArray(res) && res.length === 1 ? res[0] : res, 'POST', p, ['id', 'name'])) as LibrarySummary;
+    },
+
+    /** The library's flat list: root '/' first, then every folder and dataset by full path. */
+    async libraryContents(libraryId: string): Promise<ContentsEntry[]> {
+      const p = `/api/libraries/${enc(libraryId)}/contents`;
+      return await call('GET', p, undefined, (b) => expectArray(b, 'GET', p, ['id', 'type', 'name'])) as unknown as ContentsEntry[];
+    },
+
+    async showLibraryContent(libraryId: string, contentId: string): Promise<Json> {
+      const p = `/api/libraries/${enc(libraryId)}/contents/${enc(contentId)}`;
+      return await call('GET', p, undefined, (b) => expectObject(b, 'GET', p, ['id']));
+    },
+
+    /** The legacy `upload_paths` import of absolute paths; Galaxy needs allow_path_paste. */
+    async uploadPaths(
+      libraryId: string,
+      opts: { folderId: string; paths: string[]; fileType: string; dbkey: string; linkDataOnly?: boolean; tags?: readonly string[] },
+    ): Promise<CreatedItem[]> {
+      const p = `/api/libraries/${enc(libraryId)}/contents`;
+      return await call('POST', p, {
+        folder_id: opts.folderId,
+        file_type: opts.fileType,
+        ...(opts.tags && opts.tags.length > 0 ? { tags: opts.tags } : {}),
+        filesystem_paths: opts.paths.join('\n'),
+        dbkey: opts.dbkey,
+        upload_option: 'upload_paths',
+        create_type: 'file',
+        link_data_only: opts.linkDataOnly ? 'link_to_files' : 'copy_files',
+      }, (b) => expectArray(b, 'POST', p, ['id', 'name'])) as CreatedItem[];
+    },
+
+    /** Change a library dataset (PATCH /api/libraries/datasets/{id}): its tags, name, genome_build, misc_info. */
+    async updateLibraryDataset(datasetId: string, fields: { tags?: readonly string[]; name?: string; genome_build?: string; misc_info?: string }): Promise<Json> {
+      const p = `/api/libraries/datasets/${enc(datasetId)}`;
+      return call('PATCH', p, fields, (b) => expectObject(b, 'PATCH', p, ['id']));
+    },
+
+    /** Mark a library dataset deleted (DELETE /api/libraries/datasets/{id}); Galaxy answers with the dataset, `deleted: true`. */
+    async deleteLibraryDataset(datasetId: string): Promise<Json> {
+      const p = `/api/libraries/datasets/${enc(datasetId)}`;
+      return call('DELETE', p, undefined, (b) => expectObject(b, 'DELETE', '/api/libraries/datasets/{id}', []));
+    },
+  };
+}
+
+export type LibrariesApi = ReturnType<typeof librariesApi>;
