@@ -13,7 +13,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startEmulator } from '../test/emulator/server.js';
+import { startEmulator } from '../emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
 import { atRate } from './pace.js';
 import { cpuMs } from './proc.js';

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startEmulator } from '../test/emulator/server.js';
+import { startEmulator } from '../emulator/server.js';
 import type { BenchDaemon } from './daemon.js';
 import { benchIni, startBenchDaemon, writeFiles } from './daemon.js';
 import { benchPostgres } from './postgres.js';

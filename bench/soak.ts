@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startEmulator } from '../test/emulator/server.js';
+import { startEmulator } from '../emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
 import { cpuMs, openFds, procStatus, slope } from './proc.js';
 import { recordFigures, writeSection } from './results.js';

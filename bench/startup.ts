@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteLedger } from '../src/ledger/sqlite.js';
-import { startEmulator } from '../test/emulator/server.js';
+import { startEmulator } from '../emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
 import { cpuMs, inotifyWatches, procStatus } from './proc.js';
 import { recordFigures, writeSection } from './results.js';

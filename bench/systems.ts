@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Emulator } from '../test/emulator/server.js';
+import type { Emulator } from '../emulator/server.js';
 import type { BenchLine } from './daemon.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
 

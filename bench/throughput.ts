@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startEmulator } from '../test/emulator/server.js';
+import { startEmulator } from '../emulator/server.js';
 import { writeFiles } from './daemon.js';
 import { cpuMs } from './proc.js';
 import { recordFigures, writeSection } from './results.js';

@@ -12,7 +12,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmulator } from '../test/emulator/server.js';
+import { startEmulator } from '../emulator/server.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const importDir = mkdtempSync(path.join(os.tmpdir(), 'galaxy-importd-demo-'));

@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
-import type { Emulator, EmulatorOptions } from './emulator/server.js';
-import { startEmulator } from './emulator/server.js';
+import type { Emulator, EmulatorOptions } from '../emulator/server.js';
+import { startEmulator } from '../emulator/server.js';
 
 /** The checkout's root (tests run from dist/test/). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

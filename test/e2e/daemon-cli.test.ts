@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileS
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import type { Emulator } from '../emulator/server.js';
+import type { Emulator } from '../../emulator/server.js';
 import { CLI, emulator, put, runCli, spawnCli, tempDir, waitFor, whyNobodyCannotRun } from '../helpers.js';
 import { ini } from '../integration/harness.js';
 import type { Sections } from '../integration/harness.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { call, emulator, tempDir, waitFor } from '../helpers.js';
-import type { Emulator } from './server.js';
+import type { Emulator } from '../../emulator/server.js';
 
 // One test per item of galaxy-api.md section 8, then the addenda of section 9
 // and the fault injection the daemon's tests rely on.

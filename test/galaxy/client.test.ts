@@ -9,7 +9,7 @@ import { GalaxyClient } from '../../src/galaxy/client.js';
 import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from '../../src/galaxy/errors.js';
 import { parseRetryAfter, summarise } from '../../src/galaxy/http.js';
 import { emulator, tempDir, waitFor } from '../helpers.js';
-import type { Emulator } from '../emulator/server.js';
+import type { Emulator } from '../../emulator/server.js';
 
 function client(t: TestContext, emu: Emulator, opts: { timeoutMs?: number; maxBodyBytes?: number; key?: string } = {}): GalaxyClient {
   const c = new GalaxyClient({ url: emu.url, apiKey: opts.key ?? emu.adminKey, timeoutMs: opts.timeoutMs ?? 5000, ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}) });

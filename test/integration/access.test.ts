@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { accessCommand } from '../../src/cli/access.js';
 import { checkCommand } from '../../src/cli/check.js';
 import { retryCommand } from '../../src/cli/status.js';
-import type { GalaxyModel, RoleRec, User } from '../emulator/model.js';
+import type { GalaxyModel, RoleRec, User } from '../../emulator/model.js';
 import { put, waitFor } from '../helpers.js';
 import { harness } from './harness.js';
 

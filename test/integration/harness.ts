@@ -9,8 +9,8 @@ import type { Daemon } from '../../src/daemon.js';
 import { createDaemon } from '../../src/daemon.js';
 import { SqliteLedger } from '../../src/ledger/sqlite.js';
 import { createLogger } from '../../src/observe/logger.js';
-import type { Emulator, EmulatorOptions } from '../emulator/server.js';
-import { startEmulator } from '../emulator/server.js';
+import type { Emulator, EmulatorOptions } from '../../emulator/server.js';
+import { startEmulator } from '../../emulator/server.js';
 import { waitFor } from '../helpers.js';
 
 export type Sections = Record<string, Record<string, string | number | boolean>>;

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Emulator } from '../emulator/server.js';
-import { startEmulator } from '../emulator/server.js';
+import type { Emulator } from '../../emulator/server.js';
+import { startEmulator } from '../../emulator/server.js';
 import { runCli, tempDir } from '../helpers.js';
 
 interface Paths {

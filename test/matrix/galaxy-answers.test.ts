@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import type { FaultRule } from '../emulator/faults.js';
+import type { FaultRule } from '../../emulator/faults.js';
 import { waitFor } from '../helpers.js';
 import { harness } from '../integration/harness.js';
 

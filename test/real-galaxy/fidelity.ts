@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { Emulator } from '../emulator/server.js';
-import { startEmulator } from '../emulator/server.js';
+import type { Emulator } from '../../emulator/server.js';
+import { startEmulator } from '../../emulator/server.js';
 import { request, waitFor } from '../helpers.js';
 import type { Galaxy } from './galaxy.js';
 import { emptyImportDir, galaxy } from './galaxy.js';

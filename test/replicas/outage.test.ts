@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { startEmulator } from '../emulator/server.js';
+import { startEmulator } from '../../emulator/server.js';
 import { runCli, spawnCli, tempDir, waitFor } from '../helpers.js';
 import { ini } from '../integration/harness.js';
 import { freshDatabase, NO_POSTGRES, PGPASSWORD, sql, startProxy } from '../postgres.js';

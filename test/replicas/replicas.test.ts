@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { startEmulator } from '../emulator/server.js';
+import { startEmulator } from '../../emulator/server.js';
 import type { RunningCli } from '../helpers.js';
 import { runCli, spawnCli, tempDir, waitFor } from '../helpers.js';
 import { ini } from '../integration/harness.js';

@@ -1,4 +1,4 @@
-import type { Emulator } from '../emulator/server.js';
+import type { Emulator } from '../../emulator/server.js';
 
 /** The stress suites' HTTP faults: 503 pages, accepted-then-502 and reset answers, resets, slow and failing reads. */
 export function addFaults(emu: Emulator): void {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { legacyDatasetName } from '../../src/galaxy/names.js';
+import { legacyDatasetName } from '../src/galaxy/names.js';
 import { dataTypeClass, isKnownExt, metadataFor, sniff } from './datatypes.js';
 import { adminRequired, GalaxyError, invalidParameter, missingParameter } from './errors.js';
 import { IdCodec } from './ids.js';
