@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { AfterUpload } from '../../src/config/load.js';
+import { afterUpload } from '../../src/pipeline/after-upload.js';
+import type { Fingerprint } from '../../src/pipeline/settle.js';
+import { events } from '../fakes.js';
+import { put, tempDir } from '../helpers.js';
+
+function setup(t: Parameters<typeof tempDir>[0], action: AfterUpload, stat: (p: string) => Fingerprint | null = () => ({ size: 2, mtimeMs: 1 } as Fingerprint)) {
+  const importDir = tempDir(t);
+  const emit = events();
+  const unwatched: string[] = [];
+  const reconsidered: string[] = [];
+  const after = afterUpload({ importDir, action, stat, unwatch: (p) => void unwatched.push(p), reconsider: (p) => void reconsidered.push(p), emit });
+  return { importDir, emit, unwatched, reconsidered, after };
+}
+const file = { path: 'run1/a.txt', size: 2, mtimeMs: 1, readyAt: 0 };
+
+describe('after_upload', () => {
+  it('keep: stops watching the file and leaves it', async (t) => {
+    const s = setup(t, { action: 'keep' });
+    put(s.importDir, 'run1/a.txt', 'a\n');
+    await s.after(file);
+    assert.deepEqual(s.unwatched, ['run1/a.txt']);
+    assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), true);
+    assert.equal(s.emit.seen.length, 0);
+  });
+
+  it('delete: removes it and says so', async (t) => {
+    const s = setup(t, { action: 'delete' });
+    put(s.importDir, 'run1/a.txt', 'a\n');
+    await s.after(file);
+    assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), false);
+    assert.deepEqual(s.emit.of('file.after_upload').map((e) => [e.file, e.action, e.err]), [['run1/a.txt', 'delete', undefined]]);
+  });
+
+  it('move:DIR: moves it to the same relative path below DIR', async (t) => {
+    const dest = tempDir(t);
+    const s = setup(t, { action: 'move', dir: dest });
+    put(s.importDir, 'run1/a.txt', 'a\n');
+    await s.after(file);
+    assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), false);
+    assert.equal(readFileSync(path.join(dest, 'run1/a.txt'), 'utf8'), 'a\n');
+  });
+
+  it('a file written again during its upload is left where it is and looked at again', async (t) => {
+    const s = setup(t, { action: 'delete' }, () => ({ size: 5, mtimeMs: 2 } as Fingerprint));
+    put(s.importDir, 'run1/a.txt', 'a bit more\n');
+    await s.after(file);
+    assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), true);
+    assert.deepEqual(s.reconsidered, ['run1/a.txt']);
+  });
+
+  it('a delete that fails is a warning with the reason; the file stays recorded ok (nothing thrown)', async (t) => {
+    const s = setup(t, { action: 'delete' });
+    await s.after(file);
+    assert.match(String(s.emit.of('file.after_upload')[0]?.err), /ENOENT/);
+  });
+});
