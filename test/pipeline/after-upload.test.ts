@@ -8,7 +8,7 @@ import type { Fingerprint } from '../../src/pipeline/settle.js';
 import { events } from '../fakes.js';
 import { put, tempDir } from '../helpers.js';
 
-function setup(t: Parameters<typeof tempDir>[0], action: AfterUpload, stat: (p: string) => Fingerprint | null = () => ({ size: 2, mtimeMs: 1 } as Fingerprint)) {
+function setup(t: Parameters<typeof tempDir>[0], action: AfterUpload, stat: (p: string) => Fingerprint | null = () => ({ size: 2, mtimeMs: 1 })) {
   const importDir = tempDir(t);
   const emit = events();
   const unwatched: string[] = [];
@@ -46,7 +46,7 @@ describe('after_upload', () => {
   });
 
   it('a file written again during its upload is left where it is and looked at again', async (t) => {
-    const s = setup(t, { action: 'delete' }, () => ({ size: 5, mtimeMs: 2 } as Fingerprint));
+    const s = setup(t, { action: 'delete' }, () => ({ size: 5, mtimeMs: 2 }));
     put(s.importDir, 'run1/a.txt', 'a bit more\n');
     await s.after(file);
     assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), true);
