@@ -50,7 +50,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   } catch (err) {
     // Stopped while waiting for the shared ledger's database: nothing was started.
     if (early.signal.aborted) {
-      log.info({ event: 'daemon.stopped' }, 'stopped before the ledger could be opened');
+      emit({ type: 'daemon.stopped' });
       log.flush();
       return 0;
     }
@@ -72,29 +72,29 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
       await ledger.close();
       throw new ConfigError([`[http] listen = ${config.http.listen.host}:${config.http.listen.port}: cannot listen there (${(err as NodeJS.ErrnoException).code ?? String(err)}); choose a free port, or leave it empty to turn the server off`], { cause: err });
     }
-    log.info({ event: 'http.listening', host: config.http.listen.host, port: server.port }, 'serving /healthz, /readyz and /metrics');
+    emit({ type: 'http.listening', host: config.http.listen.host, port: server.port });
   }
   io.onSignal('SIGHUP', () => {
-    log.info({ event: 'daemon.rescan', reason: 'SIGHUP' }, 'rescanning the import directory and reading the API key again');
+    emit({ type: 'daemon.rescan', reason: 'SIGHUP' });
     daemon.reloadKey();
     void daemon.rescan();
   });
-  log.info({
-    event: 'daemon.start', import_dir: config.import.dir, galaxy: config.galaxy.url, key_source: key.source, state_dir: config.state.dir,
+  emit({
+    type: 'daemon.start', import_dir: config.import.dir, galaxy: config.galaxy.url, key_source: key.source, state_dir: config.state.dir,
     ...(ledger.coordinator.replica !== null ? { ledger: ledgerWhere(config), replica: ledger.coordinator.replica } : {}),
-  }, 'starting');
+  });
   const started = daemon.start({ watch: true }).then(() => {
     const c = daemon.counts();
-    log.info({ event: 'daemon.ready', ...c.files, settling: c.settling, in_flight: c.inFlight }, 'ready: start-up walk done, watching for new files');
+    emit({ type: 'daemon.ready', ...c.files, settling: c.settling, in_flight: c.inFlight });
   });
   const signal = await Promise.race([stopped, started.then(() => stopped)]);
-  log.info({ event: 'daemon.stopping', signal }, 'stopping: finishing or handing back uploads in flight');
+  emit({ type: 'daemon.stopping', signal });
   await daemon.stop(DRAIN_MS);
   await started.catch(() => undefined);
   await server?.close();
   const c = daemon.counts();
   await ledger.close();
-  log.info({ event: 'daemon.stopped', ...c.files }, 'stopped');
+  emit({ type: 'daemon.stopped', ...c.files });
   log.flush();
   return 0;
 }

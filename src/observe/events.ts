@@ -1,3 +1,5 @@
+import type { FileState } from '../states.js';
+
 /**
  * Everything the daemon reports, as typed events. Stages emit them; telemetry.ts turns each
  * into its log line and metrics.ts counts them, so a log line and a metric cannot disagree
@@ -61,7 +63,16 @@ export type DaemonEvent =
   | { type: 'galaxy.jobs_failing'; jobs: number; job_id: string; reason: string; pause_ms: number }
   | { type: 'galaxy.jobs_ok'; job_id: string; failed_jobs: number; requeued: number }
   | { type: 'galaxy.unusable'; request: string; reason: string; galaxy_version: string }
+  // The daemon's life (cli/run.ts)
+  | { type: 'daemon.start'; import_dir: string | null; galaxy: string | null; key_source: string; state_dir: string; ledger?: string; replica?: string }
+  | { type: 'http.listening'; host: string; port: number }
+  | { type: 'daemon.rescan'; reason: string }
+  | ({ type: 'daemon.ready'; settling: number; in_flight: number } & Record<FileState, number>)
+  | { type: 'daemon.stopping'; signal: string }
+  | ({ type: 'daemon.stopped' } & Partial<Record<FileState, number>>)
   // The shared ledger
+  | { type: 'ledger.replica_name'; replica: string; waiting: boolean; reason?: string }
+  | { type: 'ledger.lease_lost'; files: number; examples: readonly string[]; replica: string | null; reason: string }
   | { type: 'ledger.unavailable'; ledger: string; err: string; code: string | undefined }
   | { type: 'ledger.available'; ledger: string; duration_ms: number }
   | { type: 'ledger.unwritten'; ledger: string; changes: number };

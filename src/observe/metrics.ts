@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FileState } from '../states.js';
 import { FILE_STATES } from '../states.js';
 import type { DaemonEvent } from './events.js';
+import { eventName } from './telemetry.js';
 
 /**
  * The daemon's Prometheus metrics, on a registry of its own (no global state).
@@ -17,6 +18,8 @@ export class Metrics {
   readonly #watcherErrors = new Counter({ name: 'galaxy_importd_watcher_errors_total', help: 'Errors from the file watcher or the walk', registers: [this.registry] });
   readonly #rescans = new Counter({ name: 'galaxy_importd_rescans_total', help: 'Walks of the import directory after the first', registers: [this.registry] });
   readonly #ledgerOutages = new Counter({ name: 'galaxy_importd_ledger_outages_total', help: 'Times the shared PostgreSQL ledger became unreachable', registers: [this.registry] });
+  /** Every event said, by its log line's `event`: each log line is counted. */
+  readonly #events = new Counter({ name: 'galaxy_importd_events_total', help: 'Log lines of the daemon, by event', labelNames: ['event'] as const, registers: [this.registry] });
   readonly #adopted = new Counter({ name: 'galaxy_importd_files_adopted_total', help: 'Files this replica took over from replicas that stopped renewing their claims', registers: [this.registry] });
   readonly #latency = new Histogram({
     name: 'galaxy_importd_upload_latency_seconds',
@@ -63,6 +66,7 @@ export class Metrics {
 
   /** Count one event (every event the daemon emits comes here, beside its log line). */
   observe(e: DaemonEvent): void {
+    this.#events.inc({ event: eventName(e) });
     switch (e.type) {
       case 'upload.ok':
         this.#uploads.inc({ result: 'ok' });

@@ -80,6 +80,18 @@ const LINES: { [T in EventType]: Line<T> } = {
     message: (e) => `Galaxy ${e.galaxy_version} keeps answering ${e.request} in a way galaxy-importd cannot use: uploads are paused and it asks again in a minute; check that [galaxy] url is Galaxy itself (not a proxy or another service) and that its release is one galaxy-importd supports (docs/galaxy-notes.md)`,
     component: null,
   },
+  'daemon.start': { level: 'info', message: 'starting', component: null },
+  'http.listening': { level: 'info', message: 'serving /healthz, /readyz and /metrics', component: null },
+  'daemon.rescan': { level: 'info', message: 'rescanning the import directory and reading the API key again', component: null },
+  'daemon.ready': { level: 'info', message: 'ready: start-up walk done, watching for new files', component: null },
+  'daemon.stopping': { level: 'info', message: 'stopping: finishing or handing back uploads in flight', component: null },
+  'daemon.stopped': { level: 'info', message: (e) => (e.ok === undefined ? 'stopped before the ledger could be opened' : 'stopped'), component: null },
+  'ledger.replica_name': {
+    level: (e) => (e.waiting ? 'warn' : 'info'),
+    message: (e) => (e.waiting ? 'waiting for the replica name: set a different [state] replica_name for each replica' : 'replica name free again: starting'),
+    component: 'ledger',
+  },
+  'ledger.lease_lost': { level: 'warn', message: 'files handed to another replica', component: 'ledger' },
   'ledger.unavailable': { level: 'error', message: 'the PostgreSQL ledger cannot be reached or refused a statement: files stay pending and nothing is sent until it works again', component: 'ledger' },
   'ledger.available': { level: 'info', message: 'the PostgreSQL ledger is reachable again', component: 'ledger' },
   // A stop with changes not written is not an outage (galaxy_importd_ledger_outages_total).
@@ -90,6 +102,11 @@ const LINES: { [T in EventType]: Line<T> } = {
     component: 'ledger',
   },
 };
+
+/** The `event` of an event's log line: its type, unless the table names another. */
+export function eventName(e: DaemonEvent): string {
+  return LINES[e.type].event ?? e.type;
+}
 
 /** Write one event's log line to `log` as it is (no component binding). */
 export function writeEvent(log: Pick<Logger, Level>, e: DaemonEvent): void {

@@ -17,6 +17,18 @@ const metricsOf = () => new Metrics({ files: zeroCounts, queueDepth: () => 0 });
 const value = async (m: Metrics, name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.registry.metrics())?.[1]);
 
 describe('counters count what their names say', () => {
+  it('galaxy_importd_events_total counts every log line by its event, the daemon\'s own life and the shared ledger\'s included', async () => {
+    const m = metricsOf();
+    m.observe({ type: 'daemon.rescan', reason: 'SIGHUP' });
+    m.observe({ type: 'ledger.lease_lost', files: 3, examples: ['a'], replica: 'r1', reason: 'x' });
+    m.observe({ type: 'job.check_failed', job_id: 'J1', reason: 'x' });
+    const text = await m.registry.metrics();
+
+    assert.match(text, /^galaxy_importd_events_total\{event="daemon.rescan"\} 1$/m);
+    assert.match(text, /^galaxy_importd_events_total\{event="ledger.lease_lost"\} 1$/m);
+    assert.match(text, /^galaxy_importd_events_total\{event="upload.retry"\} 1$/m, 'by the log line\'s event, as grep would count it');
+  });
+
   it('galaxy_importd_uploads_total has each result at 0 before any upload ends, and counts them after', async () => {
     const m = metricsOf();
     const before = await m.registry.metrics();

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Clock } from '../../clock.js';
-import type { Logger } from '../../observe/logger.js';
+import type { Emit } from '../../observe/events.js';
 import { StoppedError, backoffMs, retry } from '../../retry.js';
 import { LedgerError } from '../sqlite.js';
 import { LOCK_NAME, TERMINAL_SQL } from './sql.js';
@@ -18,7 +18,7 @@ export interface ReplicaNameDeps {
   where: string;
   /** Wait while another process holds the name (`run`), or fail at once (`scan`). */
   waitForName: boolean;
-  log: Pick<Logger, 'info' | 'warn'>;
+  emit: Emit;
   clock: Clock;
   signal: () => AbortSignal;
   unavailable(err: unknown): void;
@@ -55,7 +55,7 @@ export class ReplicaName {
           throw new LedgerError(`another running galaxy-importd holds the replica name ${JSON.stringify(this.#d.replica)} in the PostgreSQL ledger at ${this.#d.where}: while galaxy-importd run works there is no need to scan; otherwise set a different [state] replica_name for this command`);
         }
         if (!said) {
-          this.#d.log.warn({ event: 'ledger.replica_name', replica: this.#d.replica, reason: 'another running replica has this name' }, 'waiting for the replica name: set a different [state] replica_name for each replica');
+          this.#d.emit({ type: 'ledger.replica_name', replica: this.#d.replica, waiting: true, reason: 'another running replica has this name' });
           said = true;
         }
         throw new NameHeld();
@@ -72,7 +72,7 @@ export class ReplicaName {
       if (err instanceof StoppedError) throw new LedgerError(`stopped while waiting for the replica name ${JSON.stringify(this.#d.replica)}`);
       throw err;
     }
-    if (said) this.#d.log.info({ event: 'ledger.replica_name', replica: this.#d.replica }, 'replica name free again: starting');
+    if (said) this.#d.emit({ type: 'ledger.replica_name', replica: this.#d.replica, waiting: false });
     return said;
   }
 

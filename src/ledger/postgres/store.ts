@@ -69,7 +69,7 @@ export class PostgresLedger extends MemoryRows implements Ledger, Coordinator {
     this.#pool.on('error', (err) => this.#unavailable(err));
     this.#name = o.role === 'replica'
       ? new ReplicaName({
-        config: clientConfig(conn), replica: this.replica, where: this.#where, waitForName: o.waitForName !== false, log: o.log, clock,
+        config: clientConfig(conn), replica: this.replica, where: this.#where, waitForName: o.waitForName !== false, emit: (e) => this.#emit(e), clock,
         signal: () => this.#waitSignal, unavailable: (err) => this.#unavailable(err), regained: () => this.#writes.schedule(0),
       })
       : null;
@@ -154,10 +154,10 @@ export class PostgresLedger extends MemoryRows implements Ledger, Coordinator {
   async #lose(paths: string[]): Promise<void> {
     for (const p of paths) this.#lost.add(p);
     // One line for the lot: a replica cut off for a while may lose thousands.
-    this.#o.log.warn({
-      event: 'ledger.lease_lost', files: paths.length, examples: paths.slice(0, 5), replica: this.replica,
+    this.#emit({
+      type: 'ledger.lease_lost', files: paths.length, examples: paths.slice(0, 5), replica: this.replica,
       reason: 'another replica took these files over (this one did not renew its claims in time); this one sends nothing more of them',
-    }, 'files handed to another replica');
+    });
     try {
       const r = await this.#pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM importd_files WHERE path = ANY($1)`, [paths]);
       for (const row of r.rows) this.learn(fromRow(row));
