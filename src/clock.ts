@@ -19,6 +19,11 @@ export interface Clock {
   clearInterval(timer: Timer | null | undefined): void;
   /** Wait `ms`; false when `signal` aborted first (at once if it already has). */
   sleep(ms: number, signal?: AbortSignal): Promise<boolean>;
+  /** Run `fn` at the end of this turn of the event loop, after I/O (setImmediate). */
+  setImmediate(fn: () => void): Timer;
+  clearImmediate(timer: Timer | null | undefined): void;
+  /** Let timers, answers and I/O in before going on (a long synchronous loop). */
+  yieldTurn(): Promise<void>;
 }
 
 export const systemClock: Clock = {
@@ -28,7 +33,25 @@ export const systemClock: Clock = {
   setInterval: (fn, ms) => globalThis.setInterval(fn, ms),
   clearInterval: (timer) => globalThis.clearInterval(timer as NodeJS.Timeout | undefined),
   sleep: (ms, signal) => sleepOn(systemClock, ms, signal),
+  setImmediate: (fn) => globalThis.setImmediate(fn),
+  clearImmediate: (timer) => globalThis.clearImmediate(timer as NodeJS.Immediate | undefined),
+  yieldTurn: () => new Promise((resolve) => globalThis.setImmediate(resolve)),
 };
+
+/**
+ * A long synchronous loop's breather: call it at each step; every `everyMs` of the clock it
+ * yields a turn, so that timers, Galaxy's answers and the HTTP server get in (the walk and the
+ * watcher read directories synchronously).
+ */
+export function breather(clock: Pick<Clock, 'now' | 'yieldTurn'>, everyMs = 20): () => Promise<void> | undefined {
+  let last = clock.now();
+  return () => {
+    if (clock.now() - last <= everyMs) return undefined;
+    return clock.yieldTurn().then(() => {
+      last = clock.now();
+    });
+  };
+}
 
 /** `sleep` for any clock, from its setTimeout: the timer is cleared when `signal` aborts. */
 export function sleepOn(clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, signal?: AbortSignal): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { systemClock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { ledgerWhere, openLedgerReadOnly } from '../ledger/open.js';
@@ -22,7 +23,7 @@ export async function dryRunCommand(config: Config, io: DaemonIo, opts: { json: 
   const lines: string[] = [];
   try {
     await planImport({
-      config, ledger, now: Date.now(),
+      config, ledger, clock: systemClock,
       onFile: (f) => {
         counts[f.action]++;
         if (opts.json) files.push(f);

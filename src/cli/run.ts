@@ -1,3 +1,4 @@
+import { systemClock } from '../clock.js';
 import { liveKey } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
 import type { Daemon } from '../daemon.js';
@@ -107,7 +108,7 @@ function statusPage(config: Config, ledger: Ledger, daemon: Daemon): () => Promi
   let folders: { at: number; list: StatusData['folders'] } | null = null;
   const newestFirst = <T extends { updatedAt: number }>(rows: T[]): T[] => rows.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, 20);
   return async () => {
-    const now = Date.now();
+    const now = systemClock.now();
     if (folders === null || now - folders.at > FOLDER_COUNTS_MS) {
       const list = [...countByFolder(ledger.countsByDirectory(), config).values()].sort((a, b) => a.library.localeCompare(b.library) || a.folder.localeCompare(b.folder));
       folders = { at: now, list };

@@ -116,7 +116,7 @@ export interface AdmitDeps {
   grid?: { ms: number; belowRate: number };
   /** The settler's look (settle.ts, statFileSync). */
   stat: (relPath: string) => Fingerprint | null;
-  clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
+  clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
   claim(file: { path: string; size: number; mtimeMs: number }): Promise<boolean>;
   route(relPath: string): Route;
   queue(file: ReadyFile, route: Route): void;

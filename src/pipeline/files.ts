@@ -39,6 +39,11 @@ export class Files {
     this.#shrank = deps.shrank ?? (() => undefined);
   }
 
+  /** Every change of a row, stamped by this one clock (the ledger's own stamps only writes from elsewhere). */
+  #update(relPath: string, fields: Partial<Omit<FileRecord, 'path'>>): void {
+    this.#ledger.update(relPath, { updatedAt: this.#clock.now(), ...fields });
+  }
+
   /** Files queued or in flight. */
   get active(): number {
     return this.#active.size;
@@ -82,7 +87,7 @@ export class Files {
     // `known`: the caller's look-up of the row (none: no row to keep anything of).
     const prev = known === undefined ? undefined : this.#ledger.get(relPath);
     if (prev !== undefined && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) {
-      if (prev.state !== 'seen') this.#ledger.update(relPath, { state: 'seen' });
+      if (prev.state !== 'seen') this.#update(relPath, { state: 'seen' });
       return;
     }
     this.#ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state: 'seen', attempts: 0, lastError: null, libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: this.#clock.now() });
@@ -95,13 +100,13 @@ export class Files {
 
   /** A `seen` file's turn came: it settles now (a restart puts it back to `seen`). */
   settling(relPath: string): void {
-    this.#ledger.update(relPath, { state: 'settling' });
+    this.#update(relPath, { state: 'settling' });
   }
 
   /** Deleted before it settled; a row that said it was waiting says so now. */
   gone(relPath: string, reason: string): void {
     const prev = this.#ledger.get(relPath);
-    if (prev?.state === 'seen' || prev?.state === 'settling') this.#ledger.update(relPath, { state: 'skipped', lastError: reason });
+    if (prev?.state === 'seen' || prev?.state === 'settling') this.#update(relPath, { state: 'skipped', lastError: reason });
     this.#emit({ type: 'file.gone', file: relPath, reason });
   }
 
@@ -142,7 +147,7 @@ export class Files {
     this.#ledger.transaction(() => {
       for (const f of files) {
         const attempts = this.attempts(f.path) + 1;
-        this.#ledger.update(f.path, { state: 'submitted', attempts, libraryId: o.target.libraryId, folderId: o.target.folderId, historyId: o.historyId, submittedAt, jobId: null, datasetId: null });
+        this.#update(f.path, { state: 'submitted', attempts, libraryId: o.target.libraryId, folderId: o.target.folderId, historyId: o.historyId, submittedAt, jobId: null, datasetId: null });
         this.#active.set(f.path, { attempts, submittedAt });
       }
     });
@@ -153,18 +158,18 @@ export class Files {
   jobKnown(files: readonly ReadyFile[], historyId: string | null, jobId: string): void {
     this.#ledger.transaction(() => {
       if (historyId !== null) this.#ledger.rememberJob(historyId, jobId);
-      for (const f of files) this.#ledger.update(f.path, { state: 'submitted', jobId });
+      for (const f of files) this.#update(f.path, { state: 'submitted', jobId });
     });
   }
 
   datasetKnown(relPath: string, datasetId: string): void {
-    this.#ledger.update(relPath, { datasetId });
+    this.#update(relPath, { datasetId });
   }
 
   /** A failed try, sent again after `delayMs`. */
   retrying(files: readonly ReadyFile[], route: Route, reason: string, attempt: number, delayMs: number): void {
     this.#ledger.transaction(() => {
-      for (const f of files) this.#ledger.update(f.path, { state: 'retrying', lastError: reason });
+      for (const f of files) this.#update(f.path, { state: 'retrying', lastError: reason });
     });
     for (const f of files) this.#emit({ type: 'upload.retry', ...at(f, route), attempt, reason, delay_ms: Math.round(delayMs) });
   }
@@ -172,7 +177,7 @@ export class Files {
   /** The key, not the files, was at fault: back to queued, and the attempt does not count. */
   requeued(files: readonly ReadyFile[]): void {
     this.#ledger.transaction(() => {
-      for (const f of files) this.#ledger.update(f.path, { state: 'queued', attempts: this.#uncount(f.path) });
+      for (const f of files) this.#update(f.path, { state: 'queued', attempts: this.#uncount(f.path) });
     });
   }
 
@@ -182,7 +187,7 @@ export class Files {
    */
   split(files: readonly ReadyFile[], route: Route, reason: string, jobId: string | null): void {
     this.#ledger.transaction(() => {
-      for (const f of files) this.#ledger.update(f.path, { state: 'retrying', lastError: reason, attempts: this.#uncount(f.path) });
+      for (const f of files) this.#update(f.path, { state: 'retrying', lastError: reason, attempts: this.#uncount(f.path) });
     });
     this.#emit({ type: 'upload.split', library: route.library, folder: folderText(route), files: files.length, job_id: jobId, reason });
   }
@@ -193,12 +198,12 @@ export class Files {
    */
   unassigned(files: readonly ReadyFile[], historyId: string): void {
     this.#ledger.transaction(() => {
-      for (const f of files) if (this.#ledger.get(f.path)?.historyId === historyId) this.#ledger.update(f.path, { state: 'retrying', historyId: null });
+      for (const f of files) if (this.#ledger.get(f.path)?.historyId === historyId) this.#update(f.path, { state: 'retrying', historyId: null });
     });
   }
 
   failed(file: ReadyFile, route: Route, reason: string, attempt: number): void {
-    this.#ledger.update(file.path, { state: 'failed', lastError: reason });
+    this.#update(file.path, { state: 'failed', lastError: reason });
     this.#active.delete(file.path);
     this.#emit({ type: 'upload.failed', ...at(file, route), attempt, reason });
     this.#shrank();
@@ -207,11 +212,11 @@ export class Files {
   /** Its dataset is ok in Galaxy: uploaded now (`jobId`, or null for method = paths), or found there already (`target`). */
   ok(file: ReadyFile, route: Route, datasetId: string, how: { jobId: string | null } | { found: Target }): void {
     if ('found' in how) {
-      this.#ledger.update(file.path, { state: 'ok', datasetId, libraryId: how.found.libraryId, folderId: how.found.folderId, lastError: null, updatedAt: this.#clock.now() });
+      this.#update(file.path, { state: 'ok', datasetId, libraryId: how.found.libraryId, folderId: how.found.folderId, lastError: null, updatedAt: this.#clock.now() });
       this.#emit({ type: 'upload.ok', ...at(file, route), dataset_id: datasetId, size: file.size, reason: 'already in Galaxy' });
     } else {
       // The time it became ok, from this clock: queued() compares it with a new version's mtime.
-      this.#ledger.update(file.path, { state: 'ok', datasetId, jobId: how.jobId, lastError: null, updatedAt: this.#clock.now() });
+      this.#update(file.path, { state: 'ok', datasetId, jobId: how.jobId, lastError: null, updatedAt: this.#clock.now() });
       this.#emit({ type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: this.#clock.now() - file.readyAt });
     }
     this.#active.delete(file.path);

@@ -1,5 +1,6 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { walk } from '../watch/walk.js';
@@ -38,7 +39,7 @@ export interface PlanOptions {
   config: Pick<Config, 'import' | 'library' | 'upload' | 'folders'>;
   /** The ledger, read only; null when there is none yet (the very first start). */
   ledger: Pick<Ledger, 'fingerprint' | 'getMeta'> | null;
-  now: number;
+  clock: Pick<Clock, 'now' | 'yieldTurn'>;
   onFile(file: PlannedFile): void;
 }
 
@@ -87,7 +88,7 @@ export async function planImport(o: PlanOptions): Promise<void> {
     const route = routeFile(rel, config);
     const notes: string[] = [];
     if (verdict.changed !== null) notes.push(`a new version (the ledger's ${verdict.changed}): uploaded as a new dataset`);
-    const age = o.now - st.mtimeMs;
+    const age = o.clock.now() - st.mtimeMs;
     if (age < settleMs) notes.push(`changed ${Math.max(0, Math.round(age / 1000))} s ago: sent once unchanged for settle_seconds (${config.import.settle_seconds})`);
     return {
       file: rel, action: 'upload', size: st.size, library: route.library, folder: folderText(route), file_type: route.fileType, dbkey: route.dbkey,
@@ -103,5 +104,5 @@ export async function planImport(o: PlanOptions): Promise<void> {
     },
     onError: (rel, err) => o.onFile({ file: `${rel}/`, action: 'skip', reason: `directory cannot be read (${err.code ?? err.message}): nothing below it is imported until this user can read it` }),
     onEntry: async (rel, kind) => o.onFile(await entry(rel, kind)),
-  });
+  }, o.clock);
 }

@@ -66,7 +66,7 @@ export interface SettleDeps {
    * first step (its first `belowRate * ms / 1000` files).
    */
   grid?: { ms: number; belowRate: number };
-  clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
+  clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
 }
 
 interface Entry {
@@ -138,7 +138,7 @@ const before = (x: Due, y: Due): boolean => x.at < y.at || (x.at === y.at && x.s
 
 export class Settler {
   readonly #deps: SettleDeps;
-  readonly #clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
+  readonly #clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
   readonly #pending = new Map<string, Entry>();
   readonly #due = new DueHeap();
   /** Pending files that wait for nothing but their directory's ready marker (no look is due for them). */
@@ -147,7 +147,7 @@ export class Settler {
   #timer: Timer | null = null;
   #timerAt = Infinity;
   /** Set while looks due now wait for the next turn. */
-  #immediate: NodeJS.Immediate | null = null;
+  #immediate: Timer | null = null;
   #held = false;
   #closed = false;
   /** Files that began to settle in the grid step that began at `#rateFrom`, and in the step before it. */
@@ -263,7 +263,7 @@ export class Settler {
     const next = this.#due.peek();
     if (looks >= LOOKS_PER_TURN && next !== undefined && next.at <= now) {
       // More are due: let I/O and the rest of the pipeline run first.
-      this.#immediate = setImmediate(() => {
+      this.#immediate = this.#clock.setImmediate(() => {
         this.#immediate = null;
         this.#run();
       });
@@ -339,7 +339,7 @@ export class Settler {
     this.#closed = true;
     this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#immediate !== null) clearImmediate(this.#immediate);
+    this.#clock.clearImmediate(this.#immediate);
     this.#pending.clear();
     this.#waiting.clear();
     this.#due.clear();

@@ -104,7 +104,7 @@ export class Discovery {
       ...(watcher ? { onDir: (relDir: string) => watcher.addDir(relDir) } : {}),
       onError: (relPath, err) => this.#d.emit({ type: 'watch.error', file: relPath, err: err.code ?? err.message }),
       skipDir: (relPath) => this.#d.admit.skipDir(relPath),
-    });
+    }, this.#d.clock);
     await Promise.all(pending);
     this.#d.emit({ type: 'daemon.walk', initial, files: result.files, dirs: result.dirs, waiting: this.#d.admit.deferred - deferredBefore, duration_ms: this.#d.clock.now() - started });
   }
@@ -118,11 +118,12 @@ export class Discovery {
       onError: () => undefined,
       skipDir: (p) => this.#d.admit.skipDir(`${relDir}/${p}`),
       ...(watcher ? { onDir: (p: string) => watcher.addDir(p === '' ? relDir : `${relDir}/${p}`) } : {}),
-    });
+    }, this.#d.clock);
   }
 
   #watchOptions(): Omit<WatchOptions, 'poll' | 'intervalMs'> {
     return {
+      clock: this.#d.clock,
       ignored: (relPath, stats) => {
         const ignored = this.#d.admit.ignored(relPath, stats);
         // The walk lists this directory next: it can skip the same look-up (100,000 of them at start).

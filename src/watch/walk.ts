@@ -1,5 +1,7 @@
 import { opendirSync } from 'node:fs';
 import path from 'node:path';
+import type { Clock } from '../clock.js';
+import { breather } from '../clock.js';
 
 export type EntryKind = 'file' | 'symlink' | 'other';
 
@@ -23,17 +25,14 @@ export interface WalkHandlers {
  * inside would import the same files twice). Directories are read one at a
  * time with opendir, so memory stays flat however large the tree.
  */
-export async function walk(root: string, h: WalkHandlers): Promise<{ files: number; dirs: number }> {
+export async function walk(root: string, h: WalkHandlers, clock: Pick<Clock, 'now' | 'yieldTurn'>): Promise<{ files: number; dirs: number }> {
   let files = 0;
   let dirs = 0;
   const stack: string[] = [''];
-  let yielded = Date.now();
+  // The reads are synchronous: let timers, answers and the HTTP server in every 20 ms.
+  const breathe = breather(clock);
   while (stack.length > 0) {
-    // The reads are synchronous: let timers, answers and the HTTP server in every 20 ms.
-    if (Date.now() - yielded > 20) {
-      await new Promise((resolve) => setImmediate(resolve));
-      yielded = Date.now();
-    }
+    await breathe();
     const rel = stack.pop() ?? '';
     dirs++;
     if (h.onDir) await h.onDir(rel);

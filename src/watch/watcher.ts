@@ -4,8 +4,11 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { watch } from 'chokidar';
+import type { Clock, Timer } from '../clock.js';
+import { breather, unref } from '../clock.js';
 
 export interface WatchOptions {
+  clock: Pick<Clock, 'now' | 'yieldTurn' | 'setTimeout' | 'clearTimeout'>;
   poll: boolean;
   /** Polling interval, when polling. */
   intervalMs: number;
@@ -55,7 +58,7 @@ const within = (relDir: string, p: string): boolean => relDir === '' || p === re
 function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
   const watchers = new Map<string, NodeWatcher>();
   const pending = new Set<string>();
-  let timer: NodeJS.Timeout | null = null;
+  let timer: Timer | null = null;
   let closed = false;
 
   // A synchronous lstat, as the walk's and the settle looks' stats: a few microseconds on a local
@@ -103,7 +106,7 @@ function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
         w = watchDir(abs, { persistent: true }, (_type, name) => {
           if (typeof name !== 'string' || name === '' || closed) return;
           pending.add(relDir === '' ? name : `${relDir}/${name}`);
-          timer ??= setTimeout(flush, 20);
+          timer ??= opts.clock.setTimeout(flush, 20);
         });
       } catch (err) {
         // ENOSPC (out of inotify watches), EACCES, or the directory is already gone.
@@ -130,7 +133,7 @@ function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
     },
     close() {
       closed = true;
-      if (timer) clearTimeout(timer);
+      opts.clock.clearTimeout(timer);
       removeDir('');
       return Promise.resolve();
     },
@@ -146,12 +149,12 @@ function createInotifyWatcher(root: string, opts: WatchOptions): TreeWatcher {
 function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
   const watchers = new Map<string, FSWatcher>();
   /** Each new watch's one look a poll later (below). */
-  const looks = new Map<string, NodeJS.Timeout>();
+  const looks = new Map<string, Timer>();
   const rel = (p: string): string => relOf(root, p);
 
   const addDir = async (relDir: string): Promise<void> => {
     if (watchers.has(relDir)) return;
-    const began = Date.now();
+    const began = opts.clock.now();
     const abs = relDir === '' ? root : path.join(root, relDir);
     const w = watch(abs, {
       depth: 0,
@@ -185,9 +188,7 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
     // was seen by neither, until the next rescan. One look a poll later, once the watch is surely
     // comparing, reports what chokidar does not hold and was made since this watch began (what
     // is older, the walk that follows this watch listed).
-    const timer = setTimeout(() => void lookAgain(relDir, abs, w, began), opts.intervalMs + 100);
-    timer.unref();
-    looks.set(relDir, timer);
+    looks.set(relDir, unref(opts.clock.setTimeout(() => void lookAgain(relDir, abs, w, began), opts.intervalMs + 100)));
   };
 
   const lookAgain = async (relDir: string, abs: string, w: FSWatcher, since: number): Promise<void> => {
@@ -200,7 +201,7 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
     } catch {
       return; // gone, or unreadable: the watcher and the rescans say so
     }
-    let yielded = Date.now();
+    const breathe = breather(opts.clock);
     for (const e of entries) {
       if (held.has(e.name)) continue;
       // Synchronous, as the walk's: a directory of done files costs a stat each, and no promise.
@@ -209,10 +210,7 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
       const entry = relDir === '' ? e.name : `${relDir}/${e.name}`;
       if (st.isDirectory()) opts.onDir(entry, 'addDir');
       else opts.onFile(entry, 'add');
-      if (Date.now() - yielded > 20) {
-        await new Promise((resolve) => setImmediate(resolve));
-        yielded = Date.now();
-      }
+      await breathe();
     }
   };
 
@@ -223,7 +221,7 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
       for (const d of gone) {
         const w = watchers.get(d);
         watchers.delete(d);
-        clearTimeout(looks.get(d));
+        opts.clock.clearTimeout(looks.get(d));
         looks.delete(d);
         await w?.close();
       }
@@ -238,7 +236,7 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
     async close() {
       const all = [...watchers.values()];
       watchers.clear();
-      for (const t of looks.values()) clearTimeout(t);
+      for (const t of looks.values()) opts.clock.clearTimeout(t);
       looks.clear();
       await Promise.all(all.map((w) => w.close()));
     },

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { systemClock } from '../../src/clock.js';
 import { walk } from '../../src/watch/walk.js';
 
 describe('walk (real files)', () => {
@@ -29,7 +30,7 @@ describe('walk (real files)', () => {
       },
       onError: () => assert.fail('no directory is unreadable here'),
       skipDir: (p) => p.startsWith('.'),
-    });
+    }, systemClock);
     clearInterval(other);
 
     assert.equal(result.files, 121, 'the 120 files and the symlink');
