@@ -11,6 +11,7 @@ import type { Route } from './route.js';
 import { folderText } from './route.js';
 import type { Fingerprint } from './settle.js';
 import { Settler } from './settle.js';
+import { relDirOf } from '../paths.js';
 
 /**
  * admit: decide what a discovered path is. Name rules, symlinks (never out of the import
@@ -261,7 +262,7 @@ export class Admission {
     }
     const reason = ignoredReason(relPath, this.#isIgnored, this.#d.readyMarker);
     if (reason !== null) {
-      if (reason === 'ready marker') settler.markerAppeared(relPath.includes('/') ? relPath.slice(0, relPath.lastIndexOf('/')) : '');
+      if (reason === 'ready marker') settler.markerAppeared(relDirOf(relPath));
       return;
     }
     const full = path.join(this.#d.importDir, relPath);

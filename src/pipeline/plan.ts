@@ -6,6 +6,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { walk } from '../watch/walk.js';
 import { UNDECODABLE, compileIgnore, ignoredReason, statVerdict, symlinkSkip, unreadableReason } from './admit.js';
 import { folderText, routeFile } from './route.js';
+import { relDirOf } from '../paths.js';
 
 /**
  * The plan of `scan --dry-run`: for each file below the import directory, what the daemon would
@@ -81,7 +82,7 @@ export async function planImport(o: PlanOptions): Promise<void> {
     if (verdict.kind === 'skip') return { file: rel, action: 'skip', reason: verdict.reason, size: st.size };
     const unreadable = unreadableReason(full);
     if (unreadable !== null) return { file: rel, action: 'fail', reason: unreadable, size: st.size };
-    const relDir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    const relDir = relDirOf(rel);
     if (marker !== null && !hasMarker(relDir)) {
       return { file: rel, action: 'wait', reason: `its directory has no ready marker (${marker}) yet: nothing in it is imported before the marker exists`, size: st.size };
     }

@@ -3,6 +3,9 @@ import path from 'node:path';
 import type { Clock, Timer } from '../clock.js';
 import { systemClock, unref } from '../clock.js';
 import { gridPoint } from './grid.js';
+import { relDirOf } from '../paths.js';
+import { ArrivalRate } from './arrival-rate.js';
+import { DueHeap } from './due-heap.js';
 
 /**
  * Settling: a file is ready when its size and modification time have not
@@ -78,64 +81,6 @@ interface Entry {
   seq: number;
 }
 
-interface Due {
-  at: number;
-  seq: number;
-  path: string;
-}
-
-const dirOf = (relPath: string): string => {
-  const i = relPath.lastIndexOf('/');
-  return i < 0 ? '' : relPath.slice(0, i);
-};
-
-/** A binary min-heap of looks by due time (then order of scheduling). */
-class DueHeap {
-  readonly #a: Due[] = [];
-
-  peek(): Due | undefined {
-    return this.#a[0];
-  }
-
-  push(d: Due): void {
-    const a = this.#a;
-    a.push(d);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(d, a[p] as Due)) break;
-      a[i] = a[p] as Due;
-      i = p;
-    }
-    a[i] = d;
-  }
-
-  pop(): Due | undefined {
-    const a = this.#a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length === 0 || last === undefined) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= a.length) break;
-      const r = l + 1;
-      const c = r < a.length && before(a[r] as Due, a[l] as Due) ? r : l;
-      if (!before(a[c] as Due, last)) break;
-      a[i] = a[c] as Due;
-      i = c;
-    }
-    a[i] = last;
-    return top;
-  }
-
-  clear(): void {
-    this.#a.length = 0;
-  }
-}
-
-const before = (x: Due, y: Due): boolean => x.at < y.at || (x.at === y.at && x.seq < y.seq);
-
 export class Settler {
   readonly #deps: SettleDeps;
   readonly #clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
@@ -150,14 +95,13 @@ export class Settler {
   #immediate: Timer | null = null;
   #held = false;
   #closed = false;
-  /** Files that began to settle in the grid step that began at `#rateFrom`, and in the step before it. */
-  #rateFrom = -Infinity;
-  #arrivedNow = 0;
-  #arrivedBefore = 0;
+  /** Files that began to settle lately, counted over the grid's step. */
+  readonly #arrivals: ArrivalRate;
 
   constructor(deps: SettleDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? systemClock;
+    this.#arrivals = new ArrivalRate(deps.grid?.ms ?? 1000);
   }
 
   get size(): number {
@@ -210,8 +154,7 @@ export class Settler {
     const since = known ? Math.min(now, seenAt ?? now) : now;
     const fresh: Entry = { fp: known ? { size: seen.size, mtimeMs: seen.mtimeMs } : { size: -1, mtimeMs: -1 }, since, firstSeen: since, warned: false, seq: 0 };
     this.#pending.set(relPath, fresh);
-    this.#roll(now);
-    this.#arrivedNow++;
+    this.#arrivals.arrived(now);
     this.#schedule(relPath, fresh, known ? this.#readyLookAt(since + this.#deps.settleMs, now) : now);
   }
 
@@ -225,7 +168,7 @@ export class Settler {
   /** The ready marker appeared in a directory: look at its pending files now. */
   markerAppeared(relDir: string): void {
     const now = this.#clock.now();
-    for (const [p, entry] of this.#pending) if (dirOf(p) === relDir) this.#schedule(p, entry, now);
+    for (const [p, entry] of this.#pending) if (relDirOf(p) === relDir) this.#schedule(p, entry, now);
   }
 
   #schedule(relPath: string, entry: Entry, at: number): void {
@@ -289,7 +232,7 @@ export class Settler {
     }
     if (this.#deps.readyMarker !== null) {
       // Declared readiness: the marker, not the clock, says the directory is complete.
-      const dir = dirOf(relPath);
+      const dir = relDirOf(relPath);
       let marker = markers.get(dir);
       if (marker === undefined) markers.set(dir, (marker = this.#deps.markerExists(dir)));
       if (!marker) {
@@ -313,26 +256,7 @@ export class Settler {
   /** When a look that can find the file ready is taken: `at`, or the grid's next point at low rates. */
   #readyLookAt(at: number, now: number): number {
     const grid = this.#deps.grid;
-    return grid === undefined || this.#rate(now) >= grid.belowRate ? at : gridPoint(at, grid.ms);
-  }
-
-  /** Files a second that began to settle over the last step or so (the more of this step and the one before). */
-  #rate(now: number): number {
-    this.#roll(now);
-    return (Math.max(this.#arrivedNow, this.#arrivedBefore) * 1000) / this.#window;
-  }
-
-  /** The rate's window: the grid's step. */
-  get #window(): number {
-    return this.#deps.grid?.ms ?? 1000;
-  }
-
-  #roll(now: number): void {
-    const window = this.#window;
-    if (now - this.#rateFrom < window) return;
-    this.#arrivedBefore = now - this.#rateFrom < 2 * window ? this.#arrivedNow : 0;
-    this.#arrivedNow = 0;
-    this.#rateFrom = now;
+    return grid === undefined || this.#arrivals.perSecond(now) >= grid.belowRate ? at : gridPoint(at, grid.ms);
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import type { FSWatcher } from 'chokidar';
 import { watch } from 'chokidar';
 import type { Clock, Timer } from '../clock.js';
 import { breather, unref } from '../clock.js';
+import { relDirOf } from '../paths.js';
 
 export interface WatchOptions {
   clock: Pick<Clock, 'now' | 'yieldTurn' | 'setTimeout' | 'clearTimeout'>;
@@ -227,8 +228,7 @@ function createPollingWatcher(root: string, opts: WatchOptions): TreeWatcher {
       }
     },
     unwatch(relPath) {
-      const i = relPath.lastIndexOf('/');
-      watchers.get(i < 0 ? '' : relPath.slice(0, i))?.unwatch(path.join(root, relPath));
+      watchers.get(relDirOf(relPath))?.unwatch(path.join(root, relPath));
     },
     get size() {
       return watchers.size;

@@ -3,6 +3,7 @@ import type { FileRecord, FileState } from '../ledger.js';
 import { zeroCounts } from '../ledger.js';
 import type { Row } from '../rows.js';
 import { fromRow, ROW_COLUMNS } from '../rows.js';
+import { relDirOf } from '../../paths.js';
 
 /** Changes made and not yet written: taken by the writer, given back when the write failed. */
 export interface Unwritten {
@@ -142,7 +143,7 @@ export class MemoryRows {
   countsByDirectory(): { dir: string; state: FileState; count: number }[] {
     const m = new Map<string, { dir: string; state: FileState; count: number }>();
     for (const r of this.#rows.values()) {
-      const dir = r.path.slice(0, Math.max(0, r.path.lastIndexOf('/')));
+      const dir = relDirOf(r.path);
       const k = `${dir}\u0000${r.state}`;
       const e = m.get(k);
       if (e) e.count++;
