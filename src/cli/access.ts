@@ -166,7 +166,7 @@ export async function checkDatasetAccess(config: Config, client: AuditClient & P
   if (leftovers.length > 0) {
     const names = leftovers.slice(0, NAMES_SHOWN).map((l) => `${l.library} ${l.folder}: ${l.datasetId} (${l.state}, ${l.size ?? '?'} bytes) beside ${l.file}`).join('; ');
     out.warn(`${leftovers.length} dataset${leftovers.length === 1 ? '' : 's'} in the folders galaxy-importd imports into ${leftovers.length === 1 ? 'has' : 'have'} the name of an imported file but ${leftovers.length === 1 ? 'is' : 'are'} not its dataset: ${names}${leftovers.length > NAMES_SHOWN ? '; …' : ''}`,
-      "left by failed uploads before galaxy-importd deleted them itself (a full disk leaves empty or cut-short ok datasets), or uploaded by hand: look at each in Galaxy and delete those that are not wanted; the file's own dataset (its upload.ok log line's dataset_id) is not among them");
+      "left by failed uploads before galaxy-importd deleted them itself (a full disk leaves empty or cut-short ok datasets), the earlier version of a file written again and imported again, or uploaded by hand: look at each in Galaxy and delete those that are not wanted; the file's own dataset (its upload.ok log line's dataset_id) is not among them");
   }
   if (wrong.length === 0) {
     if (checked > 0) out.pass(`the ${checked} dataset${checked === 1 ? '' : 's'} galaxy-importd imported have the access their folders say`);
