@@ -30,7 +30,9 @@ describe('three replicas on one import directory', { skip: NO_POSTGRES }, () => 
     const root = tempDir(t, 'importd-replicas-');
     const importDir = path.join(root, 'import');
     mkdirSync(importDir);
-    const emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 20, jobRunMs: 40 });
+    // Jobs of 0.4 s: each request stays sent long enough for the kill to find one in flight (with
+    // 40 ms jobs a fast run could finish every file before replica-2 was seen holding any).
+    const emu = await startEmulator({ libraryImportDir: importDir, jobQueuedMs: 20, jobRunMs: 400 });
     t.after(() => emu.close());
     const configOf = (n: number): string => {
       const file = path.join(root, `replica-${n}.ini`);
