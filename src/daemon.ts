@@ -16,7 +16,6 @@ import { readiness } from './observe/readiness.js';
 import { logEvents } from './observe/telemetry.js';
 import { Admission } from './pipeline/admit.js';
 import { afterUpload } from './pipeline/after-upload.js';
-import { Claims } from './pipeline/claims.js';
 import { GRID_BELOW_RATE, GRID_MS } from './pipeline/grid.js';
 import { KEY_PROBE_MS, galaxyGate } from './pipeline/gate.js';
 import type { PauseKind } from './pipeline/gate.js';
@@ -129,11 +128,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   if (config.library.notify?.length || [...config.folders.values()].some((f) => f.notify?.length)) {
     notifier = new Notifier({ client, roles: access, config, clock, emit: said, everyMs: config.library.notify_minutes * 60_000 });
   }
-  const claims = new Claims(coordinator, { clock, signal: stopping.signal, emit });
   const admission = new Admission({
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
-    claim: (f) => claims.claim(f), queue: (f, r) => uploads.add(f, r), prepare: (p) => uploads.prepare(route(p)),
+    queue: (f, r) => uploads.add(f, r), prepare: (p) => uploads.prepare(route(p)),
     stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
     slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
   });

@@ -5,6 +5,10 @@ import type { FileRecord, ReplicaInfo } from '../ledger/ledger.js';
 import { FILE_STATES, zeroCounts } from '../ledger/ledger.js';
 import { ledgerWhere } from '../ledger/open.js';
 import { countByFolder } from '../pipeline/route.js';
+import { systemClock } from '../clock.js';
+import { createLogger } from '../observe/logger.js';
+import { logEvents } from '../observe/telemetry.js';
+import { Files } from '../pipeline/files.js';
 import type { DaemonIo } from './io.js';
 import { openClientLedger } from './io.js';
 
@@ -79,8 +83,10 @@ export async function retryCommand(config: Config, io: DaemonIo, paths: string[]
       if (rec?.state === 'failed') chosen.push(rec);
       else unknown.push(rec ? `${p} (it is ${rec.state}, not failed)` : `${p} (not in the ledger)`);
     }
+    // Through the files' state machine, each with its event (upload.requeued, a log line on stderr).
+    const files = new Files({ ledger, emit: logEvents(createLogger(config.log.level, io.stderr)), clock: systemClock });
     ledger.transaction(() => {
-      for (const r of chosen) ledger.update(r.path, { state: 'queued', attempts: 0, lastError: `retry requested after: ${r.lastError ?? 'failure'}` });
+      for (const r of chosen) files.retryRequested(r);
     });
     await ledger.coordinator.commit();
     const lease = ledger.coordinator.leaseSeconds;

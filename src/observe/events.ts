@@ -21,6 +21,9 @@ export type DaemonEvent =
   | ({ type: 'upload.ok'; dataset_id: string; size: number; job_id?: string | null; duration_ms?: number; reason?: string } & At)
   | ({ type: 'upload.failed'; file: string; reason: string; library?: string; folder?: string; attempt?: number })
   | { type: 'file.skipped'; file: string; reason: string }
+  | { type: 'file.seen'; file: string; size: number }
+  | { type: 'file.settling'; file: string }
+  | { type: 'upload.requeued'; file: string; cause: 'key_refused' | 'retry' }
   // Discovery, settling, admission
   /** `waiting`: files the walk recorded as `seen`, to be taken in when the window has room. */
   | { type: 'daemon.walk'; initial: boolean; files: number; dirs: number; waiting: number; duration_ms: number }

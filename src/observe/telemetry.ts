@@ -23,6 +23,13 @@ const LINES: { [T in EventType]: Line<T> } = {
   'upload.ok': { level: 'info', message: (e) => (e.reason === undefined ? 'upload ok' : 'file already in Galaxy'), component: 'pipeline' },
   'upload.failed': { level: 'error', message: 'upload failed', component: 'pipeline' },
   'file.skipped': { level: 'warn', message: 'file skipped', component: 'pipeline' },
+  'file.seen': { level: 'debug', message: 'found while the window is full: recorded, and taken in when its turn comes', component: 'pipeline' },
+  'file.settling': { level: 'debug', message: 'its turn came: settling', component: 'pipeline' },
+  'upload.requeued': {
+    level: (e) => (e.cause === 'retry' ? 'info' : 'debug'),
+    message: (e) => (e.cause === 'retry' ? 'queued again by galaxy-importd retry' : 'queued again: Galaxy refused the key, so the attempt does not count'),
+    component: 'pipeline',
+  },
   'daemon.walk': { level: 'debug', message: 'walk done', component: null },
   'watch.error': {
     level: (e) => (e.file === undefined ? 'error' : 'warn'),

@@ -8,7 +8,6 @@ import type { Emit } from '../observe/events.js';
 import type { EntryKind } from '../watch/walk.js';
 import type { Files, ReadyFile } from './files.js';
 import type { Route } from './route.js';
-import { folderText } from './route.js';
 import type { Fingerprint } from './settle.js';
 import { Settler } from './settle.js';
 import { relDirOf } from '../paths.js';
@@ -109,7 +108,7 @@ export interface AdmitDeps {
   /** [import] backlog = skip at the very first start. */
   skipBacklog: boolean;
   ledger: Pick<Ledger, 'fingerprint'>;
-  files: Pick<Files, 'rejected' | 'has' | 'active' | 'seen' | 'waiting' | 'settling' | 'gone' | 'inState'>;
+  files: Pick<Files, 'rejected' | 'has' | 'active' | 'seen' | 'waiting' | 'settling' | 'gone' | 'inState' | 'claim'>;
   /** Settling (settle.ts): how long a file must stay unchanged, when to call it slow. */
   settleMs: number;
   slowMs: number;
@@ -118,7 +117,6 @@ export interface AdmitDeps {
   /** The settler's look (settle.ts, statFileSync). */
   stat: (relPath: string) => Fingerprint | null;
   clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
-  claim(file: { path: string; size: number; mtimeMs: number }): Promise<boolean>;
   route(relPath: string): Route;
   queue(file: ReadyFile, route: Route): void;
   /** A file found live began to settle: its folder can be looked up (or created) meanwhile. */
@@ -306,13 +304,9 @@ export class Admission {
     this.#admitting++;
     void (async () => {
       // Several replicas: the one whose claim lands uploads it; the others leave it alone.
-      if (!(await this.#d.claim({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs }))) {
-        this.#d.emit({ type: 'file.claimed_elsewhere', file: relPath });
-        return;
-      }
       const route = this.#d.route(relPath);
-      this.#d.emit({ type: 'file.ready', file: relPath, size: fp.size, library: route.library, folder: folderText(route) });
-      this.#d.queue({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: this.#d.clock.now() }, route);
+      const file = { path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: this.#d.clock.now() };
+      if (await this.#d.files.claim(file, route)) this.#d.queue(file, route);
     })().finally(() => {
       this.#admitting--;
       this.#d.shrank?.();

@@ -5,12 +5,16 @@ import type { Fingerprint } from './settle.js';
 import type { Route } from './route.js';
 import { folderText } from './route.js';
 import type { Target } from './targets.js';
+import type { TransitionName } from './transitions.js';
+import { TransitionError, allowed } from './transitions.js';
 
 /**
- * The owner of every file's state (../shared/design.md, "Per-file states"): each transition
- * writes the ledger and emits its one typed event in the same call, and nothing else in the
- * pipeline writes a file's state. It also knows which files are queued or in flight in this
- * process, so that a file is never in two batches and `idle` has one place to ask.
+ * The owner of every file's state (../shared/design.md, "Per-file states"): a state machine
+ * whose transitions are the table of transitions.ts. Each checks the file's state against the
+ * table, writes the ledger and emits its one typed event in the same call, and nothing else in
+ * the product writes a file's state (the CLI's `retry` comes through here too; the shared
+ * ledger's claim is asked for here, `claim`). It also knows which files are queued or in flight
+ * in this process, so that a file is never in two batches and `idle` has one place to ask.
  */
 
 export interface ReadyFile {
@@ -28,15 +32,48 @@ export class Files {
   readonly #emit: Emit;
   readonly #clock: Pick<Clock, 'now'>;
   /** Paths queued or in flight in this process, with what the pipeline asks of them often (the ledger's row holds the same). */
-  readonly #active = new Map<string, { attempts: number; submittedAt: number | null }>();
+  readonly #active = new Map<string, { attempts: number; submittedAt: number | null; state: FileState }>();
   readonly #shrank: () => void;
+  readonly #claim: (file: { path: string; size: number; mtimeMs: number }) => Promise<boolean>;
+  readonly #unexpected: (err: TransitionError) => void;
 
-  /** `shrank`: called when a file is no longer queued or in flight here (idle). */
-  constructor(deps: { ledger: FileRows; emit: Emit; clock: Pick<Clock, 'now'>; shrank?: () => void }) {
+  /**
+   * `shrank`: called when a file is no longer queued or in flight here (idle). `claim`: the
+   * coordinator's (claims.ts); unset, every file is this process's. `unexpected`: what to do with
+   * a transition the table does not allow; unset, it is thrown (tests), and the daemon reports it
+   * and carries it out, so that a defect of the table never strands a file.
+   */
+  constructor(deps: {
+    ledger: FileRows; emit: Emit; clock: Pick<Clock, 'now'>; shrank?: () => void;
+    claim?: (file: { path: string; size: number; mtimeMs: number }) => Promise<boolean>; unexpected?: (err: TransitionError) => void;
+  }) {
     this.#ledger = deps.ledger;
     this.#emit = deps.emit;
     this.#clock = deps.clock;
     this.#shrank = deps.shrank ?? (() => undefined);
+    this.#claim = deps.claim ?? (() => Promise.resolve(true));
+    this.#unexpected = deps.unexpected ?? ((err) => {
+      throw err;
+    });
+  }
+
+  /** The state a transition leaves: held here for files on their way, else the ledger's. */
+  #from(relPath: string): FileState | null {
+    const held = this.#active.get(relPath);
+    return held ? held.state : (this.#ledger.get(relPath)?.state ?? null);
+  }
+
+  /** The table's word on leaving `from` by `name`. */
+  #check(name: TransitionName, relPath: string, from: FileState | null): void {
+    if (!allowed(name, from)) this.#unexpected(new TransitionError(relPath, name, from));
+  }
+
+  /** A transition of a file on its way here: checked, written (with `fields`), and held. */
+  #move(name: TransitionName, relPath: string, to: FileState, fields: Partial<Omit<FileRecord, 'path' | 'state'>> = {}): void {
+    this.#check(name, relPath, this.#from(relPath));
+    this.#update(relPath, { state: to, ...fields });
+    const held = this.#active.get(relPath);
+    if (held) held.state = to;
   }
 
   /** Every change of a row, stamped by this one clock (the ledger's own stamps only writes from elsewhere). */
@@ -71,6 +108,7 @@ export class Files {
   rejected(relPath: string, fp: Fingerprint, state: 'skipped' | 'failed', reason: string): void {
     const prev = this.#ledger.get(relPath);
     if (prev?.state === state && prev.lastError === reason && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) return;
+    this.#check(state === 'failed' ? 'refused' : 'skipped', relPath, prev?.state ?? null);
     this.#ledger.put({
       path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state, attempts: prev?.attempts ?? 0, lastError: reason,
       libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: this.#clock.now(),
@@ -80,17 +118,17 @@ export class Files {
 
   /**
    * Found while the window is full (admit.ts): recorded as `seen` with its size and mtime, and
-   * looked at again when its turn comes (`waiting`). One row, no memory here, no event (the walk
-   * says how many).
+   * looked at again when its turn comes (`waiting`). One row and a debug event, no memory here
+   * (the walk says how many).
    */
   seen(relPath: string, fp: Fingerprint, known: Pick<FileRecord, 'state' | 'size' | 'mtimeMs'> | undefined): void {
     // `known`: the caller's look-up of the row (none: no row to keep anything of).
     const prev = known === undefined ? undefined : this.#ledger.get(relPath);
-    if (prev !== undefined && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) {
-      if (prev.state !== 'seen') this.#update(relPath, { state: 'seen' });
-      return;
-    }
-    this.#ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state: 'seen', attempts: 0, lastError: null, libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: this.#clock.now() });
+    if (prev?.state === 'seen' && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) return;
+    this.#check('seen', relPath, prev?.state ?? null);
+    if (prev !== undefined && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) this.#update(relPath, { state: 'seen' });
+    else this.#ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state: 'seen', attempts: 0, lastError: null, libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: this.#clock.now() });
+    this.#emit({ type: 'file.seen', file: relPath, size: fp.size });
   }
 
   /** Files found while the window was full, oldest first, up to `limit`. */
@@ -100,20 +138,37 @@ export class Files {
 
   /** A `seen` file's turn came: it settles now (a restart puts it back to `seen`). */
   settling(relPath: string): void {
-    this.#update(relPath, { state: 'settling' });
+    this.#move('settling', relPath, 'settling');
+    this.#emit({ type: 'file.settling', file: relPath });
   }
 
   /** Deleted before it settled; a row that said it was waiting says so now. */
   gone(relPath: string, reason: string): void {
     const prev = this.#ledger.get(relPath);
-    if (prev?.state === 'seen' || prev?.state === 'settling') this.#update(relPath, { state: 'skipped', lastError: reason });
+    if (prev?.state === 'seen' || prev?.state === 'settling') this.#move('gone', relPath, 'skipped', { lastError: reason });
     this.#emit({ type: 'file.gone', file: relPath, reason });
+  }
+
+  /**
+   * Settled and readable: claimed for this process (several replicas: the coordinator's one
+   * statement writes `ready` for the claims of a turn; one process: every claim holds, and the
+   * file goes on to `queued` at once). False: another replica holds it, or has done it.
+   */
+  async claim(file: ReadyFile, route: Route): Promise<boolean> {
+    if (!(await this.#claim(file))) {
+      this.#emit({ type: 'file.claimed_elsewhere', file: file.path });
+      return false;
+    }
+    this.#check('claimed', file.path, this.#from(file.path));
+    this.#emit({ type: 'file.ready', ...at(file, route), size: file.size });
+    return true;
   }
 
   /** Ready and queued in its folder's batch. Returns false when it is already queued or in flight. */
   queued(file: ReadyFile, route: Route): boolean {
     if (this.#active.has(file.path)) return false;
     const prev = this.#ledger.get(file.path);
+    this.#check('queued', file.path, prev?.state ?? null);
     const same = prev !== undefined && prev.size === file.size && prev.mtimeMs === file.mtimeMs;
     // Written again, to another size, while its last upload ran (before that was recorded ok):
     // Galaxy may have read this version then, and the dataset's size tells. Keeping the send time
@@ -121,7 +176,7 @@ export class Files {
     // version Galaxy read, so it is sent again: a second dataset rather than a version lost.
     const duringUpload = prev !== undefined && !same && prev.size !== file.size && prev.state === 'ok' && prev.submittedAt !== null && file.mtimeMs <= prev.updatedAt;
     const submittedAt = same || duringUpload ? prev.submittedAt : null;
-    this.#active.set(file.path, { attempts: same ? prev.attempts : 0, submittedAt });
+    this.#active.set(file.path, { attempts: same ? prev.attempts : 0, submittedAt, state: 'queued' });
     this.#ledger.put({
       path: file.path, size: file.size, mtimeMs: file.mtimeMs, state: 'queued',
       attempts: same ? prev.attempts : 0, lastError: same ? prev.lastError : null,
@@ -136,7 +191,7 @@ export class Files {
   resumed(files: readonly ReadyFile[]): void {
     for (const f of files) {
       const row = this.#ledger.get(f.path);
-      this.#active.set(f.path, { attempts: row?.attempts ?? 0, submittedAt: row?.submittedAt ?? null });
+      this.#active.set(f.path, { attempts: row?.attempts ?? 0, submittedAt: row?.submittedAt ?? null, state: row?.state ?? 'queued' });
     }
   }
 
@@ -147,8 +202,8 @@ export class Files {
     this.#ledger.transaction(() => {
       for (const f of files) {
         const attempts = this.attempts(f.path) + 1;
-        this.#update(f.path, { state: 'submitted', attempts, libraryId: o.target.libraryId, folderId: o.target.folderId, historyId: o.historyId, submittedAt, jobId: null, datasetId: null });
-        this.#active.set(f.path, { attempts, submittedAt });
+        this.#move('submitted', f.path, 'submitted', { attempts, libraryId: o.target.libraryId, folderId: o.target.folderId, historyId: o.historyId, submittedAt, jobId: null, datasetId: null });
+        this.#active.set(f.path, { attempts, submittedAt, state: 'submitted' });
       }
     });
     for (const f of files) this.#emit({ type: 'upload.submitted', ...at(f, route), attempt: o.attempt, size: f.size, history_id: o.historyId });
@@ -158,7 +213,7 @@ export class Files {
   jobKnown(files: readonly ReadyFile[], historyId: string | null, jobId: string): void {
     this.#ledger.transaction(() => {
       if (historyId !== null) this.#ledger.rememberJob(historyId, jobId);
-      for (const f of files) this.#update(f.path, { state: 'submitted', jobId });
+      for (const f of files) this.#move('job_known', f.path, 'submitted', { jobId });
     });
   }
 
@@ -169,7 +224,7 @@ export class Files {
   /** A failed try, sent again after `delayMs`. */
   retrying(files: readonly ReadyFile[], route: Route, reason: string, attempt: number, delayMs: number): void {
     this.#ledger.transaction(() => {
-      for (const f of files) this.#update(f.path, { state: 'retrying', lastError: reason });
+      for (const f of files) this.#move('retrying', f.path, 'retrying', { lastError: reason });
     });
     for (const f of files) this.#emit({ type: 'upload.retry', ...at(f, route), attempt, reason, delay_ms: Math.round(delayMs) });
   }
@@ -177,8 +232,16 @@ export class Files {
   /** The key, not the files, was at fault: back to queued, and the attempt does not count. */
   requeued(files: readonly ReadyFile[]): void {
     this.#ledger.transaction(() => {
-      for (const f of files) this.#update(f.path, { state: 'queued', attempts: this.#uncount(f.path) });
+      for (const f of files) this.#move('requeued', f.path, 'queued', { attempts: this.#uncount(f.path) });
     });
+    for (const f of files) this.#emit({ type: 'upload.requeued', file: f.path, cause: 'key_refused' });
+  }
+
+  /** `galaxy-importd retry`: a failed file queued again, its attempts from zero; a running daemon takes it at its next walk. */
+  retryRequested(rec: FileRecord): void {
+    this.#check('retry_requested', rec.path, rec.state);
+    this.#update(rec.path, { state: 'queued', attempts: 0, lastError: `retry requested after: ${rec.lastError ?? 'failure'}` });
+    this.#emit({ type: 'upload.requeued', file: rec.path, cause: 'retry' });
   }
 
   /**
@@ -187,7 +250,7 @@ export class Files {
    */
   split(files: readonly ReadyFile[], route: Route, reason: string, jobId: string | null): void {
     this.#ledger.transaction(() => {
-      for (const f of files) this.#update(f.path, { state: 'retrying', lastError: reason, attempts: this.#uncount(f.path) });
+      for (const f of files) this.#move('split', f.path, 'retrying', { lastError: reason, attempts: this.#uncount(f.path) });
     });
     this.#emit({ type: 'upload.split', library: route.library, folder: folderText(route), files: files.length, job_id: jobId, reason });
   }
@@ -198,12 +261,12 @@ export class Files {
    */
   unassigned(files: readonly ReadyFile[], historyId: string): void {
     this.#ledger.transaction(() => {
-      for (const f of files) if (this.#ledger.get(f.path)?.historyId === historyId) this.#update(f.path, { state: 'retrying', historyId: null });
+      for (const f of files) if (this.#ledger.get(f.path)?.historyId === historyId) this.#move('unassigned', f.path, 'retrying', { historyId: null });
     });
   }
 
   failed(file: ReadyFile, route: Route, reason: string, attempt: number): void {
-    this.#update(file.path, { state: 'failed', lastError: reason });
+    this.#move('failed', file.path, 'failed', { lastError: reason });
     this.#active.delete(file.path);
     this.#emit({ type: 'upload.failed', ...at(file, route), attempt, reason });
     this.#shrank();
@@ -212,11 +275,11 @@ export class Files {
   /** Its dataset is ok in Galaxy: uploaded now (`jobId`, or null for method = paths), or found there already (`target`). */
   ok(file: ReadyFile, route: Route, datasetId: string, how: { jobId: string | null } | { found: Target }): void {
     if ('found' in how) {
-      this.#update(file.path, { state: 'ok', datasetId, libraryId: how.found.libraryId, folderId: how.found.folderId, lastError: null, updatedAt: this.#clock.now() });
+      this.#move('found', file.path, 'ok', { datasetId, libraryId: how.found.libraryId, folderId: how.found.folderId, lastError: null });
       this.#emit({ type: 'upload.ok', ...at(file, route), dataset_id: datasetId, size: file.size, reason: 'already in Galaxy' });
     } else {
       // The time it became ok, from this clock: queued() compares it with a new version's mtime.
-      this.#update(file.path, { state: 'ok', datasetId, jobId: how.jobId, lastError: null, updatedAt: this.#clock.now() });
+      this.#move('ok', file.path, 'ok', { datasetId, jobId: how.jobId, lastError: null });
       this.#emit({ type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: this.#clock.now() - file.readyAt });
     }
     this.#active.delete(file.path);

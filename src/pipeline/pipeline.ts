@@ -6,6 +6,7 @@ import type { Emit } from '../observe/events.js';
 import { Access } from './access.js';
 import { Confirmer } from './confirm.js';
 import { Details } from './datasets.js';
+import { Claims } from './claims.js';
 import { Files } from './files.js';
 import type { ReadyFile } from './files.js';
 import type { Gate } from './gate.js';
@@ -51,7 +52,12 @@ export interface PipelineDeps {
 export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads; histories: HistoryPool; access: Access } {
   const { config, client, ledger, gate, clock, emit, signal } = d;
   const upload = config.upload;
-  const files = new Files({ ledger, emit, clock, shrank: d.shrank });
+  const claims = new Claims(ledger.coordinator, { clock, signal, emit });
+  const files = new Files({
+    ledger, emit, clock, shrank: d.shrank, claim: (f) => claims.claim(f),
+    // A transition the table lacks is a defect: said, and carried out, so that no file is stranded.
+    unexpected: (err) => emit({ type: 'daemon.error', err }),
+  });
   const access = new Access({ client, clock, emit });
   const details = new Details(client, access, { clock, signal, emit, ...(d.random ? { random: d.random } : {}) });
   const histories = new HistoryPool(client, ledger, { max: upload.concurrency });

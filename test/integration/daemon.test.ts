@@ -410,12 +410,15 @@ describe('daemon: Galaxy failures', () => {
 
     h.emu.model.jobFaults.length = 0;
     const out: string[] = [];
-    const io = { env: {}, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) }, onSignal: () => undefined };
+    const err: string[] = [];
+    const io = { env: {}, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, onSignal: () => undefined };
     assert.equal(await retryCommand(h.config, io, [], true), 0);
     await h.daemon().rescan();
     await h.waitOk(['mixed/bad.txt', 'jobs/crash.txt']);
 
     assert.match(out.join(''), /^2 file\(s\) queued again/);
+    const said = err.join('').trim().split('\n').map((l) => JSON.parse(l) as { event: string; file: string; cause: string });
+    assert.deepEqual(said.map((e) => [e.event, e.file, e.cause]).sort(), [['upload.requeued', 'jobs/crash.txt', 'retry'], ['upload.requeued', 'mixed/bad.txt', 'retry']], 'each re-queue is logged');
     assert.equal(h.datasets().filter((d) => d.endsWith('|bad.txt')).length, 1);
     assert.equal(h.datasets().filter((d) => d.endsWith('|crash.txt')).length, 1);
   });

@@ -22,7 +22,7 @@ function tree(t: TestContext): string {
 function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; stat?: () => { size: number; mtimeMs: number }; slowMs?: number } = {}) {
   const rows = memoryRows();
   const emit = events();
-  const files = new Files({ ledger: rows, emit, clock: systemClock });
+  const files = new Files({ ledger: rows, emit, clock: systemClock, claim: () => Promise.resolve(o.claim ?? true) });
   const queued: string[] = [];
   let shrank = 0;
   const quiet = new Quiet(() => a.settling === 0);
@@ -31,7 +31,7 @@ function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; sta
     ledger: { fingerprint: (p) => rows.get(p) }, files, settleMs: 1000, slowMs: o.slowMs ?? 60_000, clock: systemClock,
     // Settling looks at the real file (its timing is settle.test.ts's); here only fake time passes.
     stat: o.stat ?? ((p) => statFileSync(dir, p)),
-    claim: () => Promise.resolve(o.claim ?? true), route: () => ROUTE, queue: (f) => void queued.push(f.path), emit, shrank: () => {
+    route: () => ROUTE, queue: (f) => void queued.push(f.path), emit, shrank: () => {
       shrank++;
       a.refill();
       quiet.check();

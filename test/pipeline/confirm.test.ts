@@ -162,7 +162,9 @@ describe('Confirmer (fake timers)', () => {
 
     assert.equal(s.emit.of('job.check_failed').length, 2);
     assert.match(await s.metrics.registry.metrics(), /^galaxy_importd_retries_total 0$/m);
-    s.files.retrying([f], ROUTE, 'Galaxy 502', 1, 1000);
+    const g = file('run1/b.txt');
+    s.files.queued(g, ROUTE);
+    s.files.retrying([g], ROUTE, 'Galaxy 502', 1, 1000);
     assert.match(await s.metrics.registry.metrics(), /^galaxy_importd_retries_total 1$/m, 'an upload to be retried is counted');
   });
 
