@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { systemClock } from '../src/clock.js';
 import { GalaxyHttp, createAgent, unlimited } from '../src/galaxy/http.js';
 import { atRate } from './pace.js';
 import { cpuMs } from './proc.js';
@@ -39,7 +40,7 @@ if (values.child !== undefined) {
   // A requesting process: one request per tick, then "done" once every answer is in.
   const [client, rate, url] = [values.child, Number(values.rate), String(values.url)];
   const agent = new http.Agent({ keepAlive: true });
-  const galaxy = new GalaxyHttp({ url, apiKey: 'floor', timeoutMs: 30_000, maxBodyBytes: 1 << 20, dispatcher: createAgent(30_000), userAgent: 'floor', limiter: unlimited });
+  const galaxy = new GalaxyHttp({ url, apiKey: 'floor', timeoutMs: 30_000, maxBodyBytes: 1 << 20, dispatcher: createAgent(30_000), userAgent: 'floor', limiter: unlimited, clock: systemClock });
   const byNode = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const req = http.request(`${url}/api/version`, { agent, headers: { accept: 'application/json', 'x-api-key': 'floor' } }, (res) => {

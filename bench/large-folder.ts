@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { systemClock } from '../src/clock.js';
 import { GalaxyClient } from '../src/galaxy/client.js';
 import { startEmulator } from '../emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
@@ -53,7 +54,7 @@ const root = mkdtempSync(path.join(os.tmpdir(), 'importd-large-folder-'));
 
 /** One whole listing of the folder, from this process: what each batch read before issue 13. */
 async function wholeListing(url: string, apiKey: string, folderId: string, requests: () => string[]): Promise<Setup['baseline']> {
-  const client = new GalaxyClient({ url, apiKey });
+  const client = new GalaxyClient({ url, apiKey, clock: systemClock });
   const [t0, seen] = [performance.now(), requests().length];
   const whole = await client.folderContents(folderId);
   const baseline = { items: whole.length, requests: requests().length - seen, ms: performance.now() - t0 };

@@ -9,6 +9,7 @@
  * Writes bench/RESULTS.md section ledger-load.
  */
 import { parseArgs } from 'node:util';
+import { systemClock } from '../src/clock.js';
 import { PostgresLedger } from '../src/ledger/postgres/store.js';
 import { createLogger } from '../src/observe/logger.js';
 import { benchPostgres } from './postgres.js';
@@ -27,7 +28,7 @@ try {
   db = created.name;
   const url = created.url;
   const quiet = createLogger('silent');
-  const options = { url, password, leaseSeconds: 60, role: 'replica' as const, version: 'bench', log: quiet, waitForDatabase: false };
+  const options = { url, password, leaseSeconds: 60, role: 'replica' as const, version: 'bench', log: quiet, waitForDatabase: false, clock: systemClock };
   // Create the schema, then the rows, as a finished run of N files would leave them.
   await (await PostgresLedger.open({ ...options, replica: 'filler' })).close(1000);
   await postgres.sql(`INSERT INTO importd_files (path, size, mtime_ms, state, attempts, library_id, folder_id, dataset_id, job_id, updated_at)

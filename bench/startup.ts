@@ -15,6 +15,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFil
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { systemClock } from '../src/clock.js';
 import { SqliteLedger } from '../src/ledger/sqlite.js';
 import { startEmulator } from '../emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
@@ -62,7 +63,7 @@ try {
     for (let i = 0; i < perDir && made < files; i++, made++) writeFileSync(path.join(dir, `f${i}.txt`), `${d}/${i}\n`);
   }
   if (mode === 'done') {
-    const ledger = new SqliteLedger(stateDir);
+    const ledger = new SqliteLedger(stateDir, systemClock);
     ledger.setMeta('created_at', new Date().toISOString());
     ledger.setMeta('first_start_done', new Date().toISOString());
     ledger.transaction(() => {

@@ -102,7 +102,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const requests = requestLimiter(config.upload.concurrency, config.upload.rate_per_second, deps.metrics);
   const key = typeof deps.apiKey === 'string' ? fixedKey(deps.apiKey) : deps.apiKey;
   const client = new GalaxyClient({
-    url: config.galaxy.url, apiKey: () => key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, limiter: requests.limiter,
+    url: config.galaxy.url, apiKey: () => key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, limiter: requests.limiter, clock,
     ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     onAnswer: (request, unusable) => gate.onAnswer(request, unusable),
   });

@@ -105,7 +105,7 @@ export function describeAccess(has: WrongAccess['has'], me?: string): string {
 export async function accessCommand(config: Config, io: DaemonIo, o: { fix: boolean; json: boolean }): Promise<number> {
   const { key } = daemonSetup(config, io.env);
   const ledger = await openClientLedger(config, io.env);
-  const client = new GalaxyClient({ url: config.galaxy.url ?? '', apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000 });
+  const client = new GalaxyClient({ url: config.galaxy.url ?? '', apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, clock: systemClock });
   try {
     const { wrong, checked } = await auditImported(config, ledger.inState('ok'), client);
     const fixed: string[] = [];

@@ -1,4 +1,5 @@
 import { constants as fsc, promises as fsp, realpathSync } from 'node:fs';
+import { systemClock } from '../clock.js';
 import type { ApiKey } from '../config/api-key.js';
 import { resolveApiKey } from '../config/api-key.js';
 import { readGalaxyPath } from '../config/galaxy-config.js';
@@ -52,7 +53,7 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
       : 'check [state] postgresql_url, that PostgreSQL accepts this user from this host (pg_hba.conf), and the password ($PGPASSWORD or [state] postgresql_password_file)');
   }
   if (config.galaxy.url !== null && key !== null) {
-    const client = new GalaxyClient({ url: config.galaxy.url, apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000 });
+    const client = new GalaxyClient({ url: config.galaxy.url, apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, clock: systemClock });
     try {
       const v = await client.version();
       pass(`Galaxy ${v.version_major} answers at ${config.galaxy.url}`);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { systemClock } from '../clock.js';
 import { resolveApiKey } from '../config/api-key.js';
 import { loadConfig } from '../config/load.js';
 import type { ImportdError} from '../errors.js';
@@ -109,7 +110,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const url = parseApiUrl(rest[0] ?? '');
       const config = loadConfig(values.config === undefined ? {} : { explicitPath: values.config });
       const { key } = resolveApiKey(io.env, config.galaxy.api_key_file);
-      const client = new GalaxyClient({ url: url.origin, apiKey: key, timeoutMs: config.galaxy.timeout_seconds * 1000 });
+      const client = new GalaxyClient({ url: url.origin, apiKey: key, timeoutMs: config.galaxy.timeout_seconds * 1000, clock: systemClock });
       try {
         const { body, layout } = await api.run(client, url, rest.slice(1));
         io.stdout.write(render(layout, body, url, values.json));

@@ -15,7 +15,7 @@ import type { DaemonIo } from './io.js';
  */
 export async function dryRunCommand(config: Config, io: DaemonIo, opts: { json: boolean }): Promise<number> {
   if (config.import.dir === null) throw new ConfigError([`${config.file ?? 'the config file'}: [import] dir is required (or [galaxy] galaxy_config naming a Galaxy config that sets library_import_dir)`]);
-  const ledger = await openLedgerReadOnly(config, { log: createLogger('silent'), env: io.env, version: version() });
+  const ledger = await openLedgerReadOnly(config, { log: createLogger('silent'), env: io.env, version: version(), clock: systemClock });
   const counts: Record<PlannedAction, number> = { upload: 0, done: 0, skip: 0, wait: 0, fail: 0 };
   /** Per destination: files, bytes, and the attributes its datasets get. */
   const destinations = new Map<string, { files: number; bytes: number; sample: PlannedFile }>();

@@ -1,3 +1,5 @@
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
 import type { ApiKey } from '../config/api-key.js';
 import { resolveApiKey } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
@@ -26,12 +28,14 @@ export const DRAIN_MS = 8000;
 /** The ledger for `status`, `retry` and `check`: they claim nothing, and fail at once when it cannot be had. */
 export function openClientLedger(config: Config, env: NodeJS.ProcessEnv): Promise<Ledger> {
   const quiet = createLogger('silent');
-  return openLedger(config, { role: 'client', log: quiet, env, version: version() });
+  return openLedger(config, { role: 'client', log: quiet, env, version: version(), clock: systemClock });
 }
 
-/** The daemon's ledger: a shared one is waited for while its database cannot be reached. */
-export function openReplicaLedger(config: Config, io: DaemonIo, log: Logger, o: { signal?: AbortSignal; waitForName: boolean; emit: Emit }): Promise<Ledger> {
-  return openLedger(config, { role: 'replica', log: log.child({ component: 'ledger' }), emit: o.emit, env: io.env, version: version(), waitForName: o.waitForName, ...(o.signal ? { signal: o.signal } : {}) });
+/** The daemon's ledger, on the daemon's clock: a shared one is waited for while its database cannot be reached. */
+export function openReplicaLedger(config: Config, io: DaemonIo, log: Logger, o: { signal?: AbortSignal; waitForName: boolean; emit: Emit; clock: Clock }): Promise<Ledger> {
+  return openLedger(config, {
+    role: 'replica', log: log.child({ component: 'ledger' }), emit: o.emit, env: io.env, version: version(), waitForName: o.waitForName, clock: o.clock, ...(o.signal ? { signal: o.signal } : {}),
+  });
 }
 
 export function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiKey } {

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { liveKey } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
@@ -24,6 +25,8 @@ import { DRAIN_MS, daemonSetup, openReplicaLedger } from './io.js';
 
 export async function runCommand(config: Config, io: DaemonIo): Promise<number> {
   const { key } = daemonSetup(config, io.env);
+  // One clock for the ledger, the daemon and the status page.
+  const clock = systemClock;
   let daemonRef: Daemon | null = null;
   let ledgerRef: Ledger | null = null;
   const metrics = new Metrics({
@@ -47,7 +50,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
   void stopped.then(() => early.abort());
   let ledger: Ledger;
   try {
-    ledger = await openReplicaLedger(config, io, log, { signal: early.signal, waitForName: true, emit });
+    ledger = await openReplicaLedger(config, io, log, { signal: early.signal, waitForName: true, emit, clock });
   } catch (err) {
     // Stopped while waiting for the shared ledger's database: nothing was started.
     if (early.signal.aborted) {
@@ -58,7 +61,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
     throw err;
   }
   ledgerRef = ledger;
-  const daemon = createDaemon({ config, apiKey: live, log, emit, ledger, metrics });
+  const daemon = createDaemon({ config, apiKey: live, log, emit, ledger, metrics, clock });
   daemonRef = daemon;
   let server: HttpServer | null = null;
   if (config.http.listen !== null) {
@@ -67,7 +70,7 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
         live: () => daemon.live(),
         ready: () => daemon.readiness(),
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-        page: statusPage(config, ledger, daemon),
+        page: statusPage(config, ledger, daemon, clock),
       });
     } catch (err) {
       await ledger.close();
@@ -104,11 +107,11 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
 const FOLDER_COUNTS_MS = 10_000;
 
 /** The status page's data, gathered when it is asked for (a person, every few seconds at most). */
-function statusPage(config: Config, ledger: Ledger, daemon: Daemon): () => Promise<string> {
+function statusPage(config: Config, ledger: Ledger, daemon: Daemon, clock: Pick<Clock, 'now'>): () => Promise<string> {
   let folders: { at: number; list: StatusData['folders'] } | null = null;
   const newestFirst = <T extends { updatedAt: number }>(rows: T[]): T[] => rows.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, 20);
   return async () => {
-    const now = systemClock.now();
+    const now = clock.now();
     if (folders === null || now - folders.at > FOLDER_COUNTS_MS) {
       const list = [...countByFolder(ledger.countsByDirectory(), config).values()].sort((a, b) => a.library.localeCompare(b.library) || a.folder.localeCompare(b.folder));
       folders = { at: now, list };
@@ -127,8 +130,10 @@ function statusPage(config: Config, ledger: Ledger, daemon: Daemon): () => Promi
 export async function scanCommand(config: Config, io: DaemonIo): Promise<number> {
   const { key } = daemonSetup(config, io.env);
   const log = createLogger(config.log.level, undefined, [key.key]);
-  const ledger = await openReplicaLedger(config, io, log, { waitForName: false, emit: logEvents(log) });
-  const daemon = createDaemon({ config, apiKey: key.key, log, ledger });
+  // One clock for the ledger and the daemon.
+  const clock = systemClock;
+  const ledger = await openReplicaLedger(config, io, log, { waitForName: false, emit: logEvents(log), clock });
+  const daemon = createDaemon({ config, apiKey: key.key, log, ledger, clock });
   let interrupted = false;
   let wake!: () => void;
   const interruption = new Promise<void>((resolve) => (wake = resolve));

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
 import type { Json } from './answers.js';
 import { expectObject } from './answers.js';
 import type { Call } from './call.js';
@@ -37,6 +38,8 @@ export interface GalaxyClientOptions {
   userAgent?: string;
   /** Runs every request; the daemon passes its throttling queue. */
   limiter?: Limiter;
+  /** The process's clock (the daemon's; systemClock in the CLI): a Retry-After date is counted from its now. */
+  clock: Pick<Clock, 'now'>;
   /**
    * Told of every typed call's outcome: `request` is its method and route (`GET /api/jobs/{id}`),
    * `unusable` the error when the answer is one the client cannot use whatever it retries
@@ -74,6 +77,7 @@ export class GalaxyClient {
       dispatcher: opts.dispatcher ?? (this.#ownAgent as Dispatcher),
       userAgent: opts.userAgent ?? 'galaxy-importd',
       limiter: opts.limiter ?? unlimited,
+      clock: opts.clock,
     });
     const call: Call = (method, p, body, check) => this.#json(method, p, body, check);
     Object.assign(this, librariesApi(call), foldersApi(call), rolesApi(call), jobsApi(call));

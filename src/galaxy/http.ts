@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { Agent, request } from 'undici';
+import type { Clock } from '../clock.js';
 import type { NetworkFailure } from './errors.js';
 import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from './errors.js';
 
@@ -25,6 +26,8 @@ export interface HttpOptions {
    * its queue here, so concurrency and rate limits bound every Galaxy request.
    */
   limiter: Limiter;
+  /** Reads the time a Retry-After date is counted from. */
+  clock: Pick<Clock, 'now'>;
 }
 
 export type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -46,8 +49,8 @@ export function createAgent(timeoutMs: number): Agent {
   });
 }
 
-/** Parse a Retry-After header (seconds or an HTTP date) into milliseconds. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | null {
+/** Parse a Retry-After header (seconds or an HTTP date) into milliseconds; a date is counted from `now` (the clock's, ms since the epoch). */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
   const v = Array.isArray(value) ? value[0] : value;
   if (v === undefined || v.trim() === '') return null;
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
@@ -168,7 +171,7 @@ export class GalaxyHttp {
         status: res.statusCode,
         errCode: fields?.errCode ?? null,
         errMsg: fields?.errMsg ?? summarise(text, contentType),
-        retryAfterMs: parseRetryAfter(res.headers['retry-after']),
+        retryAfterMs: parseRetryAfter(res.headers['retry-after'], this.#opts.clock.now()),
         fromGalaxy: fields !== null,
         method,
         path: where,

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Clock } from '../clock.js';
 import { resolvePostgresPassword } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
@@ -14,6 +15,8 @@ export interface OpenLedgerOptions {
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   env: NodeJS.ProcessEnv;
   version: string;
+  /** The one clock of the process: the ledger's timestamps, and (shared ledger) its waits, leases and writes. */
+  clock: Clock;
   /** Where the shared ledger's events go (ledger.unavailable, ...): the log and the metrics. */
   emit?: Emit;
   /** Aborts waiting for the database (a stop signal while the daemon starts). */
@@ -29,7 +32,7 @@ export interface OpenLedgerOptions {
  */
 export async function openLedger(config: Config, o: OpenLedgerOptions): Promise<Ledger> {
   try {
-    if (config.state.ledger === 'sqlite') return new SqliteLedger(config.state.dir);
+    if (config.state.ledger === 'sqlite') return new SqliteLedger(config.state.dir, o.clock);
     // Loaded only for the shared ledger: pg and its modules cost 60 ms and about 15 MB at start.
     const { PostgresLedger } = await import('./postgres/store.js');
     return await PostgresLedger.open({
@@ -42,6 +45,7 @@ export async function openLedger(config: Config, o: OpenLedgerOptions): Promise<
       log: o.log,
       waitForDatabase: o.role === 'replica',
       waitForName: o.waitForName ?? true,
+      clock: o.clock,
       ...(o.emit ? { emit: o.emit } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
@@ -59,7 +63,7 @@ export async function openLedgerReadOnly(config: Config, o: Omit<OpenLedgerOptio
   if (config.state.ledger === 'postgresql') return openLedger(config, { ...o, role: 'client' });
   if (!existsSync(path.join(config.state.dir, 'ledger.sqlite'))) return null;
   try {
-    return new SqliteLedger(config.state.dir, Date.now, { readonly: true });
+    return new SqliteLedger(config.state.dir, o.clock, { readonly: true });
   } catch (err) {
     if (err instanceof LedgerError) throw new ConfigError([`[state] dir: ${err.message}`], { cause: err });
     throw err;

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { Clock } from '../clock.js';
 import { ImportdError } from '../errors.js';
 import { localCoordinator } from './coordinator.js';
 import type { Coordinator, FileRecord, FileState, Ledger } from './ledger.js';
@@ -85,13 +86,16 @@ function openReadOnly(file: string): Database.Database {
   return new Database(bytes, { readonly: true });
 }
 
+/** What the SQLite ledger reads time with: the `updatedAt` of `update()`, and the commit at the end of a turn. */
+export type SqliteClock = Pick<Clock, 'now' | 'setImmediate'>;
+
 /**
  * The embedded ledger: one SQLite file in the state directory, WAL mode,
  * `synchronous = NORMAL` (a power cut may lose the last transactions but never
  * corrupts the file; the rebuild from Galaxy covers what is lost).
  *
  * Writes made in one turn of the event loop share one transaction, committed at
- * the end of the turn (setImmediate) or at once by `flush()`: a backlog's
+ * the end of the turn (the clock's setImmediate) or at once by `flush()`: a backlog's
  * thousands of transitions cost a few µs each instead of a commit each (17–30 µs,
  * bench/RESULTS.md). The coordinator's `commit()` flushes, so the rows naming a
  * request are written before it is sent, as before.
@@ -100,6 +104,7 @@ export class SqliteLedger implements Ledger {
   readonly file: string;
   /** One process owns this file whole. */
   readonly coordinator: Coordinator = localCoordinator(this, () => this.flush());
+  readonly #clock: SqliteClock;
   readonly #db: Database.Database;
   readonly #get: Database.Statement<[string], Row>;
   readonly #fingerprint: Database.Statement<[string], [FileState, number, number]>;
@@ -111,10 +116,11 @@ export class SqliteLedger implements Ledger {
   #failure: LedgerError | null = null;
 
   /**
+   * `clock`: stamps `updatedAt` on `update()` and schedules the commit at the end of the turn.
    * `readonly`: only read an existing ledger (`scan --dry-run`): nothing is created, migrated or
    * written, so the file's bytes stay as they are; a write throws.
    */
-  constructor(stateDir: string, clock: () => number = Date.now, o: { readonly?: boolean } = {}) {
+  constructor(stateDir: string, clock: SqliteClock, o: { readonly?: boolean } = {}) {
     this.file = path.join(stateDir, 'ledger.sqlite');
     this.#clock = clock;
     try {
@@ -138,8 +144,6 @@ export class SqliteLedger implements Ledger {
        VALUES (@path, @size, @mtime_ms, @state, @attempts, @last_error, @library_id, @folder_id, @dataset_id, @job_id, @history_id, @submitted_at, @updated_at)`,
     );
   }
-
-  readonly #clock: () => number;
 
   /** A prepared statement per SQL text, made once and kept (see KEEP_ALIVE). */
   #stmt(sql: string): Database.Statement {
@@ -179,7 +183,7 @@ export class SqliteLedger implements Ledger {
     if (this.#db.inTransaction) return;
     this.#stmt('BEGIN IMMEDIATE').run(); // the write lock now: no read snapshot to go stale before the turn's first write
     this.#open = true;
-    setImmediate(() => {
+    this.#clock.setImmediate(() => {
       try {
         this.flush();
       } catch (err) {
@@ -221,7 +225,7 @@ export class SqliteLedger implements Ledger {
   }
 
   update(p: string, fields: Partial<Omit<FileRecord, 'path'>>): void {
-    const all = { ...fields, updatedAt: fields.updatedAt ?? this.#clock() };
+    const all = { ...fields, updatedAt: fields.updatedAt ?? this.#clock.now() };
     const keys = Object.keys(all) as (keyof typeof all)[];
     const sets = keys.map((k) => `${COLUMNS[k]} = @${COLUMNS[k]}`).join(', ');
     const params: Record<string, unknown> = { path: p };

@@ -1,5 +1,4 @@
 import type { Clock, Timer } from '../clock.js';
-import { systemClock } from '../clock.js';
 import type { LiveKey } from '../config/api-key.js';
 import { fixedKey } from '../config/api-key.js';
 import type { GalaxyClient } from '../galaxy/client.js';
@@ -62,7 +61,7 @@ export class Gate {
 
   readonly #key: Pick<LiveKey, 'reload' | 'advice' | 'source'>;
 
-  constructor(client: Pick<GalaxyClient, 'currentUser'>, log: GateLog, probeMs = KEY_PROBE_MS, clock: Clock = systemClock, key: Pick<LiveKey, 'reload' | 'advice' | 'source'> = fixedKey('')) {
+  constructor(client: Pick<GalaxyClient, 'currentUser'>, log: GateLog, probeMs: number, clock: Clock, key: Pick<LiveKey, 'reload' | 'advice' | 'source'> = fixedKey('')) {
     this.#client = client;
     this.#clock = clock;
     this.#log = log;

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock, Timer } from '../clock.js';
-import { systemClock, unref } from '../clock.js';
+import { unref } from '../clock.js';
 import { gridPoint } from './grid.js';
 import { relDirOf } from '../paths.js';
 import { ArrivalRate } from './arrival-rate.js';
@@ -69,7 +69,7 @@ export interface SettleDeps {
    * first step (its first `belowRate * ms / 1000` files).
    */
   grid?: { ms: number; belowRate: number };
-  clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
+  clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
 }
 
 interface Entry {
@@ -100,7 +100,7 @@ export class Settler {
 
   constructor(deps: SettleDeps) {
     this.#deps = deps;
-    this.#clock = deps.clock ?? systemClock;
+    this.#clock = deps.clock;
     this.#arrivals = new ArrivalRate(deps.grid?.ms ?? 1000);
   }
 

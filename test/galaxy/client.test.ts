@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { MockAgent } from 'undici';
+import { systemClock } from '../../src/clock.js';
 import { GalaxyClient } from '../../src/galaxy/client.js';
 import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from '../../src/galaxy/errors.js';
 import { parseRetryAfter, summarise } from '../../src/galaxy/http.js';
@@ -12,7 +13,9 @@ import { emulator, tempDir, waitFor } from '../helpers.js';
 import type { Emulator } from '../../emulator/server.js';
 
 function client(t: TestContext, emu: Emulator, opts: { timeoutMs?: number; maxBodyBytes?: number; key?: string } = {}): GalaxyClient {
-  const c = new GalaxyClient({ url: emu.url, apiKey: opts.key ?? emu.adminKey, timeoutMs: opts.timeoutMs ?? 5000, ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}) });
+  const c = new GalaxyClient({
+    url: emu.url, apiKey: opts.key ?? emu.adminKey, timeoutMs: opts.timeoutMs ?? 5000, clock: systemClock, ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+  });
   t.after(() => c.close());
   return c;
 }
@@ -147,7 +150,7 @@ describe('GalaxyClient against the emulator', () => {
         srv.close(() => resolve(port));
       });
     });
-    const refusedClient = new GalaxyClient({ url: `http://127.0.0.1:${closed}`, apiKey: 'k', timeoutMs: 2000 });
+    const refusedClient = new GalaxyClient({ url: `http://127.0.0.1:${closed}`, apiKey: 'k', timeoutMs: 2000, clock: systemClock });
     t.after(() => refusedClient.close());
 
     const reset = await rejection(c.version());
@@ -195,7 +198,7 @@ describe('GalaxyClient with a MockAgent', () => {
       sent = JSON.parse(opts.body as string);
       return { jobs: [{ id: 'abc', state: 'new' }] };
     });
-    const c = new GalaxyClient({ url: 'http://galaxy.test/galaxy/', apiKey: 'k', dispatcher: agent });
+    const c = new GalaxyClient({ url: 'http://galaxy.test/galaxy/', apiKey: 'k', dispatcher: agent, clock: systemClock });
 
     const { jobId } = await c.fetchToFolders({ historyId: 'h1', targets: [{ folderId: 'F0123456789abcdef', items: [{ serverDir: 'a/b.txt', name: 'b.txt', ext: 'txt', dbkey: '?', linkDataOnly: true }] }] });
 
@@ -204,6 +207,25 @@ describe('GalaxyClient with a MockAgent', () => {
       history_id: 'h1',
       targets: [{ destination: { type: 'library_folder', library_folder_id: '0123456789abcdef' }, items: [{ src: 'server_dir', server_dir: 'a/b.txt', name: 'b.txt', ext: 'txt', dbkey: '?', link_data_only: true }] }],
     });
+  });
+
+  it('counts a Retry-After date from its own clock, not the system\'s', async (t) => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    t.after(() => agent.close());
+    const pool = agent.get('http://galaxy.test');
+    for (let i = 0; i < 2; i++) {
+      pool.intercept({ path: '/api/version', method: 'GET' }).reply(503, { err_msg: 'busy', err_code: 0 }, { headers: { 'retry-after': 'Thu, 01 Jan 2026 00:01:00 GMT' } });
+    }
+    const at = (iso: string): GalaxyClient => new GalaxyClient({ url: 'http://galaxy.test', apiKey: 'k', dispatcher: agent, clock: { now: () => Date.parse(iso) } });
+
+    const early = await rejection(at('2026-01-01T00:00:15Z').version());
+    const late = await rejection(at('2026-01-01T00:00:50Z').version());
+
+    assert.ok(early instanceof GalaxyApiError);
+    assert.equal(early.retryAfterMs, 45_000);
+    assert.ok(late instanceof GalaxyApiError);
+    assert.equal(late.retryAfterMs, 10_000);
   });
 });
 
@@ -215,6 +237,15 @@ describe('HTTP helpers', () => {
     assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now), 30_000);
     assert.equal(parseRetryAfter(undefined, now), null);
     assert.equal(parseRetryAfter('soon', now), null);
+  });
+
+  it('counts a Retry-After date from the now it is given, and a date already past as 0', () => {
+    const date = 'Thu, 01 Jan 2026 00:01:00 GMT';
+
+    assert.equal(parseRetryAfter(date, Date.parse('2026-01-01T00:00:00Z')), 60_000);
+    assert.equal(parseRetryAfter(date, Date.parse('2026-01-01T00:00:59Z')), 1_000);
+    assert.equal(parseRetryAfter(date, Date.parse('2026-01-01T00:02:00Z')), 0);
+    assert.equal(parseRetryAfter(['5', date], Date.parse('2026-01-01T00:02:00Z')), 5_000);
   });
 
   it('summarises an HTML page by its title', () => {

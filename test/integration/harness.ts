@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { systemClock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/load.js';
 import type { Daemon } from '../../src/daemon.js';
@@ -99,8 +100,8 @@ export async function harness(t: TestContext, opts: { ini?: Sections; emu?: Emul
     logs,
     async start(o = {}) {
       if (current) await h.stop();
-      const ledger = new SqliteLedger(stateDir);
-      const daemon = createDaemon({ config, apiKey: emu.adminKey, log: createLogger('debug', sink), ledger });
+      const ledger = new SqliteLedger(stateDir, systemClock);
+      const daemon = createDaemon({ config, apiKey: emu.adminKey, log: createLogger('debug', sink), ledger, clock: systemClock });
       current = { daemon, ledger };
       await daemon.start({ watch: o.watch ?? true });
       return daemon;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
+import { systemClock } from '../../src/clock.js';
 import type { FileRecord } from '../../src/ledger/ledger.js';
 import { LedgerUnavailableError } from '../../src/ledger/ledger.js';
 import type { PostgresLedgerOptions } from '../../src/ledger/postgres/connection.js';
@@ -34,7 +35,7 @@ function capture(): Captured {
 
 async function open(t: TestContext, url: string, replica: string | null, extra: Partial<PostgresLedgerOptions> = {}): Promise<PostgresLedger> {
   const ledger = await PostgresLedger.open({
-    url, password: PGPASSWORD, leaseSeconds: 30, replica, role: 'replica', version: 'test', log: capture().log, waitForDatabase: false, ...extra,
+    url, password: PGPASSWORD, leaseSeconds: 30, replica, role: 'replica', version: 'test', log: capture().log, waitForDatabase: false, clock: systemClock, ...extra,
   });
   t.after(() => ledger.close(1000));
   return ledger;
@@ -247,7 +248,7 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     const url = await freshDatabase(t);
     const secret = 'wrong-Pa55word-xyz';
     const log = capture();
-    const err = await PostgresLedger.open({ url, password: secret, leaseSeconds: 30, replica: 'a', role: 'client', version: 'test', log: log.log, waitForDatabase: false }).then(
+    const err = await PostgresLedger.open({ url, password: secret, leaseSeconds: 30, replica: 'a', role: 'client', version: 'test', log: log.log, waitForDatabase: false, clock: systemClock }).then(
       () => null,
       (e: unknown) => e as Error,
     );
@@ -258,7 +259,7 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     // A replica that waits for the database logs the failure without the password either.
     const stop = new AbortController();
     setTimeout(() => stop.abort(), 800);
-    await assert.rejects(PostgresLedger.open({ url, password: secret, leaseSeconds: 30, replica: 'a', role: 'replica', version: 'test', log: log.log, waitForDatabase: true, signal: stop.signal }));
+    await assert.rejects(PostgresLedger.open({ url, password: secret, leaseSeconds: 30, replica: 'a', role: 'replica', version: 'test', log: log.log, waitForDatabase: true, signal: stop.signal, clock: systemClock }));
     assert.ok(log.lines.some((l) => l.includes('ledger.unavailable')));
     assert.equal(log.lines.join('\n').includes(secret), false);
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { systemClock } from '../../src/clock.js';
 import type { FileRecord } from '../../src/ledger/ledger.js';
 import { LedgerError, SqliteLedger } from '../../src/ledger/sqlite.js';
 import { tempDir } from '../helpers.js';
@@ -26,13 +27,13 @@ const record = (p: string, fields: Partial<FileRecord> = {}): FileRecord => ({
 describe('SqliteLedger', () => {
   it('read-only: reads a closed ledger without adding a file beside it, and a ledger in use as its writer committed it', async (t) => {
     const dir = path.join(tempDir(t), 'state');
-    const writer = new SqliteLedger(dir);
+    const writer = new SqliteLedger(dir, systemClock);
     writer.put(record('run1/a.bed', { state: 'ok' }));
     writer.setMeta('first_start_done', 'yes');
     await writer.close();
     const bytes = readFileSync(path.join(dir, 'ledger.sqlite'));
 
-    const closed = new SqliteLedger(dir, Date.now, { readonly: true });
+    const closed = new SqliteLedger(dir, systemClock, { readonly: true });
     const seen = closed.fingerprint('run1/a.bed');
     assert.throws(() => {
       closed.put(record('run1/b.bed'));
@@ -44,11 +45,11 @@ describe('SqliteLedger', () => {
     assert.deepEqual(readdirSync(dir), ['ledger.sqlite']);
     assert.ok(readFileSync(path.join(dir, 'ledger.sqlite')).equals(bytes));
 
-    const running = new SqliteLedger(dir);
+    const running = new SqliteLedger(dir, systemClock);
     t.after(() => running.close());
     running.put(record('run1/c.bed', { state: 'queued' }));
     running.flush();
-    const reader = new SqliteLedger(dir, Date.now, { readonly: true });
+    const reader = new SqliteLedger(dir, systemClock, { readonly: true });
     t.after(() => reader.close());
     assert.equal(reader.fingerprint('run1/c.bed')?.state, 'queued');
     assert.equal(reader.getMeta('first_start_done'), 'yes');
@@ -56,12 +57,12 @@ describe('SqliteLedger', () => {
 
   it('creates the state directory and keeps records across reopening', (t) => {
     const dir = path.join(tempDir(t), 'state', 'nested');
-    const first = new SqliteLedger(dir);
+    const first = new SqliteLedger(dir, systemClock);
     first.put(record('run1/a.bed', { state: 'ok', datasetId: 'abc' }));
     first.setMeta('first_start', 'done');
     first.close();
 
-    const second = new SqliteLedger(dir);
+    const second = new SqliteLedger(dir, systemClock);
     t.after(() => second.close());
 
     assert.ok(existsSync(path.join(dir, 'ledger.sqlite')));
@@ -69,18 +70,44 @@ describe('SqliteLedger', () => {
     assert.equal(second.getMeta('first_start'), 'done');
   });
 
-  it('updates some fields and stamps updatedAt from its clock', (t) => {
-    const ledger = new SqliteLedger(tempDir(t), () => 42);
+  it('updates some fields and stamps updatedAt from its clock, not the system\'s', (t) => {
+    let now = 42;
+    const ledger = new SqliteLedger(tempDir(t), { ...systemClock, now: () => now });
     t.after(() => ledger.close());
     ledger.put(record('a'));
+    ledger.put(record('b'));
 
     ledger.update('a', { state: 'failed', attempts: 3, lastError: 'Galaxy said no' });
+    now = 1_700_000_000_000;
+    ledger.update('b', { state: 'queued' });
+    const b = ledger.get('b');
+    ledger.update('b', { state: 'ok', updatedAt: 7 });
 
     assert.deepEqual(ledger.get('a'), record('a', { state: 'failed', attempts: 3, lastError: 'Galaxy said no', updatedAt: 42 }));
+    assert.equal(b?.updatedAt, 1_700_000_000_000);
+    assert.equal(ledger.get('b')?.updatedAt, 7, 'an updatedAt given is kept');
+  });
+
+  it('commits the writes of a turn when its clock\'s setImmediate runs', (t) => {
+    const dir = tempDir(t);
+    const ends: (() => void)[] = [];
+    const ledger = new SqliteLedger(dir, { now: () => 5, setImmediate: (fn) => (ends.push(fn), {}) });
+    const other = new SqliteLedger(dir, systemClock, { readonly: true });
+    t.after(() => (void ledger.close(), void other.close()));
+
+    ledger.put(record('a'));
+    ledger.update('a', { state: 'queued' });
+    const beforeEnd = other.get('a');
+    ends.splice(0).forEach((fn) => fn());
+    const afterEnd = other.get('a');
+
+    assert.equal(beforeEnd, undefined);
+    assert.deepEqual(afterEnd, record('a', { state: 'queued', updatedAt: 5 }));
+    assert.equal(ends.length, 0, 'one end of turn per transaction');
   });
 
   it('counts files by state and by folder, and lists them by state', (t) => {
-    const ledger = new SqliteLedger(tempDir(t));
+    const ledger = new SqliteLedger(tempDir(t), systemClock);
     t.after(() => ledger.close());
     ledger.transaction(() => {
       ledger.put(record('a', { state: 'ok', folderId: 'F1' }));
@@ -98,7 +125,7 @@ describe('SqliteLedger', () => {
   });
 
   it('counts files by directory and state without reading the rows', (t) => {
-    const ledger = new SqliteLedger(tempDir(t));
+    const ledger = new SqliteLedger(tempDir(t), systemClock);
     t.after(() => ledger.close());
     ledger.transaction(() => {
       for (const p of ['run1/a.txt', 'run1/b.txt', 'run1/sub/c.txt', 'top.txt', 'run 2/x.y.z']) ledger.put(record(p, { state: 'ok' }));
@@ -115,7 +142,7 @@ describe('SqliteLedger', () => {
   });
 
   it('keeps names with spaces, quotes, newlines and non-ASCII characters intact', (t) => {
-    const ledger = new SqliteLedger(tempDir(t));
+    const ledger = new SqliteLedger(tempDir(t), systemClock);
     t.after(() => ledger.close());
     const names = ["run 2/it's \"quoted\".bed", 'naïve/Größe.txt', 'odd/line\nbreak.txt'];
 
@@ -125,7 +152,7 @@ describe('SqliteLedger', () => {
   });
 
   it('rolls a failed transaction back whole', (t) => {
-    const ledger = new SqliteLedger(tempDir(t));
+    const ledger = new SqliteLedger(tempDir(t), systemClock);
     t.after(() => ledger.close());
 
     assert.throws(() => ledger.transaction(() => {
@@ -138,8 +165,8 @@ describe('SqliteLedger', () => {
 
   it('writes of one turn share a transaction: another connection sees them after the turn, or at once after commit()', async (t) => {
     const dir = tempDir(t);
-    const ledger = new SqliteLedger(dir);
-    const other = new SqliteLedger(dir);
+    const ledger = new SqliteLedger(dir, systemClock);
+    const other = new SqliteLedger(dir, systemClock);
     t.after(() => (void ledger.close(), void other.close()));
 
     ledger.put(record('a'));
@@ -158,7 +185,7 @@ describe('SqliteLedger', () => {
 
   it('rolls back only the failed transaction of a turn, keeping the turn\'s other writes', async (t) => {
     const dir = tempDir(t);
-    const ledger = new SqliteLedger(dir);
+    const ledger = new SqliteLedger(dir, systemClock);
     t.after(() => void ledger.close());
 
     ledger.put(record('kept'));
@@ -168,7 +195,7 @@ describe('SqliteLedger', () => {
     }));
     await new Promise((r) => setImmediate(r));
     await ledger.close();
-    const again = new SqliteLedger(dir);
+    const again = new SqliteLedger(dir, systemClock);
     t.after(() => void again.close());
 
     assert.equal(again.get('x'), undefined);
@@ -181,7 +208,7 @@ describe('SqliteLedger', () => {
     writeFileSync(blocker, 'not a directory');
     const err = (() => {
       try {
-        new SqliteLedger(path.join(blocker, 'sub'));
+        new SqliteLedger(path.join(blocker, 'sub'), systemClock);
       } catch (e) {
         return e;
       }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
+import { systemClock } from '../../src/clock.js';
 import type { GalaxyClient } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
 import { Gate, UNUSABLE_STRIKES } from '../../src/pipeline/gate.js';
@@ -16,7 +17,7 @@ function gate(probeMs = 60_000): { gate: Gate; said: string[] } {
     unusable: (request) => said.push(`unusable ${request}`),
     reloaded: () => said.push('reloaded'),
     failing: (run) => said.push(`failing ${run.jobs}`),
-  }, probeMs);
+  }, probeMs, systemClock);
   return { gate: g, said };
 }
 
@@ -87,7 +88,7 @@ describe('the gate while the key is refused (fake timers)', () => {
       unusable: () => undefined,
       reloaded: () => said.push('reloaded'),
       failing: () => undefined,
-    }, 60_000);
+    }, 60_000, systemClock);
     g.block('401 Provided API key is not valid.');
     let through = false;
     const waiting = g.wait().then(() => (through = true));
@@ -122,7 +123,7 @@ describe('the gate and a rotated key (fake timers)', () => {
       unusable: () => undefined,
       reloaded: (source) => said.push(`reloaded from ${source}`),
       failing: () => undefined,
-    }, 60_000, undefined, key);
+    }, 60_000, systemClock, key);
     return { g, said, asked, write: (k: string) => (file = k) };
   }
   const settle = async (): Promise<void> => {

@@ -19,6 +19,7 @@ import { startEmulator } from '../../emulator/server.js';
 import { addFaults } from './faults.js';
 import type { RunningCli } from '../helpers.js';
 import { runCli, spawnCli, tempDir } from '../helpers.js';
+import { systemClock } from '../../src/clock.js';
 import { FILE_STATES } from '../../src/ledger/ledger.js';
 import { SqliteLedger } from '../../src/ledger/sqlite.js';
 import { ini } from '../integration/harness.js';
@@ -148,7 +149,7 @@ describe('fault and restart suite', () => {
 
     // The ledger (the SQLite file itself): every file is there, ok or failed as expected, with the expected reasons.
     assert.equal(expected.size, FILES);
-    const ledger = new SqliteLedger(stateDir);
+    const ledger = new SqliteLedger(stateDir, systemClock);
     const records = new Map(ledger.inState(...FILE_STATES).map((r) => [r.path, r]));
     ledger.close();
     assert.deepEqual([...records.keys()].filter((p) => !expected.has(p)), [], 'the ledger holds files never dropped');

@@ -24,7 +24,8 @@ export interface PostgresLedgerOptions {
   /** A replica whose name another running process holds: wait for it (`run`), or fail at once (`scan`). */
   waitForName?: boolean;
   signal?: AbortSignal;
-  clock?: Clock;
+  /** Stamps rows, claims and leases, and times the waits and the writes behind. */
+  clock: Clock;
 }
 
 /** The URL without anything secret, for messages (it never carries a password: the config refuses one). */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Clock } from '../../clock.js';
 import type { FileRecord, FileState } from '../ledger.js';
 import { zeroCounts } from '../ledger.js';
 import type { Row } from '../rows.js';
@@ -25,9 +26,11 @@ export class MemoryRows {
   #dirty = new Set<string>();
   #dirtyJobs: [string, string][] = [];
   #dirtyMeta = new Map<string, string>();
-  /** The time a change is made at. */
-  protected now(): number {
-    return Date.now();
+  /** Stamps `updatedAt` on `update()`: the time a change is made at. */
+  readonly #clock: Pick<Clock, 'now'>;
+
+  constructor(clock: Pick<Clock, 'now'>) {
+    this.#clock = clock;
   }
 
   /** A change was made (the store schedules its write). */
@@ -107,7 +110,7 @@ export class MemoryRows {
   update(p: string, fields: Partial<Omit<FileRecord, 'path'>>): void {
     const old = this.#rows.get(p);
     if (!old) return;
-    this.#set({ ...old, ...fields, updatedAt: fields.updatedAt ?? this.now() });
+    this.#set({ ...old, ...fields, updatedAt: fields.updatedAt ?? this.#clock.now() });
     this.#dirty.add(p);
     this.changed();
   }

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Clock, Timer } from '../../clock.js';
-import { systemClock, unref, within } from '../../clock.js';
+import { unref, within } from '../../clock.js';
 import type { Emit } from '../../observe/events.js';
 import { writeEvent } from '../../observe/telemetry.js';
 import { StoppedError, backoffMs, retry } from '../../retry.js';
@@ -51,8 +51,8 @@ export class PostgresLedger extends MemoryRows implements Ledger, Coordinator {
   readonly #startedAt: number;
 
   private constructor(o: PostgresLedgerOptions) {
-    super();
-    const clock = o.clock ?? systemClock;
+    super(o.clock);
+    const clock = o.clock;
     this.#o = o;
     this.#clock = clock;
     this.#startedAt = clock.now();
@@ -83,10 +83,6 @@ export class PostgresLedger extends MemoryRows implements Ledger, Coordinator {
       },
       failed: (err) => this.#unavailable(err),
     });
-  }
-
-  protected override now(): number {
-    return this.#clock.now();
   }
 
   protected override changed(): void {
