@@ -1,92 +1,25 @@
-import { accessSync, constants as fsc, existsSync, promises as fsp, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../clock.js';
-import type { FileRecord, FileState, Ledger } from '../ledger/ledger.js';
-import { DONE_STATES } from '../ledger/ledger.js';
+import type { FileState, Ledger } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
 import type { EntryKind } from '../watch/walk.js';
 import type { Files, ReadyFile } from './files.js';
 import type { Route } from './route.js';
+import type { Decision } from './rules.js';
+import { Rules, ignoredReason } from './rules.js';
 import type { Fingerprint } from './settle.js';
 import { Settler } from './settle.js';
 import { relDirOf } from '../paths.js';
 
 /**
- * admit: decide what a discovered path is. Name rules, symlinks (never out of the import
- * directory), file type, the ledger (done with the same fingerprint: nothing to do), the
- * first start's backlog and undecodable names are decided here, before settling; readability
- * and the claim (several replicas) once the file has settled. Then it is routed and queued.
+ * admit: what a discovered path is, by admission's rules (rules.ts, shared with the dry run):
+ * name rules, symlinks (never out of the import directory), file type, the ledger (done with
+ * the same fingerprint: nothing to do), the first start's backlog and undecodable names before
+ * settling; readability and the claim (several replicas) once the file has settled. Then it is
+ * routed and queued. It also keeps the window (files held in memory at once).
  */
-
-/**
- * Name rules: which paths are never imported. Patterns use * and ? and match
- * whole path components, so `.*` also covers hidden directories and rsync's
- * `.name.XXXXXX` temporaries.
- */
-export function compileIgnore(patterns: readonly string[]): (name: string) => boolean {
-  if (patterns.length === 0) return () => false;
-  // One expression for all patterns: a walk tests 100,000 names.
-  const re = new RegExp(`^(?:${patterns.map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')).join('|')})$`, 's');
-  return (name) => re.test(name);
-}
-
-/** Why a relative path is never imported, or null when it may be. */
-export function ignoredReason(relPath: string, isIgnored: (name: string) => boolean, readyMarker: string | null): string | null {
-  const parts = relPath.split('/');
-  const name = parts[parts.length - 1] ?? '';
-  if (readyMarker !== null && name === readyMarker) return 'ready marker';
-  const hit = parts.find((p) => isIgnored(p));
-  return hit === undefined ? null : `name matches [import] ignore (${hit})`;
-}
-
-/** A name that is not valid UTF-8 reaches us with U+FFFD in place of its bad bytes, so the name we have opens nothing. */
-export const UNDECODABLE = 'the name is not valid UTF-8 (shown with \uFFFD for the bad bytes), so it cannot be opened or given to Galaxy: rename it with UTF-8 characters';
-
-/** Why a symlink is never imported (its target is missing, or outside the import directory), or null when it may be. */
-export async function symlinkSkip(full: string, realImportDir: string): Promise<string | null> {
-  let real: string;
-  try {
-    real = await fsp.realpath(full);
-  } catch {
-    return 'symlink whose target does not exist (or a symlink loop)';
-  }
-  const inside = path.relative(realImportDir, real);
-  if (inside.startsWith('..') || path.isAbsolute(inside)) {
-    return `symlink leaves the import directory (points to ${real}); Galaxy would import it with an admin key, so galaxy-importd refuses it`;
-  }
-  return null;
-}
-
-/** Why this user cannot read a settled file, with what to do, or null when it can. */
-export function unreadableReason(full: string): string | null {
-  try {
-    accessSync(full, fsc.R_OK);
-    return null;
-  } catch (err) {
-    return `not readable by this user (${(err as NodeJS.ErrnoException).code ?? 'error'}): fix its permissions, then run galaxy-importd retry`;
-  }
-}
-
-/**
- * What a file's stat and its ledger row say before it settles: a directory; skipped (not a
- * regular file, or the first start's backlog with backlog = skip); done (the ledger holds this
- * very version); or a candidate. `changed`: a done version of it was replaced.
- */
-export type StatVerdict =
-  | { kind: 'directory' }
-  | { kind: 'done'; state: FileState }
-  | { kind: 'skip'; reason: string; changed: string | null }
-  | { kind: 'candidate'; changed: string | null };
-
-export function statVerdict(st: Stats, prev: Pick<FileRecord, 'state' | 'size' | 'mtimeMs'> | undefined, skipBacklog: boolean): StatVerdict {
-  if (st.isDirectory()) return { kind: 'directory' };
-  if (!st.isFile()) return { kind: 'skip', reason: 'not a regular file (FIFO, socket or device)', changed: null };
-  if (prev && prev.size === st.size && prev.mtimeMs === st.mtimeMs && DONE_STATES.has(prev.state)) return { kind: 'done', state: prev.state };
-  const changed = prev && DONE_STATES.has(prev.state) && prev.state !== 'skipped' ? `was ${prev.state} with size ${prev.size}` : null;
-  if (skipBacklog) return { kind: 'skip', reason: 'present at the very first start and [import] backlog = skip', changed };
-  return { kind: 'candidate', changed };
-}
 
 /**
  * The window: files held in memory at once, settling, being admitted, queued or on their way to
@@ -128,7 +61,7 @@ export interface AdmitDeps {
 
 export class Admission {
   readonly #d: AdmitDeps;
-  readonly #isIgnored: (name: string) => boolean;
+  readonly #rules: Rules;
   /** Settled files between the settler and the queue (readable? claimed?), so that idle never sees a gap. */
   #admitting = 0;
   #closed = false;
@@ -141,7 +74,7 @@ export class Admission {
 
   constructor(deps: AdmitDeps) {
     this.#d = deps;
-    this.#isIgnored = compileIgnore(deps.ignore);
+    this.#rules = new Rules({ ...deps, fingerprint: (p) => deps.ledger.fingerprint(p) });
     const marker = deps.readyMarker;
     this.#settler = new Settler({
       settleMs: deps.settleMs, readyMarker: marker, stat: deps.stat, clock: deps.clock, slowMs: deps.slowMs,
@@ -208,13 +141,13 @@ export class Admission {
 
   /** A directory to leave out of walks and watches. */
   skipDir(relPath: string): boolean {
-    return ignoredReason(relPath, this.#isIgnored, null) !== null;
+    return ignoredReason(relPath, this.#rules.isIgnored, null) !== null;
   }
 
   /** For the watcher: a path it need not report (ignored, or a done file whose fingerprint holds). */
   ignored(relPath: string, stats: Stats | undefined): boolean {
     const parts = relPath.split('/');
-    if (parts.some((p) => this.#isIgnored(p)) && parts[parts.length - 1] !== this.#d.readyMarker) return true;
+    if (parts.some((p) => this.#rules.isIgnored(p)) && parts[parts.length - 1] !== this.#d.readyMarker) return true;
     return stats?.isFile() === true && this.isDone(relPath, stats);
   }
 
@@ -239,10 +172,9 @@ export class Admission {
     if (kind !== 'file' || this.#closed || this.#d.files.has(relPath) || this.#settler.has(relPath)) return this.consider(relPath, initial, kind);
     // The walk enters no directory that skipDir leaves out: only the name itself is left to test.
     const name = relPath.slice(relPath.lastIndexOf('/') + 1);
-    if (name === this.#d.readyMarker || this.#isIgnored(name)) return this.consider(relPath, initial, kind);
-    const st = statSync(path.join(this.#d.importDir, relPath), { throwIfNoEntry: false });
-    if (st && !(seen === `${st.size}:${st.mtimeMs}` && st.isFile())) this.#admitStat(relPath, st, initial);
-    if (!st) this.#skipUndecodable(relPath);
+    if (name === this.#d.readyMarker || this.#rules.isIgnored(name)) return this.consider(relPath, initial, kind);
+    const d = this.#rules.statNow(relPath, initial && this.#d.skipBacklog);
+    if (!(d.st !== undefined && seen === `${d.st.size}:${d.st.mtimeMs}` && d.st.isFile())) this.#admit(relPath, d, initial);
     return undefined;
   }
 
@@ -252,50 +184,17 @@ export class Admission {
    * plain file it is the stat too, so a live file costs one look, not three.
    */
   async consider(relPath: string, initial: boolean, kind: EntryKind | null = null, seenLstat?: Stats): Promise<void> {
-    const settler = this.#settler;
     if (this.#closed || this.#d.files.has(relPath)) return;
-    if (settler.has(relPath)) {
-      settler.touch(relPath);
+    if (this.#settler.has(relPath)) {
+      this.#settler.touch(relPath);
       return;
     }
-    const reason = ignoredReason(relPath, this.#isIgnored, this.#d.readyMarker);
-    if (reason !== null) {
-      if (reason === 'ready marker') settler.markerAppeared(relDirOf(relPath));
-      return;
-    }
-    const full = path.join(this.#d.importDir, relPath);
-    // The walk already knows a plain file from a symlink; only live events need the lstat.
-    let lst = seenLstat ?? null;
-    if (kind !== 'file' && lst === null) {
-      try {
-        lst = await fsp.lstat(full);
-      } catch {
-        this.#skipUndecodable(relPath);
-        return; // gone already
-      }
-    }
-    if (lst?.isSymbolicLink()) {
-      const reason = await symlinkSkip(full, this.#d.realImportDir);
-      if (reason !== null) {
-        this.#d.files.rejected(relPath, { size: 0, mtimeMs: lst.mtimeMs }, 'skipped', reason);
-        return;
-      }
-    }
-    let st;
-    if (lst !== null && !lst.isSymbolicLink()) st = lst;
-    else {
-      try {
-        st = await fsp.stat(full);
-      } catch {
-        return;
-      }
-    }
-    this.#admitStat(relPath, st, initial);
+    this.#admit(relPath, await this.#rules.decide(relPath, { kind, lstat: seenLstat, backlog: initial && this.#d.skipBacklog }), initial);
   }
 
   /** Settled: readable? claimed by this process? Then routed and queued. */
   ready(relPath: string, fp: Fingerprint): void {
-    const unreadable = unreadableReason(path.join(this.#d.importDir, relPath));
+    const unreadable = this.#rules.settled(relPath);
     if (unreadable !== null) {
       this.#d.files.rejected(relPath, fp, 'failed', unreadable);
       this.#d.shrank?.();
@@ -313,34 +212,28 @@ export class Admission {
     });
   }
 
-  /** The part that needs only the file's stat: type, ledger, backlog. */
-  #admitStat(relPath: string, st: Stats, initial: boolean): void {
-    const prev = this.#d.ledger.fingerprint(relPath);
-    const verdict = statVerdict(st, prev, initial && this.#d.skipBacklog);
-    if (verdict.kind === 'directory' || verdict.kind === 'done') return;
-    const fp = { size: st.size, mtimeMs: st.mtimeMs };
-    if (verdict.changed !== null) this.#d.emit({ type: 'file.changed', file: relPath, size: fp.size, reason: verdict.changed });
-    if (verdict.kind === 'skip') {
-      this.#d.files.rejected(relPath, fp, 'skipped', verdict.reason);
+  /** What admission does with its rules' decision. */
+  #admit(relPath: string, d: Decision, initial: boolean): void {
+    if (this.#closed || d.kind === 'ignored' || d.kind === 'gone' || d.kind === 'directory' || d.kind === 'done') return;
+    if (d.kind === 'marker') {
+      this.#settler.markerAppeared(relDirOf(relPath));
       return;
     }
+    if (d.changed !== null) this.#d.emit({ type: 'file.changed', file: relPath, size: d.fp.size, reason: d.changed });
+    if (d.kind === 'skip') {
+      this.#d.files.rejected(relPath, d.fp, 'skipped', d.reason);
+      return;
+    }
+    const { prev } = d;
     // A new version of an uploaded file is taken in at once: its row holds what a rewrite during its upload needs (files.ts, queued).
     if (prev?.state !== 'ok' && this.#inWindow() >= WINDOW_FILES) {
-      this.#d.files.seen(relPath, fp, prev);
+      this.#d.files.seen(relPath, d.fp, prev);
       this.#deferred++;
       this.#more = true;
       return;
     }
     if (prev?.state === 'seen') this.#d.files.settling(relPath);
-    this.#settler.touch(relPath, fp);
+    this.#settler.touch(relPath, d.fp);
     if (!initial) this.#d.prepare?.(relPath);
-  }
-
-  /**
-   * A name that is not valid UTF-8 reaches us with U+FFFD in place of its bad bytes, so the
-   * name we have opens nothing: say so instead of dropping the file silently.
-   */
-  #skipUndecodable(relPath: string): void {
-    if (relPath.includes('\uFFFD')) this.#d.files.rejected(relPath, { size: 0, mtimeMs: 0 }, 'skipped', UNDECODABLE);
   }
 }

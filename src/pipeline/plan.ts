@@ -1,16 +1,16 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { walk } from '../watch/walk.js';
-import { UNDECODABLE, compileIgnore, ignoredReason, statVerdict, symlinkSkip, unreadableReason } from './admit.js';
+import { Rules, ignoredReason } from './rules.js';
 import { folderText, routeFile } from './route.js';
 import { relDirOf } from '../paths.js';
 
 /**
  * The plan of `scan --dry-run`: for each file below the import directory, what the daemon would
- * do with it now, decided by admission's own rules (admit.ts) and routing (route.ts). It reads
+ * do with it now, decided by admission's own rules (rules.ts, `decide`) and routing (route.ts). It reads
  * the tree and the ledger; it writes nothing and asks Galaxy nothing.
  */
 
@@ -50,7 +50,7 @@ export async function planImport(o: PlanOptions): Promise<void> {
   const importDir = config.import.dir ?? '';
   const realImportDir = realpathSync(importDir);
   const marker = config.import.ready_marker;
-  const isIgnored = compileIgnore(config.import.ignore);
+  const rules = new Rules({ importDir, realImportDir, ignore: config.import.ignore, readyMarker: marker, fingerprint: (p) => ledger?.fingerprint(p) });
   const skipBacklog = config.import.backlog === 'skip' && ledger?.getMeta('first_start_done') === undefined;
   const settleMs = config.import.settle_seconds * 1000;
   const markers = new Map<string, boolean>();
@@ -61,26 +61,23 @@ export async function planImport(o: PlanOptions): Promise<void> {
   };
 
   const entry = async (rel: string, kind: 'file' | 'symlink' | 'other'): Promise<PlannedFile> => {
-    const ignored = ignoredReason(rel, isIgnored, marker);
-    if (ignored !== null) return { file: rel, action: 'skip', reason: ignored === 'ready marker' ? 'the ready marker itself is never imported' : ignored };
-    if (rel.includes('\uFFFD')) return { file: rel, action: 'skip', reason: UNDECODABLE };
-    const full = path.join(importDir, rel);
-    if (kind === 'symlink') {
-      const reason = await symlinkSkip(full, realImportDir);
-      if (reason !== null) return { file: rel, action: 'skip', reason };
+    const d = await rules.decide(rel, { kind, backlog: skipBacklog });
+    switch (d.kind) {
+      case 'marker': return { file: rel, action: 'skip', reason: 'the ready marker itself is never imported' };
+      case 'ignored': return { file: rel, action: 'skip', reason: d.reason };
+      case 'gone': return { file: rel, action: 'skip', reason: 'gone while it was looked at' };
+      case 'directory': return { file: rel, action: 'skip', reason: 'a symlink to a directory: walks and watches do not follow symlinked directories' };
+      case 'skip': return { file: rel, action: 'skip', reason: d.reason, ...(d.stat ? { size: d.fp.size } : {}) };
+      case 'done': {
+        const reason = d.state === 'failed'
+          ? 'failed before, with this very size and modification time: galaxy-importd status --failed says why, galaxy-importd retry sends it again'
+          : `${d.state} in the ledger with this very size and modification time`;
+        return { file: rel, action: 'done', reason, size: d.fp.size };
+      }
+      case 'candidate': break;
     }
-    const st = statSync(full, { throwIfNoEntry: false });
-    if (!st) return { file: rel, action: 'skip', reason: 'gone while it was looked at' };
-    const verdict = statVerdict(st, ledger?.fingerprint(rel), skipBacklog);
-    if (verdict.kind === 'directory') return { file: rel, action: 'skip', reason: 'a symlink to a directory: walks and watches do not follow symlinked directories' };
-    if (verdict.kind === 'done') {
-      const reason = verdict.state === 'failed'
-        ? 'failed before, with this very size and modification time: galaxy-importd status --failed says why, galaxy-importd retry sends it again'
-        : `${verdict.state} in the ledger with this very size and modification time`;
-      return { file: rel, action: 'done', reason, size: st.size };
-    }
-    if (verdict.kind === 'skip') return { file: rel, action: 'skip', reason: verdict.reason, size: st.size };
-    const unreadable = unreadableReason(full);
+    const st = d.fp;
+    const unreadable = rules.settled(rel);
     if (unreadable !== null) return { file: rel, action: 'fail', reason: unreadable, size: st.size };
     const relDir = relDirOf(rel);
     if (marker !== null && !hasMarker(relDir)) {
@@ -88,7 +85,7 @@ export async function planImport(o: PlanOptions): Promise<void> {
     }
     const route = routeFile(rel, config);
     const notes: string[] = [];
-    if (verdict.changed !== null) notes.push(`a new version (the ledger's ${verdict.changed}): uploaded as a new dataset`);
+    if (d.changed !== null) notes.push(`a new version (the ledger's ${d.changed}): uploaded as a new dataset`);
     const age = o.clock.now() - st.mtimeMs;
     if (age < settleMs) notes.push(`changed ${Math.max(0, Math.round(age / 1000))} s ago: sent once unchanged for settle_seconds (${config.import.settle_seconds})`);
     return {
@@ -99,7 +96,7 @@ export async function planImport(o: PlanOptions): Promise<void> {
 
   await walk(importDir, {
     skipDir: (rel) => {
-      const reason = ignoredReason(rel, isIgnored, null);
+      const reason = ignoredReason(rel, rules.isIgnored, null);
       if (reason !== null) o.onFile({ file: `${rel}/`, action: 'skip', reason: `directory: ${reason}; nothing below it is imported` });
       return reason !== null;
     },
