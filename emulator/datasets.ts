@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { dataTypeClass } from './datatypes.js';
+import { adminRequired, GalaxyError } from './errors.js';
+import type { DatasetRec, DatasetState, FolderRec, User } from './records.js';
+import type { Store } from './store.js';
+import { now } from './store.js';
+
+/**
+ * Library datasets: made by jobs (jobs.ts) and legacy uploads (contents.ts), shown and
+ * updated through /api/libraries/datasets and the library contents API.
+ */
+
+export function humanSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = bytes / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+export function newDataset(s: Store, folder: FolderRec, name: string, sourcePath: string, linked: boolean, user: User | undefined, jobId: number, state: DatasetState): DatasetRec {
+  const t = now();
+  const d: DatasetRec = {
+    id: s.next('library_dataset'),
+    lddaId: s.next('ldda'),
+    libraryId: folder.libraryId,
+    folderId: folder.id,
+    name,
+    state,
+    ext: 'auto',
+    dbkey: '?',
+    fileSize: 0,
+    sha256: null,
+    sourcePath,
+    linked,
+    uploadedBy: user?.email ?? '',
+    info: '',
+    blurb: '',
+    peek: '',
+    message: '',
+    tags: [],
+    metadata: {},
+    deleted: false,
+    jobId,
+    createTime: t,
+    updateTime: t,
+  };
+  // A fetch job's datasets take its history's default permissions, not the library's (Galaxy's
+  // PermissionProvider in job_execution/output_collect.py; docs/galaxy-notes.md, "Access").
+  const job = s.jobs.get(jobId);
+  const history = job?.toolId === '__DATA_FETCH__' && job.historyId !== null ? s.histories.get(job.historyId) : undefined;
+  if (history?.defaultAccess?.length) d.access = [...history.defaultAccess];
+  s.codec.encode(d.id);
+  s.codec.encode(d.lddaId);
+  s.datasets.set(d.id, d);
+  folder.updateTime = t;
+  return d;
+}
+
+export function datasetsIn(s: Store, folderId: number, includeDeleted = false): DatasetRec[] {
+  return [...s.datasets.values()].filter((d) => d.folderId === folderId && (includeDeleted || !d.deleted));
+}
+
+export function datasetDetails(s: Store, d: DatasetRec): Record<string, unknown> {
+  return {
+    model_class: 'LibraryDataset',
+    id: s.codec.encode(d.id),
+    ldda_id: s.codec.encode(d.lddaId),
+    parent_library_id: s.codec.encode(d.libraryId),
+    folder_id: s.codec.folder(d.folderId),
+    name: d.name,
+    genome_build: d.dbkey,
+    update_time: d.updateTime,
+    state: d.state,
+    file_name: d.linked ? d.sourcePath : `/galaxy/database/objects/${d.lddaId}/dataset_${d.lddaId}.dat`,
+    // Galaxy 26.1 keeps no basename for server_dir and path imports.
+    created_from_basename: null,
+    uploaded_by: d.uploadedBy,
+    message: d.message || null,
+    date_uploaded: d.createTime,
+    file_size: d.fileSize,
+    file_ext: d.ext,
+    data_type: dataTypeClass(d.ext),
+    misc_info: d.info,
+    misc_blurb: d.blurb,
+    peek: d.peek,
+    uuid: createHash('md5').update(`${s.secret}:${d.id}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'),
+    tags: d.tags,
+    ...d.metadata,
+  };
+}
+
+/** PATCH /api/libraries/datasets/{id}: name, genome_build, misc_info and tags of a library dataset. */
+export function updateDataset(s: Store, user: User | null, encoded: string, body: Record<string, unknown>): unknown {
+  if (!user?.admin) throw adminRequired();
+  const d = s.datasets.get(s.codec.decode(encoded, 'library dataset id'));
+  if (!d || d.deleted) throw new GalaxyError(400, 0, `Invalid LibraryDataset id ( ${encoded} ) specified`);
+  if (typeof body.name === 'string' && body.name !== '') d.name = body.name;
+  if (typeof body.misc_info === 'string') d.info = body.misc_info;
+  if (typeof body.genome_build === 'string') d.dbkey = body.genome_build;
+  if (Array.isArray(body.tags)) d.tags = body.tags.map(String);
+  s.onChange();
+  // Galaxy 26.1 answers with the library dataset manager's own view: the size as text, the path.
+  const fullPath: [string, string][] = [[s.codec.encode(d.id), d.name]];
+  for (let f: FolderRec | undefined = s.folders.get(d.folderId); f; f = f.parentId === null ? undefined : s.folders.get(f.parentId)) {
+    fullPath.unshift([s.codec.folder(f.id), f.name]);
+  }
+  return {
+    ...datasetDetails(s, d),
+    file_size: humanSize(d.fileSize),
+    deleted: d.deleted,
+    full_path: fullPath,
+    can_user_modify: true,
+    is_unrestricted: true,
+    can_user_manage: true,
+  };
+}
