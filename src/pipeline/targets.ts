@@ -1,8 +1,13 @@
+import type { Clock } from '../clock.js';
 import type { GalaxyClient } from '../galaxy/client.js';
 import type { Coordinator } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
 import type { Access } from './access.js';
+import type { Files, ReadyFile } from './files.js';
+import { classify } from './retry.js';
+import { retry } from '../retry.js';
 import type { Route } from './route.js';
+import { folderText } from './route.js';
 
 export interface Target {
   libraryId: string;
@@ -156,5 +161,36 @@ export class Targets {
     this.#made.add(created.id);
     this.#emit({ type: 'folder.created', folder: fullPath, id: created.id });
     return created.id;
+  }
+}
+
+/**
+ * Library and folder ids, retried while the failure is transient (each wait as `onFailure` says,
+ * after the gate). Null when stopping, or failed for good: its files are then recorded failed.
+ */
+export async function targetOf(
+d: {
+  targets: Pick<Targets, 'resolve'>; files: Pick<Files, 'failed'>; gate: { wait(): Promise<void> }; clock: Clock; signal: AbortSignal; maxAttempts: number;
+  onFailure(err: unknown, attempt: number, route: Route): number | Promise<void>;
+},
+files: readonly ReadyFile[],
+route: Route,
+): Promise<Target | null> {
+  try {
+    return await retry(() => d.targets.resolve(route), {
+      clock: d.clock,
+      signal: d.signal,
+      before: () => d.gate.wait(),
+      onFailure: (err, attempt) => {
+        const verdict = classify(err);
+        if (verdict.kind === 'permanent' || (verdict.kind === 'transient' && attempt >= d.maxAttempts)) {
+          for (const f of files) d.files.failed(f, route, `cannot find or create library ${JSON.stringify(route.library)} folder ${folderText(route)}: ${verdict.message}`, attempt);
+          return null;
+        }
+        return d.onFailure(err, attempt, route);
+      },
+    });
+  } catch {
+    return null; // stopping, or recorded failed above
   }
 }

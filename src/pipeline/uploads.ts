@@ -8,16 +8,17 @@ import { Batcher } from './batcher.js';
 import type { Confirmer } from './confirm.js';
 import type { Files, ReadyFile } from './files.js';
 import type { HistoryPool } from './histories.js';
-import { isHistoryGone } from './histories.js';
 import type { Recovery } from './recover.js';
 import type { Verdict } from './retry.js';
 import type { Backoff } from '../retry.js';
-import { classify } from './retry.js';
-import { backoffMs, retry } from '../retry.js';
+import { backoffMs } from '../retry.js';
 import type { Route } from './route.js';
-import { folderText, routeKey } from './route.js';
-import type { Part, Sent, Submitter } from './submit.js';
+import { routeKey } from './route.js';
+import type { Submitter } from './submit.js';
+import type { Attempt, RequestDeps, Sending } from './request.js';
+import { allFiles, confirmAll, requestsOf, sendRequest } from './request.js';
 import type { Target, Targets } from './targets.js';
+import { targetOf } from './targets.js';
 
 /**
  * The upload stages in order, for each batch: target (library and folder) → look for files
@@ -57,16 +58,6 @@ export const BATCHES_IN_FLIGHT = 64;
 /** Files on their way at once (batcher.ts): 25 requests of the default batch_size; it bounds a backlog's memory more than BATCHES_IN_FLIGHT (bench/README.md). */
 export const FILES_IN_FLIGHT = 2_500;
 
-/** A folder's files in a request about to go: its target, and the attempt it is for them. */
-interface Sending extends Part {
-  files: ReadyFile[];
-  attempt: number;
-}
-
-/** What came of a request. `split`: these parts' files go again, apart (a request that failed as a whole). */
-type Attempt = { kind: 'stopped' } | { kind: 'done' } | { kind: 'resend' } | { kind: 'split'; parts: Sending[]; reason: string; jobId: string | null };
-
-const allFiles = (parts: readonly { files: readonly ReadyFile[] }[]): ReadyFile[] => parts.flatMap((p) => p.files);
 
 export class Uploads {
   readonly #d: UploadsDeps;
@@ -75,6 +66,8 @@ export class Uploads {
   readonly #tasks = new Set<Promise<void>>();
   /** Routes looked up ahead (prepare), by routeKey: one per folder files arrived in live. */
   readonly #prepared = new Set<string>();
+  /** What a request's run (request.ts) needs of this one. */
+  readonly #request: RequestDeps;
 
   constructor(deps: UploadsDeps) {
     // Every waiting batch listens on this signal; hundreds may wait at once.
@@ -90,6 +83,11 @@ export class Uploads {
       clock: deps.clock,
       send: (groups) => this.#track(this.#process(groups)),
     });
+    this.#request = {
+      ...deps,
+      afterFailure: (verdict, parts) => this.#afterFailure(verdict, parts),
+      recoverLater: (parts, history) => void this.#track(this.#recover(parts, { historyId: history, jobId: null })),
+    };
   }
 
   get #stopped(): boolean {
@@ -121,22 +119,11 @@ export class Uploads {
    * together, whatever folders they are in: the job found is theirs, all of them.
    */
   resume(records: readonly FileRecord[], routeOf: (relPath: string) => Route): void {
-    const requests = new Map<string, { first: FileRecord; groups: Map<string, Group> }>();
-    for (const r of records) {
-      const key = r.jobId !== null ? `job:${r.jobId}` : `history:${r.historyId ?? ''}:${r.submittedAt ?? ''}`;
-      let request = requests.get(key);
-      if (!request) requests.set(key, (request = { first: r, groups: new Map() }));
-      const route = routeOf(r.path);
-      let g = request.groups.get(routeKey(route));
-      if (!g) request.groups.set(routeKey(route), (g = { route, files: [] }));
-      g.files.push({ path: r.path, size: r.size, mtimeMs: r.mtimeMs, readyAt: this.#d.clock.now() });
-    }
-    for (const { first, groups } of requests.values()) {
-      const all = [...groups.values()];
-      this.#d.files.resumed(allFiles(all));
+    for (const { first, groups } of requestsOf(records, routeOf, this.#d.clock.now())) {
+      this.#d.files.resumed(allFiles(groups));
       // Only a request whose job is unknown is looked for in its history.
       if (first.historyId !== null && first.jobId === null) this.#d.histories.reserve(first.historyId);
-      void this.#track(this.#recover(all, first));
+      void this.#track(this.#recover(groups, first));
     }
   }
 
@@ -177,25 +164,9 @@ export class Uploads {
     return this.#d.clock.sleep(delay, this.#d.signal);
   }
 
-  /** Library and folder ids, retried while the failure is transient. Null when stopping or failed for good. */
-  async #target(files: readonly ReadyFile[], route: Route): Promise<Target | null> {
-    try {
-      return await retry(() => this.#d.targets.resolve(route), {
-        clock: this.#d.clock,
-        signal: this.#d.signal,
-        before: () => this.#d.gate.wait(),
-        onFailure: (err, attempt) => {
-          const verdict = classify(err);
-          if (verdict.kind === 'permanent' || (verdict.kind === 'transient' && attempt >= this.#o.maxAttempts)) {
-            for (const f of files) this.#d.files.failed(f, route, `cannot find or create library ${JSON.stringify(route.library)} folder ${folderText(route)}: ${verdict.message}`, attempt);
-            return null;
-          }
-          return this.#d.onFailure(err, attempt, route);
-        },
-      });
-    } catch {
-      return null; // stopping, or recorded failed above
-    }
+  /** Library and folder ids (targets.ts, targetOf). */
+  #target(files: readonly ReadyFile[], route: Route): Promise<Target | null> {
+    return targetOf({ ...this.#d, maxAttempts: this.#o.maxAttempts }, files, route);
   }
 
   /**
@@ -285,83 +256,13 @@ export class Uploads {
           return;
         }
         groups = live.map((p) => ({ route: p.route, files: p.files }));
-        outcome = await this.#attempt(live, history, end);
+        outcome = await sendRequest(this.#request, live, history, end);
       } finally {
         end();
       }
       if (outcome.kind === 'split') return this.#split(outcome.parts, outcome.reason, outcome.jobId);
       if (outcome.kind !== 'resend') return;
     }
-  }
-
-  /** One request for `parts`, and what came of it; `answered()` once Galaxy has answered it (the folders' next batches may go). */
-  async #attempt(parts: Sending[], history: string | null, answered: () => void): Promise<Attempt> {
-    const { files: states, histories } = this.#d;
-    const files = allFiles(parts);
-    let sent: Sent | null = null;
-    let failure: Verdict | null = null;
-    try {
-      sent = await this.#d.submitter.send(parts, history).finally(answered);
-    } catch (err) {
-      failure = classify(err);
-      if (history !== null && isHistoryGone(err)) {
-        // Deleted or purged in Galaxy: a new history is made and the files are sent again
-        // (the attempt counts, so this too ends after max_attempts).
-        histories.retire(history);
-        this.#d.emit({ type: 'history.replaced', history_id: history, reason: failure.message });
-        failure = { kind: 'transient', uncertain: false, retryAfterMs: null, message: `upload history ${history} was deleted in Galaxy (${failure.message})` };
-      }
-      if (history !== null && failure.kind === 'transient' && failure.uncertain) {
-        try {
-          const jobId = await this.#d.recovery.acceptedJob(history);
-          if (jobId !== null) sent = { kind: 'job', jobId };
-        } catch (checkErr) {
-          // Still unknown whether Galaxy took it: keep the history reserved and look again after a pause.
-          if (!(await this.#afterFailure(classify(checkErr), parts))) return { kind: 'stopped' };
-          void this.#track(this.#recover(parts, { historyId: history, jobId: null }));
-          return { kind: 'done' };
-        }
-      }
-    }
-    if (sent?.kind === 'job') {
-      states.jobKnown(files, history, sent.jobId);
-      if (history !== null) histories.release(history);
-      return this.#confirmAll(sent.jobId, parts, { justSent: true, historyId: history });
-    }
-    if (sent?.kind === 'datasets') {
-      for (const [p, id] of sent.ids) states.datasetKnown(p, id);
-      const [part] = parts;
-      if (part === undefined) return { kind: 'done' };
-      const c = await this.#d.confirmer.confirm(null, part.files, part.route, part.target, part.attempt, { known: sent.ids, justSent: true });
-      return c.kind === 'split' ? { kind: 'split', parts, reason: c.reason, jobId: c.jobId } : c;
-    }
-    if (history !== null) {
-      states.unassigned(files, history);
-      histories.release(history);
-    }
-    if (failure === null) return { kind: 'done' };
-    if (failure.kind === 'permanent') {
-      if (files.length > 1) return { kind: 'split', parts, reason: failure.message, jobId: null };
-      for (const p of parts) for (const f of p.files) states.failed(f, p.route, failure.message, p.attempt);
-      return { kind: 'done' };
-    }
-    // The key, not the files, is at fault: this attempt does not count.
-    if (failure.kind === 'blocked') states.requeued(files);
-    return (await this.#afterFailure(failure, parts)) ? { kind: 'resend' } : { kind: 'stopped' };
-  }
-
-  /**
-   * Each folder's files of one job confirmed in their folder. A job of several folders that
-   * failed as a whole is handed back to be split even for a folder of one file: the bad file may
-   * be another folder's.
-   */
-  async #confirmAll(jobId: string, parts: readonly Sending[], o: { justSent?: boolean; historyId: string | null }): Promise<Attempt> {
-    const shared = parts.length > 1;
-    const outcomes = await Promise.all(parts.map((p) => this.#d.confirmer.confirm(jobId, [...p.files], p.route, p.target, p.attempt, { ...o, shared })));
-    const split = parts.filter((_, i) => outcomes[i]?.kind === 'split');
-    const first = outcomes.find((c) => c.kind === 'split');
-    if (first?.kind === 'split') return { kind: 'split', parts: split, reason: first.reason, jobId: first.jobId };
-    return outcomes.some((c) => c.kind === 'stopped') ? { kind: 'stopped' } : { kind: 'done' };
   }
 
   /** One bad file must not fail its neighbours: each folder is sent on its own, then each half of a folder, down to single files. */
@@ -389,7 +290,7 @@ export class Uploads {
       const target = await this.#target(g.files, g.route);
       if (target !== null) parts.push({ files: [...g.files], route: g.route, target, attempt: this.#d.files.attempts(g.files[0]?.path ?? '') || 1 });
     }
-    const c = await this.#confirmAll(r.jobId, parts, { historyId: rec.historyId });
+    const c = await confirmAll(this.#d, r.jobId, parts, { historyId: rec.historyId });
     if (c.kind === 'split') await this.#split(c.parts, c.reason, c.jobId);
   }
 }
