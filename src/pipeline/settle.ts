@@ -20,6 +20,15 @@ import { DueHeap } from './due-heap.js';
  * alive at once (which made most of the garbage of a large backlog).
  */
 
+/** A settled file, on its way to Galaxy. */
+export interface ReadyFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** When the file became ready (for the ready → ok latency). */
+  readyAt: number;
+}
+
 export interface Fingerprint {
   size: number;
   mtimeMs: number;
