@@ -19,6 +19,7 @@ import { afterUpload } from './pipeline/after-upload.js';
 import { GRID_BELOW_RATE, GRID_MS } from './pipeline/grid.js';
 import { KEY_PROBE_MS, galaxyGate } from './pipeline/gate.js';
 import type { PauseKind } from './pipeline/gate.js';
+import { Flow } from './pipeline/flow.js';
 import { Notifier } from './pipeline/notify.js';
 import { createUploads } from './pipeline/pipeline.js';
 import { Quiet } from './pipeline/quiet.js';
@@ -29,9 +30,10 @@ import { Discovery } from './watch/discovery.js';
 import { createTreeWatcher } from './watch/watcher.js';
 
 /**
- * The composition root: builds discovery → admit → settle → admit (ready) → route → queue →
- * target → submit → confirm → after-upload from their modules (docs/architecture.md, the
- * diagram) and orders start and stop.
+ * The composition root: builds the stages from their modules in dependency order, the last
+ * (upload) first, each handed what is downstream of it; what runs back up (a file done or
+ * changed, the window's room, Galaxy's answers) goes through the Flow, which stages built later
+ * listen to (docs/architecture.md, "One way"). It also orders start and stop.
  */
 
 /** How long settling waits for the first walk at most (admit.ts, hold): a walk of 100,000 files takes 1–2 s. */
@@ -99,30 +101,28 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const { coordinator } = ledger;
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal);
+  // What runs against the pipeline's direction goes through the flow: stages built later listen.
+  const flow = new Flow();
+  const shrank = (): void => flow.emit('shrank');
   const requests = requestLimiter(config.upload.concurrency, config.upload.rate_per_second, deps.metrics);
   const key = typeof deps.apiKey === 'string' ? fixedKey(deps.apiKey) : deps.apiKey;
   const client = new GalaxyClient({
     url: config.galaxy.url, apiKey: () => key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, limiter: requests.limiter, clock,
     ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
-    onAnswer: (request, unusable) => gate.onAnswer(request, unusable),
+    onAnswer: (request, unusable) => flow.emit('answer', request, unusable),
   });
   // The gate closing ends idle(): while Galaxy refuses the key, nothing more happens.
-  const gate = galaxyGate(client, (e) => (emit(e), quiet.check()), KEY_PROBE_MS, clock, key);
+  const gate = galaxyGate(client, (e) => (emit(e), shrank()), KEY_PROBE_MS, clock, key);
+  flow.on('answer', gate.onAnswer);
   const [rebuild, firstStart, startedAt] = [ledger.getMeta('created_at') === undefined, ledger.getMeta('first_start_done') === undefined, clock.now()];
   if (rebuild) ledger.setMeta('created_at', new Date(startedAt).toISOString());
   const route = (relPath: string) => routeFile(relPath, config);
-  /** A file left the window (or a walk ended): take in waiting files, then tell idle. */
-  const shrank = (): void => {
-    admission.refill();
-    quiet.check();
-  };
   const { files, uploads, histories, access } = createUploads({
     config, client, ledger, gate, clock, emit, signal: stopping.signal, rebuild,
     ...(deps.random ? { random: deps.random } : {}),
     shrank,
     afterOk: afterUpload({
-      importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit,
-      unwatch: (p) => discovery.unwatch(p), reconsider: (p) => void admission.consider(p, false),
+      importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit, flow,
     }),
   });
   if (config.library.notify?.length || [...config.folders.values()].some((f) => f.notify?.length)) {
@@ -135,15 +135,20 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
     slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
   });
+  // A file left the window: waiting files enter (then idle is told, below). A file changed: admitted again.
+  flow.on('shrank', () => admission.refill());
+  flow.on('changed', (p) => void admission.consider(p, false));
   const discovery = new Discovery({
     importDir, admit: admission, rescanMinutes: config.import.rescan_minutes, clock, emit, walked: shrank,
     watch: (o) => createTreeWatcher(importDir, { poll: config.import.poll, intervalMs: 2000, ...o }),
   });
+  flow.on('done', (p) => discovery.unwatch(p));
   const resumer = new Resumer({
-    coordinator, bar: (h) => histories.bar(h), resume: (rows, routeOf) => uploads.resume(rows, routeOf), reconsider: (p) => void admission.consider(p, false),
+    coordinator, bar: (h) => histories.bar(h), resume: (rows, routeOf) => uploads.resume(rows, routeOf), reconsider: (p) => flow.emit('changed', p),
     route, clock, signal: stopping.signal, emit,
   });
   const quiet = new Quiet(() => discovery.walking === null && (gate.blocked !== null || (admission.settling === admission.waitingForMarker && files.active === 0)));
+  flow.on('shrank', quiet.check);
   let started = false;
 
   return {

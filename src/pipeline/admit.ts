@@ -11,6 +11,7 @@ import type { Decision } from './rules.js';
 import { Rules, ignoredReason } from './rules.js';
 import type { Fingerprint } from './settle.js';
 import { Settler } from './settle.js';
+import { Window } from './window.js';
 import { relDirOf } from '../paths.js';
 
 /**
@@ -18,16 +19,10 @@ import { relDirOf } from '../paths.js';
  * name rules, symlinks (never out of the import directory), file type, the ledger (done with
  * the same fingerprint: nothing to do), the first start's backlog and undecodable names before
  * settling; readability and the claim (several replicas) once the file has settled. Then it is
- * routed and queued. It also keeps the window (files held in memory at once).
+ * routed and queued. Files enter it through the window (window.ts): a backlog waits in the ledger.
  */
 
-/**
- * The window: files held in memory at once, settling, being admitted, queued or on their way to
- * Galaxy (files waiting only for a ready marker are not counted). A file found while it is full
- * is recorded in the ledger as `seen` and nothing more; when the window is half empty, the
- * oldest `seen` rows are taken in. A backlog of any size costs memory for this many files.
- */
-export const WINDOW_FILES = 10_000;
+export { WINDOW_FILES } from './window.js';
 
 /** States whose files the watcher need not report again while their fingerprint holds. */
 const DONE_WATCH_STATES: ReadonlySet<FileState> = new Set(['ok', 'skipped']);
@@ -65,12 +60,8 @@ export class Admission {
   /** Settled files between the settler and the queue (readable? claimed?), so that idle never sees a gap. */
   #admitting = 0;
   #closed = false;
-  /** Files recorded as `seen` (the window was full), since the start. */
-  #deferred = 0;
-  /** `seen` rows may be left to take in. */
-  #more = true;
-
   readonly #settler: Settler;
+  readonly #window: Window;
 
   constructor(deps: AdmitDeps) {
     this.#d = deps;
@@ -88,6 +79,15 @@ export class Admission {
       onReady: (relPath, fp) => this.ready(relPath, fp),
       onWaiting: () => deps.shrank?.(),
     });
+    this.#window = new Window({
+      held: () => this.#settler.size - this.#settler.waitingForMarker + this.#admitting + deps.files.active,
+      waiting: (limit) => deps.files.waiting(limit),
+      enter: (r) => {
+        deps.files.settling(r.path);
+        // Its row's size and mtime are the first look; unchanged now, and long enough ago, it is ready at once.
+        if (!deps.files.has(r.path) && !this.#settler.has(r.path)) this.#settler.touch(r.path, r, r.updatedAt);
+      },
+    });
   }
 
   /** Files settling or being admitted. */
@@ -102,11 +102,12 @@ export class Admission {
 
   /** Files recorded as `seen` because the window was full, since the start. */
   get deferred(): number {
-    return this.#deferred;
+    return this.#window.deferred;
   }
 
   close(): void {
     this.#closed = true;
+    this.#window.close();
     this.#settler.close();
   }
 
@@ -120,23 +121,9 @@ export class Admission {
     for (const r of this.#d.files.inState('settling')) this.#d.files.seen(r.path, r, r);
   }
 
-  /** Files in the window. */
-  #inWindow(): number {
-    return this.#settler.size - this.#settler.waitingForMarker + this.#admitting + this.#d.files.active;
-  }
-
-  /** When the window is half empty: take in the oldest `seen` files (called as files leave it). */
+  /** A file left the window (the flow's `shrank`): waiting files may enter. */
   refill(): void {
-    if (this.#closed || !this.#more) return;
-    const room = WINDOW_FILES - this.#inWindow();
-    if (room < WINDOW_FILES / 2) return;
-    const rows = this.#d.files.waiting(room);
-    if (rows.length < room) this.#more = false;
-    for (const r of rows) {
-      this.#d.files.settling(r.path);
-      // Its row's size and mtime are the first look; unchanged now, and long enough ago, it is ready at once.
-      if (!this.#d.files.has(r.path) && !this.#settler.has(r.path)) this.#settler.touch(r.path, r, r.updatedAt);
-    }
+    this.#window.refill();
   }
 
   /** A directory to leave out of walks and watches. */
@@ -226,10 +213,8 @@ export class Admission {
     }
     const { prev } = d;
     // A new version of an uploaded file is taken in at once: its row holds what a rewrite during its upload needs (files.ts, queued).
-    if (prev?.state !== 'ok' && this.#inWindow() >= WINDOW_FILES) {
+    if (prev?.state !== 'ok' && !this.#window.admit()) {
       this.#d.files.seen(relPath, d.fp, prev);
-      this.#deferred++;
-      this.#more = true;
       return;
     }
     if (prev?.state === 'seen') this.#d.files.settling(relPath);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { AfterUpload } from '../config/load.js';
 import type { Emit } from '../observe/events.js';
 import type { ReadyFile } from './files.js';
+import type { Flow } from './flow.js';
 import type { Fingerprint } from './settle.js';
 
 /**
@@ -16,19 +17,17 @@ export interface AfterUploadDeps {
   action: AfterUpload;
   /** settle.ts's statFileSync: a local stat, without a trip through the thread pool per file. */
   stat(relPath: string): Fingerprint | null;
-  /** The file needs no more watching. */
-  unwatch(relPath: string): void;
-  /** The file changed during its upload: look at it again. */
-  reconsider(relPath: string): void;
+  /** Says `done` (no more watching: discovery) and `changed` (written again during its upload: admission looks again). */
+  flow: Pick<Flow, 'emit'>;
   emit: Emit;
 }
 
 export function afterUpload(d: AfterUploadDeps): (file: ReadyFile) => Promise<void> {
   return async (file) => {
-    d.unwatch(file.path);
+    d.flow.emit('done', file.path);
     const current = d.stat(file.path);
     if (current !== null && (current.size !== file.size || current.mtimeMs !== file.mtimeMs)) {
-      d.reconsider(file.path);
+      d.flow.emit('changed', file.path);
       return;
     }
     const action = d.action;

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import { Admission, WINDOW_FILES } from '../../src/pipeline/admit.js';
 import { afterUpload } from '../../src/pipeline/after-upload.js';
+import { Flow } from '../../src/pipeline/flow.js';
 import { Files } from '../../src/pipeline/files.js';
 import { Quiet } from '../../src/pipeline/quiet.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
@@ -194,7 +195,7 @@ describe('after-upload (real files)', () => {
     writeFileSync(path.join(dir, 'run', 'a.txt'), 'abc');
     const fp = statFileSync(dir, 'run/a.txt');
     const emit = events();
-    const handle = afterUpload({ importDir: dir, action: { action: 'move', dir: dest }, stat: (p) => statFileSync(dir, p), unwatch: () => undefined, reconsider: () => undefined, emit });
+    const handle = afterUpload({ importDir: dir, action: { action: 'move', dir: dest }, stat: (p) => statFileSync(dir, p), flow: new Flow(), emit });
     await handle(done('run/a.txt', fp?.size ?? 0, fp?.mtimeMs ?? 0));
 
     assert.equal(statFileSync(dir, 'run/a.txt'), null);
@@ -206,7 +207,9 @@ describe('after-upload (real files)', () => {
     const dir = tree(t);
     writeFileSync(path.join(dir, 'a.txt'), 'abc, and more');
     const again: string[] = [];
-    const handle = afterUpload({ importDir: dir, action: { action: 'delete' }, stat: (p) => statFileSync(dir, p), unwatch: () => undefined, reconsider: (p) => void again.push(p), emit: events() });
+    const flow = new Flow();
+    flow.on('changed', (p) => void again.push(p));
+    const handle = afterUpload({ importDir: dir, action: { action: 'delete' }, stat: (p) => statFileSync(dir, p), flow, emit: events() });
     await handle(done('a.txt', 3, 1));
 
     assert.notEqual(statFileSync(dir, 'a.txt'), null);

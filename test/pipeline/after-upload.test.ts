@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { AfterUpload } from '../../src/config/load.js';
 import { afterUpload } from '../../src/pipeline/after-upload.js';
+import { Flow } from '../../src/pipeline/flow.js';
 import type { Fingerprint } from '../../src/pipeline/settle.js';
 import { events } from '../fakes.js';
 import { put, tempDir } from '../helpers.js';
@@ -13,7 +14,10 @@ function setup(t: Parameters<typeof tempDir>[0], action: AfterUpload, stat: (p: 
   const emit = events();
   const unwatched: string[] = [];
   const reconsidered: string[] = [];
-  const after = afterUpload({ importDir, action, stat, unwatch: (p) => void unwatched.push(p), reconsider: (p) => void reconsidered.push(p), emit });
+  const flow = new Flow();
+  flow.on('done', (p) => void unwatched.push(p));
+  flow.on('changed', (p) => void reconsidered.push(p));
+  const after = afterUpload({ importDir, action, stat, flow, emit });
   return { importDir, emit, unwatched, reconsidered, after };
 }
 const file = { path: 'run1/a.txt', size: 2, mtimeMs: 1, readyAt: 0 };
