@@ -10,6 +10,7 @@ import type { Route } from './route.js';
 import type { Decision } from './rules.js';
 import { Rules, ignoredReason } from './rules.js';
 import type { Fingerprint } from './settle.js';
+import { Ready } from './ready.js';
 import { Settler } from './settle.js';
 import { Window } from './window.js';
 import { relDirOf } from '../paths.js';
@@ -57,9 +58,8 @@ export interface AdmitDeps {
 export class Admission {
   readonly #d: AdmitDeps;
   readonly #rules: Rules;
-  /** Settled files between the settler and the queue (readable? claimed?), so that idle never sees a gap. */
-  #admitting = 0;
   #closed = false;
+  readonly #ready: Ready;
   readonly #settler: Settler;
   readonly #window: Window;
 
@@ -67,6 +67,10 @@ export class Admission {
     this.#d = deps;
     this.#rules = new Rules({ ...deps, fingerprint: (p) => deps.ledger.fingerprint(p) });
     const marker = deps.readyMarker;
+    // Built downstream first: the settler hands what settles to ready (ready.ts), which queues it.
+    this.#ready = new Ready({
+      rules: this.#rules, files: deps.files, route: (p) => deps.route(p), queue: (f, r) => deps.queue(f, r), clock: deps.clock, ...(deps.shrank ? { shrank: deps.shrank } : {}),
+    });
     this.#settler = new Settler({
       settleMs: deps.settleMs, readyMarker: marker, stat: deps.stat, clock: deps.clock, slowMs: deps.slowMs,
       ...(deps.grid ? { grid: deps.grid } : {}),
@@ -76,11 +80,11 @@ export class Admission {
         deps.files.gone(file, 'deleted or replaced by a non-file before it settled');
         deps.shrank?.();
       },
-      onReady: (relPath, fp) => this.ready(relPath, fp),
+      onReady: (relPath, fp) => this.#ready.take(relPath, fp),
       onWaiting: () => deps.shrank?.(),
     });
     this.#window = new Window({
-      held: () => this.#settler.size - this.#settler.waitingForMarker + this.#admitting + deps.files.active,
+      held: () => this.#settler.size - this.#settler.waitingForMarker + this.#ready.size + deps.files.active,
       waiting: (limit) => deps.files.waiting(limit),
       enter: (r) => {
         deps.files.settling(r.path);
@@ -92,7 +96,7 @@ export class Admission {
 
   /** Files settling or being admitted. */
   get settling(): number {
-    return this.#settler.size + this.#admitting;
+    return this.#settler.size + this.#ready.size;
   }
 
   /** Of `settling`, the files that wait for nothing but their directory's ready marker. */
@@ -177,26 +181,6 @@ export class Admission {
       return;
     }
     this.#admit(relPath, await this.#rules.decide(relPath, { kind, lstat: seenLstat, backlog: initial && this.#d.skipBacklog }), initial);
-  }
-
-  /** Settled: readable? claimed by this process? Then routed and queued. */
-  ready(relPath: string, fp: Fingerprint): void {
-    const unreadable = this.#rules.settled(relPath);
-    if (unreadable !== null) {
-      this.#d.files.rejected(relPath, fp, 'failed', unreadable);
-      this.#d.shrank?.();
-      return;
-    }
-    this.#admitting++;
-    void (async () => {
-      // Several replicas: the one whose claim lands uploads it; the others leave it alone.
-      const route = this.#d.route(relPath);
-      const file = { path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: this.#d.clock.now() };
-      if (await this.#d.files.claim(file, route)) this.#d.queue(file, route);
-    })().finally(() => {
-      this.#admitting--;
-      this.#d.shrank?.();
-    });
   }
 
   /** What admission does with its rules' decision. */
