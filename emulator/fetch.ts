@@ -108,6 +108,7 @@ function fetchItem(s: Store, user: User, folder: FolderRec, raw: unknown, reques
     link = requestLink === true || requestLink === 'copy_files';
   }
   return {
+    hashes: itemHashes(item),
     folderId: folder.id,
     fullPath: itemPath(s, user, item),
     name: item.name === undefined ? null : str(item, 'name', ''),
@@ -120,6 +121,22 @@ function fetchItem(s: Store, user: User, folder: FolderRec, raw: unknown, reques
     kind: 'file',
     datasetId: null,
   };
+}
+
+/** An item's hashes: its `hashes` list and its MD5, SHA-1, SHA-256, SHA-512 keys (data_fetch.py reads both). */
+function itemHashes(item: Record<string, unknown>): { hashFunction: string; hex: string }[] {
+  const out: { hashFunction: string; hex: string }[] = [];
+  const known = ['MD5', 'SHA-1', 'SHA-256', 'SHA-512'];
+  if (item.hashes !== undefined) {
+    if (!Array.isArray(item.hashes)) throw invalidParameter('hashes', 'Input should be a valid list');
+    for (const h of item.hashes as unknown[]) {
+      const { hash_function: fn, hash_value: hex } = (h ?? {}) as { hash_function?: unknown; hash_value?: unknown };
+      if (typeof fn !== 'string' || !known.includes(fn) || typeof hex !== 'string') throw invalidParameter('hashes', "Input should be 'MD5', 'SHA-1', 'SHA-256' or 'SHA-512', with a hash_value string");
+      out.push({ hashFunction: fn, hex });
+    }
+  }
+  for (const fn of known) if (typeof item[fn] === 'string') out.push({ hashFunction: fn, hex: item[fn] });
+  return out;
 }
 
 function itemPath(s: Store, user: User, item: Record<string, unknown>): string {

@@ -17,20 +17,28 @@ import { now } from './store.js';
 
 const TERMINAL_JOB: ReadonlySet<JobState> = new Set(['ok', 'error']);
 
-async function readForJob(file: string): Promise<{ size: number; sha256: string; head: Buffer }> {
+/** Galaxy's hash function names, and Node's. */
+const NODE_HASH: Readonly<Record<string, string>> = { 'MD5': 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' };
+
+async function readForJob(file: string, verify: readonly { hashFunction: string; hex: string }[]): Promise<{ size: number; sha256: string; head: Buffer; mismatch: string | null }> {
   const hash = createHash('sha256');
+  const others = verify.map((h) => ({ ...h, hash: createHash(NODE_HASH[h.hashFunction] ?? 'sha256') }));
   let size = 0;
   const chunks: Buffer[] = [];
   let headBytes = 0;
   for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
     hash.update(chunk);
+    for (const o of others) o.hash.update(chunk);
     size += chunk.length;
     if (headBytes < 1 << 20) {
       chunks.push(chunk);
       headBytes += chunk.length;
     }
   }
-  return { size, sha256: hash.digest('hex'), head: Buffer.concat(chunks) };
+  // data_fetch.py: each item hash verified against the file imported; a mismatch is the item's error.
+  const bad = others.map((o) => ({ ...o, got: o.hash.digest('hex') })).find((o) => o.got !== o.hex);
+  const mismatch = bad === undefined ? null : `Failed to validate upload with [${bad.hashFunction}] - expected [${bad.hex}] got [${bad.got}]`;
+  return { size, sha256: hash.digest('hex'), head: Buffer.concat(chunks), mismatch };
 }
 
 export function newJob(s: Store, user: User, toolId: JobRec['toolId'], historyId: number | null): JobRec {
@@ -248,11 +256,16 @@ async function runFile(s: Store, job: JobRec, it: JobItem, user: User | undefine
   if (st.isDirectory()) return fail(`${it.fullPath} is a directory; use items_from: directory to import its contents.`);
   let read;
   try {
-    read = await readForJob(it.fullPath);
+    read = await readForJob(it.fullPath, it.hashes ?? []);
   } catch (err) {
     return fail(`Failed to read ${it.fullPath}: ${(err as Error).message}`);
   }
   const name = it.name ?? path.basename(it.fullPath);
+  if (read.mismatch !== null) {
+    // The dataset keeps the item's name, in error with the message as its info (discover.py, DiscoveredFileError).
+    d ??= itemDataset(s, it, folder, name, user, job.id, 'error');
+    return fail(read.mismatch);
+  }
   d ??= itemDataset(s, it, folder, name, user, job.id, 'running');
   const ext = it.ext === 'auto' ? sniff(name, read.head) : it.ext;
   const meta = metadataFor(ext, read.head, it.dbkey);

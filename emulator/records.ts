@@ -137,6 +137,8 @@ export interface JobItem {
   kind: 'file' | 'directory';
   /** Legacy uploads create their dataset at request time. */
   datasetId: number | null;
+  /** Fetch items' `hashes` (and MD5/SHA-… keys), verified against the file when the job runs. */
+  hashes?: { hashFunction: string; hex: string }[];
 }
 
 export interface JobRec {

@@ -120,7 +120,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const { files, uploads, histories, access } = createUploads({
     config, client, ledger, gate, clock, emit, signal: stopping.signal, rebuild,
     ...(deps.random ? { random: deps.random } : {}),
-    shrank,
+    shrank, changed: (p) => flow.emit('changed', p),
     afterOk: afterUpload({
       importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit, flow,
     }),
@@ -134,6 +134,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     queue: (f, r) => uploads.add(f, r), prepare: (p) => uploads.prepare(route(p)),
     stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
     slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
+    // Galaxy verifies the hashes of fetch items; upload_paths takes none.
+    checksum: config.upload.method === 'fetch' && config.upload.checksum !== 'none' ? config.upload.checksum : null, signal: stopping.signal,
   });
   // A file left the window: waiting files enter (then idle is told, below). A file changed: admitted again.
   flow.on('shrank', () => admission.refill());

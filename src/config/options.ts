@@ -82,6 +82,8 @@ export const OPTIONS = [
     doc: 'Most request starts to Galaxy in any one second; 0 means no rate limit.' },
   { section: 'upload', key: 'batch_size', type: int(1, 1000), default: '100',
     doc: 'Most files sent in one fetch request (one Galaxy job); with method = fetch, folders whose files are ready together share a request, a target each. Each Galaxy job costs about 10 CPU seconds whatever its size, so large batches are far cheaper for Galaxy (bench/RESULTS.md, "Into a real Galaxy"); a bad file in a batch costs a few more jobs as the batch is split (by folder first, then in halves).' },
+  { section: 'upload', key: 'checksum', type: { kind: 'enum', values: ['sha256', 'md5', 'sha1', 'sha512', 'none'] }, default: 'sha256',
+    doc: "Each file's checksum, computed once it has settled (streamed, in bounded memory) and sent with it (method = fetch: the item's hashes), so that Galaxy verifies in the upload job that it imports the very bytes that settled: a file changed after it settled ends in a dataset in error, which galaxy-importd deletes, and the file settles and goes again. none: no checksum (method = paths sends none: Galaxy's upload_paths takes no hashes)." },
   { section: 'upload', key: 'file_type', type: { kind: 'string' }, default: 'auto',
     doc: "Galaxy datatype (ext) given to each dataset; auto lets Galaxy sniff it." },
   { section: 'upload', key: 'dbkey', type: { kind: 'string' }, default: '?',

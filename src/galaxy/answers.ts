@@ -98,6 +98,8 @@ export interface FetchItem {
   dbkey: string;
   linkDataOnly: boolean;
   info?: string;
+  /** Checksums Galaxy verifies against the file it imports (data_fetch.py): a mismatch puts the dataset in error. */
+  hashes?: readonly { hashFunction: 'MD5' | 'SHA-1' | 'SHA-256' | 'SHA-512'; hex: string }[];
 }
 
 export type Json = Record<string, unknown>;

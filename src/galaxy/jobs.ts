@@ -31,6 +31,7 @@ export function jobsApi(call: Call) {
           // Always a boolean: the legacy strings are read inverted here (galaxy-api.md 3.9).
           out.link_data_only = it.linkDataOnly;
           if (it.info) out.info = it.info;
+          if (it.hashes?.length) out.hashes = it.hashes.map((h) => ({ hash_function: h.hashFunction, hash_value: h.hex }));
           return out;
         });
         return { destination: { type: 'library_folder', library_folder_id: folder }, items };

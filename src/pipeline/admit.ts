@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { FileState, Ledger } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
 import type { EntryKind } from '../watch/walk.js';
+import type { CHECKSUMS } from './checksum.js';
 import type { Files, ReadyFile } from './files.js';
 import type { Route } from './route.js';
 import type { Decision } from './rules.js';
@@ -50,6 +51,10 @@ export interface AdmitDeps {
   queue(file: ReadyFile, route: Route): void;
   /** A file found live began to settle: its folder can be looked up (or created) meanwhile. */
   prepare?(relPath: string): void;
+  /** [upload] checksum, taken once a file settled (ready.ts); unset or null: none. */
+  checksum?: keyof typeof CHECKSUMS | null;
+  /** Stopping: a checksum being taken ends. */
+  signal?: AbortSignal;
   emit: Emit;
   /** Called when fewer files are settling or being admitted (idle). */
   shrank?: () => void;
@@ -69,7 +74,9 @@ export class Admission {
     const marker = deps.readyMarker;
     // Built downstream first: the settler hands what settles to ready (ready.ts), which queues it.
     this.#ready = new Ready({
-      rules: this.#rules, files: deps.files, route: (p) => deps.route(p), queue: (f, r) => deps.queue(f, r), clock: deps.clock, ...(deps.shrank ? { shrank: deps.shrank } : {}),
+      importDir: deps.importDir, rules: this.#rules, files: deps.files, route: (p) => deps.route(p), queue: (f, r) => deps.queue(f, r), clock: deps.clock, emit: deps.emit,
+      checksum: deps.checksum ?? null, stat: deps.stat, changed: (p) => void this.consider(p, false),
+      ...(deps.shrank ? { shrank: deps.shrank } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
     });
     this.#settler = new Settler({
       settleMs: deps.settleMs, readyMarker: marker, stat: deps.stat, clock: deps.clock, slowMs: deps.slowMs,

@@ -22,11 +22,14 @@ import type { Target } from './targets.js';
 
 export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'; reason: string; jobId: string };
 
+/** What Galaxy says of a fetch item whose file does not match its hashes (galaxy/util/hash_util.py, verify_hash). */
+const CHANGED_AFTER_SETTLE = /Failed to validate upload with \[/;
+
 export interface ConfirmDeps {
   client: Pick<GalaxyClient, 'folderContents' | 'recentDatasets'>;
   /** Where the job looks go: shared with the other batches in flight. */
   jobs: Pick<JobLooks, 'look'>;
-  files: Pick<Files, 'ok' | 'failed' | 'datasetKnown'>;
+  files: Pick<Files, 'ok' | 'failed' | 'datasetKnown' | 'resettled'>;
   details: Pick<Details, 'info' | 'stderr' | 'finish'>;
   gate: { wait(): Promise<void>; block(message: string): void };
   isClaimed: (datasetId: string) => boolean;
@@ -41,6 +44,8 @@ export interface ConfirmDeps {
   poll: Backoff;
   /** After a file's dataset is ok (after_upload). */
   afterOk: (file: ReadyFile) => Promise<void>;
+  /** A file Galaxy found changed since its checksum was taken (it settles again: admission looks at it). */
+  changed: (relPath: string) => void;
   /** The name Galaxy gives a file's dataset (submit.ts, the Submitter's). */
   datasetName: (file: ReadyFile, route: Route) => string;
   /** What a failed job or dataset left in the folder, deleted (leftovers.ts). */
@@ -204,6 +209,13 @@ export class Confirmer {
         await this.#d.leftovers.delete([left], route, jobId);
       } else {
         reason = `Galaxy's job ${jobId} ended ok but no dataset named ${name} appeared in the folder`;
+      }
+      if (CHANGED_AFTER_SETTLE.test(reason)) {
+        // Galaxy read other bytes than those whose checksum was sent: the file changed after it
+        // settled. Its dataset is deleted (above); the file settles again and goes once stable.
+        this.#d.files.resettled(f, `changed after it settled: Galaxy read other bytes than those of its checksum (${reason})`);
+        this.#d.changed(f.path);
+        continue;
       }
       this.#d.files.failed(f, route, reason, attempt);
     }

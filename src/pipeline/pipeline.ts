@@ -44,6 +44,8 @@ export interface PipelineDeps {
   /** The ledger was started empty. */
   rebuild: boolean;
   afterOk: (file: ReadyFile) => Promise<void>;
+  /** A file Galaxy found changed after it settled: admission looks at it again. */
+  changed: (relPath: string) => void;
   /** A file is no longer queued or in flight (idle). */
   shrank: () => void;
 }
@@ -79,6 +81,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     jobTimeoutMs: upload.job_timeout_minutes * 60_000,
     poll: PIPELINE_TIMING.poll,
     afterOk: d.afterOk,
+    changed: d.changed,
     datasetName: (f, r) => submitter.datasetName(f, r),
     leftovers: new Leftovers({ client, isClaimed: (id) => ledger.isClaimed(id), datasetName: (f, r) => submitter.datasetName(f, r), emit }),
     // Files a run of failed jobs failed go again once a job ends ok (uploads is made below).

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock, Timer } from '../clock.js';
 import { unref } from '../clock.js';
+import type { HashFunction } from './manifests.js';
 import { gridPoint } from './grid.js';
 import { relDirOf } from '../paths.js';
 import { ArrivalRate } from './arrival-rate.js';
@@ -27,6 +28,8 @@ export interface ReadyFile {
   mtimeMs: number;
   /** When the file became ready (for the ready → ok latency). */
   readyAt: number;
+  /** Its checksum, taken once it settled ([upload] checksum); Galaxy verifies it in the job. */
+  checksum?: { hashFunction: HashFunction; hex: string } | null;
 }
 
 export interface Fingerprint {

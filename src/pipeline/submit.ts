@@ -47,7 +47,10 @@ export function fetchSubmitter(client: Pick<GalaxyClient, 'fetchToFolders'>): Su
         historyId: historyId ?? '',
         targets: parts.map(({ files, route, target }) => ({
           folderId: target.folderId,
-          items: files.map((f) => ({ serverDir: f.path, name: path.posix.basename(f.path), ext: route.fileType, dbkey: route.dbkey, linkDataOnly: route.link })),
+          items: files.map((f) => ({
+            serverDir: f.path, name: path.posix.basename(f.path), ext: route.fileType, dbkey: route.dbkey, linkDataOnly: route.link,
+            ...(f.checksum ? { hashes: [f.checksum] } : {}),
+          })),
         })),
       });
       return { kind: 'job', jobId };

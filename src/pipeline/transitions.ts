@@ -10,7 +10,7 @@ import { FILE_STATES } from '../states.js';
 
 export type TransitionName =
   | 'seen' | 'settling' | 'gone' | 'skipped' | 'refused' | 'claimed' | 'queued' | 'submitted' | 'job_known'
-  | 'retrying' | 'requeued' | 'split' | 'unassigned' | 'failed' | 'ok' | 'found' | 'retry_requested';
+  | 'retrying' | 'requeued' | 'split' | 'unassigned' | 'failed' | 'ok' | 'found' | 'retry_requested' | 'resettled';
 
 export interface Transition {
   from: readonly (FileState | null)[];
@@ -45,6 +45,7 @@ export const TRANSITIONS: Readonly<Record<TransitionName, Transition>> = {
   ok: { from: ON_ITS_WAY, to: 'ok', event: 'upload.ok', what: 'its dataset is ok in Galaxy' },
   found: { from: ON_ITS_WAY, to: 'ok', event: 'upload.ok', what: 'its dataset was in Galaxy already' },
   retry_requested: { from: ['failed'], to: 'queued', event: 'upload.requeued', what: 'galaxy-importd retry' },
+  resettled: { from: ON_ITS_WAY, to: 'settling', event: 'file.changed', what: 'Galaxy read other bytes than those of its checksum: it settles again' },
 };
 
 /** A change the table does not allow: a defect of galaxy-importd's, said with the file and both states. */

@@ -17,7 +17,7 @@ const file = (path: string): ReadyFile => ({ path, size: 3, mtimeMs: 1, readyAt:
 const item = (id: string, name: string, state: string): FolderItem => ({ id, name, type: 'file', state, raw_size: 3 });
 const gateway504 = (): GalaxyApiError => new GalaxyApiError({ status: 504, errCode: null, errMsg: 'Gateway Timeout', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs/J1' });
 
-type Answers = { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null>; stderr?: string };
+type Answers = { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null>; stderr?: string; info?: string };
 
 function setup(answers: Answers, signal = new AbortController().signal) {
   const rows = memoryRows();
@@ -29,6 +29,7 @@ function setup(answers: Answers, signal = new AbortController().signal) {
   const listings = { whole: 0, recent: 0 };
   const deleted: string[] = [];
   const ended: string[] = [];
+  const changed: string[] = [];
   const confirmer = new Confirmer({
     jobs: { look: () => (answers.jobs[Math.min(polls++, answers.jobs.length - 1)] as () => Promise<JobSummary>)() },
     client: {
@@ -36,7 +37,7 @@ function setup(answers: Answers, signal = new AbortController().signal) {
       recentDatasets: () => (listings.recent++, Promise.resolve([...(answers.recent ?? answers.items)])),
     },
     files,
-    details: { info: () => Promise.resolve(''), stderr: () => Promise.resolve(answers.stderr ?? ': boom'), finish: () => Promise.resolve(answers.unrestricted ?? new Map<string, string | null>()) },
+    details: { info: () => Promise.resolve(answers.info ?? ''), stderr: () => Promise.resolve(answers.stderr ?? ': boom'), finish: () => Promise.resolve(answers.unrestricted ?? new Map<string, string | null>()) },
     gate: { wait: () => Promise.resolve(), block: () => undefined },
     isClaimed: () => false,
     clock: systemClock,
@@ -45,6 +46,7 @@ function setup(answers: Answers, signal = new AbortController().signal) {
     jobTimeoutMs: 60_000,
     poll: { firstMs: 1000, capMs: 10_000, factor: 1.5, jitter: false },
     afterOk: () => Promise.resolve(),
+    changed: (p) => void changed.push(p),
     datasetName: (f) => path.posix.basename(f.path),
     leftovers: {
       ofFailedJob: (jobId, _at, fs) => (deleted.push(`job ${jobId}: ${fs.map((f) => f.path).join(' ')}`), Promise.resolve(0)),
@@ -52,7 +54,7 @@ function setup(answers: Answers, signal = new AbortController().signal) {
     },
     breaker: { ended: (jobId, ok, _reason, failed = []) => void ended.push(`${jobId} ${ok ? 'ok' : 'error'}${failed.length ? ` ${failed.map((f) => f.path).join(' ')}` : ''}`) },
   });
-  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings, deleted, ended };
+  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings, deleted, ended, changed };
 }
 
 describe('Confirmer: finding the datasets', () => {
@@ -229,5 +231,24 @@ describe('Confirmer (fake timers)', () => {
     stop.abort();
 
     assert.deepEqual(await done, { kind: 'stopped' });
+  });
+});
+
+describe('Confirmer: a file Galaxy found changed after its checksum', () => {
+  it('deletes its dataset in error, and the file settles again (not failed), while the others of the job are ok', async () => {
+    const info = ': Failed to validate upload with [SHA-256] - expected [aa] got [bb]';
+    const s = setup({ jobs: [() => Promise.resolve({ id: 'J1', state: 'ok', create_time: '2026-12-01T10:00:00.000000' } as JobSummary)], items: [item('D1', 'a.txt', 'ok'), { ...item('D2', 'b.txt', 'error'), raw_size: 0 }], info });
+    const [a, b] = [file('run1/a.txt'), file('run1/b.txt')];
+    s.files.queued(a, ROUTE);
+    s.files.queued(b, ROUTE);
+    await s.confirmer.confirm('J1', [a, b], ROUTE, target, 1);
+
+    assert.equal(s.rows.get('run1/a.txt')?.state, 'ok');
+    assert.equal(s.rows.get('run1/b.txt')?.state, 'settling');
+    assert.match(s.rows.get('run1/b.txt')?.lastError ?? '', /changed after it settled: .*Failed to validate upload with \[SHA-256\]/);
+    assert.deepEqual(s.changed, ['run1/b.txt']);
+    assert.deepEqual(s.deleted, ['D2']);
+    assert.equal(s.emit.of('upload.failed').length, 0);
+    assert.deepEqual(s.emit.of('file.changed').map((e) => e.file), ['run1/b.txt']);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
  * names them for the production-shaped Galaxy), or the core with GALAXY_IMPORTD_TEST_GALAXY_CORE=1
  * (an older release); every one when neither is set.
  */
-const CORE = ['a', 'b', 'e', 'g', 'm'];
+const CORE = ['a', 'b', 'e', 'g', 'm', 'o'];
 const CHOSEN = process.env.GALAXY_IMPORTD_TEST_GALAXY_SCENARIOS?.split(',').map((x) => x.trim()) ?? (process.env.GALAXY_IMPORTD_TEST_GALAXY_CORE === '1' ? CORE : null);
 export function scenarioOptions(letter: string): { timeout: number; skip: string | false } {
   const skip = CHOSEN === null || CHOSEN.includes(letter) ? false : `this run chose the scenarios ${CHOSEN.join(', ')} (GALAXY_IMPORTD_TEST_GALAXY_SCENARIOS, or the core with GALAXY_IMPORTD_TEST_GALAXY_CORE=1, on an older release)`;
@@ -596,6 +596,50 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     const live = await datasets(s.library);
     assertEachOnceOk(live, names.map((n) => `/${n}`), s.library);
     for (const d of live) assert.equal(d.size, sizes.get(d.path.slice(1)), `${d.path}: the whole file`);
+  });
+
+  it('o. checksums: every file goes with its SHA-256, which Galaxy verifies; a file overwritten with other bytes of the same size and mtime after it settled, before its job read it, ends with one ok dataset of the bytes its checksum names, never other bytes', scenarioOptions('o'), async (t) => {
+    const s = scenario(t, 'integrity');
+    // A whole second a minute ago: an mtime utimes puts back exactly, so nothing but the bytes tells.
+    const when = Math.floor(Date.now() / 1000) - 60;
+    const first = fastq(40, 11);
+    // The same size: each base swapped for its complement.
+    const second = first.replace(/^[ACGT]+$/gm, (seq) => seq.replace(/[ACGT]/g, (b) => ({ A: 'T', C: 'G', G: 'C', T: 'A' })[b] ?? b));
+    assert.equal(second.length, first.length);
+    assert.notEqual(second, first);
+    const keep = s.put('checked/keep.fastq', fastq(40, 12));
+    const swap = s.put('checked/swap.fastq', first);
+    for (const f of [keep, swap]) utimesSync(f, when, when);
+    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+    t.after(() => run.child.kill('SIGKILL'));
+    await waitFor(() => events(run.stdout()).find((e) => e.event === 'upload.submitted' && e.file === 'checked/swap.fastq'), 120_000, 'swap.fastq submitted');
+    writeFileSync(swap, second);
+    utimesSync(swap, when, when);
+    await waitFor(() => events(run.stdout()).find((e) => e.event === 'upload.ok' && e.file === 'checked/swap.fastq'), 5 * 60_000, 'swap.fastq ok');
+    await waitFor(() => events(run.stdout()).find((e) => e.event === 'upload.ok' && e.file === 'checked/keep.fastq'), 5 * 60_000, 'keep.fastq ok');
+    run.child.kill('SIGTERM');
+    await run.exited;
+
+    const log = events(run.stdout());
+    const live = await datasets(s.library);
+    assertEachOnceOk(live, ['/checked/keep.fastq', '/checked/swap.fastq'], s.library);
+    const swapped = live.find((d) => d.name === 'swap.fastq');
+    assert.ok(swapped);
+    const item = (await get<{ folder_contents: { id: string; name: string }[] }>(`/api/folders/${swapped.folderId}/contents`)).folder_contents.find((i) => i.name === 'swap.fastq');
+    assert.ok(item);
+    const got = await gx('GET', `/api/libraries/datasets/download/uncompressed?ld_ids=${item.id}`);
+    assert.equal(got.status, 200);
+    const changed = log.filter((e) => e.event === 'file.changed' && e.file === 'checked/swap.fastq');
+    if (got.text === second) {
+      // Galaxy read the new bytes: its check failed, the dataset in error was deleted, the file went again.
+      assert.equal(changed.length, 1, JSON.stringify(changed));
+      assert.match(String(changed[0]?.reason), /changed after it settled: .*Failed to validate upload with \[SHA-256\]/);
+    } else {
+      // Galaxy's job read the file before the overwrite: the bytes that settled, which its checksum names.
+      assert.equal(got.text, first, 'the dataset holds one of the two versions, whole');
+      t.diagnostic('the job read swap.fastq before it was overwritten: the race went the other way this time');
+    }
+    assert.deepEqual(log.filter((e) => e.event === 'upload.failed'), []);
   });
 
   fidelity(scenarioOptions('6'));

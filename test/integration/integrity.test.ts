@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { statSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { put, waitFor } from '../helpers.js';
+import { harness } from './harness.js';
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+/** A whole second a minute ago: an mtime that utimes puts back exactly. */
+const WHEN = Math.floor(Date.now() / 1000) - 60;
+
+/** Other bytes of the same size, with the same mtime: nothing but the bytes tells. */
+function overwrite(full: string, content: string): void {
+  assert.equal(statSync(full).size, Buffer.byteLength(content));
+  writeFileSync(full, content);
+  utimesSync(full, WHEN, WHEN);
+}
+
+describe('integrity: each file sent with its checksum, which Galaxy verifies (emulator)', () => {
+  it('a file overwritten with other bytes of the same size and mtime after it settled, before its job read it: its dataset in error is deleted, the file settles and goes again; one ok dataset of the new bytes, nothing failed', async (t) => {
+    // Jobs wait 600 ms before they read the files: the overwrite lands between the request and the read.
+    const h = await harness(t, { emu: { jobQueuedMs: 600, jobRunMs: 30 } });
+    put(h.importDir, 'run1/keep.txt', 'stays the same\n');
+    put(h.importDir, 'run1/swap.txt', 'AAAAAAAA\n');
+    utimesSync(path.join(h.importDir, 'run1/swap.txt'), WHEN, WHEN);
+    await h.start();
+    await waitFor(() => h.events('upload.submitted', 'run1/swap.txt')[0], 10_000, 'swap.txt submitted');
+    overwrite(path.join(h.importDir, 'run1/swap.txt'), 'BBBBBBBB\n');
+    await waitFor(() => h.events('upload.ok', 'run1/swap.txt')[0], 15_000, 'swap.txt ok again');
+    await h.waitOk(['run1/keep.txt']);
+
+    const live = h.emu.model.tree();
+    assert.deepEqual(live.map((d) => [d.name, d.state, d.sha256]).sort(), [['keep.txt', 'ok', sha256('stays the same\n')], ['swap.txt', 'ok', sha256('BBBBBBBB\n')]], 'one ok dataset per file, of the bytes on disk; the dataset in error deleted');
+    assert.deepEqual(h.events('upload.failed'), []);
+    const changed = h.events('file.changed', 'run1/swap.txt');
+    assert.equal(changed.length, 1);
+    assert.match(String(changed[0]?.reason), /changed after it settled: .*Failed to validate upload with \[SHA-256\] - expected \[/);
+    assert.equal(h.events('upload.ok', 'run1/swap.txt').length, 1, 'ok once');
+  });
+
+  it('with checksum = none, no hash is sent: the same overwrite is imported as Galaxy read it (the case the checksum is for)', async (t) => {
+    const h = await harness(t, { ini: { upload: { checksum: 'none' } }, emu: { jobQueuedMs: 600, jobRunMs: 30 } });
+    put(h.importDir, 'run1/swap.txt', 'AAAAAAAA\n');
+    utimesSync(path.join(h.importDir, 'run1/swap.txt'), WHEN, WHEN);
+    await h.start();
+    await waitFor(() => h.events('upload.submitted', 'run1/swap.txt')[0], 10_000, 'swap.txt submitted');
+    overwrite(path.join(h.importDir, 'run1/swap.txt'), 'BBBBBBBB\n');
+    await h.waitOk(['run1/swap.txt']);
+
+    assert.deepEqual(h.emu.model.tree().map((d) => [d.name, d.state]), [['swap.txt', 'ok']]);
+    assert.deepEqual(h.events('file.changed'), []);
+  });
+});
