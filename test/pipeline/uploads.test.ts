@@ -10,6 +10,7 @@ import type { Recovery } from '../../src/pipeline/recover.js';
 import type { Sent, Submitter } from '../../src/pipeline/submit.js';
 import type { Route } from '../../src/pipeline/route.js';
 import type { Target } from '../../src/pipeline/targets.js';
+import { Quiet } from '../../src/pipeline/quiet.js';
 import { Uploads } from '../../src/pipeline/uploads.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
@@ -20,7 +21,9 @@ const refused = (status: number, errCode: number): GalaxyApiError => new GalaxyA
 function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean; combines?: boolean; confirm?: (job: string | null, files: readonly ReadyFile[], shared: boolean) => 'ok' | 'split'; recover?: Recovery['recover']; resolve?: (route: Route) => Promise<Target> } = {}) {
   const rows = memoryRows();
   const emit = events();
-  const files = new Files({ ledger: rows, emit, clock: systemClock });
+  // Idle as the daemon knows it: no file queued or in flight (quiet.ts), awaited instead of counted turns.
+  const quiet: Quiet = new Quiet((): boolean => files.active === 0);
+  const files: Files = new Files({ ledger: rows, emit, clock: systemClock, shrank: quiet.check });
   const requests: string[][] = [];
   /** Each request's files by folder. */
   const parts: string[][][] = [];
@@ -60,7 +63,7 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
     random: () => 0,
     options: { batchSize: 10, maxAttempts: o.maxAttempts ?? 8, backoff: { firstMs: 1000, capMs: 1000, jitter: false }, lingerMs: 0, rebuild: false },
   });
-  return { rows, emit, files, uploads, requests, parts, blocked, stop };
+  return { rows, emit, files, uploads, requests, parts, blocked, stop, done: () => quiet.wait() };
 }
 
 const datasets = (ids: string[]): Promise<Sent> => Promise.resolve({ kind: 'datasets', ids: new Map(ids.map((p) => [p, `D-${p}`])) });
@@ -89,7 +92,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     s.uploads.add(file('a'), ROUTE);
     s.uploads.add(file('b'), ROUTE);
     t.mock.timers.tick(0);
-    await turns(30);
+    await s.done();
 
     assert.deepEqual(s.requests, [['a', 'b']]);
     assert.equal(s.rows.get('a')?.state, 'ok');
@@ -102,7 +105,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     const s = setup((batch) => (batch.some((f) => f.path === 'bad') ? Promise.reject(refused(400, 400008)) : datasets(batch.map((f) => f.path))));
     for (const p of ['a', 'bad', 'c', 'd']) s.uploads.add(file(p), ROUTE);
     t.mock.timers.tick(0);
-    await turns(100);
+    await s.done();
 
     assert.deepEqual(s.requests, [['a', 'bad', 'c', 'd'], ['a', 'bad'], ['c', 'd'], ['a'], ['bad']]);
     assert.equal(s.rows.get('bad')?.state, 'failed');
@@ -147,7 +150,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     s.uploads.add(file('mine'), ROUTE);
     s.uploads.add(file('theirs'), ROUTE);
     t.mock.timers.tick(0);
-    await turns(30);
+    await s.done();
 
     assert.deepEqual(s.requests, [['mine']]);
     assert.equal(s.files.has('theirs'), false);
@@ -161,7 +164,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     s.uploads.add(file('b1'), { ...ROUTE, folder: ['b'] });
     s.uploads.add(file('a2'), { ...ROUTE, folder: ['a'] });
     t.mock.timers.tick(0);
-    await turns(30);
+    await s.done();
 
     assert.deepEqual(s.parts, [[['a1', 'a2'], ['b1']]]);
     assert.deepEqual(confirmed, [['a1', 'a2'], ['b1']]);
@@ -179,7 +182,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     s.uploads.add(file('a1'), { ...ROUTE, folder: ['a'] });
     s.uploads.add(file('b1'), { ...ROUTE, folder: ['b'] });
     t.mock.timers.tick(0);
-    await turns(60);
+    await s.done();
 
     assert.deepEqual(s.parts, [[['a1'], ['b1']], [['a1']], [['b1']]], 'together, then each folder alone');
     assert.deepEqual(['a1', 'b1'].map((p) => [s.rows.get(p)?.state, s.rows.get(p)?.jobId, s.rows.get(p)?.attempts]), [['ok', 'J2', 1], ['ok', 'J3', 1]], 'each ok from its own job; the shared request that failed as a whole does not count');
@@ -198,7 +201,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     const row = (path: string) => ({ path, size: 1, mtimeMs: 1, state: 'submitted' as const, attempts: 1, lastError: null, libraryId: 'L1', folderId: 'F1', datasetId: null, jobId: null, historyId: 'H1', submittedAt: 1000, updatedAt: 1000 });
     for (const r of [row('a/1'), row('b/1'), row('a/2')]) s.rows.put(r);
     s.uploads.resume([row('a/1'), row('b/1'), row('a/2')], (p) => ({ ...ROUTE, folder: [p.split('/')[0] ?? ''] }));
-    await turns(30);
+    await s.done();
 
     assert.deepEqual(looked, [['a/1', 'a/2', 'b/1']], 'one look for the whole request');
     assert.deepEqual(confirmed, [['J7', 'a/1', 'a/2'], ['J7', 'b/1']]);
