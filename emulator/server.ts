@@ -9,7 +9,7 @@ import type { EmulatorSettings, JobFault, Snapshot, User } from './model.js';
 import { GalaxyModel } from './model.js';
 
 /**
- * A Galaxy API emulator on node:http, faithful to ../shared/galaxy-api.md, with
+ * A Galaxy API emulator on node:http, faithful to docs/galaxy-notes.md, with
  * fault injection and a record of every request for tests. Control routes live
  * under /_emulator/ (never under /api) so that separate processes (the demo, the
  * stress suite) can steer it too.

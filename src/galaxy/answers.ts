@@ -1,7 +1,7 @@
 import { GalaxyResponseError } from './errors.js';
 
 /**
- * The answers of Galaxy's API that galaxy-importd reads (../shared/galaxy-api.md), and the
+ * The answers of Galaxy's API that galaxy-importd reads (docs/galaxy-notes.md), and the
  * checks that they carry the fields it relies on; anything else passes through untouched.
  */
 

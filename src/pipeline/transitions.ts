@@ -3,7 +3,7 @@ import type { FileState } from '../states.js';
 import { FILE_STATES } from '../states.js';
 
 /**
- * Every change of a file's state, in one table (../shared/design.md, "Per-file states"): from
+ * Every change of a file's state, in one table (docs/architecture.md, "Per-file states"): from
  * which states (null: no row yet) to which, and the event it emits. `Files` (files.ts) carries
  * them out and refuses any other; test/pipeline/transitions.test.ts walks the table.
  */
