@@ -75,7 +75,7 @@ export class Ready {
     if (fn === null) return null;
     let reason: string;
     try {
-      const sum = await checksumFile(path.join(this.#d.importDir, relPath), fn, this.#d.signal ? { signal: this.#d.signal } : {});
+      const sum = await checksumFile(path.join(this.#d.importDir, relPath), fn, { sizeHint: fp.size, ...(this.#d.signal ? { signal: this.#d.signal } : {}) });
       const now = this.#d.stat(relPath);
       if (sum.size === fp.size && now?.size === fp.size && now.mtimeMs === fp.mtimeMs) return { hashFunction: sum.hashFunction, hex: sum.hex };
       reason = `changed while its checksum was taken (size ${fp.size}, then ${now?.size ?? 'gone'}): it settles again`;

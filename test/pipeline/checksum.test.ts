@@ -17,6 +17,15 @@ describe('checksumFile', () => {
     }
   });
 
+  it('with the size it settled at as a hint, reads a small file whole in one go, and a file that grew since in full', async (t) => {
+    const file = path.join(tempDir(t), 'small.txt');
+    writeFileSync(file, 'twelve bytes');
+    assert.deepEqual(await checksumFile(file, 'md5', { sizeHint: 12 }), { hashFunction: 'MD5', hex: createHash('md5').update('twelve bytes').digest('hex'), size: 12 });
+    const grown = randomBytes(200_000);
+    writeFileSync(file, grown);
+    assert.deepEqual(await checksumFile(file, 'sha256', { sizeHint: 12, chunkBytes: 65_536 }), { hashFunction: 'SHA-256', hex: createHash('sha256').update(grown).digest('hex'), size: grown.length });
+  });
+
   it('rejects for a file that cannot be read, and when stopped', async (t) => {
     const dir = tempDir(t);
     await assert.rejects(checksumFile(path.join(dir, 'missing'), 'sha256'), { code: 'ENOENT' });
