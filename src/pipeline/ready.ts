@@ -34,9 +34,14 @@ export interface ReadyDeps {
   shrank?: () => void;
 }
 
+/** Checksums taken at once: as many as libuv's thread pool reads (a backlog's files wait their turn, not holding a descriptor each). */
+export const CHECKSUMS_AT_ONCE = 4;
+
 export class Ready {
   readonly #d: ReadyDeps;
   #held = 0;
+  #hashing = 0;
+  readonly #turns: (() => void)[] = [];
 
   constructor(d: ReadyDeps) {
     this.#d = d;
@@ -74,6 +79,8 @@ export class Ready {
     const fn = this.#d.checksum;
     if (fn === null) return null;
     let reason: string;
+    if (this.#hashing >= CHECKSUMS_AT_ONCE) await new Promise<void>((r) => this.#turns.push(r));
+    this.#hashing++;
     try {
       const sum = await checksumFile(path.join(this.#d.importDir, relPath), fn, { sizeHint: fp.size, ...(this.#d.signal ? { signal: this.#d.signal } : {}) });
       const now = this.#d.stat(relPath);
@@ -82,6 +89,9 @@ export class Ready {
     } catch (err) {
       if (this.#d.signal?.aborted === true) return undefined;
       reason = `could not be read for its checksum (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): it settles again`;
+    } finally {
+      this.#hashing--;
+      this.#turns.shift()?.();
     }
     this.#d.emit({ type: 'file.changed', file: relPath, size: fp.size, reason });
     this.#d.changed(relPath);
