@@ -116,11 +116,13 @@ export function eventName(e: DaemonEvent): string {
 }
 
 /** Write one event's log line to `log` as it is (no component binding). */
-export function writeEvent(log: Pick<Logger, Level>, e: DaemonEvent): void {
+export function writeEvent(log: Pick<Logger, Level> & Partial<Pick<Logger, 'isLevelEnabled'>>, e: DaemonEvent): void {
   const line = LINES[e.type] as Line<EventType>;
+  const level = typeof line.level === 'function' ? line.level(e) : line.level;
+  // A line below the log level is not built: a backlog says file.seen at debug level for each file.
+  if (log.isLevelEnabled?.(level) === false) return;
   const { type, ...fields } = e as DaemonEvent & Record<string, unknown>;
   if (type === 'daemon.resume') delete fields.message;
-  const level = typeof line.level === 'function' ? line.level(e) : line.level;
   const message = typeof line.message === 'function' ? line.message(e) : line.message;
   log[level]({ event: line.event ?? type, ...fields }, message);
 }

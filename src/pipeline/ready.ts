@@ -27,7 +27,7 @@ export interface ReadyDeps {
   stat(relPath: string): Fingerprint | null;
   /** The file changed while its checksum was taken: admission looks at it again. */
   changed(relPath: string): void;
-  clock: Pick<Clock, 'now'>;
+  clock: Pick<Clock, 'now' | 'setImmediate'>;
   emit: Emit;
   signal?: AbortSignal;
   /** A file left (failed, claimed elsewhere, changed, or queued: counted by files.ts from then on). */
@@ -36,12 +36,23 @@ export interface ReadyDeps {
 
 /** Checksums taken at once: as many as libuv's thread pool reads (a backlog's files wait their turn, not holding a descriptor each). */
 export const CHECKSUMS_AT_ONCE = 4;
+/**
+ * Files that became ready in one turn are handed on together, in slices of this many once each
+ * slice's checksums and claims are done, so that the queue sends them as one request (a target
+ * per folder), as when nothing came between settling and the queue: a backlog costs Galaxy as
+ * few jobs with checksums as without.
+ */
+export const TOGETHER = 100;
+
+type Taken = { file: ReadyFile; route: Route } | null;
 
 export class Ready {
   readonly #d: ReadyDeps;
   #held = 0;
   #hashing = 0;
   readonly #turns: (() => void)[] = [];
+  /** This turn's files, on their way through checksum and claim. */
+  #burst: Promise<Taken>[] = [];
 
   constructor(d: ReadyDeps) {
     this.#d = d;
@@ -60,18 +71,29 @@ export class Ready {
       return;
     }
     this.#held++;
-    void this.#take(relPath, fp).finally(() => {
-      this.#held--;
-      this.#d.shrank?.();
-    });
+    this.#burst.push(this.#take(relPath, fp));
+    if (this.#burst.length === 1) this.#d.clock.setImmediate(() => void this.#hand(this.#burst.splice(0)));
   }
 
-  async #take(relPath: string, fp: Fingerprint): Promise<void> {
+  /** A turn's files queued slice by slice, each slice in one turn once all its files are checked and claimed. */
+  async #hand(burst: Promise<Taken>[]): Promise<void> {
+    for (let i = 0; i < burst.length; i += TOGETHER) {
+      const slice = burst.slice(i, i + TOGETHER);
+      for (const r of await Promise.allSettled(slice)) {
+        if (r.status === 'fulfilled' && r.value !== null) this.#d.queue(r.value.file, r.value.route);
+        else if (r.status === 'rejected') this.#d.emit({ type: 'daemon.error', err: r.reason });
+      }
+      this.#held -= slice.length;
+      this.#d.shrank?.();
+    }
+  }
+
+  async #take(relPath: string, fp: Fingerprint): Promise<Taken> {
     const checksum = this.#d.checksum === null ? null : await this.#checksum(relPath, fp);
-    if (checksum === undefined) return;
+    if (checksum === undefined) return null;
     const route = this.#d.route(relPath);
     const file: ReadyFile = { path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: this.#d.clock.now(), checksum };
-    if (await this.#d.files.claim(file, route)) this.#d.queue(file, route);
+    return (await this.#d.files.claim(file, route)) ? { file, route } : null;
   }
 
   /** The checksum of the version that settled; undefined when the file changed (or went) meanwhile: it settles again. */
