@@ -90,19 +90,18 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const { config, ledger } = deps;
   const clock = deps.clock ?? systemClock;
   const said = deps.emit ?? logEvents(deps.log);
-  // Every event is said; new uploads also count toward their folder's notification (notify.ts).
-  let notifier: Notifier | null = null;
+  // What runs against the pipeline's direction goes through the flow: stages built later listen.
+  const flow = new Flow();
+  // Every event is logged, then goes to the flow's listeners (notify.ts counts new uploads).
   const emit: Emit = (e) => {
     said(e);
-    notifier?.observe(e);
+    flow.emit('said', e);
   };
   const importDir = config.import.dir;
   if (importDir === null || config.galaxy.url === null) throw new Error('createDaemon needs [import] dir and [galaxy] url');
   const { coordinator } = ledger;
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal);
-  // What runs against the pipeline's direction goes through the flow: stages built later listen.
-  const flow = new Flow();
   const shrank = (): void => flow.emit('shrank');
   const requests = requestLimiter(config.upload.concurrency, config.upload.rate_per_second, deps.metrics);
   const key = typeof deps.apiKey === 'string' ? fixedKey(deps.apiKey) : deps.apiKey;
@@ -125,9 +124,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       importDir, action: config.import.after_upload, stat: (p) => statFileSync(importDir, p), emit, flow,
     }),
   });
-  if (config.library.notify?.length || [...config.folders.values()].some((f) => f.notify?.length)) {
-    notifier = new Notifier({ client, roles: access, config, clock, emit: said, everyMs: config.library.notify_minutes * 60_000 });
-  }
+  const notifies = config.library.notify?.length || [...config.folders.values()].some((f) => f.notify?.length);
+  const notifier = notifies ? new Notifier({ client, roles: access, config, clock, emit: said, everyMs: config.library.notify_minutes * 60_000 }) : null;
+  if (notifier) flow.on('said', notifier.observe);
   const admission = new Admission({
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,

@@ -3,7 +3,7 @@ import type { FileRecord, FileRows, FileState } from '../ledger/ledger.js';
 import type { DaemonEvent, Emit } from '../observe/events.js';
 import type { Fingerprint, ReadyFile } from './settle.js';
 import type { TransitionName } from './transitions.js';
-import { TransitionError, allowed } from './transitions.js';
+import { TRANSITIONS, TransitionError, allowed, fromAny } from './transitions.js';
 
 /**
  * The machinery under `Files` (files.ts): the state a transition leaves (held here for files on
@@ -26,6 +26,9 @@ export interface FilesDeps {
   unexpected?: (err: TransitionError) => void;
 }
 
+/** Transitions the table allows from every state. */
+const FROM_ANY = new Set((Object.keys(TRANSITIONS) as TransitionName[]).filter(fromAny));
+
 function thrown(err: Error): never {
   throw err;
 }
@@ -45,8 +48,12 @@ export class FileStates {
     return held ? held.state : (this.d.ledger.get(relPath)?.state ?? null);
   }
 
-  /** The table's word on leaving `from` by `name`. */
-  protected check(name: TransitionName, relPath: string, from: FileState | null): void {
+  /** The table's word on leaving `from` by `name` (a function: read only when the table does not allow every state). */
+  protected check(name: TransitionName, relPath: string, from: FileState | null | (() => FileState | null)): void {
+    if (typeof from === 'function') {
+      if (FROM_ANY.has(name)) return;
+      from = from();
+    }
     if (!allowed(name, from)) this.d.unexpected(new TransitionError(relPath, name, from));
   }
 

@@ -38,9 +38,10 @@ export class Files extends FileStates {
   seen(relPath: string, fp: Fingerprint, known: Pick<FileRecord, 'state' | 'size' | 'mtimeMs'> | undefined): void {
     // `known`: the caller's look-up of the row (none: no row to keep anything of).
     const prev = known === undefined ? undefined : this.d.ledger.get(relPath);
-    if (prev?.state === 'seen' && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) return;
+    const same = prev !== undefined && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs;
+    if (same && prev.state === 'seen') return;
     this.check('seen', relPath, prev?.state ?? null);
-    if (prev !== undefined && prev.size === fp.size && prev.mtimeMs === fp.mtimeMs) this.update(relPath, { state: 'seen' });
+    if (same) this.update(relPath, { state: 'seen' });
     else this.put(relPath, fp, 'seen', { libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null });
     this.d.emit({ type: 'file.seen', file: relPath, size: fp.size });
   }
@@ -73,7 +74,7 @@ export class Files extends FileStates {
       this.d.emit({ type: 'file.claimed_elsewhere', file: file.path });
       return false;
     }
-    this.check('claimed', file.path, this.from(file.path));
+    this.check('claimed', file.path, () => this.from(file.path));
     this.d.emit({ type: 'file.ready', ...at(file, route), size: file.size });
     return true;
   }

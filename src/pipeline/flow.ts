@@ -1,3 +1,5 @@
+import type { DaemonEvent } from '../observe/events.js';
+
 /**
  * The few signals that run against the pipeline's direction, as events: a stage says what
  * happened and the stage upstream that cares listens, so no stage holds a reference to one
@@ -14,10 +16,12 @@ export interface FlowEvents {
   done: [relPath: string];
   /** A file changed while it was being uploaded, or was taken over from a dead replica: look at it again (admission). */
   changed: [relPath: string];
+  /** Every event the daemon said (after it was logged): notifications count new uploads by it (notify.ts). */
+  said: [event: DaemonEvent];
 }
 
 export class Flow {
-  readonly #listeners: { [K in keyof FlowEvents]: ((...args: FlowEvents[K]) => void)[] } = { shrank: [], answer: [], done: [], changed: [] };
+  readonly #listeners: { [K in keyof FlowEvents]: ((...args: FlowEvents[K]) => void)[] } = { shrank: [], answer: [], done: [], changed: [], said: [] };
 
   on<K extends keyof FlowEvents>(event: K, listener: (...args: FlowEvents[K]) => void): void {
     this.#listeners[event].push(listener);

@@ -60,3 +60,8 @@ export class TransitionError extends Error {
 export function allowed(name: TransitionName, from: FileState | null): boolean {
   return TRANSITIONS[name].from.includes(from);
 }
+
+/** Whether `name` may leave a file in any state: then the file's state need not be read to check it. */
+export function fromAny(name: TransitionName): boolean {
+  return ANY.every((s) => TRANSITIONS[name].from.includes(s));
+}
