@@ -50,7 +50,7 @@ try {
   await ledger.claim(fresh);
   const claimMs = performance.now() - t1;
   const t2 = performance.now();
-  for (const f of fresh) ledger.put({ ...f, state: 'queued', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: Date.now() });
+  for (const f of fresh) ledger.put({ ...f, state: 'queued', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, checksum: null, verified: false, updatedAt: Date.now() });
   await ledger.commit();
   const commitMs = performance.now() - t2;
   await ledger.close(2000);

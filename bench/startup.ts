@@ -73,7 +73,7 @@ try {
           if (e.isDirectory()) walkDir(r);
           else {
             const st = statSync(path.join(importDir, r));
-            ledger.put({ path: r, size: st.size, mtimeMs: st.mtimeMs, state: 'ok', attempts: 1, lastError: null, libraryId: 'l', folderId: 'F', datasetId: r, jobId: 'j', historyId: 'h', submittedAt: 1, updatedAt: Date.now() });
+            ledger.put({ path: r, size: st.size, mtimeMs: st.mtimeMs, state: 'ok', attempts: 1, lastError: null, libraryId: 'l', folderId: 'F', datasetId: r, jobId: 'j', historyId: 'h', submittedAt: 1, checksum: null, verified: false, updatedAt: Date.now() });
           }
         }
       };

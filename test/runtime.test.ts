@@ -27,7 +27,7 @@ describe('runtime', () => {
 
     for (let i = 0; i < 20; i++) {
       const ledger = new SqliteLedger(path.join(dir, String(i)), systemClock);
-      ledger.put({ path: `f${i}`, size: 1, mtimeMs: 1, state: 'ok', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: 1 });
+      ledger.put({ path: `f${i}`, size: 1, mtimeMs: 1, state: 'ok', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, checksum: null, verified: false, updatedAt: 1 });
       ledger.update(`f${i}`, { attempts: i });
       ledger.counts();
       ledger.close();

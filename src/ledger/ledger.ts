@@ -37,6 +37,13 @@ export interface FileRecord {
   historyId: string | null;
   /** When the last upload request was sent (ms since the epoch); null before any. */
   submittedAt: number | null;
+  /**
+   * The checksum of this version (size, mtime) taken once it settled ([upload] checksum), as
+   * `<Galaxy's hash function>:<hex>` (`SHA-256:9f86…`); null: none taken.
+   */
+  checksum: string | null;
+  /** Galaxy verified the checksum in the job that imported this version (the fetch item's hashes). */
+  verified: boolean;
   /** Milliseconds since the epoch. */
   updatedAt: number;
 }

@@ -15,10 +15,13 @@ export interface Row {
   history_id: string | null;
   submitted_at: number | null;
   updated_at: number;
+  checksum: string | null;
+  /** SQLite: 0 or 1; PostgreSQL: a boolean. */
+  verified: number | boolean;
 }
 
 /** The columns of a file's row, in the order of Row. */
-export const ROW_COLUMNS = 'path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at';
+export const ROW_COLUMNS = 'path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at, checksum, verified';
 
 export const fromRow = (r: Row): FileRecord => ({
   path: r.path,
@@ -34,4 +37,6 @@ export const fromRow = (r: Row): FileRecord => ({
   historyId: r.history_id,
   submittedAt: r.submitted_at,
   updatedAt: r.updated_at,
+  checksum: r.checksum,
+  verified: r.verified === true || r.verified === 1,
 });

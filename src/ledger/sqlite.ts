@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../clock.js';
@@ -6,6 +6,7 @@ import { ImportdError } from '../errors.js';
 import { localCoordinator } from './coordinator.js';
 import type { Coordinator, FileRecord, FileState, Ledger } from './ledger.js';
 import type { Row } from './rows.js';
+import { COLUMNS, MIGRATIONS, openReadOnly } from './sqlite-schema.js';
 import { fromRow } from './rows.js';
 import { zeroCounts } from './ledger.js';
 
@@ -15,22 +16,6 @@ export class LedgerError extends ImportdError {
     super('LEDGER_ERROR', message, options);
   }
 }
-
-const COLUMNS: Record<keyof Omit<FileRecord, 'path'>, keyof Row> = {
-  size: 'size',
-  mtimeMs: 'mtime_ms',
-  state: 'state',
-  attempts: 'attempts',
-  lastError: 'last_error',
-  libraryId: 'library_id',
-  folderId: 'folder_id',
-  datasetId: 'dataset_id',
-  jobId: 'job_id',
-  historyId: 'history_id',
-  submittedAt: 'submitted_at',
-  updatedAt: 'updated_at',
-};
-
 
 /**
  * Every prepared statement ever made, kept reachable for the life of the
@@ -43,48 +28,6 @@ const COLUMNS: Record<keyof Omit<FileRecord, 'path'>, keyof Row> = {
  * ledgers (the daemon one), so this holds a few dozen objects.
  */
 const KEEP_ALIVE: unknown[] = [];
-
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE files (
-     path TEXT PRIMARY KEY,
-     size INTEGER NOT NULL,
-     mtime_ms REAL NOT NULL,
-     state TEXT NOT NULL,
-     attempts INTEGER NOT NULL DEFAULT 0,
-     last_error TEXT,
-     library_id TEXT,
-     folder_id TEXT,
-     dataset_id TEXT,
-     job_id TEXT,
-     history_id TEXT,
-     submitted_at INTEGER,
-     updated_at INTEGER NOT NULL
-   );
-   CREATE INDEX files_state ON files(state);
-   CREATE INDEX files_dataset ON files(dataset_id);
-   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-   CREATE TABLE jobs (job_id TEXT PRIMARY KEY, history_id TEXT NOT NULL);
-   CREATE INDEX jobs_history ON jobs(history_id);`,
-];
-
-/**
- * The ledger file for reading only, leaving the state directory as it is. A reader of a WAL
- * database makes `-wal` and `-shm` files beside it (and, read-only, cannot remove them). So
- * while no `-wal` file is there (no daemon has the ledger open), the file's bytes are read into
- * memory, marked as a rollback-journal database in that copy's header (bytes 18 and 19), and
- * opened from there; while one is there, its readers' files exist already and the file is
- * opened read-only, seeing what the running daemon has committed.
- */
-function openReadOnly(file: string): Database.Database {
-  if (existsSync(`${file}-wal`)) {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
-    db.exec('PRAGMA busy_timeout = 5000;');
-    return db;
-  }
-  const bytes = readFileSync(file);
-  if (bytes.length >= 20) bytes[18] = bytes[19] = 1;
-  return new Database(bytes, { readonly: true });
-}
 
 /** What the SQLite ledger reads time with: the `updatedAt` of `update()`, and the commit at the end of a turn. */
 export type SqliteClock = Pick<Clock, 'now' | 'setImmediate'>;
@@ -140,8 +83,8 @@ export class SqliteLedger implements Ledger {
     this.#get = this.#stmt('SELECT * FROM files WHERE path = ?') as Database.Statement<[string], Row>;
     this.#fingerprint = (this.#stmt('SELECT state, size, mtime_ms FROM files WHERE path = ?') as Database.Statement<[string], [FileState, number, number]>).raw(true);
     this.#put = this.#stmt(
-      `INSERT OR REPLACE INTO files (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at)
-       VALUES (@path, @size, @mtime_ms, @state, @attempts, @last_error, @library_id, @folder_id, @dataset_id, @job_id, @history_id, @submitted_at, @updated_at)`,
+      `INSERT OR REPLACE INTO files (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at, checksum, verified)
+       VALUES (@path, @size, @mtime_ms, @state, @attempts, @last_error, @library_id, @folder_id, @dataset_id, @job_id, @history_id, @submitted_at, @updated_at, @checksum, @verified)`,
     );
   }
 
@@ -221,6 +164,8 @@ export class SqliteLedger implements Ledger {
       history_id: r.historyId,
       submitted_at: r.submittedAt,
       updated_at: r.updatedAt,
+      checksum: r.checksum,
+      verified: r.verified ? 1 : 0,
     });
   }
 
@@ -229,7 +174,7 @@ export class SqliteLedger implements Ledger {
     const keys = Object.keys(all) as (keyof typeof all)[];
     const sets = keys.map((k) => `${COLUMNS[k]} = @${COLUMNS[k]}`).join(', ');
     const params: Record<string, unknown> = { path: p };
-    for (const k of keys) params[COLUMNS[k]] = all[k];
+    for (const k of keys) params[COLUMNS[k]] = typeof all[k] === 'boolean' ? Number(all[k]) : all[k];
     this.#writing();
     this.#stmt(`UPDATE files SET ${sets} WHERE path = @path`).run(params);
   }

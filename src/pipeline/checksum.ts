@@ -27,6 +27,19 @@ export interface Checksum {
   size: number;
 }
 
+/** A checksum as the ledger keeps it: `<Galaxy's hash function>:<hex>` (`SHA-256:9f86…`). */
+export function checksumText(c: { hashFunction: HashFunction; hex: string }): string {
+  return `${c.hashFunction}:${c.hex}`;
+}
+
+/** The ledger's text back as a checksum; null for none (or a text this version does not know). */
+export function checksumOf(text: string | null): { hashFunction: HashFunction; hex: string } | null {
+  const at = text?.indexOf(':') ?? -1;
+  if (text === null || at < 0) return null;
+  const hashFunction = text.slice(0, at) as HashFunction;
+  return Object.values(CHECKSUMS).some((c) => c.galaxy === hashFunction) ? { hashFunction, hex: text.slice(at + 1) } : null;
+}
+
 /**
  * The checksum of the file at `full`; rejects when it cannot be read, or `signal` aborts.
  * `sizeHint`: the size it settled at: a file smaller than a chunk is read into a buffer of its

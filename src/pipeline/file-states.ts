@@ -67,7 +67,7 @@ export class FileStates {
 
   /** A new row (a new version of the file, or none before), stamped by this clock: what `fields` does not say is unknown. */
   protected put(relPath: string, fp: Fingerprint, state: FileState, fields: Partial<Omit<FileRecord, 'path' | 'size' | 'mtimeMs' | 'state'>>): void {
-    const none = { attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null };
+    const none = { attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, checksum: null, verified: false };
     this.d.ledger.put({ path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, state, ...none, ...fields, updatedAt: this.d.clock.now() });
   }
 

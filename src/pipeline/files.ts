@@ -1,4 +1,5 @@
 import type { FileRecord } from '../ledger/ledger.js';
+import { checksumText } from './checksum.js';
 import { FileStates } from './file-states.js';
 import type { Route } from './route.js';
 import { folderText } from './route.js';
@@ -94,6 +95,7 @@ export class Files extends FileStates {
     this.held.set(file.path, { attempts: same ? prev.attempts : 0, submittedAt, state: 'queued' });
     this.put(file.path, file, 'queued', {
       attempts: same ? prev.attempts : 0, lastError: same ? prev.lastError : null, libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null, submittedAt,
+      checksum: file.checksum ? checksumText(file.checksum) : null,
     });
     this.d.emit({ type: 'upload.queued', ...at(file, route), size: file.size });
     return true;
@@ -191,7 +193,8 @@ export class Files extends FileStates {
     } else {
       // The time it became ok, from this clock (#update): queued() compares it with a new version's mtime.
       const took = this.d.clock.now() - file.readyAt;
-      this.leave('ok', file, 'ok', { datasetId, jobId: how.jobId, lastError: null }, { type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: took });
+      // Sent with its checksum (the fetch item's hashes), the job that made it ok verified it.
+      this.leave('ok', file, 'ok', { datasetId, jobId: how.jobId, lastError: null, verified: file.checksum != null }, { type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: took });
     }
   }
 

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import PQueue from 'p-queue';
 import type { Clock } from '../clock.js';
 import type { Emit } from '../observe/events.js';
 import type { CHECKSUMS } from './checksum.js';
@@ -49,10 +50,9 @@ type Taken = { file: ReadyFile; route: Route } | null;
 export class Ready {
   readonly #d: ReadyDeps;
   #held = 0;
-  #hashing = 0;
-  readonly #turns: (() => void)[] = [];
-  /** This turn's files, on their way through checksum and claim. */
-  #burst: Promise<Taken>[] = [];
+  readonly #hashing = new PQueue({ concurrency: CHECKSUMS_AT_ONCE });
+  /** This turn's files, waiting for their slice's checksums and claims. */
+  #burst: [string, Fingerprint][] = [];
 
   constructor(d: ReadyDeps) {
     this.#d = d;
@@ -71,14 +71,18 @@ export class Ready {
       return;
     }
     this.#held++;
-    this.#burst.push(this.#take(relPath, fp));
+    this.#burst.push([relPath, fp]);
     if (this.#burst.length === 1) this.#d.clock.setImmediate(() => void this.#hand(this.#burst.splice(0)));
   }
 
-  /** A turn's files queued slice by slice, each slice in one turn once all its files are checked and claimed. */
-  async #hand(burst: Promise<Taken>[]): Promise<void> {
+  /**
+   * A turn's files queued slice by slice, each slice in one turn once all its files are checked
+   * and claimed. A slice's work starts only when the one before it is queued: a backlog of
+   * 100,000 files holds 100 checks and claims in flight, not 100,000.
+   */
+  async #hand(burst: [string, Fingerprint][]): Promise<void> {
     for (let i = 0; i < burst.length; i += TOGETHER) {
-      const slice = burst.slice(i, i + TOGETHER);
+      const slice = burst.slice(i, i + TOGETHER).map(([relPath, fp]) => this.#take(relPath, fp));
       for (const r of await Promise.allSettled(slice)) {
         if (r.status === 'fulfilled' && r.value !== null) this.#d.queue(r.value.file, r.value.route);
         else if (r.status === 'rejected') this.#d.emit({ type: 'daemon.error', err: r.reason });
@@ -101,19 +105,14 @@ export class Ready {
     const fn = this.#d.checksum;
     if (fn === null) return null;
     let reason: string;
-    if (this.#hashing >= CHECKSUMS_AT_ONCE) await new Promise<void>((r) => this.#turns.push(r));
-    this.#hashing++;
     try {
-      const sum = await checksumFile(path.join(this.#d.importDir, relPath), fn, { sizeHint: fp.size, ...(this.#d.signal ? { signal: this.#d.signal } : {}) });
+      const sum = await this.#hashing.add(() => checksumFile(path.join(this.#d.importDir, relPath), fn, { sizeHint: fp.size, ...(this.#d.signal ? { signal: this.#d.signal } : {}) }));
       const now = this.#d.stat(relPath);
       if (sum.size === fp.size && now?.size === fp.size && now.mtimeMs === fp.mtimeMs) return { hashFunction: sum.hashFunction, hex: sum.hex };
       reason = `changed while its checksum was taken (size ${fp.size}, then ${now?.size ?? 'gone'}): it settles again`;
     } catch (err) {
       if (this.#d.signal?.aborted === true) return undefined;
       reason = `could not be read for its checksum (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): it settles again`;
-    } finally {
-      this.#hashing--;
-      this.#turns.shift()?.();
     }
     this.#d.emit({ type: 'file.changed', file: relPath, size: fp.size, reason });
     this.#d.changed(relPath);

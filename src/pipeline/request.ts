@@ -7,6 +7,7 @@ import { isHistoryGone } from './histories.js';
 import type { Recovery } from './recover.js';
 import type { Verdict } from './retry.js';
 import { classify } from './retry.js';
+import { checksumOf } from './checksum.js';
 import type { Route } from './route.js';
 import { routeKey } from './route.js';
 import type { Part, Sent, Submitter } from './submit.js';
@@ -125,7 +126,8 @@ export function requestsOf(records: readonly FileRecord[], routeOf: (relPath: st
     const route = routeOf(r.path);
     let g = request.groups.get(routeKey(route));
     if (!g) request.groups.set(routeKey(route), (g = { route, files: [] }));
-    g.files.push({ path: r.path, size: r.size, mtimeMs: r.mtimeMs, readyAt: now });
+    // Sent again with the checksum it was first sent with: Galaxy verifies the same bytes.
+    g.files.push({ path: r.path, size: r.size, mtimeMs: r.mtimeMs, readyAt: now, checksum: checksumOf(r.checksum) });
   }
   return [...requests.values()].map((r) => ({ first: r.first, groups: [...r.groups.values()] }));
 }

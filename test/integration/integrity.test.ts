@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { systemClock } from '../../src/clock.js';
+import { SqliteLedger } from '../../src/ledger/sqlite.js';
 import { put, waitFor } from '../helpers.js';
 import { harness } from './harness.js';
 
@@ -37,6 +39,14 @@ describe('integrity: each file sent with its checksum, which Galaxy verifies (em
     assert.equal(changed.length, 1);
     assert.match(String(changed[0]?.reason), /changed after it settled: .*Failed to validate upload with \[SHA-256\] - expected \[/);
     assert.equal(h.events('upload.ok', 'run1/swap.txt').length, 1, 'ok once');
+    await h.stop();
+    const ledger = new SqliteLedger(h.stateDir, systemClock, { readonly: true });
+    t.after(() => ledger.close());
+    const rows = ['run1/keep.txt', 'run1/swap.txt'].map((p) => ledger.get(p));
+    assert.deepEqual(rows.map((r) => [r?.state, r?.checksum, r?.verified]), [
+      ['ok', `SHA-256:${sha256('stays the same\n')}`, true],
+      ['ok', `SHA-256:${sha256('BBBBBBBB\n')}`, true],
+    ], 'the ledger keeps the checksum of the version imported, verified by the job');
   });
 
   it('with checksum = none, no hash is sent: the same overwrite is imported as Galaxy read it (the case the checksum is for)', async (t) => {
@@ -50,5 +60,10 @@ describe('integrity: each file sent with its checksum, which Galaxy verifies (em
 
     assert.deepEqual(h.emu.model.tree().map((d) => [d.name, d.state]), [['swap.txt', 'ok']]);
     assert.deepEqual(h.events('file.changed'), []);
+    await h.stop();
+    const ledger = new SqliteLedger(h.stateDir, systemClock, { readonly: true });
+    t.after(() => ledger.close());
+    const row = ledger.get('run1/swap.txt');
+    assert.deepEqual([row?.checksum, row?.verified], [null, false], 'no checksum, not verified');
   });
 });

@@ -4,7 +4,7 @@ import type { FileRecord } from '../../src/ledger/ledger.js';
 import { MemoryRows } from '../../src/ledger/postgres/memory.js';
 
 const record = (p: string): FileRecord => ({
-  path: p, size: 10, mtimeMs: 1000, state: 'queued', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: 1,
+  path: p, size: 10, mtimeMs: 1000, state: 'queued', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, checksum: null, verified: false, updatedAt: 1,
 });
 
 describe('MemoryRows (the shared ledger\'s rows in memory, no database)', () => {

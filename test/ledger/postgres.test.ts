@@ -45,7 +45,7 @@ const file = (i: number): { path: string; size: number; mtimeMs: number } => ({ 
 
 function record(f: { path: string; size: number; mtimeMs: number }, fields: Partial<FileRecord> = {}): FileRecord {
   return {
-    ...f, state: 'queued', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: Date.now(), ...fields,
+    ...f, state: 'queued', attempts: 0, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, checksum: null, verified: false, updatedAt: Date.now(), ...fields,
   };
 }
 
@@ -64,7 +64,7 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     const url = await freshDatabase(t);
     await open(t, url, 'a');
     await sql(url, 'UPDATE importd_schema SET version = 99');
-    await assert.rejects(open(t, url, 'b'), /schema version 99, newer than this galaxy-importd knows \(1\): upgrade this replica/);
+    await assert.rejects(open(t, url, 'b'), new RegExp(`schema version 99, newer than this galaxy-importd knows \\(${SCHEMA_VERSION}\\): upgrade this replica`));
   });
 
   it('gives each file to one replica when three claim the same files at once', async (t) => {
@@ -112,7 +112,7 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     const f = file(2);
     await a.claim([f]);
     a.put(record(f));
-    a.update(f.path, { state: 'submitted', historyId: 'h1', submittedAt: 5, attempts: 1 });
+    a.update(f.path, { state: 'submitted', historyId: 'h1', submittedAt: 5, attempts: 1, checksum: 'SHA-256:ab' });
     a.rememberJob('h1', 'j1');
     a.setMeta('created_at', 'x');
     // A reason with a NUL (a job's stderr may have one): stored, and nothing else is held up.
@@ -125,6 +125,7 @@ describe('PostgreSQL ledger', { skip: NO_POSTGRES }, () => {
     assert.deepEqual(rows, [{ state: 'submitted', history_id: 'h1', owner: 'a', attempts: 1 }]);
     const client = await open(t, url, null, { role: 'client' });
     assert.equal(client.get(f.path)?.state, 'submitted');
+    assert.deepEqual([client.get(f.path)?.checksum, client.get(f.path)?.verified], ['SHA-256:ab', false], 'the checksum written behind, read by another process');
     assert.deepEqual([...client.jobsOf('h1')], ['j1']);
     assert.equal(client.getMeta('created_at'), 'x');
   });

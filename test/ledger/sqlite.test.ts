@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { systemClock } from '../../src/clock.js';
 import type { FileRecord } from '../../src/ledger/ledger.js';
 import { LedgerError, SqliteLedger } from '../../src/ledger/sqlite.js';
+import { MIGRATIONS } from '../../src/ledger/sqlite-schema.js';
 import { tempDir } from '../helpers.js';
 
 const record = (p: string, fields: Partial<FileRecord> = {}): FileRecord => ({
@@ -20,6 +22,8 @@ const record = (p: string, fields: Partial<FileRecord> = {}): FileRecord => ({
   jobId: null,
   historyId: null,
   submittedAt: null,
+  checksum: null,
+  verified: false,
   updatedAt: 1,
   ...fields,
 });
@@ -200,6 +204,26 @@ describe('SqliteLedger', () => {
 
     assert.equal(again.get('x'), undefined);
     assert.equal(again.get('kept')?.state, 'seen');
+  });
+
+  it('migrates a ledger of schema 1 (before checksums): its rows kept, with no checksum and not verified; a checksum written reads back', async (t) => {
+    const dir = path.join(tempDir(t), 'state');
+    mkdirSync(dir);
+    const old = new Database(path.join(dir, 'ledger.sqlite'));
+    old.exec(`BEGIN; ${MIGRATIONS[0] ?? ''}; PRAGMA user_version = 1; COMMIT;`);
+    old.prepare("INSERT INTO files (path, size, mtime_ms, state, attempts, updated_at, dataset_id) VALUES ('run1/a.bed', 10, 1000, 'ok', 1, 5, 'D1')").run();
+    old.close();
+
+    const ledger = new SqliteLedger(dir, systemClock);
+    const before = ledger.get('run1/a.bed');
+    ledger.update('run1/a.bed', { checksum: 'SHA-256:ab', verified: true });
+    await ledger.close();
+    const again = new SqliteLedger(dir, systemClock, { readonly: true });
+    const after = again.get('run1/a.bed');
+    await again.close();
+
+    assert.deepEqual([before?.state, before?.datasetId, before?.checksum, before?.verified], ['ok', 'D1', null, false]);
+    assert.deepEqual([after?.checksum, after?.verified], ['SHA-256:ab', true]);
   });
 
   it('says which directory is unusable when the ledger cannot be opened', (t) => {

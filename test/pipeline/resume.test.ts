@@ -6,7 +6,7 @@ import { Resumer } from '../../src/pipeline/resume.js';
 import { ROUTE, events, turns } from '../fakes.js';
 
 const row = (path: string, fields: Partial<FileRecord>): FileRecord => ({
-  path, size: 1, mtimeMs: 1, state: 'queued', attempts: 1, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, updatedAt: 0, ...fields,
+  path, size: 1, mtimeMs: 1, state: 'queued', attempts: 1, lastError: null, libraryId: null, folderId: null, datasetId: null, jobId: null, historyId: null, submittedAt: null, checksum: null, verified: false, updatedAt: 0, ...fields,
 });
 
 describe('Resumer (fake timers)', () => {

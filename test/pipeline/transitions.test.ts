@@ -19,7 +19,7 @@ const other = { size: 5, mtimeMs: 2000 };
 function row(state: FileState): FileRecord {
   return {
     path: PATH, size: file.size, mtimeMs: file.mtimeMs, state, attempts: 1, lastError: null, libraryId: null, folderId: null,
-    datasetId: null, jobId: null, historyId: 'H1', submittedAt: 50, updatedAt: 60,
+    datasetId: null, jobId: null, historyId: 'H1', submittedAt: 50, checksum: null, verified: false, updatedAt: 60,
   };
 }
 

@@ -198,7 +198,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
       recover: (files) => (looked.push(files.map((f) => f.path)), Promise.resolve({ kind: 'job', jobId: 'J7' })),
       confirm: (job, batch) => (confirmed.push([String(job), ...batch.map((f) => f.path)]), 'ok'),
     });
-    const row = (path: string) => ({ path, size: 1, mtimeMs: 1, state: 'submitted' as const, attempts: 1, lastError: null, libraryId: 'L1', folderId: 'F1', datasetId: null, jobId: null, historyId: 'H1', submittedAt: 1000, updatedAt: 1000 });
+    const row = (path: string) => ({ path, size: 1, mtimeMs: 1, state: 'submitted' as const, attempts: 1, lastError: null, libraryId: 'L1', folderId: 'F1', datasetId: null, jobId: null, historyId: 'H1', submittedAt: 1000, checksum: null, verified: false, updatedAt: 1000 });
     for (const r of [row('a/1'), row('b/1'), row('a/2')]) s.rows.put(r);
     s.uploads.resume([row('a/1'), row('b/1'), row('a/2')], (p) => ({ ...ROUTE, folder: [p.split('/')[0] ?? ''] }));
     await s.done();

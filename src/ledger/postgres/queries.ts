@@ -21,7 +21,7 @@ export async function writeChanges(pool: pg.Pool, rowOf: (path: string) => FileR
         rows.map((r) => r.path), rows.map((r) => r.size), rows.map((r) => r.mtimeMs), rows.map((r) => r.state), rows.map((r) => r.attempts),
         rows.map((r) => storable(r.lastError)), rows.map((r) => storable(r.libraryId)), rows.map((r) => storable(r.folderId)), rows.map((r) => storable(r.datasetId)),
         rows.map((r) => storable(r.jobId)), rows.map((r) => storable(r.historyId)), rows.map((r) => r.submittedAt), rows.map((r) => r.updatedAt),
-        owner, leaseSeconds,
+        rows.map((r) => r.checksum), rows.map((r) => r.verified), owner, leaseSeconds,
       ]);
       const written = new Set(res.rows.map((r) => r.path));
       for (const r of rows) if (!written.has(r.path)) lost.push(r.path);

@@ -43,27 +43,30 @@ export const MIGRATIONS: readonly string[] = [
      started_at BIGINT,
      heartbeat_at TIMESTAMPTZ
    );`,
+  // Issue 28: each version's checksum, and whether Galaxy verified it in the upload job.
+  `ALTER TABLE importd_files ADD COLUMN checksum TEXT, ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export const UPSERT = `
-  INSERT INTO importd_files AS f (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at, owner, lease_until)
-  SELECT t.path, t.size, t.mtime_ms, t.state, t.attempts, t.last_error, t.library_id, t.folder_id, t.dataset_id, t.job_id, t.history_id, t.submitted_at, t.updated_at,
-         CASE WHEN t.state IN ${TERMINAL_SQL} OR $14::text IS NULL THEN NULL ELSE $14::text END,
-         CASE WHEN t.state IN ${TERMINAL_SQL} OR $14::text IS NULL THEN NULL ELSE now() + make_interval(secs => $15) END
-  FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[])
-    AS t(path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at)
+  INSERT INTO importd_files AS f (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at, checksum, verified, owner, lease_until)
+  SELECT t.path, t.size, t.mtime_ms, t.state, t.attempts, t.last_error, t.library_id, t.folder_id, t.dataset_id, t.job_id, t.history_id, t.submitted_at, t.updated_at, t.checksum, t.verified,
+         CASE WHEN t.state IN ${TERMINAL_SQL} OR $16::text IS NULL THEN NULL ELSE $16::text END,
+         CASE WHEN t.state IN ${TERMINAL_SQL} OR $16::text IS NULL THEN NULL ELSE now() + make_interval(secs => $17) END
+  FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::bool[])
+    AS t(path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at, checksum, verified)
   ON CONFLICT (path) DO UPDATE SET
     size = EXCLUDED.size, mtime_ms = EXCLUDED.mtime_ms, state = EXCLUDED.state, attempts = EXCLUDED.attempts,
     last_error = EXCLUDED.last_error, library_id = EXCLUDED.library_id, folder_id = EXCLUDED.folder_id,
     dataset_id = EXCLUDED.dataset_id, job_id = EXCLUDED.job_id, history_id = EXCLUDED.history_id,
-    submitted_at = EXCLUDED.submitted_at, updated_at = EXCLUDED.updated_at, owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
+    submitted_at = EXCLUDED.submitted_at, updated_at = EXCLUDED.updated_at, checksum = EXCLUDED.checksum, verified = EXCLUDED.verified,
+    owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
   -- Only the holder writes a held row, even after its lease lapsed: files change hands through
   -- claim and adopt alone, so a replica back from an outage cannot take back a file another
   -- replica may have sent already.
-  WHERE f.owner = $14::text
-     OR (f.owner IS NULL AND ($14::text IS NULL OR f.state NOT IN ${TERMINAL_SQL} OR EXCLUDED.state IN ${TERMINAL_SQL}))
+  WHERE f.owner = $16::text
+     OR (f.owner IS NULL AND ($16::text IS NULL OR f.state NOT IN ${TERMINAL_SQL} OR EXCLUDED.state IN ${TERMINAL_SQL}))
   RETURNING f.path`;
 
 export const CLAIM = `
