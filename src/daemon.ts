@@ -20,6 +20,7 @@ import { GRID_BELOW_RATE, GRID_MS } from './pipeline/grid.js';
 import { KEY_PROBE_MS, galaxyGate } from './pipeline/gate.js';
 import type { PauseKind } from './pipeline/gate.js';
 import { Flow } from './pipeline/flow.js';
+import { ManifestBook } from './pipeline/manifest-book.js';
 import { Notifier } from './pipeline/notify.js';
 import { createUploads } from './pipeline/pipeline.js';
 import { Quiet } from './pipeline/quiet.js';
@@ -135,6 +136,12 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
     // Galaxy verifies the hashes of fetch items; upload_paths takes none.
     checksum: config.upload.method === 'fetch' && config.upload.checksum !== 'none' ? config.upload.checksum : null, signal: stopping.signal,
+    ...(config.import.manifests.length > 0 ? {
+      lists: {
+        book: new ManifestBook(config.import.manifests), required: config.import.manifest_required, waitMs: config.import.manifest_wait_seconds * 1000,
+        importLists: config.import.import_manifests, settleMs: config.import.settle_seconds * 1000,
+      },
+    } : {}),
   });
   // A file left the window: waiting files enter (then idle is told, below). A file changed: admitted again.
   flow.on('shrank', () => admission.refill());

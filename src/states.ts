@@ -3,12 +3,13 @@
  * files through them, and observe/ counts them.
  */
 
-export type FileState = 'seen' | 'settling' | 'ready' | 'queued' | 'submitted' | 'retrying' | 'ok' | 'failed' | 'skipped';
+export type FileState = 'seen' | 'settling' | 'ready' | 'queued' | 'submitted' | 'retrying' | 'ok' | 'failed' | 'skipped' | 'missing';
 
-export const FILE_STATES: readonly FileState[] = ['seen', 'settling', 'ready', 'queued', 'submitted', 'retrying', 'ok', 'failed', 'skipped'];
+/** `missing`: named by a provider's checksum list ([import] manifests) but not in the import directory (yet). */
+export const FILE_STATES: readonly FileState[] = ['seen', 'settling', 'ready', 'queued', 'submitted', 'retrying', 'ok', 'failed', 'skipped', 'missing'];
 
 /** States a file's journey ends in: only a change of the file (or `retry`) starts it again. */
-export const DONE_STATES: ReadonlySet<FileState> = new Set(['ok', 'failed', 'skipped']);
+export const DONE_STATES: ReadonlySet<FileState> = new Set(['ok', 'failed', 'skipped', 'missing']);
 
 /** Every state at zero, to count into. */
 export function zeroCounts(): Record<FileState, number> {

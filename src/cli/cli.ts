@@ -30,6 +30,7 @@ Commands:
   scan                     one pass: import what is there now, then exit (1 if any file failed)
   scan --dry-run [--json]  for each file: where it would go, or why it is left out; changes nothing
   status [--failed]        the ledger: files by state and folder; failed files with reasons
+  status PATH…             each file's state, dataset, checksum and whether Galaxy verified it
   retry PATH… | --all-failed
                            queue failed files again
   check                    validate the config, reach Galaxy, check the key and library_import_dir
@@ -135,8 +136,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (values['dry-run']) return await dryRunCommand(config, io, { json: values.json });
         return await scanCommand(config, io);
       case 'status':
-        noArgs();
-        return await statusCommand(config, io, { failed: values.failed, json: values.json });
+        return await statusCommand(config, io, { failed: values.failed, json: values.json, paths: extra });
       case 'retry':
         return await retryCommand(config, io, extra, values['all-failed']);
       case 'check':

@@ -14,20 +14,55 @@ import { openClientLedger } from './io.js';
 
 /** `status` (the ledger by state, folder and replica) and `retry` (failed files queued again). */
 
-export async function statusCommand(config: Config, io: DaemonIo, opts: { failed: boolean; json: boolean }): Promise<number> {
+/** A path given on the command line as the ledger names it: relative to the import directory, '/'-separated. */
+function ledgerPath(config: Config, p: string): string {
+  return config.import.dir !== null && path.isAbsolute(p) ? path.relative(config.import.dir, p).split(path.sep).join('/') : p;
+}
+
+/** One file's row, for `status PATH`: its state, where it went, its checksum and whether Galaxy verified it. */
+function fileView(r: FileRecord): Record<string, unknown> {
+  const [hashFunction, hex] = r.checksum === null ? [null, null] : [r.checksum.slice(0, r.checksum.indexOf(':')), r.checksum.slice(r.checksum.indexOf(':') + 1)];
+  return {
+    file: r.path, state: r.state, size: r.size, mtime: r.mtimeMs >= 0 ? new Date(r.mtimeMs).toISOString() : null, attempts: r.attempts,
+    library_id: r.libraryId, folder_id: r.folderId, dataset_id: r.datasetId, job_id: r.jobId,
+    checksum: hex === null ? null : { hash_function: hashFunction, hex }, verified_by_galaxy: r.verified, reason: r.lastError, updated: new Date(r.updatedAt).toISOString(),
+  };
+}
+
+export async function statusCommand(config: Config, io: DaemonIo, opts: { failed: boolean; json: boolean; paths?: readonly string[] }): Promise<number> {
   const ledger = await openClientLedger(config, io.env);
   try {
+    if (opts.paths !== undefined && opts.paths.length > 0) {
+      const views = opts.paths.map((p) => ({ p, r: ledger.get(ledgerPath(config, p)) }));
+      if (opts.json) io.stdout.write(`${JSON.stringify(views.map(({ p, r }) => (r ? fileView(r) : { file: p, state: null, reason: 'not in the ledger' })), null, 2)}\n`);
+      else {
+        const lines = views.flatMap(({ p, r }) => {
+          if (!r) return [`${p}: not in the ledger (not found yet, or outside the import directory)`, ''];
+          const v = fileView(r);
+          const sum = r.checksum === null ? 'none taken' : `${r.checksum.replace(':', ' ')}${r.verified ? ', verified by Galaxy in the job that imported it' : r.state === 'ok' ? ', not verified by Galaxy' : ''}`;
+          return [
+            `${r.path}: ${r.state}`, `  size ${r.size}, modified ${String(v.mtime)}, ${r.attempts} attempt(s)`, `  checksum: ${sum}`,
+            ...(r.datasetId ? [`  dataset ${r.datasetId} in folder ${r.folderId ?? '?'} of library ${r.libraryId ?? '?'}${r.jobId ? `, job ${r.jobId}` : ''}`] : []),
+            ...(r.lastError ? [`  reason: ${r.lastError}`] : []), '',
+          ];
+        });
+        io.stdout.write(lines.join('\n'));
+      }
+      return 0;
+    }
     const replicas = await ledger.coordinator.replicas();
     // One count by directory and state: the totals by state are its sums.
     const byDirectory = ledger.countsByDirectory();
     const counts = zeroCounts();
     for (const r of byDirectory) counts[r.state] += r.count;
-    const byFolder = new Map([...countByFolder(byDirectory, config)].map(([key, f]) => [key, f.counts]));
+    const folders = countByFolder(byDirectory, config);
+    const byFolder = new Map([...folders].map(([key, f]) => [key, f.counts]));
     const failed = opts.failed ? ledger.inState('failed') : [];
     if (opts.json) {
       io.stdout.write(`${JSON.stringify({
         states: counts,
         folders: Object.fromEntries(byFolder),
+        verified: Object.fromEntries([...folders].map(([key, f]) => [key, f.verified])),
         ...(replicas ? { replicas } : {}),
         ...(opts.failed ? { failed: failed.map((r: FileRecord) => ({ file: r.path, reason: r.lastError, attempts: r.attempts })) } : {}),
       }, null, 2)}\n`);
@@ -38,7 +73,8 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
     if (FILE_STATES.every((s) => counts[s] === 0)) lines.push('  (none yet)');
     lines.push('', 'by library and folder:');
     for (const [folder, c] of [...byFolder].sort()) {
-      lines.push(`  ${folder}: ${FILE_STATES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);
+      const verified = folders.get(folder)?.verified ?? 0;
+      lines.push(`  ${folder}: ${FILE_STATES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}${s === 'ok' && verified > 0 ? ` (${verified} verified)` : ''}`).join(', ')}`);
     }
     if (replicas) lines.push('', ...replicaLines(replicas, ledger.coordinator.leaseSeconds ?? 0));
     if (opts.failed) {
@@ -78,8 +114,7 @@ export async function retryCommand(config: Config, io: DaemonIo, paths: string[]
     const unknown: string[] = [];
     if (allFailed) chosen.push(...ledger.inState('failed'));
     for (const p of paths) {
-      const rel = config.import.dir !== null && path.isAbsolute(p) ? path.relative(config.import.dir, p).split(path.sep).join('/') : p;
-      const rec = ledger.get(rel);
+      const rec = ledger.get(ledgerPath(config, p));
       if (rec?.state === 'failed') chosen.push(rec);
       else unknown.push(rec ? `${p} (it is ${rec.state}, not failed)` : `${p} (not in the ledger)`);
     }

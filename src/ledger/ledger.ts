@@ -64,9 +64,10 @@ export interface Ledger {
   counts(): Record<FileState, number>;
   /**
    * Files per directory (relative, '' for the top; where routing starts) and state, for
-   * `status` and the status page: one entry per directory and state, whatever the number of files.
+   * `status` and the status page: one entry per directory and state, whatever the number of files;
+   * `verified`: of them, those Galaxy verified the checksum of.
    */
-  countsByDirectory(): { dir: string; state: FileState; count: number }[];
+  countsByDirectory(): { dir: string; state: FileState; count: number; verified: number }[];
   /** Whether a dataset id is already assigned to a file: a dataset is never claimed twice. */
   isClaimed(datasetId: string): boolean;
   /** Remember a job Galaxy created for an upload from this history. */

@@ -203,9 +203,9 @@ export class SqliteLedger implements Ledger {
     return out;
   }
 
-  countsByDirectory(): { dir: string; state: FileState; count: number }[] {
+  countsByDirectory(): { dir: string; state: FileState; count: number; verified: number }[] {
     // rtrim drops every trailing character but '/': what is left is the directory and its slash.
-    const rows = this.#stmt("SELECT rtrim(path, replace(path, '/', '')) AS dir, state, count(*) AS count FROM files GROUP BY 1, 2 ORDER BY 1, 2").all() as { dir: string; state: FileState; count: number }[];
+    const rows = this.#stmt("SELECT rtrim(path, replace(path, '/', '')) AS dir, state, count(*) AS count, sum(verified) AS verified FROM files GROUP BY 1, 2 ORDER BY 1, 2").all() as { dir: string; state: FileState; count: number; verified: number }[];
     for (const r of rows) r.dir = r.dir.slice(0, -1);
     return rows;
   }

@@ -18,7 +18,7 @@ export type DaemonEvent =
   | ({ type: 'upload.queued'; size: number } & At)
   | ({ type: 'upload.submitted'; attempt: number; size: number; history_id: string | null } & At)
   | ({ type: 'upload.retry'; attempt: number; reason: string; delay_ms: number } & At)
-  | ({ type: 'upload.ok'; dataset_id: string; size: number; job_id?: string | null; duration_ms?: number; reason?: string } & At)
+  | ({ type: 'upload.ok'; dataset_id: string; size: number; job_id?: string | null; duration_ms?: number; reason?: string; verified?: boolean } & At)
   | ({ type: 'upload.failed'; file: string; reason: string; library?: string; folder?: string; attempt?: number })
   | { type: 'file.skipped'; file: string; reason: string }
   | { type: 'file.seen'; file: string; size: number }
@@ -32,6 +32,12 @@ export type DaemonEvent =
   | { type: 'file.gone'; file: string; reason: string }
   | { type: 'file.ready'; file: string; size: number; library: string; folder: string }
   | { type: 'file.changed'; file: string; size: number; reason: string }
+  // Provider checksum lists (pipeline/lists.ts) and checksums
+  | { type: 'manifest.read'; file: string; entries: number; problems: number }
+  | { type: 'manifest.problem'; file: string; line: number; reason: string }
+  | { type: 'file.missing'; file: string; list: string; line: number }
+  /** A file's bytes differ from a checksum: the list's (`by: list`, before it is sent) or the one sent with it (`by: galaxy`, Galaxy's job). */
+  | { type: 'checksum.mismatch'; file: string; by: 'list' | 'galaxy'; hash_function: string; expected: string; got: string | null; list?: string; line?: number; imported?: boolean }
   | { type: 'file.claimed_elsewhere'; file: string }
   | { type: 'ledger.claim_retry'; err: string; attempt: number; delay_ms: number }
   // Uploads: batches, confirmation, recovery

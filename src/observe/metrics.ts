@@ -14,6 +14,12 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #uploads = new Counter({ name: 'galaxy_importd_uploads_total', help: 'Files whose upload ended, by result', labelNames: ['result'] as const, registers: [this.registry] });
   readonly #retries = new Counter({ name: 'galaxy_importd_retries_total', help: 'Upload attempts that will be retried', registers: [this.registry] });
+  readonly #checksums = new Counter({
+    name: 'galaxy_importd_checksums_total',
+    help: "Files by their checksum's outcome: verified (Galaxy checked it in the job that made the dataset ok), unverified (ok with no checksum sent), mismatched (the bytes differed from the checksum list's or from those Galaxy read)",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly #skipped = new Counter({ name: 'galaxy_importd_skipped_total', help: 'Files skipped (symlink out, not a regular file, backlog)', registers: [this.registry] });
   readonly #watcherErrors = new Counter({ name: 'galaxy_importd_watcher_errors_total', help: 'Errors from the file watcher or the walk', registers: [this.registry] });
   readonly #rescans = new Counter({ name: 'galaxy_importd_rescans_total', help: 'Walks of the import directory after the first', registers: [this.registry] });
@@ -44,6 +50,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'galaxy_importd_', eventLoopMonitoringPrecision: 1000 });
     // Every known result at 0 from the start: a dashboard's panel shows 0, not "No data", before the first upload ends.
     for (const result of ['ok', 'failed']) this.#uploads.inc({ result }, 0);
+    for (const result of ['verified', 'unverified', 'mismatched']) this.#checksums.inc({ result }, 0);
     new Gauge({
       name: 'galaxy_importd_files',
       help: 'Files in the ledger, by state',
@@ -71,6 +78,10 @@ export class Metrics {
       case 'upload.ok':
         this.#uploads.inc({ result: 'ok' });
         if (e.duration_ms !== undefined) this.#latency.observe(e.duration_ms / 1000);
+        if (e.verified !== undefined) this.#checksums.inc({ result: e.verified ? 'verified' : 'unverified' });
+        break;
+      case 'checksum.mismatch':
+        this.#checksums.inc({ result: 'mismatched' });
         break;
       case 'upload.failed':
         this.#uploads.inc({ result: 'failed' });

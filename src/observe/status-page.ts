@@ -21,7 +21,7 @@ export interface StatusData {
   settling: number;
   waitingForMarker: number;
   inFlight: number;
-  folders: { library: string; folder: string; counts: Record<FileState, number> }[];
+  folders: { library: string; folder: string; counts: Record<FileState, number>; verified: number }[];
   /** The latest failures, newest first, with Galaxy's reason. */
   failures: { file: string; reason: string | null; attempts: number; at: number }[];
   /** Files queued, submitted or retrying, newest first. */
@@ -62,7 +62,7 @@ export function renderStatusPage(d: StatusData): string {
   const folderStates = FILE_STATES.filter((s) => d.folders.some((f) => f.counts[s] > 0));
   const folders = d.folders.length === 0
     ? '<p class="none">No files yet.</p>'
-    : `<table id="folders"><tr><th>library</th><th>folder</th>${folderStates.map((s) => `<th>${s}</th>`).join('')}</tr>${d.folders.map((f) => `<tr><td>${esc(f.library)}</td><td>${esc(f.folder)}</td>${folderStates.map((s) => `<td class="n state-${s}">${f.counts[s] || ''}</td>`).join('')}</tr>`).join('')}</table>`;
+    : `<table id="folders"><tr><th>library</th><th>folder</th>${folderStates.map((s) => `<th>${s}</th>`).join('')}<th title="ok files whose checksum Galaxy verified in the job that imported them">verified</th></tr>${d.folders.map((f) => `<tr><td>${esc(f.library)}</td><td>${esc(f.folder)}</td>${folderStates.map((s) => `<td class="n state-${s}">${f.counts[s] || ''}</td>`).join('')}<td class="n">${f.verified} of ${f.counts.ok}</td></tr>`).join('')}</table>`;
   const active = d.active.length === 0
     ? '<p class="none">Nothing in flight.</p>'
     : `<table id="active"><tr><th>file</th><th>state</th><th>attempts</th><th>since</th></tr>${d.active.map((a) => `<tr><td>${esc(a.file)}</td><td>${a.state}</td><td class="n">${a.attempts}</td><td>${ago(d.now, a.at)}</td></tr>`).join('')}</table>`;

@@ -43,6 +43,18 @@ const LINES: { [T in EventType]: Line<T> } = {
   'file.unsettled': { level: 'warn', message: 'file still changing', component: 'pipeline' },
   'file.gone': { level: 'warn', message: 'file dropped', component: 'pipeline' },
   'file.ready': { level: 'info', message: 'file ready', component: 'pipeline' },
+  'manifest.read': { level: (e) => (e.problems > 0 ? 'warn' : 'info'), message: (e) => (e.problems > 0 ? 'checksum list read; some of its lines are not checksum lines (manifest.problem lines say which)' : 'checksum list read'), component: 'pipeline' },
+  'manifest.problem': { level: 'warn', message: 'a line of a checksum list is not used', component: 'pipeline' },
+  'file.missing': { level: 'warn', message: 'a checksum list names a file that is not in the import directory; it is imported when it arrives', component: 'pipeline' },
+  'checksum.mismatch': {
+    level: 'warn',
+    message: (e) => (e.by === 'galaxy'
+      ? 'Galaxy read other bytes than those whose checksum was sent: the file changed after it settled'
+      : e.imported === true
+        ? 'a file imported before its checksum list was read does not match it: its dataset holds bytes the list does not (see galaxy-importd audit)'
+        : 'the file does not match its checksum list: it is not imported'),
+    component: 'pipeline',
+  },
   'file.changed': { level: 'info', message: 'file changed since its last upload; it is imported again', component: 'pipeline' },
   'file.claimed_elsewhere': { level: 'debug', message: 'another replica holds or has done this file', component: 'pipeline' },
   'ledger.claim_retry': { level: 'debug', message: 'claim failed; trying again', component: 'pipeline' },

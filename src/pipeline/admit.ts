@@ -11,6 +11,8 @@ import type { Route } from './route.js';
 import type { Decision } from './rules.js';
 import { Rules, ignoredReason } from './rules.js';
 import type { Fingerprint } from './settle.js';
+import type { ListsDeps } from './lists.js';
+import { Lists } from './lists.js';
 import { Ready } from './ready.js';
 import { Settler } from './settle.js';
 import { Window } from './window.js';
@@ -38,7 +40,7 @@ export interface AdmitDeps {
   /** [import] backlog = skip at the very first start. */
   skipBacklog: boolean;
   ledger: Pick<Ledger, 'fingerprint'>;
-  files: Pick<Files, 'rejected' | 'has' | 'active' | 'seen' | 'waiting' | 'settling' | 'gone' | 'inState' | 'claim'>;
+  files: Pick<Files, 'rejected' | 'has' | 'active' | 'seen' | 'waiting' | 'settling' | 'gone' | 'inState' | 'claim' | 'missing' | 'record'>;
   /** Settling (settle.ts): how long a file must stay unchanged, when to call it slow. */
   settleMs: number;
   slowMs: number;
@@ -51,6 +53,8 @@ export interface AdmitDeps {
   queue(file: ReadyFile, route: Route): void;
   /** A file found live began to settle: its folder can be looked up (or created) meanwhile. */
   prepare?(relPath: string): void;
+  /** Provider checksum lists ([import] manifests, lists.ts); unset: none are read. */
+  lists?: Omit<ListsDeps, 'importDir' | 'files' | 'stat' | 'clock' | 'emit' | 'retake' | 'shrank'>;
   /** [upload] checksum, taken once a file settled (ready.ts); unset or null: none. */
   checksum?: keyof typeof CHECKSUMS | null;
   /** Stopping: a checksum being taken ends. */
@@ -67,15 +71,24 @@ export class Admission {
   readonly #ready: Ready;
   readonly #settler: Settler;
   readonly #window: Window;
+  readonly #lists: Lists | null;
 
   constructor(deps: AdmitDeps) {
     this.#d = deps;
-    this.#rules = new Rules({ ...deps, fingerprint: (p) => deps.ledger.fingerprint(p) });
+    const book = deps.lists?.book;
+    // A checksum list's row says it was read (skipped): a new process reads it again all the same.
+    this.#rules = new Rules({ ...deps, fingerprint: (p) => deps.ledger.fingerprint(p), ...(book ? { reread: (p: string, fp: Fingerprint) => book.listPath(p) && !book.read(p, fp) } : {}) });
     const marker = deps.readyMarker;
+    this.#lists = deps.lists
+      ? new Lists({
+        ...deps.lists, importDir: deps.importDir, files: deps.files, stat: deps.stat, clock: deps.clock, emit: deps.emit,
+        retake: (p, fp) => this.#ready.take(p, fp), ...(deps.shrank ? { shrank: deps.shrank } : {}),
+      })
+      : null;
     // Built downstream first: the settler hands what settles to ready (ready.ts), which queues it.
     this.#ready = new Ready({
       importDir: deps.importDir, rules: this.#rules, files: deps.files, route: (p) => deps.route(p), queue: (f, r) => deps.queue(f, r), clock: deps.clock, emit: deps.emit,
-      checksum: deps.checksum ?? null, stat: deps.stat, changed: (p) => void this.consider(p, false),
+      checksum: deps.checksum ?? null, stat: deps.stat, changed: (p) => void this.consider(p, false), ...(this.#lists ? { lists: this.#lists } : {}),
       ...(deps.shrank ? { shrank: deps.shrank } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
     });
     this.#settler = new Settler({
@@ -84,6 +97,7 @@ export class Admission {
       markerExists: (relDir) => existsSync(path.join(deps.importDir, relDir, marker ?? '')),
       onSlow: (file, ms) => deps.emit({ type: 'file.unsettled', file, duration_ms: ms, reason: 'still being written; it is imported once it stops changing for settle_seconds' }),
       onGone: (file) => {
+        this.#lists?.dropped(file);
         deps.files.gone(file, 'deleted or replaced by a non-file before it settled');
         deps.shrank?.();
       },
@@ -120,6 +134,7 @@ export class Admission {
     this.#closed = true;
     this.#window.close();
     this.#settler.close();
+    this.#lists?.close();
   }
 
   /** Settling waits while the first walk lists the tree, for at most `maxMs` (settle.ts, hold). */
@@ -151,12 +166,14 @@ export class Admission {
 
   isDone(relPath: string, stats: Stats): boolean {
     const rec = this.#d.ledger.fingerprint(relPath);
+    if (this.#lists?.isList(relPath) === true && !this.#d.lists?.book.read(relPath, stats)) return false;
     return rec !== undefined && DONE_WATCH_STATES.has(rec.state) && rec.size === stats.size && rec.mtimeMs === stats.mtimeMs;
   }
 
   /** The watcher saw the file go: stop settling it. */
   gone(relPath: string): void {
     if (!this.#settler.forget(relPath)) return;
+    this.#lists?.dropped(relPath);
     this.#d.files.gone(relPath, 'deleted before it settled');
     this.#d.shrank?.();
   }
@@ -209,6 +226,7 @@ export class Admission {
       return;
     }
     if (prev?.state === 'seen') this.#d.files.settling(relPath);
+    if (this.#lists?.isList(relPath) === true) this.#lists.expect(relPath);
     this.#settler.touch(relPath, d.fp);
     if (!initial) this.#d.prepare?.(relPath);
   }

@@ -40,18 +40,34 @@ export function checksumOf(text: string | null): { hashFunction: HashFunction; h
   return Object.values(CHECKSUMS).some((c) => c.galaxy === hashFunction) ? { hashFunction, hex: text.slice(at + 1) } : null;
 }
 
+/** `[upload] checksum`'s name of a Galaxy hash function. */
+export function checksumName(hf: HashFunction): keyof typeof CHECKSUMS {
+  const found = (Object.keys(CHECKSUMS) as (keyof typeof CHECKSUMS)[]).find((k) => CHECKSUMS[k].galaxy === hf);
+  if (found === undefined) throw new Error(`unknown hash function ${hf}`);
+  return found;
+}
+
 /**
  * The checksum of the file at `full`; rejects when it cannot be read, or `signal` aborts.
  * `sizeHint`: the size it settled at: a file smaller than a chunk is read into a buffer of its
  * own size in one read (a fresh 1 MiB buffer per small file cost more than its hashing: bench).
  */
 export async function checksumFile(full: string, fn: keyof typeof CHECKSUMS, o: { signal?: AbortSignal; chunkBytes?: number; sizeHint?: number } = {}): Promise<Checksum> {
-  const { node, galaxy } = CHECKSUMS[fn];
+  const { size, sums } = await checksumsOf(full, [fn], o);
+  const [sum] = sums;
+  if (sum === undefined) throw new Error('no checksum');
+  return { ...sum, size };
+}
+
+/** Several checksums of the file at `full` in one reading of it (a provider's MD5 and the daemon's SHA-256), in the order of `fns`. */
+export async function checksumsOf(
+  full: string, fns: readonly (keyof typeof CHECKSUMS)[], o: { signal?: AbortSignal; chunkBytes?: number; sizeHint?: number } = {},
+): Promise<{ size: number; sums: { hashFunction: HashFunction; hex: string }[] }> {
   const chunk = o.chunkBytes ?? CHUNK_BYTES;
   o.signal?.throwIfAborted();
   const fh = await fsp.open(full, 'r');
   try {
-    const hash = createHash(node);
+    const hashes = fns.map((fn) => createHash(CHECKSUMS[fn].node));
     // One more byte than the hint: a read that fills the buffer says the file grew, and goes on.
     const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunk, o.sizeHint === undefined ? chunk : o.sizeHint + 1)));
     let size = 0;
@@ -60,11 +76,11 @@ export async function checksumFile(full: string, fn: keyof typeof CHECKSUMS, o: 
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       size += bytesRead;
-      hash.update(buf.subarray(0, bytesRead));
+      for (const h of hashes) h.update(buf.subarray(0, bytesRead));
       // A short read of a regular file is its end.
       if (bytesRead < buf.length) break;
     }
-    return { hashFunction: galaxy, hex: hash.digest('hex'), size };
+    return { size, sums: fns.map((fn, i) => ({ hashFunction: CHECKSUMS[fn].galaxy, hex: hashes[i]?.digest('hex') ?? '' })) };
   } finally {
     await fh.close();
   }

@@ -23,7 +23,7 @@ import type { Target } from './targets.js';
 export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'; reason: string; jobId: string };
 
 /** What Galaxy says of a fetch item whose file does not match its hashes (galaxy/util/hash_util.py, verify_hash). */
-const CHANGED_AFTER_SETTLE = /Failed to validate upload with \[/;
+const CHANGED_AFTER_SETTLE = /Failed to validate upload with \[([^\]]*)\] - expected \[([^\]]*)\] got \[([^\]]*)\]/;
 
 export interface ConfirmDeps {
   client: Pick<GalaxyClient, 'folderContents' | 'recentDatasets'>;
@@ -210,9 +210,11 @@ export class Confirmer {
       } else {
         reason = `Galaxy's job ${jobId} ended ok but no dataset named ${name} appeared in the folder`;
       }
-      if (CHANGED_AFTER_SETTLE.test(reason)) {
+      const mismatch = CHANGED_AFTER_SETTLE.exec(reason);
+      if (mismatch) {
         // Galaxy read other bytes than those whose checksum was sent: the file changed after it
         // settled. Its dataset is deleted (above); the file settles again and goes once stable.
+        this.#d.emit({ type: 'checksum.mismatch', file: f.path, by: 'galaxy', hash_function: mismatch[1] ?? '', expected: mismatch[2] ?? '', got: mismatch[3] ?? null });
         this.#d.files.resettled(f, `changed after it settled: Galaxy read other bytes than those of its checksum (${reason})`);
         this.#d.changed(f.path);
         continue;

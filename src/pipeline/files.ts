@@ -194,13 +194,21 @@ export class Files extends FileStates {
       // The time it became ok, from this clock (#update): queued() compares it with a new version's mtime.
       const took = this.d.clock.now() - file.readyAt;
       // Sent with its checksum (the fetch item's hashes), the job that made it ok verified it.
-      this.leave('ok', file, 'ok', { datasetId, jobId: how.jobId, lastError: null, verified: file.checksum != null }, { type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: took });
+      const verified = file.checksum != null;
+      this.leave('ok', file, 'ok', { datasetId, jobId: how.jobId, lastError: null, verified }, { type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: took, verified });
     }
   }
 
   /** Galaxy read other bytes than those whose checksum was sent: no longer on its way, it settles again (admission takes it). */
   resettled(file: ReadyFile, reason: string): void {
     this.leave('resettled', file, 'settling', { lastError: reason }, { type: 'file.changed', file: file.path, size: file.size, reason });
+  }
+
+  /** A provider's checksum list names it, and it is not there: recorded until it arrives (lists.ts). */
+  missing(relPath: string, list: string, line: number): void {
+    this.check('listed_missing', relPath, this.d.ledger.get(relPath)?.state ?? null);
+    this.put(relPath, { size: -1, mtimeMs: -1 }, 'missing', { lastError: `named in ${list} line ${line}, not in the import directory` });
+    this.d.emit({ type: 'file.missing', file: relPath, list, line });
   }
 
   /** Another replica took these over: this process leaves them alone (their rows are its now). */

@@ -94,6 +94,3 @@ export function parseManifest(text: string, listPath: string): { entries: Manife
   });
   return { entries, problems };
 }
-
-/** The default names of checksum lists (`[import] manifests`): GNU's and the providers' usual ones. */
-export const DEFAULT_MANIFESTS: readonly string[] = ['md5.txt', 'md5sum.txt', 'md5sums.txt', 'MD5SUMS', '*.md5', 'sha1sums.txt', 'SHA1SUMS', 'sha256sum.txt', 'sha256sums.txt', 'SHA256SUMS', '*.sha256', 'sha512sums.txt', 'SHA512SUMS', '*.sha512'];

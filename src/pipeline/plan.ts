@@ -4,7 +4,8 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { walk } from '../watch/walk.js';
-import { Rules, ignoredReason } from './rules.js';
+import { LIST_SKIPPED } from './lists.js';
+import { Rules, compileIgnore, ignoredReason } from './rules.js';
 import { folderText, routeFile } from './route.js';
 import { relDirOf } from '../paths.js';
 
@@ -51,6 +52,7 @@ export async function planImport(o: PlanOptions): Promise<void> {
   const realImportDir = realpathSync(importDir);
   const marker = config.import.ready_marker;
   const rules = new Rules({ importDir, realImportDir, ignore: config.import.ignore, readyMarker: marker, fingerprint: (p) => ledger?.fingerprint(p) });
+  const isList = compileIgnore(config.import.manifests);
   const skipBacklog = config.import.backlog === 'skip' && ledger?.getMeta('first_start_done') === undefined;
   const settleMs = config.import.settle_seconds * 1000;
   const markers = new Map<string, boolean>();
@@ -77,6 +79,7 @@ export async function planImport(o: PlanOptions): Promise<void> {
       case 'candidate': break;
     }
     const st = d.fp;
+    if (!config.import.import_manifests && isList(path.posix.basename(rel))) return { file: rel, action: 'skip', reason: LIST_SKIPPED, size: st.size };
     const unreadable = rules.settled(rel);
     if (unreadable !== null) return { file: rel, action: 'fail', reason: unreadable, size: st.size };
     const relDir = relDirOf(rel);

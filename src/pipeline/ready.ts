@@ -2,9 +2,11 @@ import path from 'node:path';
 import PQueue from 'p-queue';
 import type { Clock } from '../clock.js';
 import type { Emit } from '../observe/events.js';
-import type { CHECKSUMS } from './checksum.js';
-import { checksumFile } from './checksum.js';
+import { CHECKSUMS, checksumName, checksumsOf } from './checksum.js';
 import type { Files, ReadyFile } from './files.js';
+import type { Lists } from './lists.js';
+import type { Provided } from './manifest-book.js';
+import type { HashFunction } from './manifests.js';
 import type { Route } from './route.js';
 import type { Rules } from './rules.js';
 import type { Fingerprint } from './settle.js';
@@ -22,6 +24,8 @@ export interface ReadyDeps {
   files: Pick<Files, 'rejected' | 'claim'>;
   route(relPath: string): Route;
   queue(file: ReadyFile, route: Route): void;
+  /** Provider checksum lists ([import] manifests); unset: none read. */
+  lists?: Pick<Lists, 'isList' | 'read' | 'lookup' | 'wait' | 'waiting' | 'dropped'>;
   /** [upload] checksum; null: none. */
   checksum: keyof typeof CHECKSUMS | null;
   /** The settler's look (settle.ts, statFileSync): the file after its checksum. */
@@ -60,12 +64,13 @@ export class Ready {
 
   /** Files between the settler and the queue. */
   get size(): number {
-    return this.#held;
+    return this.#held + (this.#d.lists?.waiting ?? 0);
   }
 
   take(relPath: string, fp: Fingerprint): void {
     const unreadable = this.#d.rules.settled(relPath);
     if (unreadable !== null) {
+      this.#d.lists?.dropped(relPath);
       this.#d.files.rejected(relPath, fp, 'failed', unreadable);
       this.#d.shrank?.();
       return;
@@ -93,22 +98,47 @@ export class Ready {
   }
 
   async #take(relPath: string, fp: Fingerprint): Promise<Taken> {
-    const checksum = this.#d.checksum === null ? null : await this.#checksum(relPath, fp);
-    if (checksum === undefined) return null;
+    const lists = this.#d.lists;
+    if (lists?.isList(relPath) === true && !(await lists.read(relPath, fp))) return null;
+    const look = lists?.lookup(relPath) ?? { kind: 'none' };
+    if (look.kind === 'wait') {
+      lists?.wait(relPath, fp);
+      return null;
+    }
+    if (look.kind === 'unlisted') {
+      this.#d.files.rejected(relPath, fp, 'failed', look.reason);
+      return null;
+    }
+    const provided = look.kind === 'provided' ? look.provided : null;
+    const sums = this.#d.checksum === null && provided === null ? { checksum: null, provided: null } : await this.#checksums(relPath, fp, provided);
+    if (sums === undefined) return null;
+    if (provided !== null && sums.provided !== provided.hex) {
+      const { list, line, hashFunction } = provided;
+      this.#d.emit({ type: 'checksum.mismatch', file: relPath, by: 'list', hash_function: hashFunction, expected: provided.hex, got: sums.provided, list, line });
+      this.#d.files.rejected(relPath, fp, 'failed', `does not match its checksum list: ${list} line ${line} says ${hashFunction} ${provided.hex}, the file's is ${sums.provided ?? 'unknown'}: the file is not imported (replace it, or correct the list, then run galaxy-importd retry)`);
+      return null;
+    }
     const route = this.#d.route(relPath);
-    const file: ReadyFile = { path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: this.#d.clock.now(), checksum };
+    const file: ReadyFile = { path: relPath, size: fp.size, mtimeMs: fp.mtimeMs, readyAt: this.#d.clock.now(), checksum: sums.checksum, ...(provided ? { provided } : {}) };
     return (await this.#d.files.claim(file, route)) ? { file, route } : null;
   }
 
-  /** The checksum of the version that settled; undefined when the file changed (or went) meanwhile: it settles again. */
-  async #checksum(relPath: string, fp: Fingerprint): Promise<ReadyFile['checksum'] | undefined> {
-    const fn = this.#d.checksum;
-    if (fn === null) return null;
+  /**
+   * The checksums of the version that settled, in one reading: [upload] checksum's, and the
+   * provider's function when a list names the file. Undefined when the file changed (or went)
+   * meanwhile: it settles again.
+   */
+  async #checksums(relPath: string, fp: Fingerprint, provided: Provided | null): Promise<{ checksum: { hashFunction: HashFunction; hex: string } | null; provided: string | null } | undefined> {
+    const own = this.#d.checksum;
+    const fns = [...new Set([...(own === null ? [] : [own]), ...(provided ? [checksumName(provided.hashFunction)] : [])])];
     let reason: string;
     try {
-      const sum = await this.#hashing.add(() => checksumFile(path.join(this.#d.importDir, relPath), fn, { sizeHint: fp.size, ...(this.#d.signal ? { signal: this.#d.signal } : {}) }));
+      const sum = await this.#hashing.add(() => checksumsOf(path.join(this.#d.importDir, relPath), fns, { sizeHint: fp.size, ...(this.#d.signal ? { signal: this.#d.signal } : {}) }));
       const now = this.#d.stat(relPath);
-      if (sum.size === fp.size && now?.size === fp.size && now.mtimeMs === fp.mtimeMs) return { hashFunction: sum.hashFunction, hex: sum.hex };
+      if (sum.size === fp.size && now?.size === fp.size && now.mtimeMs === fp.mtimeMs) {
+        const of = (hf: string | undefined) => sum.sums.find((c) => c.hashFunction === hf) ?? null;
+        return { checksum: own === null ? null : of(CHECKSUMS[own].galaxy), provided: of(provided?.hashFunction)?.hex ?? null };
+      }
       reason = `changed while its checksum was taken (size ${fp.size}, then ${now?.size ?? 'gone'}): it settles again`;
     } catch (err) {
       if (this.#d.signal?.aborted === true) return undefined;

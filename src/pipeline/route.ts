@@ -61,15 +61,24 @@ export function libraryAccess(library: string, config: Pick<Config, 'library' | 
 }
 
 /** Files by library folder (where the config routes them) and state, for `status` and the status page. */
-export function countByFolder(rows: Iterable<{ dir: string; state: FileState; count: number }>, config: Pick<Config, 'library' | 'upload' | 'folders'>): Map<string, { library: string; folder: string; counts: Record<FileState, number> }> {
-  const byFolder = new Map<string, { library: string; folder: string; counts: Record<FileState, number> }>();
+export interface FolderCounts {
+  library: string;
+  folder: string;
+  counts: Record<FileState, number>;
+  /** Files whose checksum Galaxy verified. */
+  verified: number;
+}
+
+export function countByFolder(rows: Iterable<{ dir: string; state: FileState; count: number; verified: number }>, config: Pick<Config, 'library' | 'upload' | 'folders'>): Map<string, FolderCounts> {
+  const byFolder = new Map<string, FolderCounts>();
   for (const r of rows) {
     // A route depends on the directory only: any name in it routes the same.
     const route = routeFile(r.dir === '' ? 'f' : `${r.dir}/f`, config);
     const key = `${route.library} ${folderText(route)}`;
     let entry = byFolder.get(key);
-    if (!entry) byFolder.set(key, (entry = { library: route.library, folder: folderText(route), counts: zeroCounts() }));
+    if (!entry) byFolder.set(key, (entry = { library: route.library, folder: folderText(route), counts: zeroCounts(), verified: 0 }));
     entry.counts[r.state] += r.count;
+    entry.verified += r.verified;
   }
   return byFolder;
 }

@@ -77,7 +77,7 @@ export function statVerdict(st: Stats, prev: Pick<FileRecord, 'state' | 'size' |
   if (st.isDirectory()) return { kind: 'directory' };
   if (!st.isFile()) return { kind: 'skip', reason: 'not a regular file (FIFO, socket or device)', changed: null };
   if (prev && prev.size === st.size && prev.mtimeMs === st.mtimeMs && DONE_STATES.has(prev.state)) return { kind: 'done', state: prev.state };
-  const changed = prev && DONE_STATES.has(prev.state) && prev.state !== 'skipped' ? `was ${prev.state} with size ${prev.size}` : null;
+  const changed = prev && DONE_STATES.has(prev.state) && prev.state !== 'skipped' && prev.state !== 'missing' ? `was ${prev.state} with size ${prev.size}` : null;
   if (skipBacklog) return { kind: 'skip', reason: 'present at the very first start and [import] backlog = skip', changed };
   return { kind: 'candidate', changed };
 }
@@ -106,6 +106,8 @@ export interface RulesOptions {
   readyMarker: string | null;
   /** The ledger's look-up (none: no ledger yet). */
   fingerprint(relPath: string): Pick<FileRecord, 'state' | 'size' | 'mtimeMs'> | undefined;
+  /** A path whose done row does not count (a checksum list not read in this process): it settles again. */
+  reread?(relPath: string, fp: Fingerprint): boolean;
 }
 
 export class Rules {
@@ -170,6 +172,7 @@ export class Rules {
     const prev = this.#o.fingerprint(relPath);
     const v = statVerdict(st, prev, backlog);
     if (v.kind === 'directory') return v;
+    if (v.kind === 'done' && this.#o.reread?.(relPath, fp) === true) return { kind: 'candidate', fp, changed: null, prev };
     if (v.kind === 'done') return { kind: 'done', state: v.state, fp };
     if (v.kind === 'skip') return { kind: 'skip', reason: v.reason, fp, changed: v.changed, stat: true };
     return { kind: 'candidate', fp, changed: v.changed, prev };

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock, Timer } from '../clock.js';
 import { unref } from '../clock.js';
+import type { Provided } from './manifest-book.js';
 import type { HashFunction } from './manifests.js';
 import { gridPoint } from './grid.js';
 import { relDirOf } from '../paths.js';
@@ -30,6 +31,8 @@ export interface ReadyFile {
   readyAt: number;
   /** Its checksum, taken once it settled ([upload] checksum); Galaxy verifies it in the job. */
   checksum?: { hashFunction: HashFunction; hex: string } | null;
+  /** A provider's checksum list's digest of it (lists.ts): checked before it went, sent with it for Galaxy to check too. */
+  provided?: Provided;
 }
 
 export interface Fingerprint {

@@ -4,6 +4,7 @@ import { legacyDatasetName } from '../galaxy/names.js';
 import type { ReadyFile } from './files.js';
 import type { Route } from './route.js';
 import type { Target } from './targets.js';
+import type { HashFunction } from './manifests.js';
 
 /**
  * submit: one request for a batch, by either of Galaxy's two ways, behind one interface.
@@ -36,6 +37,17 @@ export interface Submitter {
   send(parts: readonly Part[], historyId: string | null): Promise<Sent>;
 }
 
+/**
+ * The hashes sent with a file for Galaxy to verify (its checksum, and its provider's when of
+ * another function), and the dataset's info naming them, so that a lab sees them in Galaxy.
+ */
+function hashesOf(f: ReadyFile): { hashes?: { hashFunction: HashFunction; hex: string }[]; info?: string } {
+  const hashes = [...(f.checksum ? [f.checksum] : []), ...(f.provided && f.provided.hashFunction !== f.checksum?.hashFunction ? [{ hashFunction: f.provided.hashFunction, hex: f.provided.hex }] : [])];
+  if (hashes.length === 0) return {};
+  const listed = f.provided ? ` (${f.provided.hashFunction} as in ${path.posix.basename(f.provided.list)} line ${f.provided.line})` : '';
+  return { hashes, info: `${hashes.map((h) => `${h.hashFunction} ${h.hex}`).join(', ')}${listed}: verified by Galaxy on import (galaxy-importd)` };
+}
+
 export function fetchSubmitter(client: Pick<GalaxyClient, 'fetchToFolders'>): Submitter {
   return {
     usesHistory: true,
@@ -49,7 +61,7 @@ export function fetchSubmitter(client: Pick<GalaxyClient, 'fetchToFolders'>): Su
           folderId: target.folderId,
           items: files.map((f) => ({
             serverDir: f.path, name: path.posix.basename(f.path), ext: route.fileType, dbkey: route.dbkey, linkDataOnly: route.link,
-            ...(f.checksum ? { hashes: [f.checksum] } : {}),
+            ...hashesOf(f),
           })),
         })),
       });

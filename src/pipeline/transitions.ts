@@ -10,7 +10,7 @@ import { FILE_STATES } from '../states.js';
 
 export type TransitionName =
   | 'seen' | 'settling' | 'gone' | 'skipped' | 'refused' | 'claimed' | 'queued' | 'submitted' | 'job_known'
-  | 'retrying' | 'requeued' | 'split' | 'unassigned' | 'failed' | 'ok' | 'found' | 'retry_requested' | 'resettled';
+  | 'retrying' | 'requeued' | 'split' | 'unassigned' | 'failed' | 'ok' | 'found' | 'retry_requested' | 'resettled' | 'listed_missing';
 
 export interface Transition {
   from: readonly (FileState | null)[];
@@ -46,6 +46,7 @@ export const TRANSITIONS: Readonly<Record<TransitionName, Transition>> = {
   found: { from: ON_ITS_WAY, to: 'ok', event: 'upload.ok', what: 'its dataset was in Galaxy already' },
   retry_requested: { from: ['failed'], to: 'queued', event: 'upload.requeued', what: 'galaxy-importd retry' },
   resettled: { from: ON_ITS_WAY, to: 'settling', event: 'file.changed', what: 'Galaxy read other bytes than those of its checksum: it settles again' },
+  listed_missing: { from: [null, 'missing'], to: 'missing', event: 'file.missing', what: 'a provider\'s checksum list names it, and it is not in the import directory settle_seconds after the list was read' },
 };
 
 /** A change the table does not allow: a defect of galaxy-importd's, said with the file and both states. */

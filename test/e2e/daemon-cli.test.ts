@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -122,13 +123,31 @@ describe('galaxy-importd run and scan, as processes', () => {
     assert.match(scan.stderr, /1 failed in this scan/);
     assert.equal(status.code, 0);
     assert.match(status.stdout, /"x\/broken.txt": .*not a valid BED file/);
-    assert.match(status.stdout, /Imports \/x: 1 ok, 1 failed/);
-    assert.match(status.stdout, /Imports \/x\/deep: 1 ok\n/);
-    assert.match(status.stdout, /Imports \/: 1 ok\n/);
-    const parsed = JSON.parse(json.stdout) as { states: Record<string, number>; folders: Record<string, Record<string, number>> };
+    assert.match(status.stdout, /Imports \/x: 1 ok \(1 verified\), 1 failed/);
+    assert.match(status.stdout, /Imports \/x\/deep: 1 ok \(1 verified\)\n/);
+    assert.match(status.stdout, /Imports \/: 1 ok \(1 verified\)\n/);
+    const parsed = JSON.parse(json.stdout) as { states: Record<string, number>; folders: Record<string, Record<string, number>>; verified: Record<string, number> };
+    assert.deepEqual(parsed.verified, { 'Imports /': 1, 'Imports /x': 1, 'Imports /x/deep': 1 }, 'files Galaxy verified, per folder');
     assert.deepEqual([parsed.states.ok, parsed.states.failed], [3, 1], 'the totals by state, the top directory\'s file included');
     assert.match(status.stdout, /files by state:\n(.*\n)* {2}ok +3\n(.*\n)* {2}failed +1\n/);
     assert.deepEqual([parsed.folders['Imports /x']?.ok, parsed.folders['Imports /x']?.failed, parsed.folders['Imports /x/deep']?.ok, parsed.folders['Imports /']?.ok], [1, 1, 1, 1]);
+  });
+
+  it('status PATH shows a file\'s dataset, its checksum and whether Galaxy verified it; --json the same for scripts', async (t) => {
+    const s = await setup(t);
+    put(s.importDir, 'x/fine.txt', 'fine\n');
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const text = await runCli(['--config', s.configFile, 'status', 'x/fine.txt', path.join(s.importDir, 'x/fine.txt'), 'x/none.txt'], { env: s.env });
+    const json = await runCli(['--config', s.configFile, 'status', '--json', 'x/fine.txt'], { env: s.env });
+
+    assert.equal(scan.code, 0, scan.stderr);
+    assert.equal(text.code, 0, text.stderr);
+    const sum = createHash('sha256').update('fine\n').digest('hex');
+    assert.match(text.stdout, new RegExp(`^x/fine.txt: ok\n.*\n  checksum: SHA-256 ${sum}, verified by Galaxy in the job that imported it\n  dataset \\S+ in folder F\\S+ of library \\S+, job \\S+\n`));
+    assert.equal(text.stdout.match(/^x\/fine.txt: ok$/gm)?.length, 2, 'an absolute path inside the import directory names the same file');
+    assert.match(text.stdout, /x\/none.txt: not in the ledger/);
+    const [row] = JSON.parse(json.stdout) as { file: string; state: string; checksum: { hash_function: string; hex: string }; verified_by_galaxy: boolean; dataset_id: string }[];
+    assert.deepEqual([row?.file, row?.state, row?.checksum, row?.verified_by_galaxy, typeof row?.dataset_id], ['x/fine.txt', 'ok', { hash_function: 'SHA-256', hex: sum }, true, 'string']);
   });
 
   it("scan exits 1 naming the key problem when the key is not an admin's", async (t) => {

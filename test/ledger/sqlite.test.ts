@@ -125,23 +125,23 @@ describe('SqliteLedger', () => {
     assert.equal(counts.failed, 1);
     assert.equal(counts.queued, 0);
     assert.deepEqual(ledger.inState('failed', 'retrying').map((r) => r.path), ['c']);
-    assert.deepEqual(ledger.countsByDirectory(), [{ dir: '', state: 'failed', count: 1 }, { dir: '', state: 'ok', count: 2 }]);
+    assert.deepEqual(ledger.countsByDirectory(), [{ dir: '', state: 'failed', count: 1, verified: 0 }, { dir: '', state: 'ok', count: 2, verified: 0 }]);
   });
 
   it('counts files by directory and state without reading the rows', (t) => {
     const ledger = new SqliteLedger(tempDir(t), systemClock);
     t.after(() => ledger.close());
     ledger.transaction(() => {
-      for (const p of ['run1/a.txt', 'run1/b.txt', 'run1/sub/c.txt', 'top.txt', 'run 2/x.y.z']) ledger.put(record(p, { state: 'ok' }));
+      for (const p of ['run1/a.txt', 'run1/b.txt', 'run1/sub/c.txt', 'top.txt', 'run 2/x.y.z']) ledger.put(record(p, { state: 'ok', verified: p !== 'run1/b.txt' }));
       ledger.put(record('run1/bad.txt', { state: 'failed' }));
     });
 
     assert.deepEqual(ledger.countsByDirectory(), [
-      { dir: '', state: 'ok', count: 1 },
-      { dir: 'run 2', state: 'ok', count: 1 },
-      { dir: 'run1', state: 'failed', count: 1 },
-      { dir: 'run1', state: 'ok', count: 2 },
-      { dir: 'run1/sub', state: 'ok', count: 1 },
+      { dir: '', state: 'ok', count: 1, verified: 1 },
+      { dir: 'run 2', state: 'ok', count: 1, verified: 1 },
+      { dir: 'run1', state: 'failed', count: 1, verified: 0 },
+      { dir: 'run1', state: 'ok', count: 2, verified: 1 },
+      { dir: 'run1/sub', state: 'ok', count: 1, verified: 1 },
     ]);
   });
 

@@ -51,15 +51,15 @@ describe('libraryAccess and countByFolder', () => {
 
   it('counts the ledger\'s rows by directory into library folders, adding directories that route to one folder', () => {
     const counts = countByFolder([
-      { dir: 'run1', state: 'ok', count: 3 },
-      { dir: 'run1', state: 'failed', count: 1 },
-      { dir: 'labA', state: 'ok', count: 2 },
-      { dir: '', state: 'queued', count: 4 },
+      { dir: 'run1', state: 'ok', count: 3, verified: 2 },
+      { dir: 'run1', state: 'failed', count: 1, verified: 0 },
+      { dir: 'labA', state: 'ok', count: 2, verified: 2 },
+      { dir: '', state: 'queued', count: 4, verified: 0 },
     ], config);
-    assert.deepEqual([...counts.values()].map((c) => [c.library, c.folder, c.counts.ok, c.counts.failed, c.counts.queued]), [
-      ['Imports', '/run1', 3, 1, 0],
-      ['Lab A', '/projects/a', 2, 0, 0],
-      ['Imports', '/', 0, 0, 4],
+    assert.deepEqual([...counts.values()].map((c) => [c.library, c.folder, c.counts.ok, c.counts.failed, c.counts.queued, c.verified]), [
+      ['Imports', '/run1', 3, 1, 0, 2],
+      ['Lab A', '/projects/a', 2, 0, 0, 2],
+      ['Imports', '/', 0, 0, 4, 0],
     ]);
   });
 });

@@ -29,6 +29,30 @@ describe('fetchSubmitter', () => {
     assert.equal(s.datasetName(file('run1/x/y.fastq'), ROUTE), 'y.fastq');
     assert.deepEqual([s.usesHistory, s.combines, s.createsFirst], [true, true, false]);
   });
+
+  it('sends a file\'s checksum as the item\'s hashes, with its checksum list\'s digest when of another function, and names them in the dataset\'s info', async () => {
+    const asked: { targets: readonly { items: readonly FetchItem[] }[] }[] = [];
+    const s = fetchSubmitter({ fetchToFolders: (o) => (asked.push(o), Promise.resolve({ jobId: 'J1' })) });
+    const sha = { hashFunction: 'SHA-256' as const, hex: 'ab'.repeat(32) };
+    await s.send([{
+      files: [
+        { ...file('run1/a.txt'), checksum: sha },
+        { ...file('run1/b.txt'), checksum: sha, provided: { hashFunction: 'MD5', hex: 'cd'.repeat(16), list: 'run1/md5.txt', line: 2 } },
+        { ...file('run1/c.txt'), checksum: sha, provided: { hashFunction: 'SHA-256', hex: sha.hex, list: 'run1/sha256sums.txt', line: 1 } },
+        file('run1/d.txt'),
+      ],
+      route: ROUTE, target: { libraryId: 'L1', folderId: 'F1' },
+    }], 'H1');
+
+    const items = asked[0]?.targets[0]?.items ?? [];
+    assert.deepEqual(items.map((i) => i.hashes), [[sha], [sha, { hashFunction: 'MD5', hex: 'cd'.repeat(16) }], [sha], undefined]);
+    assert.deepEqual(items.map((i) => i.info), [
+      `SHA-256 ${sha.hex}: verified by Galaxy on import (galaxy-importd)`,
+      `SHA-256 ${sha.hex}, MD5 ${'cd'.repeat(16)} (MD5 as in md5.txt line 2): verified by Galaxy on import (galaxy-importd)`,
+      `SHA-256 ${sha.hex} (SHA-256 as in sha256sums.txt line 1): verified by Galaxy on import (galaxy-importd)`,
+      undefined,
+    ]);
+  });
 });
 
 describe('pathsSubmitter', () => {

@@ -43,6 +43,7 @@ const DRIVERS: Record<TransitionName, { held: boolean; run: (files: Files, rec: 
   found: { held: true, run: (f) => f.ok(file, ROUTE, 'D1', { found: target }) },
   resettled: { held: true, run: (f) => f.resettled(file, 'Galaxy read other bytes') },
   retry_requested: { held: false, run: (f, rec) => f.retryRequested(rec ?? row('failed')) },
+  listed_missing: { held: false, run: (f) => f.missing(PATH, 'run1/md5.txt', 3) },
 };
 
 /** A file in state `from` (null: no row), then the transition: the state it is left in, the events said, or the error. */

@@ -12,7 +12,7 @@ import {
 import { fidelity } from './fidelity.js';
 import type { Library } from './galaxy.js';
 import { gzipSync } from 'node:zlib';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 // The real-Galaxy suite: the built CLI as a child process, real files in Galaxy's
 // library_import_dir, every verdict read from the real Galaxy's API. One file, because the
@@ -640,6 +640,39 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
       t.diagnostic('the job read swap.fastq before it was overwritten: the race went the other way this time');
     }
     assert.deepEqual(log.filter((e) => e.event === 'upload.failed'), []);
+  });
+
+  it('q. a provider\'s md5.txt with one wrong line: that file failed naming the line, the others ok, verified by Galaxy against both checksums, which Galaxy stores and the dataset\'s info names', scenarioOptions('q'), async (t) => {
+    const s = scenario(t, 'checksum-lists');
+    const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
+    const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+    const reads = { 'a.fastq': fastq(30, 21), 'b.fastq': fastq(30, 22), 'c.fastq': fastq(30, 23) };
+    for (const [name, text] of Object.entries(reads)) s.put(`lists/${name}`, text);
+    // GNU binary mode for b, CRLF line ends; c's digest is wrong.
+    s.put('lists/md5.txt', `${md5(reads['a.fastq'])}  a.fastq\r\n${md5(reads['b.fastq'])} *b.fastq\r\n${md5('not c')}  c.fastq\r\n`);
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    const status = await runCli(['--config', s.configFile, 'status', '--json', 'lists/a.fastq', 'lists/b.fastq', 'lists/c.fastq', 'lists/md5.txt'], { env: s.env });
+
+    assert.equal(scan.code, 1, `c.fastq failed: ${scan.stderr}`);
+    const rows = JSON.parse(status.stdout) as { file: string; state: string; reason: string | null; checksum: { hash_function: string; hex: string } | null; verified_by_galaxy: boolean }[];
+    assert.deepEqual(rows.map((r) => [r.file, r.state, r.verified_by_galaxy]), [['lists/a.fastq', 'ok', true], ['lists/b.fastq', 'ok', true], ['lists/c.fastq', 'failed', false], ['lists/md5.txt', 'skipped', false]]);
+    assert.match(rows[2]?.reason ?? '', /does not match its checksum list: lists\/md5\.txt line 3 says MD5 /);
+    const live = await datasets(s.library);
+    assertEachOnceOk(live, ['/lists/a.fastq', '/lists/b.fastq'], s.library);
+    for (const name of ['a.fastq', 'b.fastq'] as const) {
+      const d = live.find((x) => x.name === name);
+      assert.ok(d);
+      const item = (await get<{ folder_contents: { id: string; name: string; ldda_id: string }[] }>(`/api/folders/${d.folderId}/contents`)).folder_contents.find((i) => i.name === name);
+      assert.ok(item);
+      // Galaxy's stored hashes (DatasetHash), read back: the ledger's SHA-256 and the list's MD5, on an ok dataset.
+      const storage = await get<{ dataset_state: string; hashes: { hash_function: string; hash_value: string }[] }>(`/api/datasets/${item.ldda_id}/storage?hda_ldda=ldda`);
+      assert.equal(storage.dataset_state, 'ok');
+      const row = rows.find((r) => r.file === `lists/${name}`);
+      assert.deepEqual(storage.hashes.map((h) => [h.hash_function, h.hash_value]).sort(), [['MD5', md5(reads[name])], ['SHA-256', sha256(reads[name])]]);
+      assert.equal(row?.checksum?.hex, sha256(reads[name]), 'the ledger\'s checksum is the one Galaxy stored');
+      const shown = await get<{ misc_info: string | null }>(`/api/libraries/datasets/${item.id}`);
+      assert.match(shown.misc_info ?? '', new RegExp(`SHA-256 ${sha256(reads[name])}, MD5 ${md5(reads[name])} \\(MD5 as in md5\\.txt line \\d\\): verified by Galaxy on import`), 'a lab sees the checksums in Galaxy');
+    }
   });
 
   fidelity(scenarioOptions('6'));

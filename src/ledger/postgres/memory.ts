@@ -143,14 +143,14 @@ export class MemoryRows {
     return out;
   }
 
-  countsByDirectory(): { dir: string; state: FileState; count: number }[] {
-    const m = new Map<string, { dir: string; state: FileState; count: number }>();
+  countsByDirectory(): { dir: string; state: FileState; count: number; verified: number }[] {
+    const m = new Map<string, { dir: string; state: FileState; count: number; verified: number }>();
     for (const r of this.#rows.values()) {
       const dir = relDirOf(r.path);
       const k = `${dir}\u0000${r.state}`;
       const e = m.get(k);
-      if (e) e.count++;
-      else m.set(k, { dir, state: r.state, count: 1 });
+      if (e) [e.count, e.verified] = [e.count + 1, e.verified + Number(r.verified)];
+      else m.set(k, { dir, state: r.state, count: 1, verified: Number(r.verified) });
     }
     return [...m.values()].sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : a.state < b.state ? -1 : a.state > b.state ? 1 : 0));
   }
