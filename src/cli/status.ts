@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Config } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { FileRecord, ReplicaInfo } from '../ledger/ledger.js';
@@ -10,7 +9,7 @@ import { createLogger } from '../observe/logger.js';
 import { logEvents } from '../observe/telemetry.js';
 import { Files } from '../pipeline/files.js';
 import type { DaemonIo } from './io.js';
-import { openClientLedger } from './io.js';
+import { openClientLedger, relativePath } from './io.js';
 
 /** `status` (the ledger by state, folder and replica) and `retry` (failed files queued again). */
 
@@ -78,7 +77,7 @@ export async function retryCommand(config: Config, io: DaemonIo, paths: string[]
     const unknown: string[] = [];
     if (allFailed) chosen.push(...ledger.inState('failed'));
     for (const p of paths) {
-      const rel = config.import.dir !== null && path.isAbsolute(p) ? path.relative(config.import.dir, p).split(path.sep).join('/') : p;
+      const rel = relativePath(config, p);
       const rec = ledger.get(rel);
       if (rec?.state === 'failed') chosen.push(rec);
       else unknown.push(rec ? `${p} (it is ${rec.state}, not failed)` : `${p} (not in the ledger)`);
