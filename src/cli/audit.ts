@@ -123,7 +123,7 @@ export function reportText(report: AuditReport, o: { scope: string; pace: string
   const failing = report.files.filter((f) => fails(f.problems, o.strict)).length;
   const unverified = report.files.filter((f) => f.problems.some((p) => UNVERIFIED.has(p.kind))).length;
   lines.push('', failing > 0
-    ? `audit: ${failing} of ${report.checked} file${report.checked === 1 ? '' : 's'} differ${failing === 1 ? 's' : ''}, ${failing === 1 ? 'is' : 'are'} missing${o.strict ? ' or cannot be verified' : ''}`
+    ? `audit: ${failing} of ${report.checked} file${report.checked === 1 ? '' : 's'} ${failing === 1 ? 'differs or is missing' : 'differ or are missing'}${o.strict ? ' (or cannot be verified: --strict)' : ''}`
     : `audit: every file matches${unverified > 0 ? ` (${unverified} cannot be verified: no checksum or no hash in Galaxy; --strict fails on these)` : ''}`);
   return `${lines.join('\n')}\n`;
 }
