@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statfsSync } from 'node:fs';
 import { dataTypeClass } from './datatypes.js';
 import { adminRequired, GalaxyError } from './errors.js';
 import type { DatasetRec, DatasetState, FolderRec, User } from './records.js';
@@ -146,19 +147,21 @@ export function datasetStorage(s: Store, user: User | null, encoded: string, q: 
   if (q.get('hda_ldda') !== 'ldda') throw new GalaxyError(404, 404001, 'HistoryDatasetAssociation not found.');
   const id = s.codec.decode(encoded, 'dataset_id');
   const d = [...s.datasets.values()].find((x) => x.lddaId === id);
-  if (!d) throw new GalaxyError(404, 404001, 'LibraryDatasetDatasetAssociation not found.');
+  if (!d) throw new GalaxyError(404, 404001, 'LibraryDatasetDatasetAssociation not found');
   if (!user) throw new GalaxyError(403, 403002, 'You are not allowed to access this dataset.');
+  // Galaxy's default object store: its disk's usage, no quota, one badge saying so.
+  const disk = statfsSync(s.settings.libraryImportDir ?? '/');
   return {
     object_store_id: null,
     name: null,
     description: null,
-    percent_used: null,
+    percent_used: 100 * (1 - disk.bavail / disk.blocks),
     dataset_state: d.state,
     hashes: (d.hashes ?? []).map((h) => ({ model_class: 'DatasetHash', id: h.id, hash_function: h.hashFunction, hash_value: h.hex, extra_files_path: null })),
     sources: [],
     shareable: true,
-    quota: { source: null, enabled: false },
-    badges: [],
+    quota: { source: null, enabled: true },
+    badges: [{ type: 'no_quota', message: null, source: 'galaxy' }],
     relocatable: false,
     private: false,
   };
