@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statfsSync } from 'node:fs';
 import { dataTypeClass } from './datatypes.js';
 import { adminRequired, GalaxyError } from './errors.js';
 import type { DatasetRec, DatasetState, FolderRec, User } from './records.js';
@@ -104,7 +105,11 @@ export function updateDataset(s: Store, user: User | null, encoded: string, body
   if (typeof body.genome_build === 'string') d.dbkey = body.genome_build;
   if (Array.isArray(body.tags)) d.tags = body.tags.map(String);
   s.onChange();
-  // Galaxy 26.1 answers with the library dataset manager's own view: the size as text, the path.
+  return serialized(s, d);
+}
+
+/** Galaxy 26.1's library dataset manager's view (managers/library_datasets.py, serialize): the size as text, the path, deleted. */
+function serialized(s: Store, d: DatasetRec): Record<string, unknown> {
   const fullPath: [string, string][] = [[s.codec.encode(d.id), d.name]];
   for (let f: FolderRec | undefined = s.folders.get(d.folderId); f; f = f.parentId === null ? undefined : s.folders.get(f.parentId)) {
     fullPath.unshift([s.codec.folder(f.id), f.name]);
@@ -115,7 +120,49 @@ export function updateDataset(s: Store, user: User | null, encoded: string, body
     deleted: d.deleted,
     full_path: fullPath,
     can_user_modify: true,
-    is_unrestricted: true,
+    is_unrestricted: (d.access ?? []).length === 0,
     can_user_manage: true,
+  };
+}
+
+/**
+ * GET /api/libraries/datasets/{id}: a library dataset, deleted ones too. An id that decodes but
+ * names no library dataset is Galaxy's 500 (get_library_dataset's `.one()` raises, and the manager
+ * turns that into InternalServerError).
+ */
+export function showDataset(s: Store, user: User | null, encoded: string): unknown {
+  const d = s.datasets.get(s.codec.decode(encoded, 'library dataset id'));
+  if (!d) throw new GalaxyError(500, 500001, 'Error loading from the database.No row was found when one was required');
+  if ((d.access ?? []).length > 0 && !user?.admin && !(d.access ?? []).every((r) => s.roles.get(r)?.userIds.includes(user?.id ?? -1))) {
+    throw new GalaxyError(403, 403002, 'You are not allowed to access this dataset.');
+  }
+  return serialized(s, d);
+}
+
+/**
+ * GET /api/datasets/{id}/storage?hda_ldda=ldda: the dataset under a library dataset version, its
+ * state and its stored hashes (services/datasets.py, show_storage), among the object store's details.
+ */
+export function datasetStorage(s: Store, user: User | null, encoded: string, q: URLSearchParams): unknown {
+  if (q.get('hda_ldda') !== 'ldda') throw new GalaxyError(404, 404001, 'HistoryDatasetAssociation not found.');
+  const id = s.codec.decode(encoded, 'dataset_id');
+  const d = [...s.datasets.values()].find((x) => x.lddaId === id);
+  if (!d) throw new GalaxyError(404, 404001, 'LibraryDatasetDatasetAssociation not found');
+  if (!user) throw new GalaxyError(403, 403002, 'You are not allowed to access this dataset.');
+  // Galaxy's default object store: its disk's usage, no quota, one badge saying so.
+  const disk = statfsSync(s.settings.libraryImportDir ?? '/');
+  return {
+    object_store_id: null,
+    name: null,
+    description: null,
+    percent_used: 100 * (1 - disk.bavail / disk.blocks),
+    dataset_state: d.state,
+    hashes: (d.hashes ?? []).map((h) => ({ model_class: 'DatasetHash', id: h.id, hash_function: h.hashFunction, hash_value: h.hex, extra_files_path: null })),
+    sources: [],
+    shareable: true,
+    quota: { source: null, enabled: true },
+    badges: [{ type: 'no_quota', message: null, source: 'galaxy' }],
+    relocatable: false,
+    private: false,
   };
 }

@@ -264,9 +264,11 @@ async function runFile(s: Store, job: JobRec, it: JobItem, user: User | undefine
   if (read.mismatch !== null) {
     // The dataset keeps the item's name, in error with the message as its info (discover.py, DiscoveredFileError).
     d ??= itemDataset(s, it, folder, name, user, job.id, 'error');
+    storeHashes(s, d, it);
     return fail(read.mismatch);
   }
   d ??= itemDataset(s, it, folder, name, user, job.id, 'running');
+  storeHashes(s, d, it);
   const ext = it.ext === 'auto' ? sniff(name, read.head) : it.ext;
   const meta = metadataFor(ext, read.head, it.dbkey);
   Object.assign(d, {
@@ -281,6 +283,12 @@ async function runFile(s: Store, job: JobRec, it: JobItem, user: User | undefine
     metadata: meta.fields,
     updateTime: now(),
   } satisfies Partial<DatasetRec>);
+}
+
+/** The item's hashes as the dataset's DatasetHash rows: Galaxy keeps them whether they matched or not (docs/galaxy-notes.md, "Checksums"). */
+function storeHashes(s: Store, d: DatasetRec, it: JobItem): void {
+  if (!it.hashes?.length) return;
+  d.hashes = it.hashes.map((h) => ({ id: s.next('dataset_hash'), hashFunction: h.hashFunction, hex: h.hex }));
 }
 
 async function runDirectory(s: Store, job: JobRec, it: JobItem, user: User | undefined): Promise<void> {

@@ -176,6 +176,14 @@ export class GalaxyModel {
     return datasets.updateDataset(this.#store, user, encoded, body);
   }
 
+  showDataset(user: User | null, encoded: string): unknown {
+    return datasets.showDataset(this.#store, user, encoded);
+  }
+
+  datasetStorage(user: User | null, encoded: string, q: URLSearchParams): unknown {
+    return datasets.datasetStorage(this.#store, user, encoded, q);
+  }
+
   deleteContent(user: User | null, contentId: string): unknown {
     return contents.deleteContent(this.#store, user, contentId);
   }

@@ -91,6 +91,11 @@ export interface DatasetRec {
   dbkey: string;
   fileSize: number;
   sha256: string | null;
+  /**
+   * The hashes the fetch item sent (Galaxy's DatasetHash rows): stored when the job verified them,
+   * and also when one did not match (the dataset is then in error), as Galaxy does.
+   */
+  hashes?: { id: number; hashFunction: string; hex: string }[];
   /** The path Galaxy read (or links to, in link mode). */
   sourcePath: string;
   linked: boolean;

@@ -103,6 +103,8 @@ function routes(model: GalaxyModel): Route[] {
     r('POST', '/api/libraries/:id/contents', ({ user, params, body }) => model.createContent(user, p(params, 0), body)),
     r('GET', '/api/libraries/:id/contents/:id', ({ user, params }) => model.showContent(user, p(params, 0), p(params, 1))),
     r('DELETE', '/api/libraries/:id/contents/:id', ({ user, params }) => model.deleteContent(user, p(params, 1))),
+    r('GET', '/api/libraries/datasets/:id', ({ user, params }) => model.showDataset(user, p(params, 0))),
+    r('GET', '/api/datasets/:id/storage', ({ user, params, query }) => model.datasetStorage(user, p(params, 0), query)),
     r('PATCH', '/api/libraries/datasets/:id', ({ user, params, body }) => model.updateDataset(user, p(params, 0), body)),
     r('DELETE', '/api/libraries/datasets/:id', ({ user, params }) => model.deleteContent(user, p(params, 0))),
     r('POST', '/api/libraries/datasets/:id/permissions', ({ user, params, body }) => model.setDatasetPermissions(user, p(params, 0), body)),

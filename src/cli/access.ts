@@ -1,13 +1,13 @@
 import { systemClock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { FolderItem } from '../galaxy/client.js';
-import { GalaxyClient } from '../galaxy/client.js';
+import type { GalaxyClient } from '../galaxy/client.js';
 import { groupBy } from '../group.js';
 import type { FileRecord } from '../ledger/ledger.js';
 import { Access } from '../pipeline/access.js';
 import { folderText, routeFile } from '../pipeline/route.js';
 import type { DaemonIo } from './io.js';
-import { daemonSetup, openClientLedger } from './io.js';
+import { commandClient, daemonSetup, openClientLedger } from './io.js';
 
 /**
  * `galaxy-importd access [--fix] [--json]`, and check's row of the same: the datasets this ledger
@@ -105,7 +105,7 @@ export function describeAccess(has: WrongAccess['has'], me?: string): string {
 export async function accessCommand(config: Config, io: DaemonIo, o: { fix: boolean; json: boolean }): Promise<number> {
   const { key } = daemonSetup(config, io.env);
   const ledger = await openClientLedger(config, io.env);
-  const client = new GalaxyClient({ url: config.galaxy.url ?? '', apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, clock: systemClock });
+  const client = commandClient(config, key);
   try {
     const { wrong, checked } = await auditImported(config, ledger.inState('ok'), client);
     const fixed: string[] = [];

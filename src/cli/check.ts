@@ -1,18 +1,16 @@
 import { constants as fsc, promises as fsp, realpathSync } from 'node:fs';
-import { systemClock } from '../clock.js';
 import type { ApiKey } from '../config/api-key.js';
 import { resolveApiKey } from '../config/api-key.js';
 import { readGalaxyPath } from '../config/galaxy-config.js';
 import type { Config } from '../config/load.js';
 import { requireDaemonKeys } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { GalaxyClient } from '../galaxy/client.js';
 import { compareReleases, OLDEST_TESTED, TESTED_RELEASES } from '../galaxy/releases.js';
 import { ledgerWhere } from '../ledger/open.js';
 import { checkDatasetAccess } from './access.js';
 import { checkAccess } from './check-access.js';
 import type { DaemonIo } from './io.js';
-import { openClientLedger } from './io.js';
+import { commandClient, openClientLedger } from './io.js';
 
 /** `check` (everything the daemon needs, said one line each) and `health` (ask the running daemon). */
 
@@ -53,7 +51,7 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
       : 'check [state] postgresql_url, that PostgreSQL accepts this user from this host (pg_hba.conf), and the password ($PGPASSWORD or [state] postgresql_password_file)');
   }
   if (config.galaxy.url !== null && key !== null) {
-    const client = new GalaxyClient({ url: config.galaxy.url, apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, clock: systemClock });
+    const client = commandClient(config, key);
     try {
       const v = await client.version();
       pass(`Galaxy ${v.version_major} answers at ${config.galaxy.url}`);

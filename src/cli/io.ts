@@ -1,9 +1,12 @@
+import path from 'node:path';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { ApiKey } from '../config/api-key.js';
 import { resolveApiKey } from '../config/api-key.js';
 import type { Config } from '../config/load.js';
 import { requireDaemonKeys } from '../config/load.js';
+import { GalaxyClient } from '../galaxy/client.js';
+import type { Limiter } from '../galaxy/http.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { openLedger } from '../ledger/open.js';
 import type { Emit } from '../observe/events.js';
@@ -43,3 +46,15 @@ export function daemonSetup(config: Config, env: NodeJS.ProcessEnv): { key: ApiK
   return { key: resolveApiKey(env, config.galaxy.api_key_file) };
 }
 
+/**
+ * The Galaxy client of a command that is not the daemon (`check`, `access`, `audit`): the config's
+ * URL and timeout; `limiter` bounds its requests as [upload] concurrency and rate_per_second bound the daemon's.
+ */
+export function commandClient(config: Config, key: ApiKey, limiter?: Limiter): GalaxyClient {
+  return new GalaxyClient({ url: config.galaxy.url ?? '', apiKey: key.key, timeoutMs: config.galaxy.timeout_seconds * 1000, clock: systemClock, ...(limiter ? { limiter } : {}) });
+}
+
+/** A path the command line names, as the ledger keeps it: relative to [import] dir, '/'-separated (an absolute path below it is made relative). */
+export function relativePath(config: Config, p: string): string {
+  return config.import.dir !== null && path.isAbsolute(p) ? path.relative(config.import.dir, p).split(path.sep).join('/') : p;
+}

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Config } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import type { FileRecord, ReplicaInfo } from '../ledger/ledger.js';
@@ -10,14 +9,9 @@ import { createLogger } from '../observe/logger.js';
 import { logEvents } from '../observe/telemetry.js';
 import { Files } from '../pipeline/files.js';
 import type { DaemonIo } from './io.js';
-import { openClientLedger } from './io.js';
+import { openClientLedger, relativePath } from './io.js';
 
 /** `status` (the ledger by state, folder and replica) and `retry` (failed files queued again). */
-
-/** A path given on the command line as the ledger names it: relative to the import directory, '/'-separated. */
-function ledgerPath(config: Config, p: string): string {
-  return config.import.dir !== null && path.isAbsolute(p) ? path.relative(config.import.dir, p).split(path.sep).join('/') : p;
-}
 
 /** One file's row, for `status PATH`: its state, where it went, its checksum and whether Galaxy verified it. */
 function fileView(r: FileRecord): Record<string, unknown> {
@@ -33,7 +27,7 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
   const ledger = await openClientLedger(config, io.env);
   try {
     if (opts.paths !== undefined && opts.paths.length > 0) {
-      const views = opts.paths.map((p) => ({ p, r: ledger.get(ledgerPath(config, p)) }));
+      const views = opts.paths.map((p) => ({ p, r: ledger.get(relativePath(config, p)) }));
       if (opts.json) io.stdout.write(`${JSON.stringify(views.map(({ p, r }) => (r ? fileView(r) : { file: p, state: null, reason: 'not in the ledger' })), null, 2)}\n`);
       else {
         const lines = views.flatMap(({ p, r }) => {
@@ -114,7 +108,7 @@ export async function retryCommand(config: Config, io: DaemonIo, paths: string[]
     const unknown: string[] = [];
     if (allFailed) chosen.push(...ledger.inState('failed'));
     for (const p of paths) {
-      const rec = ledger.get(ledgerPath(config, p));
+      const rec = ledger.get(relativePath(config, p));
       if (rec?.state === 'failed') chosen.push(rec);
       else unknown.push(rec ? `${p} (it is ${rec.state}, not failed)` : `${p} (not in the ledger)`);
     }

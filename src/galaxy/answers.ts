@@ -80,6 +80,33 @@ export interface FolderItem {
   [key: string]: unknown;
 }
 
+/** GET /api/libraries/datasets/{id}: a library dataset and its current version (the ldda). */
+export interface LibraryDatasetDetails {
+  id: string;
+  /** The current version's id: what GET /api/datasets/{id}/storage?hda_ldda=ldda takes. */
+  ldda_id: string;
+  /** F-prefixed. */
+  folder_id?: string;
+  name?: string;
+  state?: string;
+  deleted?: boolean;
+  [key: string]: unknown;
+}
+
+/** A hash Galaxy stores with a dataset (its DatasetHash rows), as the storage answer lists it. */
+export interface StoredHash {
+  hash_function: string;
+  hash_value: string;
+  [key: string]: unknown;
+}
+
+/** GET /api/datasets/{id}/storage: the underlying dataset's state and its stored hashes, among the object store's details. */
+export interface DatasetStorage {
+  dataset_state: string;
+  hashes: StoredHash[];
+  [key: string]: unknown;
+}
+
 export interface JobSummary {
   id: string;
   state: string;

@@ -23,7 +23,7 @@ import { rolesApi } from './roles.js';
  * else passes through untouched.
  */
 
-export type { LibrarySummary, ContentsEntry, CreatedItem, DatasetPermissions, FolderDetails, FolderItem, JobSummary, FetchItem, LibraryPermissions, NamedRole, RoleSummary } from './answers.js';
+export type { LibrarySummary, ContentsEntry, CreatedItem, DatasetPermissions, DatasetStorage, LibraryDatasetDetails, StoredHash, FolderDetails, FolderItem, JobSummary, FetchItem, LibraryPermissions, NamedRole, RoleSummary } from './answers.js';
 
 export interface GalaxyClientOptions {
   url: string;

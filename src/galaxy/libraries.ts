@@ -1,5 +1,5 @@
-import type { ContentsEntry, CreatedItem, Json, LibrarySummary } from './answers.js';
-import { expectArray, expectObject } from './answers.js';
+import type { ContentsEntry, CreatedItem, DatasetStorage, Json, LibraryDatasetDetails, LibrarySummary } from './answers.js';
+import { expectArray, expectObject, shapeError } from './answers.js';
 import type { Call } from './call.js';
 import { enc } from './call.js';
 
@@ -54,6 +54,28 @@ export function librariesApi(call: Call) {
     async updateLibraryDataset(datasetId: string, fields: { tags?: readonly string[]; name?: string; genome_build?: string; misc_info?: string }): Promise<Json> {
       const p = `/api/libraries/datasets/${enc(datasetId)}`;
       return call('PATCH', p, fields, (b) => expectObject(b, 'PATCH', p, ['id']));
+    },
+
+    /** A library dataset by its id (GET /api/libraries/datasets/{id}): its current version's ldda_id, folder, state, deleted. */
+    async libraryDataset(datasetId: string): Promise<LibraryDatasetDetails> {
+      const p = `/api/libraries/datasets/${enc(datasetId)}`;
+      return await call('GET', p, undefined, (b) => expectObject(b, 'GET', '/api/libraries/datasets/{id}', ['id', 'ldda_id'])) as LibraryDatasetDetails;
+    },
+
+    /**
+     * A library dataset version's stored hashes and the state of the dataset under it
+     * (GET /api/datasets/{ldda_id}/storage?hda_ldda=ldda; docs/galaxy-notes.md, "Checksums"). Galaxy
+     * stores the hash a fetch item sent even when it did not match: it counts only with `dataset_state` ok.
+     */
+    async datasetStorage(lddaId: string): Promise<DatasetStorage> {
+      const p = `/api/datasets/${enc(lddaId)}/storage?hda_ldda=ldda`;
+      const where = '/api/datasets/{id}/storage';
+      return await call('GET', p, undefined, (b) => {
+        const body = expectObject(b, 'GET', where, ['dataset_state']);
+        if (!Array.isArray(body.hashes)) throw shapeError('GET', where, 'the field "hashes" is missing or not a list');
+        expectArray(body.hashes, 'GET', where, ['hash_function', 'hash_value']);
+        return body as DatasetStorage;
+      });
     },
 
     /** Mark a library dataset deleted (DELETE /api/libraries/datasets/{id}); Galaxy answers with the dataset, `deleted: true`. */

@@ -56,10 +56,10 @@ export async function openLedger(config: Config, o: OpenLedgerOptions): Promise<
 }
 
 /**
- * The ledger for reading only (`scan --dry-run`): the SQLite file opened read-only, or null when
- * there is none yet (a first start); the shared ledger as a client, which claims and writes nothing.
+ * The ledger for reading only (`scan --dry-run`, `audit`): the SQLite file opened read-only, or null
+ * when there is none yet (a first start); the shared ledger as a client, which claims and writes nothing.
  */
-export async function openLedgerReadOnly(config: Config, o: Omit<OpenLedgerOptions, 'role'>): Promise<Pick<Ledger, 'fingerprint' | 'getMeta' | 'close'> | null> {
+export async function openLedgerReadOnly(config: Config, o: Omit<OpenLedgerOptions, 'role'>): Promise<Pick<Ledger, 'fingerprint' | 'getMeta' | 'inState' | 'close'> | null> {
   if (config.state.ledger === 'postgresql') return openLedger(config, { ...o, role: 'client' });
   if (!existsSync(path.join(config.state.dir, 'ledger.sqlite'))) return null;
   try {

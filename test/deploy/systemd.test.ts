@@ -81,3 +81,31 @@ describe('systemd/galaxy-importd.service', () => {
     assert.match(exec, /^\/usr\/local\/bin\/galaxy-importd --config \/etc\/galaxy-importd\/galaxy-importd\.ini run$/);
   });
 });
+
+describe('systemd/galaxy-importd-audit.service and .timer', () => {
+  const dir = path.join(REPO, 'systemd');
+  const audit = readFileSync(path.join(dir, 'galaxy-importd-audit.service'), 'utf8');
+  const timer = readFileSync(path.join(dir, 'galaxy-importd-audit.timer'), 'utf8');
+  const keys = (text: string, key: string): string[] => text.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1).trim());
+
+  it('pass systemd-analyze verify with no warning', { skip: noAnalyze }, (t) => {
+    const tmp = tempDir(t);
+    writeFileSync(path.join(tmp, 'galaxy-importd-audit.service'), audit.replace('/usr/local/bin/galaxy-importd', CLI));
+    writeFileSync(path.join(tmp, 'galaxy-importd-audit.timer'), timer);
+    const r = spawnSync('systemd-analyze', ['verify', path.join(tmp, 'galaxy-importd-audit.service'), path.join(tmp, 'galaxy-importd-audit.timer')], { encoding: 'utf8' });
+    assert.equal(r.stderr.trim(), '', 'systemd-analyze verify complained');
+    assert.equal(r.status, 0);
+  });
+
+  it('runs audit once, as the daemon\'s user with the daemon\'s key and ledger, weekly and after a missed run', () => {
+    assert.deepEqual(keys(audit, 'Type'), ['oneshot']);
+    assert.match(keys(audit, 'ExecStart')[0] ?? '', /^\/usr\/local\/bin\/galaxy-importd --config \/etc\/galaxy-importd\/galaxy-importd\.ini audit( |$)/);
+    for (const key of ['User', 'Group', 'LoadCredential', 'StateDirectory', 'ConfigurationDirectory', 'ProtectSystem', 'NoNewPrivileges', 'SystemCallFilter']) {
+      assert.deepEqual(keys(audit, key), values(key), `${key}= as galaxy-importd.service has it`);
+    }
+    assert.deepEqual(keys(audit, 'Restart'), [], 'a failed audit is a finding, not a crash');
+    assert.deepEqual(keys(timer, 'Persistent'), ['true']);
+    assert.equal(keys(timer, 'OnCalendar').length, 1);
+    assert.equal(keys(timer, 'RandomizedDelaySec').length, 1);
+  });
+});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { it } from 'node:test';
 import type { Emulator } from '../../emulator/server.js';
 import { startEmulator } from '../../emulator/server.js';
@@ -65,7 +66,11 @@ async function session(s: Server, dir: string): Promise<Map<string, Shape>> {
   const folder = await take('create folder', 'POST', `/api/folders/${lib.root_folder_id}`, { name: 'f', description: '' }) as { id: string };
   await take('legacy create folder', 'POST', `/api/libraries/${lib.id}/contents`, { folder_id: lib.root_folder_id, name: 'g', description: '', create_type: 'folder' });
   const history = await take('create history', 'POST', '/api/histories', { name: 'fidelity' }) as { id: string };
-  const items = ['1.txt', '2.txt', '3.txt', '4.txt', '5.txt'].map((n) => ({ src: 'server_dir', server_dir: `${dir}/${n}`, name: n, ext: 'auto', dbkey: '?', link_data_only: false }));
+  // 1.txt goes with its checksum: Galaxy verifies it and keeps it (the stored hashes below).
+  const items = ['1.txt', '2.txt', '3.txt', '4.txt', '5.txt'].map((n) => ({
+    src: 'server_dir', server_dir: `${dir}/${n}`, name: n, ext: 'auto', dbkey: '?', link_data_only: false,
+    ...(n === '1.txt' ? { hashes: [{ hash_function: 'SHA-256', hash_value: createHash('sha256').update(`${n}\n`).digest('hex') }] } : {}),
+  }));
   const fetchTo = (its: unknown[], folderId = folder.id.slice(1)): unknown => ({ history_id: history.id, targets: [{ destination: { type: 'library_folder', library_folder_id: folderId }, items: its }] });
   const fetched = await take('fetch', 'POST', '/api/tools/fetch', fetchTo(items)) as { jobs: { id: string }[] };
   const jobId = fetched.jobs[0]?.id ?? '';
@@ -88,6 +93,8 @@ async function session(s: Server, dir: string): Promise<Map<string, Shape>> {
   shapes.set('folder paging', { total_rows: String(page1.metadata.total_rows), page: String(page1.folder_contents.length) });
   const datasetId = page1.folder_contents[0]?.id ?? '';
   await take('show library dataset', 'GET', `/api/libraries/${lib.id}/contents/${datasetId}`);
+  const byId = await take('library dataset by id', 'GET', `/api/libraries/datasets/${datasetId}`) as { ldda_id: string };
+  await take('stored hashes of a library dataset', 'GET', `/api/datasets/${byId.ldda_id}/storage?hda_ldda=ldda`);
   await take('tag a library dataset', 'PATCH', `/api/libraries/datasets/${datasetId}`, { tags: ['run42'] });
   // Bad calls.
   await take('unknown library id', 'GET', '/api/libraries/0123456789abcdef');

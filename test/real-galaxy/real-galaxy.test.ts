@@ -4,7 +4,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
+import { systemClock } from '../../src/clock.js';
 import { readGalaxyPath } from '../../src/config/galaxy-config.js';
+import { SqliteLedger } from '../../src/ledger/sqlite.js';
 import { bedLines, runCli, seedSession, spawnCli, waitFor } from '../helpers.js';
 import {
   assertEachOnceOk, datasetDetails, datasets, events, fastq, fileSize, get, gx, galaxyServer, librariesNamed, NO_GALAXY, scenario,
@@ -673,6 +675,50 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
       const shown = await get<{ misc_info: string | null }>(`/api/libraries/datasets/${item.id}`);
       assert.match(shown.misc_info ?? '', new RegExp(`SHA-256 ${sha256(reads[name])}, MD5 ${md5(reads[name])} \\(MD5 as in md5\\.txt line \\d\\): verified by Galaxy on import`), 'a lab sees the checksums in Galaxy');
     }
+  });
+
+  it("p. audit: stored hashes read back from Galaxy equal the ledger's; a linked file (link_data_only) overwritten with other bytes of the same size and mtime is found changed on disk: exit 1", scenarioOptions('p'), async (t) => {
+    const s = scenario(t, 'audit');
+    s.writeConfig({ 'folder:linked': { link_data_only: true } });
+    // A whole second a minute ago: an mtime utimes puts back exactly, so nothing but the bytes tells.
+    const when = Math.floor(Date.now() / 1000) - 60;
+    const files = { 'linked/one.fastq': fastq(20, 21), 'linked/two.fastq': fastq(30, 22), 'linked/three.fastq': fastq(10, 23), 'copied/four.fastq': fastq(12, 24) };
+    for (const [rel, content] of Object.entries(files)) utimesSync(s.put(rel, content), when, when);
+    const scan = await runCli(['--config', s.configFile, 'scan'], { env: s.env });
+    assert.equal(scan.code, 0, `${scan.stderr}\n${scan.stdout.slice(-2000)}`);
+    const ledger = new SqliteLedger(s.stateDir, systemClock, { readonly: true });
+    const rows = Object.keys(files).map((rel) => ledger.get(rel));
+    ledger.close();
+    // Read back as an admin would, without galaxy-importd: each folder's listing, then each dataset's storage.
+    const stored = new Map<string, { state: string; hashes: string[] }>();
+    for (const r of rows) {
+      assert.ok(r?.folderId && r.datasetId, `${r?.path ?? '?'} imported`);
+      const listed = (await get<{ folder_contents: { id: string; ldda_id: string }[] }>(`/api/folders/${r.folderId}/contents`)).folder_contents.find((i) => i.id === r.datasetId);
+      assert.ok(listed, r.path);
+      const storage = await get<{ dataset_state: string; hashes: { hash_function: string; hash_value: string }[] }>(`/api/datasets/${listed.ldda_id}/storage?hda_ldda=ldda`);
+      stored.set(r.path, { state: storage.dataset_state, hashes: storage.hashes.map((h) => `${h.hash_function}:${h.hash_value}`) });
+    }
+    const clean = await runCli(['--config', s.configFile, 'audit', '--json'], { env: s.env });
+    const two = path.join(s.importDir, 'linked/two.fastq');
+    writeFileSync(two, files['linked/two.fastq'].replace(/^[ACGT]+$/gm, (seq) => seq.replace(/[ACGT]/g, (b) => ({ A: 'T', C: 'G', G: 'C', T: 'A' })[b] ?? b)));
+    utimesSync(two, when, when);
+    const changed = await runCli(['--config', s.configFile, 'audit', '--json'], { env: s.env });
+    const text = await runCli(['--config', s.configFile, 'audit', 'linked'], { env: s.env });
+
+    for (const r of rows) {
+      assert.equal(r?.verified, true, `${r?.path ?? '?'}: verified by Galaxy in its job`);
+      assert.deepEqual(stored.get(r?.path ?? ''), { state: 'ok', hashes: [r?.checksum] }, `${r?.path ?? '?'}: Galaxy's stored hash is the ledger's`);
+    }
+    type Report = { checked: number; matching: number; files: { file: string; linked: boolean; problems: { kind: string; detail: string }[] }[] };
+    const before = JSON.parse(clean.stdout) as Report;
+    assert.deepEqual([clean.code, before.checked, before.matching, before.files], [0, 4, 4, []], clean.stderr);
+    const after = JSON.parse(changed.stdout) as Report;
+    assert.equal(changed.code, 1, changed.stderr);
+    assert.deepEqual(after.files.map((f) => [f.file, f.linked, f.problems.map((p) => p.kind)]), [['linked/two.fastq', true, ['bytes_changed_on_disk']]]);
+    assert.equal(after.matching, 3);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /^ {2}linked\/two\.fastq \(.* \/linked\): changed on disk \(same size and mtime\): SHA-256 .*linked \(link_data_only\): Galaxy's dataset is this file, so the dataset itself changed$/m);
+    assert.equal(`${changed.stdout}${changed.stderr}${text.stdout}${text.stderr}`.includes(s.g.adminKey), false, 'the key is never printed');
   });
 
   fidelity(scenarioOptions('6'));
