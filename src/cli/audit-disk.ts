@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { Clock } from '../clock.js';
 import type { FileRecord } from '../ledger/ledger.js';
-import { CHECKSUMS, CHUNK_BYTES, checksumOf } from '../pipeline/checksum.js';
+import { checksumFile, checksumName, checksumOf } from '../pipeline/checksum.js';
 import type { DiskLook, Place } from './audit-compare.js';
 import { sameVersion } from './audit-compare.js';
 
@@ -35,30 +34,6 @@ export class Pace {
   }
 }
 
-/**
- * The file's checksum by the function of Galaxy's name (`SHA-256`), read through `pace`. The
- * daemon's own checksumFile (pipeline/checksum.ts) reads as fast as the disk allows, which an
- * audit of a whole import directory beside a busy Galaxy must not.
- */
-export async function pacedChecksum(full: string, galaxyName: string, pace: Pace): Promise<string> {
-  const fn = Object.values(CHECKSUMS).find((c) => c.galaxy === galaxyName);
-  if (!fn) throw new TypeError(`no hash function is named ${galaxyName}`);
-  const fh = await fsp.open(full, 'r');
-  try {
-    const hash = createHash(fn.node);
-    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      await pace.paid(bytesRead);
-    }
-    return hash.digest('hex');
-  } finally {
-    await fh.close();
-  }
-}
-
 /** The file at `full` (null: not kept on disk, `why`), as audit-compare.ts compares it with `row`. */
 export async function lookOnDisk(row: FileRecord, full: string | null, place: Place, pace: Pace, why = ''): Promise<DiskLook> {
   if (full === null) return { kind: 'not-kept', why };
@@ -75,7 +50,7 @@ export async function lookOnDisk(row: FileRecord, full: string | null, place: Pl
   const recorded = checksumOf(row.checksum);
   if (recorded === null || !sameVersion(row, now, place)) return { kind: 'present', where: full, ...now, hex: null };
   try {
-    return { kind: 'present', where: full, ...now, hex: await pacedChecksum(full, recorded.hashFunction, pace) };
+    return { kind: 'present', where: full, ...now, hex: (await checksumFile(full, checksumName(recorded.hashFunction), { onChunk: (n) => pace.paid(n) })).hex };
   } catch (err) {
     return { kind: 'unreadable', where: full, reason: (err as Error).message };
   }

@@ -27,6 +27,14 @@ export interface Checksum {
   size: number;
 }
 
+export interface ChecksumOptions {
+  signal?: AbortSignal;
+  chunkBytes?: number;
+  sizeHint?: number;
+  /** After each chunk read, with its size: the next read waits for it (`audit` paces its reads so). */
+  onChunk?: (bytes: number) => Promise<void>;
+}
+
 /** A checksum as the ledger keeps it: `<Galaxy's hash function>:<hex>` (`SHA-256:9f86…`). */
 export function checksumText(c: { hashFunction: HashFunction; hex: string }): string {
   return `${c.hashFunction}:${c.hex}`;
@@ -52,7 +60,7 @@ export function checksumName(hf: HashFunction): keyof typeof CHECKSUMS {
  * `sizeHint`: the size it settled at: a file smaller than a chunk is read into a buffer of its
  * own size in one read (a fresh 1 MiB buffer per small file cost more than its hashing: bench).
  */
-export async function checksumFile(full: string, fn: keyof typeof CHECKSUMS, o: { signal?: AbortSignal; chunkBytes?: number; sizeHint?: number } = {}): Promise<Checksum> {
+export async function checksumFile(full: string, fn: keyof typeof CHECKSUMS, o: ChecksumOptions = {}): Promise<Checksum> {
   const { size, sums } = await checksumsOf(full, [fn], o);
   const [sum] = sums;
   if (sum === undefined) throw new Error('no checksum');
@@ -61,7 +69,7 @@ export async function checksumFile(full: string, fn: keyof typeof CHECKSUMS, o: 
 
 /** Several checksums of the file at `full` in one reading of it (a provider's MD5 and the daemon's SHA-256), in the order of `fns`. */
 export async function checksumsOf(
-  full: string, fns: readonly (keyof typeof CHECKSUMS)[], o: { signal?: AbortSignal; chunkBytes?: number; sizeHint?: number } = {},
+  full: string, fns: readonly (keyof typeof CHECKSUMS)[], o: ChecksumOptions = {},
 ): Promise<{ size: number; sums: { hashFunction: HashFunction; hex: string }[] }> {
   const chunk = o.chunkBytes ?? CHUNK_BYTES;
   o.signal?.throwIfAborted();
@@ -77,6 +85,7 @@ export async function checksumsOf(
       if (bytesRead === 0) break;
       size += bytesRead;
       for (const h of hashes) h.update(buf.subarray(0, bytesRead));
+      if (o.onChunk) await o.onChunk(bytesRead);
       // A short read of a regular file is its end.
       if (bytesRead < buf.length) break;
     }

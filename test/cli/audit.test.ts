@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { DiskLook, GalaxyLook, Problem } from '../../src/cli/audit-compare.js';
 import { compareFile, fails } from '../../src/cli/audit-compare.js';
-import { lookOnDisk, pacedChecksum, Pace } from '../../src/cli/audit-disk.js';
+import { lookOnDisk, Pace } from '../../src/cli/audit-disk.js';
 import type { AuditGalaxyClient } from '../../src/cli/audit-galaxy.js';
 import { GalaxySide } from '../../src/cli/audit-galaxy.js';
 import { auditFiles, inScope } from '../../src/cli/audit.js';
@@ -100,15 +100,18 @@ describe('audit: disk reads', () => {
     const full = path.join(dir, 'a.txt');
     utimesSync(full, 1000, 1000);
     const pace = new Pace(0, { now: () => 0, sleep: () => Promise.resolve(true) });
+    const slept: number[] = [];
+    const slow = new Pace(2, { now: () => 0, sleep: (ms) => (slept.push(ms), Promise.resolve(true)) });
 
-    const same = await lookOnDisk(row({ mtimeMs: 1_000_000 }), full, kept, pace);
+    const same = await lookOnDisk(row({ mtimeMs: 1_000_000 }), full, kept, slow);
     const other = await lookOnDisk(row({ mtimeMs: 2_000_000 }), full, kept, pace);
-    const md5 = await pacedChecksum(full, 'MD5', pace);
+    const md5 = await lookOnDisk(row({ mtimeMs: 1_000_000, checksum: `MD5:${createHash('md5').update('abc\n').digest('hex')}` }), full, kept, pace);
     const gone = await lookOnDisk(row(), path.join(dir, 'nope'), kept, pace);
 
     assert.deepEqual(same, { kind: 'present', where: full, size: 4, mtimeMs: 1_000_000, hex: hex('abc\n') });
+    assert.deepEqual(slept, [2000], 'its 4 bytes paid for at 2 bytes a second');
     assert.equal(other.kind === 'present' && other.hex, null);
-    assert.equal(md5, createHash('md5').update('abc\n').digest('hex'));
+    assert.equal(md5.kind === 'present' && md5.hex, createHash('md5').update('abc\n').digest('hex'), 'by the function the ledger names');
     assert.equal(gone.kind, 'missing');
   });
 });
