@@ -25,7 +25,7 @@ import { createHash, randomBytes } from 'node:crypto';
  * names them for the production-shaped Galaxy), or the core with GALAXY_IMPORTD_TEST_GALAXY_CORE=1
  * (an older release); every one when neither is set.
  */
-const CORE = ['a', 'b', 'e', 'g', 'm', 'o'];
+const CORE = ['a', 'b', 'e', 'g', 'm', 'o', 'p', 'q'];
 const CHOSEN = process.env.GALAXY_IMPORTD_TEST_GALAXY_SCENARIOS?.split(',').map((x) => x.trim()) ?? (process.env.GALAXY_IMPORTD_TEST_GALAXY_CORE === '1' ? CORE : null);
 export function scenarioOptions(letter: string): { timeout: number; skip: string | false } {
   const skip = CHOSEN === null || CHOSEN.includes(letter) ? false : `this run chose the scenarios ${CHOSEN.join(', ')} (GALAXY_IMPORTD_TEST_GALAXY_SCENARIOS, or the core with GALAXY_IMPORTD_TEST_GALAXY_CORE=1, on an older release)`;
