@@ -35,7 +35,7 @@ export interface BenchDaemon {
  * benchmark would measure the pipe.
  */
 /** $GALAXY_IMPORTD_BENCH_CHECKSUM: the daemon's [upload] checksum in a run (default: its own default), to measure what checksums cost. */
-const CHECKSUM = process.env.GALAXY_IMPORTD_BENCH_CHECKSUM ? `checksum = ${process.env.GALAXY_IMPORTD_BENCH_CHECKSUM}\n` : '';
+const CHECKSUM = process.env.GALAXY_IMPORTD_BENCH_CHECKSUM;
 
 export function startBenchDaemon(opts: { root: string; ini: string; apiKey: string; env?: Record<string, string>; cli?: string; nodeArgs?: string[]; command?: 'run' | 'scan' }): BenchDaemon {
   const config = path.join(opts.root, 'galaxy-importd.ini');
@@ -99,9 +99,10 @@ export function startBenchDaemon(opts: { root: string; ini: string; apiKey: stri
 }
 
 /** INI text for a benchmark daemon: throttling off, settle 1 s, no HTTP server, no rescans unless asked. */
-export function benchIni(url: string, importDir: string, stateDir: string, o: { rescanMinutes?: number; batchSize?: number; state?: Record<string, string> } = {}): string {
+export function benchIni(url: string, importDir: string, stateDir: string, o: { rescanMinutes?: number; batchSize?: number; state?: Record<string, string>; checksum?: string } = {}): string {
   const state = Object.entries(o.state ?? {}).map(([k, v]) => `${k} = ${v}\n`).join('');
-  return `[galaxy]\nurl = ${url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = ${o.rescanMinutes ?? 0}\n[upload]\nrate_per_second = 0\nbatch_size = ${o.batchSize ?? 100}\nconcurrency = 4\n${CHECKSUM}[state]\ndir = ${stateDir}\n${state}[http]\nlisten =\n[log]\nlevel = info\n`;
+  const checksum = o.checksum ?? CHECKSUM;
+  return `[galaxy]\nurl = ${url}\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = ${o.rescanMinutes ?? 0}\n[upload]\nrate_per_second = 0\nbatch_size = ${o.batchSize ?? 100}\nconcurrency = 4\n${checksum !== undefined ? `checksum = ${checksum}\n` : ''}[state]\ndir = ${stateDir}\n${state}[http]\nlisten =\n[log]\nlevel = info\n`;
 }
 
 /** `count` small files spread over `dirs` directories (run00, run01, …) of the import directory. */

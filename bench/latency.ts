@@ -25,7 +25,7 @@ import { recordFigures, writeSection } from './results.js';
 import type { System } from './systems.js';
 import { LABEL, SYSTEMS, startSystem } from './systems.js';
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '10' }, seconds: { type: 'string', default: '30' }, only: { type: 'string' }, cli: { type: 'string' }, before: { type: 'string' }, 'before-label': { type: 'string', default: 'before' } } });
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '10' }, seconds: { type: 'string', default: '30' }, only: { type: 'string' }, cli: { type: 'string' }, before: { type: 'string' }, 'before-label': { type: 'string', default: 'before' }, 'checksum-none-too': { type: 'boolean', default: false } } });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const SETTLE_MS: Record<System, number> = { 'galaxy-importd': 1000, poll: 0, chokidar: 1000, bare: 0 };
@@ -34,6 +34,8 @@ interface Result {
   system: System;
   /** Set on the row of the build before (--before): its label. */
   before?: string;
+  /** Set on the row of this build with another [upload] checksum (--checksum-none-too). */
+  checksum?: string;
   files: number;
   submitted: number;
   p50: number;
@@ -48,12 +50,12 @@ interface Result {
   jobLooksPerFile: number;
 }
 
-async function measure(system: System, cli = values.cli): Promise<Result> {
+async function measure(system: System, cli = values.cli, checksum?: string): Promise<Result> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'importd-latency-'));
   const importDir = path.join(root, 'import');
   for (let d = 0; d < 10; d++) mkdirSync(path.join(importDir, `run${d}`), { recursive: true });
   const emu = await startEmulator({ libraryImportDir: importDir, allowPathPaste: true, jobQueuedMs: 0, jobRunMs: 0 });
-  const sys = startSystem(system, { root, importDir, stateDir: path.join(root, 'state'), emu, ...(cli !== undefined ? { cli: path.resolve(cli) } : {}) });
+  const sys = startSystem(system, { root, importDir, stateDir: path.join(root, 'state'), emu, ...(cli !== undefined ? { cli: path.resolve(cli) } : {}), ...(checksum !== undefined ? { checksum } : {}) });
   const written = new Map<string, number>();
   const latencies = new Map<string, number>();
   sys.onSubmitted((file, time) => {
@@ -115,16 +117,22 @@ for (const s of only ? systems.filter((x) => only.includes(x)) : systems) {
     results.push(b);
     process.stdout.write(`p50 ${b.p50} ms, p95 ${b.p95} ms, p99 ${b.p99} ms; CPU per file ${b.cpuMsPerFile.toFixed(2)} ms\n`);
   }
+  if (s === 'galaxy-importd' && values['checksum-none-too']) {
+    process.stdout.write(`galaxy-importd with checksum = none at ${rate} files/s for ${seconds} s … `);
+    const n = { ...(await measure(s, values.cli, 'none')), checksum: 'none' };
+    results.push(n);
+    process.stdout.write(`p50 ${n.p50} ms, p95 ${n.p95} ms, p99 ${n.p99} ms; CPU per file ${n.cpuMsPerFile.toFixed(2)} ms\n`);
+  }
 }
 if (only) process.exit(0);
 recordFigures(`latency-${rate}`, { rate, seconds, results });
 const ours = results[0];
-const name = (r: Result): string => (r.before !== undefined ? `galaxy-importd, the build before (${r.before})` : LABEL[r.system]);
+const name = (r: Result): string => (r.before !== undefined ? `galaxy-importd, the build before (${r.before})` : r.checksum !== undefined ? `galaxy-importd, [upload] checksum = ${r.checksum}` : LABEL[r.system]);
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : '–');
 writeSection(`latency-${rate}`, [
   `### Live latency at ${rate} new files per second`,
   '',
-  `\`node dist/bench/latency.js --rate ${rate} --seconds ${seconds}${values.before !== undefined ? ` --before ${values.before} --before-label ${values['before-label']}` : ''}\`: ${Math.round(rate * seconds)} files written into 10 directories; time from the end of each file's write to its upload request. galaxy-importd and plain chokidar wait for 1 s without change (the settle window, \`settle_seconds = 1\`); the example_watch_folder.py algorithm lists every 10 s and has none; the floor sends one request per file at its first inotify event, with nothing else (no settling, ledger or log), so its CPU per file is what one request per file costs on this machine at this rate. CPU per file is the process's CPU from \`daemon.ready\` to the last upload over the files; the second half's, from the middle of the writing on, leaves out most of the JIT's warming up (V8 compiles the live path's code as it gets hot: at 10 files a second that takes minutes, so a run of \`--seconds 120\` shows the steady state).`,
+  `\`node dist/bench/latency.js --rate ${rate} --seconds ${seconds}${values.before !== undefined ? ` --before ${values.before} --before-label ${values['before-label']}` : ''}${values['checksum-none-too'] ? ' --checksum-none-too' : ''}\`: ${Math.round(rate * seconds)} files written into 10 directories; time from the end of each file's write to its upload request. galaxy-importd and plain chokidar wait for 1 s without change (the settle window, \`settle_seconds = 1\`); the example_watch_folder.py algorithm lists every 10 s and has none; the floor sends one request per file at its first inotify event, with nothing else (no settling, ledger or log), so its CPU per file is what one request per file costs on this machine at this rate. CPU per file is the process's CPU from \`daemon.ready\` to the last upload over the files; the second half's, from the middle of the writing on, leaves out most of the JIT's warming up (V8 compiles the live path's code as it gets hot: at 10 files a second that takes minutes, so a run of \`--seconds 120\` shows the steady state).`,
   '',
   '| system | p50 | p95 | p99 | p95 beyond the settle window | CPU per file | of the second half of the files | requests per file (of them job looks) | uploads seen |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',

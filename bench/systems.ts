@@ -25,9 +25,9 @@ export interface Running {
 
 const baselines = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'baselines.js');
 
-export function startSystem(system: System, o: { root: string; importDir: string; stateDir: string; emu: Emulator; upload?: boolean; cli?: string }): Running {
+export function startSystem(system: System, o: { root: string; importDir: string; stateDir: string; emu: Emulator; upload?: boolean; cli?: string; checksum?: string }): Running {
   if (system === 'galaxy-importd') {
-    const d = startBenchDaemon({ root: o.root, ini: benchIni(o.emu.url, o.importDir, o.stateDir), apiKey: o.emu.adminKey, ...(o.cli !== undefined ? { cli: o.cli } : {}) });
+    const d = startBenchDaemon({ root: o.root, ini: benchIni(o.emu.url, o.importDir, o.stateDir, o.checksum !== undefined ? { checksum: o.checksum } : {}), apiKey: o.emu.adminKey, ...(o.cli !== undefined ? { cli: o.cli } : {}) });
     return {
       pid: d.pid,
       ready: d.ready,
