@@ -27,7 +27,8 @@ const baselines = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'ba
 
 export function startSystem(system: System, o: { root: string; importDir: string; stateDir: string; emu: Emulator; upload?: boolean; cli?: string; checksum?: string }): Running {
   if (system === 'galaxy-importd') {
-    const d = startBenchDaemon({ root: o.root, ini: benchIni(o.emu.url, o.importDir, o.stateDir, o.checksum !== undefined ? { checksum: o.checksum } : {}), apiKey: o.emu.adminKey, ...(o.cli !== undefined ? { cli: o.cli } : {}) });
+    const ini = benchIni(o.emu.url, o.importDir, o.stateDir, o.checksum !== undefined ? { checksum: o.checksum } : {});
+    const d = startBenchDaemon({ root: o.root, ini, apiKey: o.emu.adminKey, ...(o.cli !== undefined ? { cli: o.cli } : {}) });
     return {
       pid: d.pid,
       ready: d.ready,
