@@ -135,7 +135,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
     slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
     // Galaxy verifies the hashes of fetch items; upload_paths takes none.
-    checksum: config.upload.method === 'fetch' && config.upload.checksum !== 'none' ? config.upload.checksum : null, signal: stopping.signal,
+    checksum: config.upload.checksum !== 'none' ? config.upload.checksum : null, signal: stopping.signal,
     ...(config.import.manifests.length > 0 ? {
       lists: {
         book: new ManifestBook(config.import.manifests), required: config.import.manifest_required, waitMs: config.import.manifest_wait_seconds * 1000,

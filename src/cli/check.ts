@@ -81,7 +81,7 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
       }
       await checkGalaxyDisk(config, { pass, warn });
       // Where Galaxy checks the bytes it imports, and where it does not.
-      if (config.upload.method === 'paths') warn('checksums: method = paths sends none (Galaxy\'s upload_paths takes no hashes): Galaxy imports whatever it reads when its job runs, unchecked', 'use method = fetch (the default) to have Galaxy verify each file\'s checksum');
+      if (config.upload.method === 'paths') warn('checksums: method = paths sends none (Galaxy\'s upload_paths takes no hashes): Galaxy imports whatever it reads when its job runs, unchecked; the checksums are only recorded, for galaxy-importd audit', 'use method = fetch (the default) to have Galaxy verify each file\'s checksum');
       else if (config.upload.checksum === 'none') warn('checksums: [upload] checksum = none: Galaxy imports whatever it reads when its job runs, unchecked', 'set [upload] checksum = sha256 (the default)');
       else pass(`checksums: each file's ${config.upload.checksum.toUpperCase()} is taken once it settled and verified by Galaxy in the upload job${config.import.manifests.length > 0 ? ', with providers\' checksum lists ([import] manifests)' : ''}`);
       const conf = await client.configuration(['library_import_dir', 'is_admin_user']);

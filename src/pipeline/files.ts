@@ -193,8 +193,9 @@ export class Files extends FileStates {
     } else {
       // The time it became ok, from this clock (#update): queued() compares it with a new version's mtime.
       const took = this.d.clock.now() - file.readyAt;
-      // Sent with its checksum (the fetch item's hashes), the job that made it ok verified it.
-      const verified = file.checksum != null;
+      // Sent with its checksum (the fetch item's hashes), the job that made it ok verified it; the
+      // legacy paths upload (no job id) sends none: its checksum is only recorded (audit compares it).
+      const verified = file.checksum != null && how.jobId !== null;
       this.leave('ok', file, 'ok', { datasetId, jobId: how.jobId, lastError: null, verified }, { type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: took, verified });
     }
   }

@@ -82,4 +82,20 @@ describe('checksum lists: a provider\'s md5.txt checks the files it names (emula
     assert.match(String(failed.reason), /no checksum list named it within 1 s .*galaxy-importd retry/);
     assert.deepEqual(h.datasets(), []);
   });
+
+  it('method = paths (no hashes sent): the list is still compared before a file goes; the checksum is recorded, not verified by Galaxy', async (t) => {
+    const h = await harness(t, { ini: { upload: { method: 'paths' } }, emu: { allowPathPaste: true } });
+    put(h.importDir, 'run5/a.txt', 'A\n');
+    put(h.importDir, 'run5/b.txt', 'B\n');
+    put(h.importDir, 'run5/md5.txt', `${md5('A\n')}  a.txt\n${md5('not B')}  b.txt\n`);
+    await h.start();
+    await h.waitOk(['run5/a.txt']);
+    const failed = await waitFor(() => h.events('upload.failed', 'run5/b.txt')[0], 10_000, 'b.txt failed');
+    assert.match(String(failed.reason), /run5\/md5\.txt line 2/);
+    await h.stop();
+    const ledger = new SqliteLedger(h.stateDir, systemClock, { readonly: true });
+    t.after(() => ledger.close());
+    const row = ledger.get('run5/a.txt');
+    assert.deepEqual([row?.state, row?.checksum, row?.verified], ['ok', `SHA-256:${createHash('sha256').update('A\n').digest('hex')}`, false]);
+  });
 });
