@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as hashOnce } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { HashFunction } from './manifests.js';
 
@@ -75,13 +75,19 @@ export async function checksumsOf(
   o.signal?.throwIfAborted();
   const fh = await fsp.open(full, 'r');
   try {
-    const hashes = fns.map((fn) => createHash(CHECKSUMS[fn].node));
+    let hashes: ReturnType<typeof createHash>[] | null = null;
     // One more byte than the hint: a read that fills the buffer says the file grew, and goes on.
     const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunk, o.sizeHint === undefined ? chunk : o.sizeHint + 1)));
     let size = 0;
     for (;;) {
       o.signal?.throwIfAborted();
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      // A file read whole by its first read is hashed in one call each, with no Hash object (a backlog's small files).
+      if (hashes === null && bytesRead < buf.length && !o.onChunk) {
+        const whole = buf.subarray(0, bytesRead);
+        return { size: bytesRead, sums: fns.map((fn) => ({ hashFunction: CHECKSUMS[fn].galaxy, hex: hashOnce(CHECKSUMS[fn].node, whole, 'hex') })) };
+      }
+      hashes ??= fns.map((fn) => createHash(CHECKSUMS[fn].node));
       if (bytesRead === 0) break;
       size += bytesRead;
       for (const h of hashes) h.update(buf.subarray(0, bytesRead));
@@ -89,7 +95,8 @@ export async function checksumsOf(
       // A short read of a regular file is its end.
       if (bytesRead < buf.length) break;
     }
-    return { size, sums: fns.map((fn, i) => ({ hashFunction: CHECKSUMS[fn].galaxy, hex: hashes[i]?.digest('hex') ?? '' })) };
+    const done = hashes ?? fns.map((fn) => createHash(CHECKSUMS[fn].node));
+    return { size, sums: fns.map((fn, i) => ({ hashFunction: CHECKSUMS[fn].galaxy, hex: done[i]?.digest('hex') ?? '' })) };
   } finally {
     await fh.close();
   }
