@@ -50,7 +50,7 @@ export interface StoredHashes {
 /** The file's dataset in Galaxy now; `storage` null when not asked (deleted, not ok, or no checksum to compare). */
 export type GalaxyLook =
   | { kind: 'missing'; detail: string }
-  | { kind: 'found'; deleted: boolean; state: string; movedTo: string | null; storage: StoredHashes | null };
+  | { kind: 'found'; deleted: boolean; state: string; movedTo: string | null; storage: StoredHashes | { error: string } | null };
 
 /** Where the file is to be found and how to compare it: `mtime` false once moved (a copy across file systems takes a new mtime). */
 export interface Place {
@@ -100,6 +100,7 @@ function galaxyProblems(row: FileRecord, look: GalaxyLook): Problem[] {
   if (look.state !== 'ok') return [{ kind: 'not_ok_in_galaxy', detail: `dataset ${row.datasetId ?? '?'} is ${look.state}${moved}` }];
   const recorded = checksumOf(row.checksum);
   if (recorded === null || look.storage === null) return [];
+  if ('error' in look.storage) return [{ kind: 'not_ok_in_galaxy', detail: `Galaxy did not show the stored hashes of dataset ${row.datasetId ?? '?'}: ${look.storage.error}` }];
   if (look.storage.state !== 'ok') return [{ kind: 'not_ok_in_galaxy', detail: `the data of dataset ${row.datasetId ?? '?'} is ${look.storage.state}${moved}` }];
   const same = look.storage.hashes.filter((h) => h.hashFunction === recorded.hashFunction);
   if (same.length === 0) {

@@ -88,7 +88,14 @@ export class GalaxySide {
       return { kind: 'found', deleted: held.deleted, state: held.state, movedTo, storage: null };
     }
     const lddaId = held.lddaId;
-    const storage = await this.#ask(() => this.#client.datasetStorage(lddaId));
+    let storage;
+    try {
+      storage = await this.#ask(() => this.#client.datasetStorage(lddaId));
+    } catch (err) {
+      // Galaxy's answer for this one dataset: a problem of this file, the audit goes on.
+      if (!fromGalaxy(err)) throw err;
+      return { kind: 'found', deleted: false, state: held.state, movedTo, storage: { error: `Galaxy answered ${err.status} to GET /api/datasets/{id}/storage: ${err.errMsg}` } };
+    }
     return {
       kind: 'found', deleted: false, state: held.state, movedTo,
       storage: { state: storage.dataset_state, hashes: storage.hashes.map((h) => ({ hashFunction: h.hash_function, hex: h.hash_value })) },

@@ -17,7 +17,7 @@ import { openClientLedger, relativePath } from './io.js';
 function fileView(r: FileRecord): Record<string, unknown> {
   const [hashFunction, hex] = r.checksum === null ? [null, null] : [r.checksum.slice(0, r.checksum.indexOf(':')), r.checksum.slice(r.checksum.indexOf(':') + 1)];
   return {
-    file: r.path, state: r.state, size: r.size, mtime: r.mtimeMs >= 0 ? new Date(r.mtimeMs).toISOString() : null, attempts: r.attempts,
+    file: r.path, state: r.state, size: r.state === 'missing' ? null : r.size, mtime: r.state === 'missing' ? null : new Date(r.mtimeMs).toISOString(), attempts: r.attempts,
     library_id: r.libraryId, folder_id: r.folderId, dataset_id: r.datasetId, job_id: r.jobId,
     checksum: hex === null ? null : { hash_function: hashFunction, hex }, verified_by_galaxy: r.verified, reason: r.lastError, updated: new Date(r.updatedAt).toISOString(),
   };
@@ -35,7 +35,7 @@ export async function statusCommand(config: Config, io: DaemonIo, opts: { failed
           const v = fileView(r);
           const sum = r.checksum === null ? 'none taken' : `${r.checksum.replace(':', ' ')}${r.verified ? ', verified by Galaxy in the job that imported it' : r.state === 'ok' ? ', not verified by Galaxy' : ''}`;
           return [
-            `${r.path}: ${r.state}`, `  size ${r.size}, modified ${String(v.mtime)}, ${r.attempts} attempt(s)`, `  checksum: ${sum}`,
+            `${r.path}: ${r.state}`, r.state === 'missing' ? '  not in the import directory' : `  size ${r.size}, modified ${String(v.mtime)}, ${r.attempts} attempt(s)`, `  checksum: ${sum}`,
             ...(r.datasetId ? [`  dataset ${r.datasetId} in folder ${r.folderId ?? '?'} of library ${r.libraryId ?? '?'}${r.jobId ? `, job ${r.jobId}` : ''}`] : []),
             ...(r.lastError ? [`  reason: ${r.lastError}`] : []), '',
           ];

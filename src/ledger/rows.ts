@@ -37,6 +37,7 @@ export const fromRow = (r: Row): FileRecord => ({
   historyId: r.history_id,
   submittedAt: r.submitted_at,
   updatedAt: r.updated_at,
-  checksum: r.checksum,
+  // A ledger of schema 1 read without migrating it (read-only) has neither column.
+  checksum: r.checksum ?? null,
   verified: r.verified === true || r.verified === 1,
 });

@@ -23,6 +23,10 @@ export const COLUMNS: Record<keyof Omit<FileRecord, 'path'>, keyof Row> = {
   verified: 'verified',
 };
 
+/** A whole row written (put). */
+export const PUT_ROW = `INSERT OR REPLACE INTO files (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at, checksum, verified)
+  VALUES (@path, @size, @mtime_ms, @state, @attempts, @last_error, @library_id, @folder_id, @dataset_id, @job_id, @history_id, @submitted_at, @updated_at, @checksum, @verified)`;
+
 /** Versioned migrations (PRAGMA user_version): each runs once, in order. */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE files (

@@ -6,7 +6,7 @@ import { ImportdError } from '../errors.js';
 import { localCoordinator } from './coordinator.js';
 import type { Coordinator, FileRecord, FileState, Ledger } from './ledger.js';
 import type { Row } from './rows.js';
-import { COLUMNS, MIGRATIONS, openReadOnly } from './sqlite-schema.js';
+import { COLUMNS, MIGRATIONS, PUT_ROW, openReadOnly } from './sqlite-schema.js';
 import { fromRow } from './rows.js';
 import { zeroCounts } from './ledger.js';
 
@@ -51,7 +51,6 @@ export class SqliteLedger implements Ledger {
   readonly #db: Database.Database;
   readonly #get: Database.Statement<[string], Row>;
   readonly #fingerprint: Database.Statement<[string], [FileState, number, number]>;
-  readonly #put: Database.Statement<Row>;
   readonly #statements = new Map<string, Database.Statement>();
   /** A transaction opened by a write, committed at the end of this turn. */
   #open = false;
@@ -82,10 +81,6 @@ export class SqliteLedger implements Ledger {
     }
     this.#get = this.#stmt('SELECT * FROM files WHERE path = ?') as Database.Statement<[string], Row>;
     this.#fingerprint = (this.#stmt('SELECT state, size, mtime_ms FROM files WHERE path = ?') as Database.Statement<[string], [FileState, number, number]>).raw(true);
-    this.#put = this.#stmt(
-      `INSERT OR REPLACE INTO files (path, size, mtime_ms, state, attempts, last_error, library_id, folder_id, dataset_id, job_id, history_id, submitted_at, updated_at, checksum, verified)
-       VALUES (@path, @size, @mtime_ms, @state, @attempts, @last_error, @library_id, @folder_id, @dataset_id, @job_id, @history_id, @submitted_at, @updated_at, @checksum, @verified)`,
-    );
   }
 
   /** A prepared statement per SQL text, made once and kept (see KEEP_ALIVE). */
@@ -150,7 +145,8 @@ export class SqliteLedger implements Ledger {
 
   put(r: FileRecord): void {
     this.#writing();
-    this.#put.run({
+    // Prepared at the first write: a read-only open of a ledger not migrated yet has no checksum column.
+    (this.#stmt(PUT_ROW) as Database.Statement<Row>).run({
       path: r.path,
       size: r.size,
       mtime_ms: r.mtimeMs,

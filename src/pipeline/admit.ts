@@ -109,6 +109,7 @@ export class Admission {
       waiting: (limit) => deps.files.waiting(limit),
       enter: (r) => {
         deps.files.settling(r.path);
+        if (this.#lists?.isList(r.path) === true) this.#lists.expect(r.path);
         // Its row's size and mtime are the first look; unchanged now, and long enough ago, it is ready at once.
         if (!deps.files.has(r.path) && !this.#settler.has(r.path)) this.#settler.touch(r.path, r, r.updatedAt);
       },
@@ -172,6 +173,7 @@ export class Admission {
 
   /** The watcher saw the file go: stop settling it. */
   gone(relPath: string): void {
+    this.#lists?.deleted(relPath);
     if (!this.#settler.forget(relPath)) return;
     this.#lists?.dropped(relPath);
     this.#d.files.gone(relPath, 'deleted before it settled');
@@ -221,12 +223,14 @@ export class Admission {
     }
     const { prev } = d;
     // A new version of an uploaded file is taken in at once: its row holds what a rewrite during its upload needs (files.ts, queued).
-    if (prev?.state !== 'ok' && !this.#window.admit()) {
+    // A checksum list is taken in at once too (files may wait for it: it must not wait for them).
+    const list = this.#lists?.isList(relPath) === true;
+    if (prev?.state !== 'ok' && !list && !this.#window.admit()) {
       this.#d.files.seen(relPath, d.fp, prev);
       return;
     }
     if (prev?.state === 'seen') this.#d.files.settling(relPath);
-    if (this.#lists?.isList(relPath) === true) this.#lists.expect(relPath);
+    if (list) this.#lists?.expect(relPath);
     this.#settler.touch(relPath, d.fp);
     if (!initial) this.#d.prepare?.(relPath);
   }

@@ -95,7 +95,7 @@ export class Files extends FileStates {
     this.held.set(file.path, { attempts: same ? prev.attempts : 0, submittedAt, state: 'queued' });
     this.put(file.path, file, 'queued', {
       attempts: same ? prev.attempts : 0, lastError: same ? prev.lastError : null, libraryId: prev?.libraryId ?? null, folderId: prev?.folderId ?? null, submittedAt,
-      checksum: file.checksum ? checksumText(file.checksum) : null,
+      checksum: file.checksum ? checksumText(file.checksum) : file.provided ? checksumText(file.provided) : null,
     });
     this.d.emit({ type: 'upload.queued', ...at(file, route), size: file.size });
     return true;
@@ -195,7 +195,7 @@ export class Files extends FileStates {
       const took = this.d.clock.now() - file.readyAt;
       // Sent with its checksum (the fetch item's hashes), the job that made it ok verified it; the
       // legacy paths upload (no job id) sends none: its checksum is only recorded (audit compares it).
-      const verified = file.checksum != null && how.jobId !== null;
+      const verified = (file.checksum != null || file.provided !== undefined) && how.jobId !== null;
       this.leave('ok', file, 'ok', { datasetId, jobId: how.jobId, lastError: null, verified }, { type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: took, verified });
     }
   }

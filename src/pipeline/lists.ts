@@ -82,7 +82,9 @@ export class Lists {
     try {
       if (fp.size > MANIFEST_MAX_BYTES) throw new Error(`larger than ${MANIFEST_MAX_BYTES / 1024 / 1024} MiB`);
       const text = await fsp.readFile(path.join(this.#d.importDir, relPath), 'utf8');
+      const before = this.#d.book.filesOf(relPath);
       const { entries, problems } = this.#d.book.load(relPath, fp, text);
+      this.#unlisted(relPath, before);
       this.#pending.delete(relPath);
       for (const p of problems.slice(0, 20)) this.#d.emit({ type: 'manifest.problem', file: relPath, line: p.line, reason: p.reason });
       this.#d.emit({ type: 'manifest.read', file: relPath, entries: entries.length, problems: problems.length });
@@ -115,12 +117,22 @@ export class Lists {
     if (this.#pending.delete(relPath)) this.#release(relPath);
   }
 
+  /** A path was deleted (the watcher): a list read before no longer speaks for anything, and the files it said were missing are not looked for. */
+  deleted(relPath: string): void {
+    if (!this.isList(relPath)) return;
+    this.dropped(relPath);
+    const named = this.#d.book.filesOf(relPath);
+    this.#d.book.forget(relPath);
+    this.#unlisted(relPath, named);
+  }
+
   /** What the lists say of a settled file. */
   lookup(relPath: string): Lookup {
+    if (this.isList(relPath)) return { kind: 'none' };
+    // A list above it settling (a new one, or a new version of one read before): its word counts.
+    if (this.#pendingOver(relPath) !== null) return { kind: 'wait' };
     const provided = this.#d.book.entry(relPath);
     if (provided) return { kind: 'provided', provided };
-    if (this.isList(relPath)) return { kind: 'none' };
-    if (this.#pendingOver(relPath) !== null) return { kind: 'wait' };
     if (!this.#d.required) return { kind: 'none' };
     const list = this.#d.book.covering(relPath);
     if (list === null) return { kind: 'wait' };
@@ -138,9 +150,10 @@ export class Lists {
     const timer = this.#d.clock.setTimeout(() => {
       this.#waiting.delete(relPath);
       const s = Math.round(this.#d.waitMs / 1000);
-      const late = this.#pendingOver(relPath);
-      if (late !== null && !this.#d.required) {
-        this.#pending.delete(late);
+      if (!this.#d.required) {
+        // A list above it still not read is given up on: it and every file waiting for it go on.
+        const late = this.#pendingOver(relPath);
+        if (late !== null) this.dropped(late);
         this.#d.retake(relPath, fp);
         return;
       }
@@ -168,6 +181,15 @@ export class Lists {
       const had = row?.state === 'ok' ? checksumOf(row.checksum) : null;
       if (had === null || had.hashFunction !== e.hashFunction || had.hex === e.hex) continue;
       this.#d.emit({ type: 'checksum.mismatch', file: e.file, by: 'list', hash_function: e.hashFunction, expected: e.hex, got: had.hex, list, line: e.line, imported: true });
+    }
+  }
+
+  /** Files recorded `missing` by this list that it no longer names: no longer looked for. */
+  #unlisted(list: string, named: readonly string[]): void {
+    for (const file of named) {
+      if (this.#d.book.entry(file) !== undefined) continue;
+      const row = this.#d.files.record(file);
+      if (row?.state === 'missing') this.#d.files.rejected(file, row, 'skipped', `no longer named by the checksum list ${list}: not looked for`);
     }
   }
 

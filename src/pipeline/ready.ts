@@ -102,12 +102,20 @@ export class Ready {
       for (let burst = this.#turns.shift(); burst !== undefined; burst = this.#turns.shift()) {
         for (let i = 0; i < burst.length; i += TOGETHER) {
           const slice = burst.slice(i, i + TOGETHER).map(([relPath, fp]) => this.#take(relPath, fp));
-          for (const r of await Promise.allSettled(slice)) {
-            if (r.status === 'fulfilled' && r.value !== null) this.#d.queue(r.value.file, r.value.route);
-            else if (r.status === 'rejected') this.#d.emit({ type: 'daemon.error', err: r.reason });
+          try {
+            for (const r of await Promise.allSettled(slice)) {
+              try {
+                if (r.status === 'fulfilled' && r.value !== null) this.#d.queue(r.value.file, r.value.route);
+                else if (r.status === 'rejected') this.#d.emit({ type: 'daemon.error', err: r.reason });
+              } catch (err) {
+                // One file's queueing failed (the ledger): said, and the loop goes on with the others.
+                this.#d.emit({ type: 'daemon.error', err });
+              }
+            }
+          } finally {
+            this.#held -= slice.length;
+            this.#d.shrank?.();
           }
-          this.#held -= slice.length;
-          this.#d.shrank?.();
         }
       }
     } finally {

@@ -170,9 +170,11 @@ export class Rules {
   stat(relPath: string, st: Stats, backlog: boolean): Decision {
     const fp = { size: st.size, mtimeMs: st.mtimeMs };
     const prev = this.#o.fingerprint(relPath);
-    const v = statVerdict(st, prev, backlog);
+    // A checksum list not read in this process is read, done or of the first start's backlog.
+    const reread = this.#o.reread?.(relPath, fp) === true;
+    const v = statVerdict(st, prev, backlog && !reread);
     if (v.kind === 'directory') return v;
-    if (v.kind === 'done' && this.#o.reread?.(relPath, fp) === true) return { kind: 'candidate', fp, changed: null, prev };
+    if (v.kind === 'done' && reread) return { kind: 'candidate', fp, changed: null, prev };
     if (v.kind === 'done') return { kind: 'done', state: v.state, fp };
     if (v.kind === 'skip') return { kind: 'skip', reason: v.reason, fp, changed: v.changed, stat: true };
     return { kind: 'candidate', fp, changed: v.changed, prev };

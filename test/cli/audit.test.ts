@@ -50,6 +50,7 @@ describe('audit: a file against its ledger row', () => {
     { name: 'only a hash of another function', galaxy: { ...inGalaxy, storage: { state: 'ok', hashes: [{ hashFunction: 'MD5', hex: 'ab' }] } }, want: ['no_hash_in_galaxy'] },
     { name: "Galaxy's hash differs", galaxy: { ...inGalaxy, storage: { state: 'ok', hashes: [{ hashFunction: 'SHA-256', hex: hex('zzz\n') }] } }, want: ['galaxy_hash_differs'] },
     { name: 'one of several stored hashes of the function matches (upper-case hex too)', galaxy: { ...inGalaxy, storage: { state: 'ok', hashes: [{ hashFunction: 'SHA-256', hex: 'ff' }, { hashFunction: 'SHA-256', hex: hex('abc\n').toUpperCase() }] } }, want: [] },
+    { name: 'Galaxy answered an error for the stored hashes of this one dataset: said as not ok, the audit goes on', galaxy: { ...inGalaxy, storage: { error: 'Galaxy answered 500 to GET /api/datasets/{id}/storage: boom' } }, want: ['not_ok_in_galaxy'] },
     { name: 'changed on disk and deleted in Galaxy: both', disk: { kind: 'missing', where: '/x' }, galaxy: { ...inGalaxy, deleted: true, storage: null }, want: ['missing_on_disk', 'deleted_in_galaxy'] },
   ];
   for (const c of cases) {

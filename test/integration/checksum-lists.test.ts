@@ -98,4 +98,42 @@ describe('checksum lists: a provider\'s md5.txt checks the files it names (emula
     const row = ledger.get('run5/a.txt');
     assert.deepEqual([row?.state, row?.checksum, row?.verified], ['ok', `SHA-256:${createHash('sha256').update('A\n').digest('hex')}`, false]);
   });
+
+  it('a file settling while a new version of its list settles waits for it: a corrected delivery is checked against the new list, not the old', async (t) => {
+    const h = await harness(t);
+    put(h.importDir, 'run6/b.txt', 'old\n');
+    put(h.importDir, 'run6/md5.txt', `${md5('old\n')}  b.txt\n${md5('gone\n')}  y.txt\n`);
+    await h.start();
+    await h.waitOk(['run6/b.txt']);
+    await waitFor(() => h.events('file.missing', 'run6/y.txt')[0], 10_000, 'y.txt missing');
+    // The provider delivers b again, and a list to match that no longer names y, a moment later.
+    put(h.importDir, 'run6/b.txt', 'new!\n');
+    await new Promise((r) => setTimeout(r, 100));
+    put(h.importDir, 'run6/md5.txt', `${md5('new!\n')}  b.txt\n`);
+    await waitFor(() => (h.events('upload.ok', 'run6/b.txt').length === 2 ? true : undefined), 10_000, 'the new b.txt ok');
+
+    assert.deepEqual(h.events('upload.failed'), [], 'checked against the new list');
+    await waitFor(() => h.events('file.skipped', 'run6/y.txt')[0], 10_000, 'y.txt no longer looked for');
+    await h.stop();
+    const ledger = new SqliteLedger(h.stateDir, systemClock, { readonly: true });
+    t.after(() => ledger.close());
+    assert.equal(ledger.get('run6/y.txt')?.state, 'skipped', 'no longer missing: the new list does not name it');
+    assert.equal(ledger.counts().missing, 0);
+  });
+
+  it('without manifest_required, files waiting for a list that never settles go on at manifest_wait_seconds, all of them, none failed', async (t) => {
+    const h = await harness(t, { ini: { import: { manifest_wait_seconds: 1 } } });
+    put(h.importDir, 'run7/md5.txt', '# being written\n');
+    await h.start();
+    // The list keeps changing; two files settle below it meanwhile.
+    let n = 0;
+    const writer = setInterval(() => put(h.importDir, 'run7/md5.txt', `# being written ${++n}\n`), 100);
+    t.after(() => clearInterval(writer));
+    put(h.importDir, 'run7/a.txt', 'A\n');
+    put(h.importDir, 'run7/b.txt', 'B\n');
+    await h.waitOk(['run7/a.txt', 'run7/b.txt']);
+    clearInterval(writer);
+
+    assert.deepEqual(h.events('upload.failed'), []);
+  });
 });

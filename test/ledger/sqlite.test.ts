@@ -214,6 +214,12 @@ describe('SqliteLedger', () => {
     old.prepare("INSERT INTO files (path, size, mtime_ms, state, attempts, updated_at, dataset_id) VALUES ('run1/a.bed', 10, 1000, 'ok', 1, 5, 'D1')").run();
     old.close();
 
+    // Read only, before any daemon migrated it (scan --dry-run, audit): the rows read, nothing written.
+    const reader = new SqliteLedger(dir, systemClock, { readonly: true });
+    const unmigrated = reader.get('run1/a.bed');
+    await reader.close();
+    assert.deepEqual([unmigrated?.state, unmigrated?.checksum, unmigrated?.verified], ['ok', null, false]);
+
     const ledger = new SqliteLedger(dir, systemClock);
     const before = ledger.get('run1/a.bed');
     ledger.update('run1/a.bed', { checksum: 'SHA-256:ab', verified: true });
