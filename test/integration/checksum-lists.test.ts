@@ -100,7 +100,8 @@ describe('checksum lists: a provider\'s md5.txt checks the files it names (emula
   });
 
   it('a file settling while a new version of its list settles waits for it: a corrected delivery is checked against the new list, not the old', async (t) => {
-    const h = await harness(t);
+    // settle_seconds 1: the list, written 100 ms after the file, is seen settling well before the file settles.
+    const h = await harness(t, { ini: { import: { settle_seconds: 1 } } });
     put(h.importDir, 'run6/b.txt', 'old\n');
     put(h.importDir, 'run6/md5.txt', `${md5('old\n')}  b.txt\n${md5('gone\n')}  y.txt\n`);
     await h.start();
