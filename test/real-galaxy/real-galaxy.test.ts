@@ -304,10 +304,19 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     }, 30_000, '/readyz to say Galaxy is unreachable');
     await new Promise((r) => setTimeout(r, 5000));
     galaxyServer('serve');
-    await waitFor(async () => {
-      const d = await datasets(s.library);
-      return d.filter((x) => x.state === 'ok').length >= expected.length ? true : undefined;
-    }, 10 * 60_000, 'every file ok after Galaxy came back');
+    try {
+      await waitFor(async () => {
+        const d = await datasets(s.library);
+        return d.filter((x) => x.state === 'ok').length >= expected.length ? true : undefined;
+      }, 10 * 60_000, 'every file ok after Galaxy came back');
+    } catch (err) {
+      // What the daemon did meanwhile, so that a failure here says why (it has timed out once in CI, cause unknown).
+      const said = events(run.stdout());
+      const counts: Record<string, number> = {};
+      for (const e of said) counts[String(e.event)] = (counts[String(e.event)] ?? 0) + 1;
+      const notable = said.filter((e) => /failed|split|retry|error|paused|unusable|key_refused/.test(String(e.event))).slice(-15).map((e) => JSON.stringify([e.event, e.file ?? e.job_id, e.reason ?? e.err ?? e.msg]).slice(0, 300));
+      throw new Error(`${(err as Error).message}; the daemon's events: ${JSON.stringify(counts)}; the last notable ones:\n${notable.join('\n')}`, { cause: err });
+    }
     // The daemon's polls back off while Galaxy is down (up to 10 s apart): it sees the jobs end a little later.
     await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok').length >= expected.length ? true : undefined), 120_000, 'the daemon to confirm every file');
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
