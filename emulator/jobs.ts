@@ -150,9 +150,11 @@ export function schedule(s: Store, job: JobRec): void {
     setJob(s, job, 'queued');
     if (job.stuck) return;
     later(s, s.settings.jobQueuedMs, () => {
+      if (TERMINAL_JOB.has(job.state)) return; // killed meanwhile (killUnfinishedJobs)
       setJob(s, job, 'running');
       setDatasets(s, job, 'running');
       later(s, s.settings.jobRunMs, () => {
+        if (TERMINAL_JOB.has(job.state)) return;
         void runJob(s, job, faults);
       });
     });
@@ -166,6 +168,25 @@ export function resumeJobs(s: Store): void {
     job.state = 'new';
     schedule(s, job);
   }
+}
+
+/**
+ * What a real Galaxy's local job runner does at start-up to the jobs it was running (its
+ * recover(), galaxy/jobs/runners/local.py): each unfinished job, stuck ones included, ends
+ * `error` with no stderr (the reason, "This job was killed when Galaxy was restarted", is only in
+ * the job's info, which the API shows in the admin job list alone), its datasets in error.
+ */
+export function killUnfinishedJobs(s: Store): number {
+  let killed = 0;
+  for (const job of s.jobs.values()) {
+    if (TERMINAL_JOB.has(job.state)) continue;
+    job.stuck = false;
+    job.stderr = '';
+    setDatasets(s, job, 'error');
+    setJob(s, job, 'error');
+    killed++;
+  }
+  return killed;
 }
 
 /** Stop the runner: no timer fires after this, and a job being read stops at its next item. */
@@ -224,14 +245,14 @@ async function runJob(s: Store, job: JobRec, faults: readonly JobFault[]): Promi
     return;
   }
   for (const it of job.items) {
-    if (s.closed) return;
+    if (s.closed || job.state !== 'running') return;
     const rel = path.relative(s.settings.libraryImportDir ?? '/', it.fullPath);
     const hit = faults.find((f) => f.outcome === 'dataset-error' && new RegExp(f.match).test(rel));
     const forced = hit ? (hit.message ?? 'The emulator was told to fail this dataset.') : null;
     if (it.kind === 'directory') await runDirectory(s, job, it, user);
     else await runFile(s, job, it, user, forced);
   }
-  if (s.closed) return;
+  if (s.closed || job.state !== 'running') return;
   setJob(s, job, 'ok');
 }
 

@@ -236,6 +236,11 @@ export class GalaxyModel {
     jobs.resumeJobs(this.#store);
   }
 
+  /** Galaxy restarted under its jobs: each unfinished one ends error with no message (jobs.ts). */
+  killUnfinishedJobs(): number {
+    return jobs.killUnfinishedJobs(this.#store);
+  }
+
   // ---- state for tests and restarts ---------------------------------------------------------
 
   /**

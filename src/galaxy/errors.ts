@@ -94,3 +94,13 @@ export function isUnusable(err: unknown): boolean {
   if (err instanceof GalaxyApiError) return err.status === 405 || err.status === 501 || (err.status === 404 && err.errCode === null);
   return false;
 }
+
+/**
+ * Galaxy itself was not there: no answer at all, or a proxy's 502, 503 or 504 in its place (a
+ * Galaxy restarting behind nginx). A job that ends in error with no message after such a failure
+ * was likely killed by the restart (docs/galaxy-notes.md, "A restart kills running jobs").
+ */
+export function isGalaxyDown(err: unknown): boolean {
+  if (err instanceof GalaxyNetworkError) return true;
+  return err instanceof GalaxyApiError && !err.fromGalaxy && (err.status === 502 || err.status === 503 || err.status === 504);
+}

@@ -11,6 +11,7 @@ import type { JobBreaker } from './breaker.js';
 import { alignedDelay } from './grid.js';
 import type { Backoff } from '../retry.js';
 import { classify } from './retry.js';
+import { isGalaxyDown } from '../galaxy/errors.js';
 import { StoppedError, backoffMs, retry } from '../retry.js';
 import type { Route } from './route.js';
 import type { Target } from './targets.js';
@@ -20,7 +21,11 @@ import type { Target } from './targets.js';
  * file ok or failed. A multi-file job that failed as a whole is handed back to be split.
  */
 
-export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'; reason: string; jobId: string };
+/**
+ * `interrupted`: the job ended in error with no message after Galaxy was seen down while it ran
+ * (a restart kills the local runner's jobs): not the files' fault, the request goes again whole.
+ */
+export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'; reason: string; jobId: string } | { kind: 'interrupted'; reason: string; jobId: string };
 
 /** What Galaxy says of a fetch item whose file does not match its hashes (galaxy/util/hash_util.py, verify_hash). */
 const CHANGED_AFTER_SETTLE = /Failed to validate upload with \[([^\]]*)\] - expected \[([^\]]*)\] got \[([^\]]*)\]/;
@@ -86,6 +91,8 @@ export class Confirmer {
     const since = (): number | null => (job !== null ? galaxyTime(job.create_time) : o.justSent === true ? started - CLOCK_SLACK_MS : null);
     let items: FolderItem[] = [];
     const matched = new Map<string, FolderItem>();
+    /** A look found Galaxy down (not answering, or a proxy's 5xx in its place) while the job ran. */
+    let down: string | null = null;
     const look = async (): Promise<void> => {
       if (jobId !== null && (job === null || !TERMINAL_JOB.has(job.state))) job = await this.#d.jobs.look({ jobId, historyId: o.historyId ?? null, sinceMs: since() });
       if (job === null || !TERMINAL_JOB.has(job.state)) throw new NotYet();
@@ -105,6 +112,7 @@ export class Confirmer {
         before: () => this.#d.gate.wait(),
         onFailure: (err, n) => {
           if (!(err instanceof NotYet)) {
+            if (job === null || !TERMINAL_JOB.has(job.state)) down ??= isGalaxyDown(err) ? (err as Error).message : null;
             const verdict = classify(err);
             if (verdict.kind === 'blocked') this.#d.gate.block(verdict.message);
             else this.#d.emit({ type: 'job.check_failed', job_id: jobId, reason: verdict.message });
@@ -129,6 +137,10 @@ export class Confirmer {
       // deleted before the files go again, so the folder keeps one dataset per file.
       await this.#d.leftovers.ofFailedJob(jobId, galaxyTime(job?.create_time), files, route, target);
       const stderr = await this.#d.details.stderr(jobId);
+      if (stderr === '' && down !== null) {
+        // Not counted by the breaker: a restart says nothing of Galaxy's disks or job handlers.
+        return { kind: 'interrupted', jobId, reason: `Galaxy job ${jobId} ended ${ended} with no message after Galaxy was down while it ran (${down}): a restart kills the jobs it was running, so the files go again` };
+      }
       const reason = `Galaxy job ${jobId} ended ${ended}${stderr || ` with no message: see Galaxy's log for job ${jobId} (its job handler's), and the free space of Galaxy's file_path, new_file_path and job_working_directory (galaxy-importd check shows file_path's where it can read galaxy.yml)`}`;
       if (files.length > 1 || o.shared === true) {
         this.#d.breaker.ended(jobId, false, reason);

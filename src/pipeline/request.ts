@@ -75,14 +75,15 @@ const { files: states, histories } = d;
   if (sent?.kind === 'job') {
     states.jobKnown(files, history, sent.jobId);
     if (history !== null) histories.release(history);
-    return confirmAll(d, sent.jobId, parts, { justSent: true, historyId: history });
+    return await confirmAll(d, sent.jobId, parts, { justSent: true, historyId: history });
   }
   if (sent?.kind === 'datasets') {
     for (const [p, id] of sent.ids) states.datasetKnown(p, id);
     const [part] = parts;
     if (part === undefined) return { kind: 'done' };
     const c = await d.confirmer.confirm(null, part.files, part.route, part.target, part.attempt, { known: sent.ids, justSent: true });
-    return c.kind === 'split' ? { kind: 'split', parts, reason: c.reason, jobId: c.jobId } : c;
+    // (No job, so never interrupted: a legacy upload's datasets exist from the start.)
+    return c.kind === 'split' || c.kind === 'interrupted' ? { kind: 'split', parts, reason: c.reason, jobId: c.jobId } : c;
   }
   if (history !== null) {
     states.unassigned(files, history);
@@ -104,9 +105,14 @@ const { files: states, histories } = d;
  * failed as a whole is handed back to be split even for a folder of one file: the bad file may
  * be another folder's.
  */
-export async function confirmAll(d: Pick<RequestDeps, 'confirmer'>, jobId: string, parts: readonly Sending[], o: { justSent?: boolean; historyId: string | null }): Promise<Attempt> {
+export async function confirmAll(d: Pick<RequestDeps, 'confirmer' | 'afterFailure'>, jobId: string, parts: readonly Sending[], o: { justSent?: boolean; historyId: string | null }): Promise<Attempt> {
   const shared = parts.length > 1;
   const outcomes = await Promise.all(parts.map((p) => d.confirmer.confirm(jobId, [...p.files], p.route, p.target, p.attempt, { ...o, shared })));
+  // A job a Galaxy restart killed: the whole request goes again after a pause, each file's attempt counted (max_attempts bounds it).
+  const killed = outcomes.find((c) => c.kind === 'interrupted');
+  if (killed?.kind === 'interrupted') {
+    return (await d.afterFailure({ kind: 'transient', uncertain: false, retryAfterMs: null, message: killed.reason }, parts)) ? { kind: 'resend' } : { kind: 'stopped' };
+  }
   const split = parts.filter((_, i) => outcomes[i]?.kind === 'split');
   const first = outcomes.find((c) => c.kind === 'split');
   if (first?.kind === 'split') return { kind: 'split', parts: split, reason: first.reason, jobId: first.jobId };

@@ -290,7 +290,8 @@ export class Uploads {
       const target = await this.#target(g.files, g.route);
       if (target !== null) parts.push({ files: [...g.files], route: g.route, target, attempt: this.#d.files.attempts(g.files[0]?.path ?? '') || 1 });
     }
-    const c = await confirmAll(this.#d, r.jobId, parts, { historyId: rec.historyId });
+    const c = await confirmAll(this.#request, r.jobId, parts, { historyId: rec.historyId });
     if (c.kind === 'split') await this.#split(c.parts, c.reason, c.jobId);
+    else if (c.kind === 'resend') await this.#process(groups);
   }
 }

@@ -392,6 +392,29 @@ describe('daemon: Galaxy failures', () => {
     assert.deepEqual(h.emu.model.tree().filter((d) => d.name === 'a.txt').map((d) => [d.folder, d.size]).sort(), [['/run1', 100], ['/run2', 100], ['/run3', 100]], 'one whole dataset per file');
   });
 
+  it('a job a Galaxy restart killed (error, no message, after Galaxy was seen down) is sent again, not failed, split or counted by the breaker', async (t) => {
+    const h = await harness(t);
+    h.emu.addJobFaults({ match: '^k/', outcome: 'stuck', times: 1 });
+    put(h.importDir, 'k/a.txt', 'only file of its job\n');
+
+    await h.start();
+    await waitFor(() => h.events('upload.submitted')[0], 15_000, 'the request');
+    // Galaxy goes down behind its proxy while the job runs; the daemon's look at the job meets the proxy's page.
+    h.emu.addFaults({ path: '.*', action: { type: 'status', status: 502 } });
+    await waitFor(() => h.events('upload.retry').find((e) => /502 to GET \/api\/jobs\//.test(String(e.reason))), 15_000, 'a look at the job while Galaxy is down');
+    // It comes back: the local job runner's recover() ends the job it was running in error, with no message.
+    assert.equal(h.emu.model.killUnfinishedJobs(), 1);
+    h.emu.faults.clear();
+    await h.waitOk(['k/a.txt']);
+
+    const retried = h.events('upload.retry', 'k/a.txt');
+    assert.equal(retried.length, 1, JSON.stringify(retried));
+    assert.match(String(retried[0]?.reason), /ended error with no message after Galaxy was down while it ran \(Galaxy answered 502 to GET .*a restart kills the jobs it was running/);
+    assert.deepEqual([h.events('upload.failed').length, h.events('upload.split').length, h.events('galaxy.jobs_failing').length], [0, 0, 0]);
+    assert.equal(h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch').length, 2, 'sent twice: before and after the restart');
+    assert.deepEqual(h.datasets(), ['Imports|/k|a.txt']);
+  });
+
   it('marks only the bad file failed when a job errors or an ok job has one error dataset; retry re-queues it', async (t) => {
     const h = await harness(t, { ini: { upload: { batch_size: 10 } } });
     h.emu.addJobFaults({ match: 'bad\\.txt$', outcome: 'dataset-error', message: 'checksum mismatch' });

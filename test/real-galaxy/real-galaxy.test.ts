@@ -295,6 +295,8 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     t.after(() => run.child.kill('SIGKILL'));
     t.after(() => galaxyServer('serve', true));
     await waitFor(() => (events(run.stdout()).some((e) => e.event === 'upload.submitted') ? true : undefined), 120_000, 'an upload sent');
+    // Halted while a job of the run is running: the restart kills it (the local runner's recover()), and it must go again.
+    await waitFor(async () => ((await get<{ state: string }[]>('/api/jobs?state=running&limit=20')).length > 0 ? true : undefined), 120_000, 'a job running');
 
     galaxyServer('halt');
     const down = await waitFor(async () => {
@@ -329,6 +331,10 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.equal(ready.status, 200);
     assertEachOnceOk((await datasets(s.library)).filter((d) => d.name !== 'Unnamed dataset'), expected);
     assert.equal((JSON.parse(status.stdout) as { states: Record<string, number> }).states.ok, expected.length, status.stdout);
+    // A job the restart killed goes again whole (upload.retry), neither split nor failed.
+    const said = events(run.stdout());
+    assert.deepEqual(said.filter((e) => e.event === 'upload.failed' || e.event === 'upload.split').map((e) => [e.event, e.file, e.reason]), []);
+    t.diagnostic(`jobs killed by the restart, sent again: ${new Set(said.filter((e) => e.event === 'upload.retry' && /a restart kills/.test(String(e.reason))).map((e) => String(e.reason).split(' ')[2])).size}`);
   });
 
   it('g. the state directory deleted: the next scan rebuilds from Galaxy and uploads nothing', scenarioOptions('g'), async (t) => {
