@@ -92,7 +92,7 @@ export class Confirmer {
     let items: FolderItem[] = [];
     const matched = new Map<string, FolderItem>();
     /** A look found Galaxy down (not answering, or a proxy's 5xx in its place) while the job ran. */
-    let down: string | null = null;
+    const galaxy: { down: string | null } = { down: null };
     const look = async (): Promise<void> => {
       if (jobId !== null && (job === null || !TERMINAL_JOB.has(job.state))) job = await this.#d.jobs.look({ jobId, historyId: o.historyId ?? null, sinceMs: since() });
       if (job === null || !TERMINAL_JOB.has(job.state)) throw new NotYet();
@@ -112,7 +112,7 @@ export class Confirmer {
         before: () => this.#d.gate.wait(),
         onFailure: (err, n) => {
           if (!(err instanceof NotYet)) {
-            if (job === null || !TERMINAL_JOB.has(job.state)) down ??= isGalaxyDown(err) ? (err as Error).message : null;
+            if (job === null || !TERMINAL_JOB.has(job.state)) galaxy.down ??= isGalaxyDown(err) ? (err as Error).message : null;
             const verdict = classify(err);
             if (verdict.kind === 'blocked') this.#d.gate.block(verdict.message);
             else this.#d.emit({ type: 'job.check_failed', job_id: jobId, reason: verdict.message });
@@ -137,9 +137,9 @@ export class Confirmer {
       // deleted before the files go again, so the folder keeps one dataset per file.
       await this.#d.leftovers.ofFailedJob(jobId, galaxyTime(job?.create_time), files, route, target);
       const stderr = await this.#d.details.stderr(jobId);
-      if (stderr === '' && down !== null) {
+      if (stderr === '' && galaxy.down !== null) {
         // Not counted by the breaker: a restart says nothing of Galaxy's disks or job handlers.
-        return { kind: 'interrupted', jobId, reason: `Galaxy job ${jobId} ended ${ended} with no message after Galaxy was down while it ran (${down}): a restart kills the jobs it was running, so the files go again` };
+        return { kind: 'interrupted', jobId, reason: `Galaxy job ${jobId} ended ${ended} with no message after Galaxy was down while it ran (${galaxy.down}): a restart kills the jobs it was running, so the files go again` };
       }
       const reason = `Galaxy job ${jobId} ended ${ended}${stderr || ` with no message: see Galaxy's log for job ${jobId} (its job handler's), and the free space of Galaxy's file_path, new_file_path and job_working_directory (galaxy-importd check shows file_path's where it can read galaxy.yml)`}`;
       if (files.length > 1 || o.shared === true) {
