@@ -12,6 +12,7 @@ import { requestLimiter } from './galaxy/limiter.js';
 import type { FileState, Ledger } from './ledger/ledger.js';
 import type { Emit } from './observe/events.js';
 import type { Logger } from './observe/logger.js';
+import type { Readiness } from './observe/readiness.js';
 import { readiness } from './observe/readiness.js';
 import { logEvents } from './observe/telemetry.js';
 import { Admission } from './pipeline/admit.js';
@@ -81,8 +82,8 @@ export interface Daemon {
   stop(deadlineMs: number): Promise<void>;
   /** Files this process saw become failed, for `scan`'s exit status. */
   failedThisRun(): string[];
-  /** Why the daemon is not ready (empty when it is): start-up walk, Galaxy, the key, the ledger. */
-  readiness(): Promise<string[]>;
+  /** Why the daemon is not ready (empty when it is): start-up walk, Galaxy, the key, the ledger; `wait: false`, Galaxy's last answer. */
+  readiness: Readiness;
   /** Not stopping. */
   live(): boolean;
 }

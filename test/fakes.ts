@@ -1,5 +1,7 @@
 import type { FileRecord, FileRows, FileState } from '../src/ledger/ledger.js';
+import { zeroCounts } from '../src/ledger/ledger.js';
 import type { DaemonEvent, Emit } from '../src/observe/events.js';
+import type { MetricsSource } from '../src/observe/metrics.js';
 import type { Route } from '../src/pipeline/route.js';
 
 /** Fakes of the narrow interfaces the stages take, for unit tests. */
@@ -31,6 +33,11 @@ export function events(): Emit & { seen: DaemonEvent[]; of<T extends DaemonEvent
   emit.seen = seen;
   emit.of = <T extends DaemonEvent['type']>(type: T) => seen.filter((e): e is Extract<DaemonEvent, { type: T }> => e.type === type);
   return emit;
+}
+
+/** What the metrics read of a daemon that is ready and idle, but for `over`. */
+export function metricsSource(over: Partial<MetricsSource> = {}): MetricsSource {
+  return { files: zeroCounts, queueDepth: () => 0, readiness: () => Promise.resolve([]), paused: () => null, ledgerProblem: () => null, ...over };
 }
 
 export const ROUTE: Route = { library: 'Lab', folder: ['run1'], fileType: 'auto', dbkey: '?', tags: [], link: false, access: null, notify: [] };

@@ -35,6 +35,9 @@ export async function runCommand(config: Config, io: DaemonIo): Promise<number> 
       const c = daemonRef?.counts();
       return c ? c.settling + c.inFlight : 0;
     },
+    readiness: () => daemonRef?.readiness({ wait: false }) ?? Promise.resolve(['not started yet']),
+    paused: () => daemonRef?.paused()?.kind ?? null,
+    ledgerProblem: () => ledgerRef?.coordinator.problem() ?? null,
   });
   const secrets = [key.key];
   const log = createLogger(config.log.level, undefined, secrets);

@@ -4,6 +4,22 @@ import { FILE_STATES } from '../states.js';
 import type { DaemonEvent } from './events.js';
 import { eventName } from './telemetry.js';
 
+/** What the gauges read when scraped. */
+export interface MetricsSource {
+  files(): Record<FileState, number>;
+  queueDepth(): number;
+  /** Why the daemon is not ready, without waiting for Galaxy (Daemon.readiness({wait: false})). */
+  readiness(): Promise<string[]>;
+  /** Why uploads are paused (the gate), or null. */
+  paused(): PauseKind | null;
+  /** Why the ledger cannot be used now (Coordinator.problem()), or null. */
+  ledgerProblem(): string | null;
+}
+
+/** The gate's reasons to pause uploads (pipeline/gate.ts, PauseKind; observe/ does not import pipeline/). */
+type PauseKind = 'key' | 'unusable' | 'failing';
+const PAUSE_KINDS: readonly PauseKind[] = ['key', 'unusable', 'failing'];
+
 /**
  * The daemon's Prometheus metrics, on a registry of its own (no global state).
  * Counters are fed from the daemon's typed events (observe/events.ts), the same
@@ -42,7 +58,7 @@ export class Metrics {
   });
   readonly inFlight = new Gauge({ name: 'galaxy_importd_galaxy_requests_in_flight', help: 'Requests to Galaxy in flight', registers: [this.registry] });
 
-  constructor(read: { files(): Record<FileState, number>; queueDepth(): number }) {
+  constructor(read: MetricsSource) {
     // The event-loop delay is sampled once a second, not prom-client's every 10 ms: the sampling
     // is a timer, and each wakeup of the process costs (idle CPU 0.38 % of a core at 10 ms, 0.15 %
     // at 100 ms; at 10 new files a second the 100 ms timer was a wakeup per file). A stall of the
@@ -67,6 +83,33 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(read.queueDepth());
+      },
+    });
+    // Alerts (docs/prometheus/) need states, not only counters: "the key has been refused for 5 minutes".
+    new Gauge({
+      name: 'galaxy_importd_ready',
+      help: '1 when /readyz answers 200 (start-up walk done, Galaxy answers and takes the key, uploads not paused, the ledger usable), else 0; Galaxy\'s last answer counts',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read.readiness()).length === 0 ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'galaxy_importd_paused',
+      help: 'Uploads paused, by why (1 while so): key (Galaxy refuses the API key), unusable (Galaxy\'s answers cannot be used), failing (Galaxy\'s upload jobs keep ending in error)',
+      labelNames: ['reason'] as const,
+      registers: [this.registry],
+      collect() {
+        const kind = read.paused();
+        for (const reason of PAUSE_KINDS) this.set({ reason }, kind === reason ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'galaxy_importd_ledger_available',
+      help: '0 while the ledger cannot be used (the shared PostgreSQL ledger unreachable, or this replica\'s name not held), else 1',
+      registers: [this.registry],
+      collect() {
+        this.set(read.ledgerProblem() === null ? 1 : 0);
       },
     });
   }

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 
 /**
  * /readyz: why the daemon is not ready (empty when it is). Galaxy is asked at most every five
- * seconds, however often the probe comes.
+ * seconds, however often the probe comes, and by one request at a time.
  */
 export interface ReadinessDeps {
   started(): boolean;
@@ -14,25 +14,36 @@ export interface ReadinessDeps {
   clock: Pick<Clock, 'now'>;
 }
 
+/**
+ * `wait: false` does not wait for Galaxy: its last answer counts, and it is asked again behind
+ * the scenes. /metrics reads it so: a scrape must not wait behind uploads holding every request
+ * slot, up to `timeout_seconds`, and be taken for the daemon down.
+ */
+export type Readiness = (opts?: { wait?: boolean }) => Promise<string[]>;
+
 const PROBE_EVERY_MS = 5000;
 
-export function readiness(d: ReadinessDeps): () => Promise<string[]> {
+export function readiness(d: ReadinessDeps): Readiness {
   let probe: { at: number; problem: string | null } | null = null;
-  return async () => {
+  let asking: Promise<void> | null = null;
+  const ask = (): Promise<void> => (asking ??= d.probeGalaxy().then(
+    () => null,
+    (err: unknown) => `Galaxy is not reachable: ${(err as Error).message}`,
+  ).then((problem) => {
+    probe = { at: d.clock.now(), problem };
+    asking = null;
+  }));
+  return async ({ wait = true } = {}) => {
     const reasons: string[] = [];
     if (!d.started()) reasons.push('the start-up walk is not done yet');
     const pause = d.pause();
     if (pause !== null) reasons.push(pause.kind === 'key' ? `Galaxy refuses the API key: ${pause.reason}` : pause.kind === 'failing' ? `uploads paused: ${pause.reason}` : `Galaxy's answers cannot be used: ${pause.reason}`);
     if (probe === null || d.clock.now() - probe.at > PROBE_EVERY_MS) {
-      let problem: string | null = null;
-      try {
-        await d.probeGalaxy();
-      } catch (err) {
-        problem = `Galaxy is not reachable: ${(err as Error).message}`;
-      }
-      probe = { at: d.clock.now(), problem };
+      const asked = ask();
+      if (wait) await asked;
     }
-    if (probe.problem !== null) reasons.push(probe.problem);
+    if (probe === null) reasons.push('Galaxy has not answered yet');
+    else if (probe.problem !== null) reasons.push(probe.problem);
     const ledgerProblem = d.ledgerProblem();
     if (ledgerProblem !== null) reasons.push(ledgerProblem);
     if (d.stopping()) reasons.push('stopping');

@@ -496,6 +496,9 @@ describe('health and metrics over HTTP', () => {
     assert.match(metrics, /^galaxy_importd_galaxy_request_duration_seconds_count\{outcome="ok"\} \d+$/m);
     assert.match(metrics, /^galaxy_importd_upload_latency_seconds_count 2$/m);
     assert.match(metrics, /^galaxy_importd_queue_depth 0$/m);
+    assert.match(metrics, /^galaxy_importd_ready 1$/m, 'as /readyz, whose answer from Galaxy it takes');
+    assert.match(metrics, /^galaxy_importd_paused\{reason="key"\} 0$/m);
+    assert.match(metrics, /^galaxy_importd_ledger_available 1$/m);
     assert.equal(metrics.includes(s.emu.adminKey), false);
     assert.equal(missing.status, 404);
     assert.equal(healthCli.code, 0, healthCli.stderr);

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { zeroCounts } from '../../src/ledger/ledger.js';
 import { startHttpServer } from '../../src/observe/http.js';
 import { Metrics } from '../../src/observe/metrics.js';
+import { metricsSource } from '../fakes.js';
 
 const dashboard = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'grafana', 'galaxy-importd.json');
 
@@ -23,7 +23,7 @@ function queries(node: unknown, out: string[] = []): string[] {
 
 describe('docs/grafana/galaxy-importd.json', () => {
   it('names only metrics that /metrics serves', async (t) => {
-    const metrics = new Metrics({ files: zeroCounts, queueDepth: () => 0 });
+    const metrics = new Metrics(metricsSource());
     const server = await startHttpServer({ host: '127.0.0.1', port: 0 }, {
       live: () => true,
       ready: () => Promise.resolve([]),

@@ -5,15 +5,14 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
-import { zeroCounts } from '../../src/ledger/ledger.js';
 import { fanOut } from '../../src/observe/events.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { logEvents } from '../../src/observe/telemetry.js';
 import { Discovery } from '../../src/watch/discovery.js';
-import { turns } from '../fakes.js';
+import { metricsSource, turns } from '../fakes.js';
 
-const metricsOf = () => new Metrics({ files: zeroCounts, queueDepth: () => 0 });
+const metricsOf = () => new Metrics(metricsSource());
 const value = async (m: Metrics, name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.registry.metrics())?.[1]);
 
 describe('counters count what their names say', () => {
@@ -93,5 +92,39 @@ describe('counters count what their names say', () => {
 
     assert.equal(await value(m, 'galaxy_importd_retries_total'), 1);
     assert.deepEqual(lines.map((l) => (JSON.parse(l) as { event: string }).event), ['upload.retry', 'upload.retry']);
+  });
+});
+
+describe('gauges say the states alerts need', () => {
+  it('galaxy_importd_ready is 1 when there is no reason not to be ready, else 0', async () => {
+    let reasons: string[] = [];
+    const m = new Metrics(metricsSource({ readiness: () => Promise.resolve(reasons) }));
+    const ready = await value(m, 'galaxy_importd_ready');
+    reasons = ['Galaxy is not reachable: ECONNREFUSED'];
+
+    assert.equal(ready, 1);
+    assert.equal(await value(m, 'galaxy_importd_ready'), 0);
+  });
+
+  it('galaxy_importd_paused has every reason, at 1 only for the one the gate holds', async () => {
+    let kind: 'key' | 'failing' | null = null;
+    const m = new Metrics(metricsSource({ paused: () => kind }));
+    const open = await m.registry.metrics();
+    kind = 'key';
+    const refused = await m.registry.metrics();
+
+    for (const reason of ['key', 'unusable', 'failing']) assert.match(open, new RegExp(`^galaxy_importd_paused\\{reason="${reason}"\\} 0$`, 'm'));
+    assert.match(refused, /^galaxy_importd_paused\{reason="key"\} 1$/m);
+    assert.match(refused, /^galaxy_importd_paused\{reason="failing"\} 0$/m);
+  });
+
+  it('galaxy_importd_ledger_available is 0 while the ledger has a problem', async () => {
+    let problem: string | null = null;
+    const m = new Metrics(metricsSource({ ledgerProblem: () => problem }));
+    const before = await value(m, 'galaxy_importd_ledger_available');
+    problem = 'the PostgreSQL ledger at db cannot be reached since …';
+
+    assert.equal(before, 1);
+    assert.equal(await value(m, 'galaxy_importd_ledger_available'), 0);
   });
 });

@@ -8,9 +8,8 @@ import { Metrics } from '../../src/observe/metrics.js';
 import { Confirmer } from '../../src/pipeline/confirm.js';
 import { Files } from '../../src/pipeline/files.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
-import { zeroCounts } from '../../src/ledger/ledger.js';
 import { fanOut } from '../../src/observe/events.js';
-import { ROUTE, events, memoryRows, turns } from '../fakes.js';
+import { ROUTE, events, memoryRows, metricsSource, turns } from '../fakes.js';
 
 const target = { libraryId: 'L1', folderId: 'F1' };
 const file = (path: string): ReadyFile => ({ path, size: 3, mtimeMs: 1, readyAt: 0 });
@@ -22,7 +21,7 @@ type Answers = { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recen
 function setup(answers: Answers, signal = new AbortController().signal) {
   const rows = memoryRows();
   const emit = events();
-  const metrics = new Metrics({ files: zeroCounts, queueDepth: () => 0 });
+  const metrics = new Metrics(metricsSource());
   const all = fanOut(emit, (e) => metrics.observe(e));
   const files = new Files({ ledger: rows, emit: all, clock: systemClock });
   let polls = 0;
