@@ -132,7 +132,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const admission = new Admission({
     importDir, realImportDir: realpathSync(importDir), ignore: config.import.ignore, readyMarker: config.import.ready_marker,
     skipBacklog: firstStart && config.import.backlog === 'skip', ledger, files, emit, route,
-    queue: (f, r) => uploads.add(f, r), prepare: (p) => uploads.prepare(route(p)),
+    queue: (f, r) => uploads.add(f, r), prepare: (p) => uploads.prepare(route(p)), burst: (on) => uploads.hold(on),
     stat: (p) => statFileSync(importDir, p), clock, settleMs: config.import.settle_seconds * 1000,
     slowMs: slowWriterMs(config.import.settle_seconds), grid: { ms: GRID_MS, belowRate: GRID_BELOW_RATE }, shrank,
     // Galaxy verifies the hashes of fetch items; upload_paths takes none.

@@ -53,6 +53,8 @@ export interface AdmitDeps {
   queue(file: ReadyFile, route: Route): void;
   /** A file found live began to settle: its folder can be looked up (or created) meanwhile. */
   prepare?(relPath: string): void;
+  /** A burst of ready files began or was all queued (ready.ts, burst). */
+  burst?(on: boolean): void;
   /** Provider checksum lists ([import] manifests, lists.ts); unset: none are read. */
   lists?: Omit<ListsDeps, 'importDir' | 'files' | 'stat' | 'clock' | 'emit' | 'retake' | 'shrank'>;
   /** [upload] checksum, taken once a file settled (ready.ts); unset or null: none. */
@@ -89,7 +91,7 @@ export class Admission {
     this.#ready = new Ready({
       importDir: deps.importDir, rules: this.#rules, files: deps.files, route: (p) => deps.route(p), queue: (f, r) => deps.queue(f, r), clock: deps.clock, emit: deps.emit,
       checksum: deps.checksum ?? null, stat: deps.stat, changed: (p) => void this.consider(p, false), ...(this.#lists ? { lists: this.#lists } : {}),
-      ...(deps.shrank ? { shrank: deps.shrank } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
+      ...(deps.shrank ? { shrank: deps.shrank } : {}), ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.burst ? { burst: (on: boolean) => deps.burst?.(on) } : {}),
     });
     this.#settler = new Settler({
       settleMs: deps.settleMs, readyMarker: marker, stat: deps.stat, clock: deps.clock, slowMs: deps.slowMs,

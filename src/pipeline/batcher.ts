@@ -23,6 +23,9 @@ import { routeKey } from './route.js';
  * 6,400: most of a backlog's peak memory).
  */
 
+/** Longest a burst holds the requests that are not full (hold): a burst of large files, whose checksums take long, does not hold the rest longer. */
+export const HOLD_MAX_MS = 5_000;
+
 /** The files of one folder (one route) in a request. */
 export interface Group {
   route: Route;
@@ -61,6 +64,8 @@ export class Batcher {
   #dispatching: Timer | null = null;
   #inFlight = 0;
   #filesInFlight = 0;
+  /** Set while a burst of ready files is on its way (hold): only full requests go. */
+  #holding: Timer | null = null;
 
   constructor(o: BatcherOptions) {
     this.#o = o;
@@ -101,8 +106,29 @@ export class Batcher {
     };
   }
 
+  /**
+   * A burst of ready files is on its way to the queue (on), or all queued (off): meanwhile only
+   * full requests go, so that a backlog goes as requests of up to `batchSize` files rather than
+   * one per slice the ready stage hands on; at most HOLD_MAX_MS.
+   */
+  hold(on: boolean): void {
+    if (on) {
+      this.#holding ??= this.#o.clock.setTimeout(() => {
+        this.#holding = null;
+        this.#dispatch();
+      }, HOLD_MAX_MS);
+      return;
+    }
+    if (this.#holding === null) return;
+    this.#o.clock.clearTimeout(this.#holding);
+    this.#holding = null;
+    this.#dispatch();
+  }
+
   /** Forget every batch not yet sent (their files stay queued in the ledger). */
   clear(): void {
+    this.#o.clock.clearTimeout(this.#holding);
+    this.#holding = null;
     for (const batch of this.#batches.values()) this.#o.clock.clearTimeout(batch.timer);
     this.#o.clock.clearTimeout(this.#dispatching);
     this.#dispatching = null;
@@ -124,11 +150,17 @@ export class Batcher {
     else this.#dispatching ??= this.#o.clock.setTimeout(() => this.#dispatch(), 0);
   }
 
+  #dueFiles(): number {
+    let n = 0;
+    for (const key of this.#due) n += this.#batches.get(key)?.files.length ?? 0;
+    return n;
+  }
+
   /** As many requests as may be on their way, of the batches due, in their turn. */
   #dispatch(): void {
     this.#o.clock.clearTimeout(this.#dispatching);
     this.#dispatching = null;
-    while (this.#due.size > 0 && this.#inFlight < this.#o.maxInFlight && this.#filesInFlight < this.#o.maxFilesInFlight) {
+    while (this.#due.size > 0 && this.#inFlight < this.#o.maxInFlight && this.#filesInFlight < this.#o.maxFilesInFlight && (this.#holding === null || this.#dueFiles() >= this.#o.batchSize)) {
       const groups: Group[] = [];
       let room = this.#o.batchSize;
       for (const key of this.#due) {

@@ -59,11 +59,10 @@ export class JobLooks {
     const listable = (w: Waiter): boolean => this.#listings && w.historyId !== null && w.sinceMs !== null && !Number.isNaN(w.sinceMs);
     const alone = waiting.filter((w) => !listable(w));
     const lists: Promise<void>[] = [];
-    for (const [historyId, group] of groupBy(waiting.filter(listable), (w) => w.historyId as string)) {
-      // Several looks at one job (the folders of one request) are one look.
-      if (new Set(group.map((w) => w.jobId)).size === 1) alone.push(...group);
-      else lists.push(this.#list(historyId, group));
-    }
+    // A history's jobs are listed even when only one is looked at: `GET /api/jobs/{id}` answers with
+    // the job's parameters, the whole fetch request among them (about 300 bytes a file: 3 MB a look
+    // at a job of 10,000 files), where the listing has a summary of each job.
+    for (const [historyId, group] of groupBy(waiting.filter(listable), (w) => w.historyId as string)) lists.push(this.#list(historyId, group));
     await Promise.all([this.#alone(alone), ...lists]);
   }
 

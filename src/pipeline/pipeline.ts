@@ -88,7 +88,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     breaker: new JobBreaker({ gate, emit, maxPauseMs: upload.backoff_max_seconds * 1000, requeue: (again) => again.forEach(({ file, route }) => uploads.add(file, route)) }),
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
-  const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, access, libraryAccess: (name) => libraryAccess(name, config) });
+  const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, access, libraryAccess: (name) => libraryAccess(name, config), clock });
   const uploads = new Uploads({
     files, targets, histories, submitter, confirmer, recovery, coordinator: ledger.coordinator, gate, onFailure, clock, signal, emit,
     ...(d.random ? { random: d.random } : {}),

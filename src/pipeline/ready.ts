@@ -37,6 +37,12 @@ export interface ReadyDeps {
   signal?: AbortSignal;
   /** A file left (failed, claimed elsewhere, changed, or queued: counted by files.ts from then on). */
   shrank?: () => void;
+  /**
+   * A burst (a slice's worth of files or more, between settling and the queue) began (true) or
+   * was all queued (false): the queue holds the requests it would send meanwhile, so that a
+   * backlog goes in as few requests as its size allows (batcher.ts, hold).
+   */
+  burst?: (on: boolean) => void;
 }
 
 /** Checksums taken at once: as many as libuv's thread pool reads (a backlog's files wait their turn, not holding a descriptor each). */
@@ -60,6 +66,8 @@ export class Ready {
   /** Turns' files waiting for the one loop that hands them on (`#hand`). */
   readonly #turns: [string, Fingerprint][][] = [];
   #handing = false;
+  /** A burst is on its way to the queue (`burst`): from TOGETHER files held until none is. */
+  #bursting = false;
 
   constructor(d: ReadyDeps) {
     this.#d = d;
@@ -79,6 +87,10 @@ export class Ready {
       return;
     }
     this.#held++;
+    if (!this.#bursting && this.#held >= TOGETHER) {
+      this.#bursting = true;
+      this.#d.burst?.(true);
+    }
     this.#burst.push([relPath, fp]);
     if (this.#burst.length === 1) {
       this.#d.clock.setImmediate(() => {
@@ -114,6 +126,10 @@ export class Ready {
             }
           } finally {
             this.#held -= slice.length;
+            if (this.#bursting && this.#held === 0) {
+              this.#bursting = false;
+              this.#d.burst?.(false);
+            }
             this.#d.shrank?.();
           }
         }

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
-import type { GalaxyClient } from '../galaxy/client.js';
+import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
+import { groupBy } from '../group.js';
 import type { Coordinator } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
 import type { Access } from './access.js';
@@ -8,6 +9,7 @@ import { classify } from './retry.js';
 import { retry } from '../retry.js';
 import type { Route } from './route.js';
 import { folderText } from './route.js';
+import { TurnGather } from './turn.js';
 
 export interface Target {
   libraryId: string;
@@ -35,6 +37,9 @@ export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' 
  * A library's whole listing (every folder and dataset in it) is read once, at its first
  * use; the fresh look before creating a folder reads only the parent's subfolders, so
  * creating the thousandth folder in a library of 100,000 datasets costs what the first did.
+ * With a clock, the fresh looks at one parent asked in one turn are one read, which starts after
+ * each of them was asked (so after each lock was taken): a backlog's hundred new folders under a
+ * library's root cost one look at the root, not a hundred.
  */
 export class Targets {
   readonly #client: TargetClient;
@@ -50,8 +55,17 @@ export class Targets {
   readonly #lock: Pick<Coordinator, 'withLock'>;
   readonly #access: Pick<Access, 'library' | 'roleId'> | null;
   readonly #libraryAccess: (library: string) => string | null;
+  readonly #looks: TurnGather<{ parentId: string; resolve: (items: FolderItem[]) => void; reject: (err: unknown) => void }> | null;
 
-  constructor(o: { client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock'>; access?: Pick<Access, 'library' | 'roleId'>; libraryAccess?: (library: string) => string | null }) {
+  constructor(o: {
+    client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock'>; access?: Pick<Access, 'library' | 'roleId'>;
+    libraryAccess?: (library: string) => string | null; clock?: Pick<Clock, 'setTimeout'>;
+  }) {
+    this.#looks = o.clock === undefined ? null : new TurnGather(o.clock, (waiting) => {
+      for (const [parentId, group] of groupBy(waiting, (w) => w.parentId)) {
+        this.#client.subfolders(parentId).then((items) => group.forEach((w) => w.resolve(items)), (err: unknown) => group.forEach((w) => w.reject(err)));
+      }
+    });
     this.#client = o.client;
     this.#description = o.libraryDescription;
     this.#emit = o.emit;
@@ -151,7 +165,9 @@ export class Targets {
    */
   async #createFolder(libraryId: string, parentId: string, fullPath: string, name: string): Promise<string> {
     const known = await this.#folderMap(libraryId);
-    const existing = (await this.#client.subfolders(parentId)).find((f) => f.name === name);
+    const looks = this.#looks;
+    const fresh = looks === null ? this.#client.subfolders(parentId) : new Promise<FolderItem[]>((resolve, reject) => looks.add({ parentId, resolve, reject }));
+    const existing = (await fresh).find((f) => f.name === name);
     if (existing) {
       known.set(fullPath, existing.id);
       return existing.id;

@@ -55,7 +55,7 @@ export interface UploadsDeps {
 
 /** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
-/** Files on their way at once (batcher.ts): 25 requests of the default batch_size; it bounds a backlog's memory more than BATCHES_IN_FLIGHT (bench/README.md). */
+/** Files on their way at once (batcher.ts): a request of the default batch_size; it bounds a backlog's memory more than BATCHES_IN_FLIGHT (bench/README.md). */
 export const FILES_IN_FLIGHT = 2_500;
 
 
@@ -94,6 +94,9 @@ export class Uploads {
     return this.#d.signal.aborted;
   }
 
+  /** A burst of ready files is on its way (true) or all queued (false): requests not full wait for it (batcher.ts, hold). */
+  readonly hold = (on: boolean): void => this.#batcher.hold(on);
+
   /** A ready file: recorded as queued and put in its folder's batch. */
   add(file: ReadyFile, route: Route): void {
     if (this.#stopped || !this.#d.files.queued(file, route)) return;
@@ -101,10 +104,9 @@ export class Uploads {
   }
 
   /**
-   * A file arriving live began to settle: its library and folder are looked up, or created, now,
-   * once per folder, so that they exist when it is ready and its upload does not wait for them.
-   * A lookup that fails is left to the upload's own (`#target`), which waits out Galaxy and
-   * logs each retry; this one is not repeated.
+   * A file arriving live began to settle: its library and folder are looked up, or created, now, once
+   * per folder, so that they exist when it is ready. A lookup that fails is left to the upload's own
+   * (`#target`), which waits out Galaxy and logs each retry; this one is not repeated.
    */
   prepare(route: Route): void {
     const key = routeKey(route);
@@ -178,16 +180,17 @@ export class Uploads {
   async #process(initial: readonly Group[]): Promise<void> {
     let groups: Group[] = initial.map((g) => ({ route: g.route, files: [...g.files] }));
     const { files: states } = this.#d;
-    /** Failed looks in Galaxy (the folder, a history) before sending: each waits longer. */
-    let stalls = 0;
+    let stalls = 0; // failed looks in Galaxy (the folder, a history) before sending: each waits longer
     for (;;) {
       groups = groups.filter((g) => g.files.length > 0);
       if (this.#stopped || groups.length === 0) return;
       const parts: Sending[] = [];
       let stalled: { err: unknown; route: Route } | null = null;
-      for (const g of groups) {
-        const target = await this.#target(g.files, g.route);
-        if (target === null) {
+      // The folders of a request found or created together: new folders under one parent share their looks (targets.ts).
+      const targets = await Promise.all(groups.map((g) => this.#target(g.files, g.route)));
+      for (const [i, g] of groups.entries()) {
+        const target = targets[i];
+        if (!target) {
           if (this.#stopped) return;
           g.files = []; // failed for good, recorded
           continue;

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { put } from '../helpers.js';
+import { harness } from './harness.js';
+
+// Issue 29: a backlog goes to Galaxy in as few requests as its size allows (batch_size as a
+// ceiling), not one per slice of files, and Galaxy's looks scale with jobs and folders, not files.
+
+describe('daemon: a backlog in few requests', () => {
+  it('a backlog of 2,000 files in 20 folders, present at start, goes as one fetch request, and at most 0.02 requests a file beyond one per folder created', async (t) => {
+    const h = await harness(t, { ini: { upload: { concurrency: 4 } }, emu: { jobRunMs: 300 } });
+    const names: string[] = [];
+    for (let d = 0; d < 20; d++) for (let i = 0; i < 100; i++) names.push(`run${d}/s${i}.fastq`);
+    for (const n of names) put(h.importDir, n, `@${n}\nACGT\n+\nIIII\n`);
+
+    await h.start();
+    await h.waitOk(names, 60_000);
+    await h.daemon().idle();
+
+    const count = (method: string, re: RegExp): number => h.emu.requests.filter((r) => r.method === method && re.test(r.url)).length;
+    const fetches = count('POST', /^\/api\/tools\/fetch$/);
+    const foldersMade = count('POST', /^\/api\/folders\/F[0-9a-f]+$/);
+    const all = h.emu.requests.length;
+    t.diagnostic(`${fetches} fetch requests (jobs of ${[...h.emu.model.jobs.values()].map((j) => j.items.length).join(', ')} files); ${all} requests, ${foldersMade} folders created`);
+    assert.equal(fetches, 1, 'the backlog as one request (batch_size 2,500 by default)');
+    assert.equal(foldersMade, 20);
+    assert.ok(all - foldersMade <= 0.02 * names.length, `${all - foldersMade} requests beyond folder creation, for ${names.length} files`);
+    // Folder looks: one per folder for the job's datasets, and one fresh look at the library's root before its twenty new folders.
+    assert.equal(count('GET', /^\/api\/folders\/F[0-9a-f]+\/contents/), 21);
+    assert.equal(h.datasets().length, names.length);
+  });
+
+  it("a request too large for Galaxy's proxy (413) is split in halves, which go; nothing fails", async (t) => {
+    const h = await harness(t);
+    h.emu.addFaults({ method: 'POST', path: '^/api/tools/fetch$', times: 1, action: { type: 'status', status: 413 } });
+    const names = Array.from({ length: 40 }, (_, i) => `big/f${i}.txt`);
+    for (const n of names) put(h.importDir, n);
+
+    await h.start();
+    await h.waitOk(names);
+
+    const split = h.events('upload.split');
+    assert.equal(split.length, 1);
+    assert.match(String(split[0]?.reason), /413 .*larger than Galaxy's proxy takes: raise its client_max_body_size/);
+    assert.deepEqual(h.events('upload.failed'), []);
+    const statuses = h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch').map((r) => r.status);
+    assert.equal(statuses[0], 413);
+    assert.ok(statuses.length >= 3 && statuses.slice(1).every((s) => s === 200), statuses.join(' '));
+    assert.equal(h.datasets().length, 40);
+  });
+});
