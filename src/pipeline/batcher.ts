@@ -66,6 +66,8 @@ export class Batcher {
   #filesInFlight = 0;
   /** Set while a burst of ready files is on its way (hold): only full requests go. */
   #holding: Timer | null = null;
+  /** Files added since the due files were last counted, while holding: counted again every `batchSize`. */
+  #addedHeld = 0;
 
   constructor(o: BatcherOptions) {
     this.#o = o;
@@ -79,6 +81,11 @@ export class Batcher {
       this.#batches.set(key, batch);
     }
     batch.files.push(file);
+    // Holding, the files of several folders may fill a request: counted once in `batchSize` adds.
+    if (this.#holding !== null && ++this.#addedHeld >= this.#o.batchSize) {
+      this.#addedHeld = 0;
+      this.#dispatch();
+    }
     if (this.#due.has(key)) return;
     if (batch.files.length >= this.#o.batchSize) this.#flush(batch, true);
     else batch.timer ??= this.#o.clock.setTimeout(() => this.#flush(batch), (this.#sending.get(key) ?? 0) === 0 ? 0 : this.#o.lingerMs);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import type { Group } from '../../src/pipeline/batcher.js';
-import { Batcher } from '../../src/pipeline/batcher.js';
+import { Batcher, HOLD_MAX_MS } from '../../src/pipeline/batcher.js';
 import type { BatcherOptions } from '../../src/pipeline/batcher.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
 import { ROUTE, turns } from '../fakes.js';
@@ -52,6 +52,43 @@ describe('Batcher (fake timers)', () => {
     t.mock.timers.tick(0); // due at the next turn, with other folders due then
 
     assert.deepEqual(sent, [['a', 'b']]);
+  });
+
+  it('while a burst holds, sends only full requests; the rest together when the burst is queued', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const b = batcher({ batchSize: 3, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    b.hold(true);
+    b.add(file('a'), route('x'));
+    b.add(file('b'), route('y'));
+    t.mock.timers.tick(0);
+    assert.deepEqual(sent, [], 'two files of two folders wait for the burst');
+    b.add(file('c'), route('y'));
+    t.mock.timers.tick(0);
+    assert.deepEqual(sent, [['a', 'b', 'c']], 'a full request goes at once');
+    b.add(file('d'), route('x'));
+    b.add(file('e'), route('z'));
+    t.mock.timers.tick(0);
+    b.hold(false);
+
+    assert.deepEqual(sent, [['a', 'b', 'c'], ['d', 'e']]);
+  });
+
+  it(`holds for at most HOLD_MAX_MS (${HOLD_MAX_MS} ms): a burst of slow checksums does not hold the rest longer`, (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const b = batcher({ batchSize: 10, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    b.hold(true);
+    b.add(file('a'), ROUTE);
+    t.mock.timers.tick(HOLD_MAX_MS - 1);
+    assert.deepEqual(sent, []);
+    t.mock.timers.tick(1);
+    assert.deepEqual(sent, [['a']]);
+    b.add(file('b'), ROUTE);
+    t.mock.timers.tick(0);
+    b.hold(false);
+
+    assert.deepEqual(sent, [['a'], ['b']], 'after the hold ran out, files go as they come');
   });
 
   it('sends after lingerMs even while a request is still on its way', (t) => {
