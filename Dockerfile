@@ -2,6 +2,10 @@
 #
 #   docker build -t galaxy-importd --build-arg GALAXY_UID=$(id -u galaxy) --build-arg GALAXY_GID=$(id -g galaxy) .
 #
+# Behind a proxy that intercepts TLS, give the npm installs its CA as the build secret `ca`
+# (--secret id=ca,src=/etc/ssl/certs/ca-certificates.crt): it is mounted for those RUNs only,
+# never stored in a layer. Without Docker Hub, scripts/images.sh makes NODE_IMAGE from Debian's
+# and npm's packages and builds this file on it.
 # The container runs as a user with Galaxy's uid/gid, so it reads the files Galaxy reads.
 # Mount the config at /etc/galaxy-importd/galaxy-importd.ini, the import directory at the
 # same path Galaxy sees it, the key as the secret galaxy-api-key, and keep
@@ -10,8 +14,12 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Tools to build better-sqlite3's native addon from source when no prebuilt binary is reachable.
+# Tools to build better-sqlite3's native addon from source when no prebuilt binary is reachable,
+# against the headers of the image's own Node (in /usr/local/include/node in the official images
+# and in scripts/images.sh's), so that node-gyp does not download them.
 FROM ${NODE_IMAGE} AS toolchain
+ARG NODEDIR=/usr/local
+ENV npm_config_nodedir=${NODEDIR}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -20,7 +28,9 @@ COPY package.json package-lock.json ./
 
 # Compile the TypeScript with the dev dependencies.
 FROM toolchain AS build
-RUN npm ci --no-audit --no-fund
+RUN --mount=type=secret,id=ca,required=false \
+    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
+ && npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json
@@ -28,7 +38,9 @@ RUN npx tsc -p tsconfig.build.json
 # The production dependencies only: what the runtime image carries. CI runs this same install
 # (scripts/check-production-install.ts), so a missing runtime dependency fails CI.
 FROM toolchain AS deps
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN --mount=type=secret,id=ca,required=false \
+    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
+ && npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 FROM ${NODE_IMAGE}

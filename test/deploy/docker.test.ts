@@ -51,6 +51,20 @@ describe('Dockerfile', () => {
     assert.ok(!copies.some((c) => c.startsWith('--from=build /build/node_modules')), 'the dev dependencies must not reach the image');
   });
 
+  it('trusts a build CA only as the secret ca of the npm installs, and builds the addon against the image\'s headers', () => {
+    const ins = instructions();
+    const installs = ins.filter((i) => i.op === 'RUN' && i.args.includes('npm ci'));
+
+    assert.equal(installs.length, 2);
+    for (const i of installs) {
+      assert.match(i.args, /^--mount=type=secret,id=ca,required=false /, `${i.stage}: npm ci without the secret ca`);
+      assert.match(i.args, /export NODE_EXTRA_CA_CERTS=\/run\/secrets\/ca/);
+    }
+    const elsewhere = ins.filter((i) => !installs.includes(i) && /NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|cafile|secrets\/ca\b/.test(i.args));
+    assert.deepEqual(elsewhere, [], 'the CA must not reach a layer or the environment');
+    assert.ok(ins.some((i) => i.stage === 'toolchain' && i.op === 'ENV' && i.args.startsWith('npm_config_nodedir=')));
+  });
+
   it('runs as a non-root user whose uid/gid are build arguments, with health, signals and the config path', () => {
     const runtime = instructions().filter((i) => i.stage === 'runtime');
     const user = runtime.filter((i) => i.op === 'USER').map((i) => i.args);
