@@ -4,7 +4,10 @@
 # the Dockerfile. Needs root, podman and debootstrap (apt-get install podman debootstrap).
 #
 #   scripts/images.sh base            Debian minbase + Node + npm   -> galaxy-importd-base:TAG
-#   scripts/images.sh systemd-base    the same + systemd (/sbin/init) -> galaxy-importd-systemd-base:TAG
+#   scripts/images.sh systemd-base    the same + systemd (/sbin/init), procps and better-sqlite3's
+#                                     build tools (python3 make g++), for installing the npm pack tarball
+#                                     under a real systemd (test/deploy/systemd-unit.test.ts)
+#                                                                     -> galaxy-importd-systemd-base:TAG
 #   scripts/images.sh build [ARG…]    the Dockerfile on that base   -> galaxy-importd:VERSION, :latest
 #                                     (ARG… go to podman build, e.g. --build-arg GALAXY_UID=1000)
 #   scripts/images.sh check           the built image answers --version and keeps its HEALTHCHECK
@@ -30,7 +33,10 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 NODE_VERSION=${NODE_VERSION:-24}
 NPM_VERSION=${NPM_VERSION:-11}
-SYSTEMD_PACKAGES=(systemd systemd-sysv)
+# procps: /bin/kill, which the unit's ExecReload= runs (every standard Debian install has it;
+# minbase does not). python3, make and g++: node-gyp builds better-sqlite3 when the tarball is
+# installed in it.
+SYSTEMD_PACKAGES=(systemd systemd-sysv procps python3 make g++)
 CA_FILE=${CA_FILE-${NODE_EXTRA_CA_CERTS:-}}
 # min DEFAULT HARD: the default, or the hard limit where that is lower ("unlimited" is not).
 min() { if [ "$2" = unlimited ] || [ "$1" -le "$2" ]; then echo "$1"; else echo "$2"; fi; }
