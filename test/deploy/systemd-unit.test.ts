@@ -1,0 +1,220 @@
+/**
+ * The unit under a real systemd (issue 30, item 4): a container of the systemd-base image
+ * (scripts/images.sh systemd-base) runs /sbin/init; the release tarball (`npm pack`) is installed
+ * in it as docs/operations.md tells an admin (`npm install -g --allow-scripts=better-sqlite3`),
+ * then the unit, its user, config and key as the unit's comments say. Galaxy is the emulator,
+ * on the host's loopback (the container shares the host's network); the import directory is a
+ * host directory bind-mounted at the same path.
+ *
+ * Needs root and podman; runs only with GALAXY_IMPORTD_TEST_SYSTEMD=1 (scripts/run-tests.mjs
+ * leaves it out otherwise; .ci/run runs it after the container images part).
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { startEmulator, type Emulator } from '../../emulator/server.js';
+import { REPO } from '../helpers.js';
+
+const run = promisify(execFile);
+const NAME = `galaxy-importd-systemd-test-${process.pid}`;
+const ULIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'];
+// Outside /tmp and /var/tmp: the unit's PrivateTmp= would hide a directory there from the daemon.
+const WORK_PARENT = '/srv';
+
+function whySkip(): string | false {
+  if (process.env.GALAXY_IMPORTD_TEST_SYSTEMD !== '1') return 'set GALAXY_IMPORTD_TEST_SYSTEMD=1 to run it (it builds and runs a systemd container; .ci/run does)';
+  if (process.getuid?.() !== 0) return 'needs root (podman with --systemd=always and bind mounts)';
+  if (spawnSync('podman', ['--version']).status !== 0) return 'podman is not installed (apt-get install podman runc)';
+  if (!existsSync(WORK_PARENT)) return `${WORK_PARENT} does not exist`;
+  return false;
+}
+let skip = whySkip();
+let image = '';
+if (skip === false) {
+  const r = spawnSync(path.join(REPO, 'scripts', 'images.sh'), ['systemd-base'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000 });
+  image = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || image === '') skip = `scripts/images.sh systemd-base failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+}
+
+/** A command in the container; rejects on a non-zero exit unless `ok` is false. */
+async function inside(args: string[], opts: { ok?: boolean; env?: Record<string, string> } = {}): Promise<{ status: number; out: string }> {
+  const env = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+  try {
+    const r = await run('podman', ['exec', ...env, NAME, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return { status: 0, out: r.stdout + r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    const res = { status: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    if (opts.ok !== false) assert.fail(`${args.join(' ')} exited ${res.status}:\n${res.out.slice(-3000)}`);
+    return res;
+  }
+}
+const sh = (script: string, opts: { ok?: boolean; env?: Record<string, string> } = {}) => inside(['sh', '-ec', script], opts);
+
+async function show(prop: string): Promise<string> {
+  return (await inside(['systemctl', 'show', '-p', prop, '--value', 'galaxy-importd'])).out.trim();
+}
+
+async function until<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function journal(): Promise<string> {
+  return (await inside(['journalctl', '-u', 'galaxy-importd', '-o', 'cat', '--no-pager'])).out;
+}
+
+describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 }, () => {
+  let work = '';
+  let importDir = '';
+  let emu: Emulator | undefined;
+  let ini = '';
+  const started = Date.now();
+  const took = (what: string) => process.stdout.write(`# ${what}: ${Math.round((Date.now() - started) / 1000)} s in\n`);
+  const okCount = (name: string) => emu?.model.tree().filter((d) => d.name === name && d.state === 'ok').length ?? 0;
+
+  before(async () => {
+    work = mkdtempSync(path.join(WORK_PARENT, 'galaxy-importd-systemd-test.'));
+    chmodSync(work, 0o755);
+    importDir = path.join(work, 'import');
+    mkdirSync(path.join(importDir, 'run1'), { recursive: true, mode: 0o755 });
+    chmodSync(path.join(importDir, 'run1'), 0o755);
+    emu = await startEmulator({ libraryImportDir: importDir });
+
+    // The release tarball, as an admin gets it (its contents are checked by check-production-install.ts).
+    const packed = JSON.parse((await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 })).stdout) as { filename: string }[];
+    const tarball = path.join(work, packed[0]?.filename ?? assert.fail('npm pack printed no package'));
+    took('npm pack');
+
+    const ca = process.env.NODE_EXTRA_CA_CERTS;
+    // The proxy's CA only for npm, mounted read-only at run time, never in an image layer.
+    const caMount = ca !== undefined && ca !== '' && existsSync(ca) ? ['-v', `${ca}:/run/host-ca.pem:ro`] : [];
+    await run('podman', ['rm', '-f', '--ignore', NAME]);
+    await run('podman', ['run', '-d', '--name', NAME, '--systemd=always', '--network=host', ...ULIMITS, '-v', `${work}:${work}`, ...caMount, image]);
+    await until('systemd in the container to boot', 60_000, async () => {
+      const r = await inside(['systemctl', 'is-system-running'], { ok: false });
+      return /running|degraded/.test(r.out) ? true : undefined;
+    });
+    took('container booted');
+
+    await inside(['npm', 'install', '--global', '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund', tarball], {
+      // npm_config_nodedir: the image's Node headers (node-gyp cannot download them here); JOBS: node-gyp's make -j.
+      env: { npm_config_nodedir: '/usr/local', JOBS: '2', ...(caMount.length > 0 ? { NODE_EXTRA_CA_CERTS: '/run/host-ca.pem' } : {}) },
+    });
+    took('npm install --global of the tarball');
+
+    const port = await freePort();
+    ini = `[galaxy]\nurl = ${emu.url}\n\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = 0\n\n[http]\nlisten = 127.0.0.1:${port}\n`;
+    writeFileSync(path.join(work, 'galaxy-importd.ini'), ini);
+    writeFileSync(path.join(work, 'api_key'), emu.adminKey);
+    // As the unit's comments say.
+    await sh(`
+      groupadd --system galaxy && useradd --system --gid galaxy --home-dir /nonexistent --shell /usr/sbin/nologin galaxy
+      cp "$(npm root --global)/galaxy-importd/systemd/galaxy-importd.service" /etc/systemd/system/
+      install -d -m 0750 -o root -g galaxy /etc/galaxy-importd
+      install -m 0640 -o root -g galaxy ${work}/galaxy-importd.ini /etc/galaxy-importd/
+      install -m 0400 -o root -g root ${work}/api_key /etc/galaxy-importd/api_key
+      systemctl daemon-reload`);
+  });
+
+  after(async () => {
+    if (skip === false) {
+      const logs = spawnSync('podman', ['exec', NAME, 'journalctl', '-u', 'galaxy-importd', '-o', 'cat', '--no-pager'], { encoding: 'utf8' });
+      if (process.exitCode) process.stdout.write(`# journal:\n${logs.stdout.split('\n').slice(-40).map((l) => `# ${l}`).join('\n')}\n`);
+      spawnSync('podman', ['rm', '-f', '--time', '5', NAME], { stdio: 'ignore' });
+    }
+    await emu?.close();
+    if (work !== '') rmSync(work, { recursive: true, force: true });
+  });
+
+  it('systemctl start: a file dropped into the import directory is imported', async () => {
+    await inside(['systemctl', 'start', 'galaxy-importd']);
+    writeFileSync(path.join(importDir, 'run1', 'a.bed'), 'chr1\t1\t100\n', { mode: 0o644 });
+    await until('a.bed ok in the library', 60_000, () => (okCount('a.bed') === 1 ? true : undefined));
+    assert.equal(await show('ActiveState'), 'active');
+    took('a.bed imported');
+  });
+
+  it('journalctl -u galaxy-importd shows JSON lines with an event', async () => {
+    const lines = (await journal()).split('\n').filter((l) => l.startsWith('{'));
+    const events = lines.map((l) => (JSON.parse(l) as { event?: string }).event);
+    assert.ok(events.includes('daemon.ready'), `no daemon.ready in: ${events.join(', ')}`);
+    assert.ok(events.every((e) => typeof e === 'string'), 'a JSON line without event');
+  });
+
+  it('systemctl reload (SIGHUP) logs a rescan', async () => {
+    await inside(['systemctl', 'reload', 'galaxy-importd']);
+    await until('daemon.rescan in the journal', 20_000, async () => ((await journal()).includes('"daemon.rescan"') ? true : undefined));
+  });
+
+  it('kill -9 of the main PID: systemd restarts it, and no file is imported twice', async () => {
+    const before = Number(await show('NRestarts'));
+    const pid = await show('MainPID');
+    assert.notEqual(pid, '0');
+    await inside(['sh', '-c', `kill -9 ${pid}`]);
+    // RestartSec=5s.
+    await until('a restart', 30_000, async () => (Number(await show('NRestarts')) > before && (await show('ActiveState')) === 'active' ? true : undefined));
+    assert.notEqual(await show('MainPID'), pid);
+    writeFileSync(path.join(importDir, 'run1', 'b.bed'), 'chr2\t1\t100\n', { mode: 0o644 });
+    await until('b.bed ok in the library', 60_000, () => (okCount('b.bed') === 1 ? true : undefined));
+    assert.equal(okCount('a.bed'), 1, 'a.bed was imported again after the restart');
+    took('restarted after kill -9');
+  });
+
+  it('systemctl stop: the daemon exits 0', async () => {
+    await inside(['systemctl', 'stop', 'galaxy-importd']);
+    assert.equal(await show('ExecMainStatus'), '0');
+    assert.equal(await show('Result'), 'success');
+    assert.equal(okCount('a.bed'), 1);
+    assert.equal(okCount('b.bed'), 1);
+  });
+
+  it('a configuration error: exit 2, ActiveState failed, no restart', async () => {
+    const restarts = await show('NRestarts');
+    await sh(`sed -i 's/^settle_seconds = 1$/settle_seconds = soon/' /etc/galaxy-importd/galaxy-importd.ini`);
+    await inside(['systemctl', 'start', 'galaxy-importd'], { ok: false });
+    await until('the unit failed', 30_000, async () => ((await show('ActiveState')) === 'failed' ? true : undefined));
+    assert.equal(await show('ExecMainStatus'), '2');
+    // Longer than RestartSec=5s: a restart would have happened by now.
+    await new Promise((r) => setTimeout(r, 7_000));
+    assert.equal(await show('ActiveState'), 'failed');
+    assert.equal(await show('NRestarts'), restarts);
+    await sh(`install -m 0640 -o root -g galaxy ${work}/galaxy-importd.ini /etc/galaxy-importd/`);
+  });
+
+  it('systemd-analyze security galaxy-importd: exposure at most 1.4', async () => {
+    const r = await inside(['systemd-analyze', 'security', '--no-pager', 'galaxy-importd'], { ok: false });
+    const m = /Overall exposure level for galaxy-importd\.service: ([\d.]+) (\S+)/.exec(r.out);
+    assert.ok(m, `systemd-analyze security (exit ${r.status}) gave no exposure level:\n${r.out.slice(-1000)}`);
+    process.stdout.write(`# exposure level in the container: ${m[1]} ${m[2]}\n`);
+    assert.ok(Number(m[1]) <= 1.4, `exposure ${m[1]} ${m[2]}`);
+  });
+
+  it('systemd ignores no hardening line of the unit, except those docs/operations.md lists for containers', async () => {
+    const lines = (await inside(['journalctl', '-b', '--no-pager', '-o', 'cat'], { ok: false })).out
+      .split('\n')
+      .filter((l) => /galaxy-importd\.service/.test(l) && /ignor|not supported|unknown|prohibited/i.test(l));
+    process.stdout.write([...new Set(lines)].map((l) => `# systemd: ${l}\n`).join(''));
+    // A container may not make UTS namespaces: the daemon lacks CAP_SYS_ADMIN (CapabilityBoundingSet=) anyway.
+    const harmless = /ProtectHostname=yes is configured, but UTS namespace setup is prohibited/;
+    assert.deepEqual(lines.filter((l) => !harmless.test(l)), []);
+  });
+});
