@@ -4,6 +4,8 @@
 // The stress suite (test/stress/) runs only when a filter names it: npm run test:stress.
 // The unit under systemd in a container (test/deploy/systemd-unit.test.ts) builds and runs a
 // container: it runs only with GALAXY_IMPORTD_TEST_SYSTEMD=1 (.ci/run runs it on its own).
+// The image as a sidecar next to a real Galaxy (test/deploy/sidecar.test.ts) builds and runs the
+// project's image: it runs only with GALAXY_IMPORTD_TEST_SIDECAR=1 (.ci/run's images part).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -18,11 +20,16 @@ const filters = process.argv.slice(2);
 const files = walk(root)
   .filter((f) => (filters.length === 0 ? !f.includes(`${path.sep}stress${path.sep}`) : filters.some((x) => f.includes(x))))
   .sort();
-const SYSTEMD_UNIT = `${path.sep}deploy${path.sep}systemd-unit.test.js`;
-if (process.env.GALAXY_IMPORTD_TEST_SYSTEMD !== '1' && files.some((f) => f.endsWith(SYSTEMD_UNIT))) {
-  console.log(`# skipped dist/test/deploy/systemd-unit.test.js: it runs a systemd container; set GALAXY_IMPORTD_TEST_SYSTEMD=1 to run it`);
-  files.splice(files.findIndex((f) => f.endsWith(SYSTEMD_UNIT)), 1);
-  if (files.length === 0) process.exit(0);
+for (const [file, variable, what] of [
+  ['systemd-unit.test.js', 'GALAXY_IMPORTD_TEST_SYSTEMD', 'it runs a systemd container'],
+  ['sidecar.test.js', 'GALAXY_IMPORTD_TEST_SIDECAR', 'it builds the image and runs it next to a real Galaxy'],
+]) {
+  const tail = `${path.sep}deploy${path.sep}${file}`;
+  if (process.env[variable] !== '1' && files.some((f) => f.endsWith(tail))) {
+    console.log(`# skipped dist/test/deploy/${file}: ${what}; set ${variable}=1 to run it`);
+    files.splice(files.findIndex((f) => f.endsWith(tail)), 1);
+    if (files.length === 0) process.exit(0);
+  }
 }
 if (files.length === 0) {
   console.error(`no test files under ${root}${filters.length ? ` matching ${filters.join(', ')}` : ''}: run npm run build first`);

@@ -1,0 +1,242 @@
+/**
+ * The project's image as a sidecar next to a real Galaxy (issue 30, item 2): the image built from
+ * the Dockerfile (scripts/images.sh build, localhost/galaxy-importd:VERSION, uid/gid 1450 by the
+ * Dockerfile's GALAXY_UID/GID) runs on the host's network next to the Galaxy that
+ * scripts/real-galaxy.sh started on the host's loopback. As docs/operations.md ("Docker") says:
+ * Galaxy's library_import_dir mounted at the same path, the config at
+ * /etc/galaxy-importd/galaxy-importd.ini, the key as a file at /run/secrets/galaxy-api-key
+ * (the image sets CREDENTIALS_DIRECTORY=/run/secrets), the ledger on a named volume.
+ * Every verdict on an import is read from Galaxy's API with the admin key.
+ *
+ * Needs root, podman and the real Galaxy's variables (scripts/real-galaxy.sh start prints them);
+ * runs only with GALAXY_IMPORTD_TEST_SIDECAR=1 (scripts/run-tests.mjs leaves it out otherwise;
+ * .ci/run runs it in its container images part). Podman without systemd as PID 1 runs no
+ * HEALTHCHECK by itself: the test runs `podman healthcheck run`.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { REPO } from '../helpers.js';
+import { datasets, GALAXY, galaxyServer, NO_GALAXY } from '../real-galaxy/galaxy.js';
+import type { Dataset } from '../real-galaxy/galaxy.js';
+
+const run = promisify(execFile);
+const TAG = `${process.pid}`;
+const NAME = `galaxy-importd-sidecar-test-${TAG}`;
+const VOLUME = `galaxy-importd-sidecar-test-${TAG}`;
+const ULIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'];
+// The Dockerfile's default GALAXY_UID/GID: the daemon's user in the image.
+const UID = 1450;
+const VERSION = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+const IMAGE = `localhost/galaxy-importd:${VERSION}`;
+
+function whySkip(): string | false {
+  if (process.env.GALAXY_IMPORTD_TEST_SIDECAR !== '1') return 'set GALAXY_IMPORTD_TEST_SIDECAR=1 to run it (it builds the image and runs it next to a real Galaxy; .ci/run does)';
+  if (NO_GALAXY !== false) return NO_GALAXY;
+  if (GALAXY?.importDir === '' || GALAXY?.dir === '') return 'GALAXY_IMPORTD_TEST_GALAXY_IMPORT_DIR and GALAXY_IMPORTD_TEST_GALAXY_DIR must be set (scripts/real-galaxy.sh start prints them)';
+  if (process.getuid?.() !== 0) return 'needs root (podman with bind mounts and a volume)';
+  if (spawnSync('podman', ['--version']).status !== 0) return 'podman is not installed (apt-get install podman runc)';
+  return false;
+}
+let skip = whySkip();
+if (skip === false) {
+  // Cached by podman's layers: quick when .ci/run's images part has just built it.
+  const r = spawnSync(path.join(REPO, 'scripts', 'images.sh'), ['build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20 * 60_000 });
+  if (r.status !== 0) skip = `scripts/images.sh build failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+}
+
+interface Out { status: number; out: string }
+/** podman ARGS…; rejects on a non-zero exit unless `ok` is false. */
+async function podman(args: string[], opts: { ok?: boolean } = {}): Promise<Out> {
+  try {
+    const r = await run('podman', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return { status: 0, out: r.stdout + r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    const res = { status: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    if (opts.ok !== false) assert.fail(`podman ${args.join(' ')} exited ${res.status}:\n${res.out.slice(-3000)}`);
+    return res;
+  }
+}
+
+async function until<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+type Event = { event?: string; file?: string; reason?: string; [k: string]: unknown };
+async function logs(name: string): Promise<string> {
+  return (await podman(['logs', name], { ok: false })).out;
+}
+function eventsOf(text: string): Event[] {
+  return text.split('\n').filter((l) => l.startsWith('{')).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Event];
+    } catch {
+      return [];
+    }
+  });
+}
+
+describe('the image as a sidecar next to a real Galaxy', { skip, timeout: 12 * 60_000 }, () => {
+  const g = GALAXY!;
+  const library = `sidecar ${TAG}`;
+  const sub = `sidecar-${TAG}`;
+  let subDir = '';
+  let work = '';
+  let port = 0;
+  const containers: string[] = [];
+  const started = Date.now();
+  const took = (what: string) => process.stdout.write(`# ${what}: ${Math.round((Date.now() - started) / 1000)} s in\n`);
+  const ini = (extra = '') =>
+    `[galaxy]\nurl = ${g.url}\ntimeout_seconds = 30\n\n[import]\ndir = ${g.importDir}\nsettle_seconds = 1\nrescan_minutes = 0\n\n` +
+    `[library]\nname = ${library}\n\n[upload]\nbackoff_max_seconds = 5\n\n[state]\ndir = /var/lib/galaxy-importd\n\n[http]\nlisten = 127.0.0.1:${port}\n${extra}`;
+  const put = (rel: string, content: string, mode = 0o644) => {
+    const full = path.join(subDir, rel);
+    writeFileSync(full, content, { mode });
+    chmodSync(full, mode);
+    return full;
+  };
+  const inLibrary = async (): Promise<Dataset[]> => datasets(library);
+  const okOnce = async (name: string): Promise<boolean> => {
+    const found = (await inLibrary()).filter((d) => d.name === name);
+    return found.length === 1 && found[0]?.state === 'ok';
+  };
+
+  /** A container of the image as docs/operations.md runs it; its name. */
+  async function start(name: string, configFile: string): Promise<string> {
+    containers.push(name);
+    await podman(['rm', '-f', '--ignore', name]);
+    await podman(['run', '-d', '--name', name, '--network=host', ...ULIMITS,
+      '-v', `${g.importDir}:${g.importDir}`,
+      '-v', `${configFile}:/etc/galaxy-importd/galaxy-importd.ini:ro`,
+      '-v', `${VOLUME}:/var/lib/galaxy-importd`,
+      '-v', `${path.join(work, 'api_key')}:/run/secrets/galaxy-api-key:ro`,
+      IMAGE]);
+    return name;
+  }
+  const healthcheck = async (name: string) => (await podman(['healthcheck', 'run', name], { ok: false })).status;
+
+  before(async () => {
+    work = mkdtempSync('/var/tmp/galaxy-importd-sidecar-test.');
+    chmodSync(work, 0o755);
+    subDir = path.join(g.importDir, sub);
+    mkdirSync(subDir, { recursive: true });
+    chmodSync(subDir, 0o755);
+    port = await freePort();
+    writeFileSync(path.join(work, 'galaxy-importd.ini'), ini(), { mode: 0o644 });
+    // Readable by the image's user only, as a Docker secret is.
+    writeFileSync(path.join(work, 'api_key'), g.adminKey, { mode: 0o400 });
+    chownSync(path.join(work, 'api_key'), UID, UID);
+    await podman(['volume', 'rm', '-f', VOLUME], { ok: false });
+    await podman(['volume', 'create', VOLUME]);
+  });
+
+  after(async () => {
+    if (skip !== false) return;
+    for (const name of containers) {
+      if (process.exitCode) {
+        const text = (await logs(name)).split('\n').slice(-40).map((l) => `# ${l}`).join('\n');
+        process.stdout.write(`# podman logs ${name}:\n${text}\n`);
+      }
+      spawnSync('podman', ['rm', '-f', '--time', '5', name], { stdio: 'ignore' });
+    }
+    spawnSync('podman', ['volume', 'rm', '-f', VOLUME], { stdio: 'ignore' });
+    if (subDir !== '') rmSync(subDir, { recursive: true, force: true });
+    if (work !== '') rmSync(work, { recursive: true, force: true });
+  });
+
+  it('runs as a non-root user; files dropped on the host are imported once, ok in Galaxy', async () => {
+    await start(NAME, path.join(work, 'galaxy-importd.ini'));
+    const id = (await podman(['exec', NAME, 'id', '-u'])).out.trim();
+    assert.equal(id, String(UID));
+    put('a.bed', 'chr1\t1\t100\n');
+    put('b.bed', 'chr2\t1\t100\n');
+    await until('a.bed and b.bed ok in Galaxy', 180_000, async () => ((await okOnce('a.bed')) && (await okOnce('b.bed')) ? true : undefined));
+    const names = (await inLibrary()).map((d) => d.path).sort();
+    assert.deepEqual(names, [`/${sub}/a.bed`, `/${sub}/b.bed`]);
+    took('a.bed, b.bed imported');
+  });
+
+  it('the HEALTHCHECK (podman healthcheck run) goes healthy', async () => {
+    await until('podman healthcheck run to exit 0', 60_000, async () => ((await healthcheck(NAME)) === 0 ? true : undefined));
+    const status = (await podman(['inspect', '--format', '{{.State.Health.Status}}', NAME])).out.trim();
+    assert.equal(status, 'healthy');
+  });
+
+  it('a file the container cannot read (mode 000): a per-file failure, not a crash', async () => {
+    put('unreadable.bed', 'chr3\t1\t100\n', 0o000);
+    const ev = await until('an upload.failed or file.rejected event for unreadable.bed', 60_000, async () =>
+      eventsOf(await logs(NAME)).find((e) => (e.event === 'upload.failed' || e.event === 'file.rejected') && String(e.file).endsWith('unreadable.bed')));
+    process.stdout.write(`# ${JSON.stringify(ev)}\n`);
+    assert.ok(typeof ev.reason === 'string' && ev.reason !== '', 'the event says why');
+    assert.equal((await podman(['inspect', '--format', '{{.State.Running}}', NAME])).out.trim(), 'true');
+    put('c.bed', 'chr4\t1\t100\n');
+    await until('c.bed ok in Galaxy after the failure', 120_000, async () => ((await okOnce('c.bed')) ? true : undefined));
+    assert.ok(!(await inLibrary()).some((d) => d.name === 'unreadable.bed'), 'unreadable.bed is not in the library');
+  });
+
+  it('while Galaxy is halted: still live (healthcheck 0), not ready (health --ready fails); imports resume after', async () => {
+    try {
+      galaxyServer('halt');
+      took('Galaxy halted');
+      await until('health --ready to fail', 90_000, async () =>
+        (await podman(['exec', NAME, 'galaxy-importd', '--config', '/etc/galaxy-importd/galaxy-importd.ini', 'health', '--ready'], { ok: false })).status !== 0 ? true : undefined);
+      // /healthz is liveness: a Galaxy that is down is no reason to restart the sidecar.
+      assert.equal(await healthcheck(NAME), 0);
+      put('d.bed', 'chr5\t1\t100\n');
+    } finally {
+      galaxyServer('serve', true);
+      took('Galaxy serving again');
+    }
+    await until('d.bed ok in Galaxy after Galaxy came back', 240_000, async () => ((await okOnce('d.bed')) ? true : undefined));
+    assert.equal(await healthcheck(NAME), 0);
+  });
+
+  it('podman stop drains: exit code 0', async () => {
+    await podman(['stop', '--time', '30', NAME]);
+    assert.equal((await podman(['inspect', '--format', '{{.State.ExitCode}}', NAME])).out.trim(), '0');
+    const ev = eventsOf(await logs(NAME)).map((e) => e.event);
+    assert.ok(ev.includes('daemon.stopped'), `no daemon.stopped in: ${ev.slice(-10).join(', ')}`);
+  });
+
+  it('a new container on the same volume imports nothing twice', async () => {
+    const second = await start(`${NAME}-2`, path.join(work, 'galaxy-importd.ini'));
+    put('e.bed', 'chr6\t1\t100\n');
+    await until('e.bed ok in Galaxy', 180_000, async () => ((await okOnce('e.bed')) ? true : undefined));
+    const paths = (await inLibrary()).map((d) => d.path);
+    assert.deepEqual(paths.filter((p, i) => paths.indexOf(p) !== i), [], 'no file twice');
+    for (const n of ['a.bed', 'b.bed', 'c.bed', 'd.bed', 'e.bed']) assert.equal(paths.filter((p) => p === `/${sub}/${n}`).length, 1, n);
+    await podman(['stop', '--time', '30', second]);
+    assert.equal((await podman(['inspect', '--format', '{{.State.ExitCode}}', second])).out.trim(), '0');
+    took('second container');
+  });
+
+  it('a bad config: exit 2, the key at fault in podman logs', async () => {
+    const bad = path.join(work, 'bad.ini');
+    writeFileSync(bad, ini().replace('settle_seconds = 1', 'settle_seconds = soon'), { mode: 0o644 });
+    const name = await start(`${NAME}-bad`, bad);
+    const code = (await podman(['wait', name])).out.trim();
+    const text = await logs(name);
+    assert.equal(code, '2', text);
+    assert.match(text, /settle_seconds/);
+  });
+});
