@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 /**
  * Into a real Galaxy: N small files in D subdirectories of library_import_dir, until every
- * dataset is ok, three ways in one run (the same Galaxy, the same files, each into a library of
+ * dataset is ok, four ways in one run (the same Galaxy, the same files, each into a library of
  * its own):
  *   - galaxy-importd's `scan` (at its defaults, and at the other batch_size / concurrency
  *     values given with --sweep);
  *   - one fetch request per file, the way scripts/api/example_watch_folder.py works;
- *   - the seed's upload-dir (the legacy upload_directory) once per subdirectory.
+ *   - the seed's upload-dir (the legacy upload_directory) once per subdirectory;
+ *   - one-job, Galaxy's floor: one fetch request holding all N files, a target per
+ *     subdirectory (one Galaxy job), sent by the daemon's own submit code (fetchSubmitter) with
+ *     the items the daemon sends at its defaults (name, file_type, dbkey, link_data_only, and
+ *     the checksum's hashes and info), after the library and folders are made.
  * For each: files per second, HTTP requests (counted by a proxy in front of Galaxy), Galaxy jobs
  * created, CPU seconds of Galaxy's process tree (the web process and the job processes it
  * reaped), and the importer's own CPU.
  *
  *   scripts/real-galaxy.sh start /tmp/g > /tmp/g.env; set -a; . /tmp/g.env; set +a
- *   node dist/bench/real-galaxy.js --files 1000 --dirs 10 [--sweep 50x4,100x4,20x2] [--section NAME]
+ *   node dist/bench/real-galaxy.js --files 1000 --dirs 10 [--sweep 50x4,100x4,20x2] [--skip one-job,per-file,upload-dir] [--section NAME]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,8 +24,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { systemClock } from '../src/clock.js';
 import { OPTIONS } from '../src/config/options.js';
 import type { OptionSpec } from '../src/config/options.js';
+import { GalaxyClient, routeOf } from '../src/galaxy/client.js';
+import type { CHECKSUMS } from '../src/pipeline/checksum.js';
+import { checksumFile } from '../src/pipeline/checksum.js';
+import { fetchSubmitter } from '../src/pipeline/submit.js';
+import { TERMINAL_JOB } from '../src/pipeline/datasets.js';
+import type { ReadyFile } from '../src/pipeline/files.js';
 import { cpuMs } from './proc.js';
 import { startCountingProxy } from './proxy.js';
 import { recordFigures, writeSection } from './results.js';
@@ -68,6 +79,11 @@ async function api<T>(method: string, p: string, body?: unknown): Promise<T> {
   return JSON.parse(text) as T;
 }
 
+/** `[upload] KEY`'s default: the one-job way sends what the daemon sends at its defaults. */
+const uploadDefault = (key: string): string => String((OPTIONS as readonly OptionSpec[]).find((o) => o.section === 'upload' && o.key === key)?.default);
+/** Requests that create the library, its folders or a history; the rest are the import's own. */
+const SETUP_ROUTES = new Set(['POST /api/libraries', 'POST /api/folders/{id}', 'POST /api/histories']);
+
 /** CPU seconds of a process and the children it reaped; `children`: only those. */
 const cpuOf = (pid: number | string, children = false): number => (cpuMs(pid, { reaped: true }) - (children ? cpuMs(pid) : 0)) / 1000;
 const galaxyPid = readFileSync(path.join(galaxyDir, 'galaxy.pid'), 'utf8').trim();
@@ -90,6 +106,10 @@ interface Row {
   seconds: number;
   filesPerSecond: number;
   requests: number;
+  /** The requests by route (ids left out), most first. */
+  routes: Record<string, number>;
+  /** Requests that look up or create the library, its folders and the history: the rest is the import's. */
+  setupRequests: number;
   jobs: number;
   galaxyCpu: number;
   importerCpu: number;
@@ -110,8 +130,8 @@ async function okIn(libraryId: string): Promise<number> {
 async function measure(way: string, args: string[], files = FILES): Promise<Row> {
   // Each way starts with an empty import directory: scan would take the earlier ways' files too.
   for (const n of readdirSync(importDir)) rmSync(path.join(importDir, n), { recursive: true, force: true });
-  const r0 = requestsSoFar();
   const j0 = await jobsCount();
+  const r0 = requestsSoFar();
   const c0 = cpuOf(galaxyPid);
   const own0 = cpuOf('self', true);
   const t0 = Date.now();
@@ -125,7 +145,15 @@ async function measure(way: string, args: string[], files = FILES): Promise<Row>
   const seconds = (Date.now() - t0) / 1000;
   const importerCpu = cpuOf('self', true) - own0;
   const libraryId = out.trim().split('\n').at(-1) ?? '';
-  const row: Row = { way, files, seconds, filesPerSecond: files / seconds, requests: requestsSoFar() - r0, jobs: 0, galaxyCpu: cpuOf(galaxyPid) - c0, importerCpu, ok: 0 };
+  const seen = proxy?.seen.slice(r0) ?? [];
+  const routes: Record<string, number> = {};
+  for (const r of seen) {
+    const k = `${r.split(' ')[0] ?? ''} ${routeOf(r.slice(r.indexOf(' ') + 1))}`;
+    routes[k] = (routes[k] ?? 0) + 1;
+  }
+  const sorted = Object.fromEntries(Object.entries(routes).sort((a, b) => b[1] - a[1]));
+  const setupRequests = Object.entries(routes).filter(([k]) => SETUP_ROUTES.has(k)).reduce((n, [, c]) => n + c, 0);
+  const row: Row = { way, files, seconds, filesPerSecond: files / seconds, requests: seen.length, routes: sorted, setupRequests, jobs: 0, galaxyCpu: cpuOf(galaxyPid) - c0, importerCpu, ok: 0 };
   row.jobs = (await jobsCount()) - j0;
   row.ok = await okIn(libraryId);
   console.log(JSON.stringify(row));
@@ -162,14 +190,20 @@ async function newLibrary(name: string): Promise<{ id: string; root: string }> {
   return { id: lib.id, root: lib.root_folder_id };
 }
 
+/** A folder per subdirectory `PREFIX-dN` under `root`, by subdirectory; the ids F-prefixed. */
+async function newFolders(root: string, prefix: string): Promise<Map<string, string>> {
+  const folders = new Map<string, string>();
+  for (let d = 0; d < DIRS; d++) folders.set(`${prefix}-d${d}`, (await api<{ id: string }>('POST', `/api/folders/${root}`, { name: `${prefix}-d${d}` })).id);
+  return folders;
+}
+
 /** example_watch_folder.py's way: one fetch request, so one job, per file, into the folder of its directory. */
 async function perFileWay(): Promise<string> {
   const rels = writeFiles('perfile');
   {
     const lib = await newLibrary(`bench per-file ${Date.now()}`);
     const history = await api<{ id: string }>('POST', '/api/histories', { name: 'bench per-file' });
-    const folders = new Map<string, string>();
-    for (let d = 0; d < DIRS; d++) folders.set(`perfile-d${d}`, (await api<{ id: string }>('POST', `/api/folders/${lib.root}`, { name: `perfile-d${d}` })).id);
+    const folders = await newFolders(lib.root, 'perfile');
     for (const rel of rels) {
       const folder = folders.get(path.dirname(rel)) ?? '';
       await api('POST', '/api/tools/fetch', {
@@ -180,6 +214,42 @@ async function perFileWay(): Promise<string> {
     await waitAllOk(lib.id);
     return lib.id;
   }
+}
+
+/**
+ * Galaxy's floor: one fetch request, so one job, holding all the files, a target per subdirectory,
+ * sent by the daemon's own submit code with the items it sends at its defaults ([upload]
+ * file_type, dbkey, link_data_only, and the checksum's hashes and info); then, looking at the job
+ * every 2 s, until it ends, and at the folders until every dataset is ok.
+ */
+async function oneJobWay(): Promise<string> {
+  const rels = writeFiles('onejob');
+  const lib = await newLibrary(`bench one-job ${Date.now()}`);
+  const history = await api<{ id: string }>('POST', '/api/histories', { name: 'bench one-job' });
+  const folders = await newFolders(lib.root, 'onejob');
+  const checksum = uploadDefault('checksum');
+  const route = { library: '', folder: [], fileType: uploadDefault('file_type'), dbkey: uploadDefault('dbkey'), tags: [], link: uploadDefault('link_data_only') === 'true', access: null, notify: [] };
+  const byDir = new Map<string, ReadyFile[]>();
+  for (const rel of rels) {
+    const sum = checksum === 'none' ? null : await checksumFile(path.join(importDir, rel), checksum as keyof typeof CHECKSUMS);
+    let files = byDir.get(path.dirname(rel));
+    if (!files) byDir.set(path.dirname(rel), (files = []));
+    files.push({ path: rel, size: sum?.size ?? 0, mtimeMs: 0, readyAt: Date.now(), checksum: sum && { hashFunction: sum.hashFunction, hex: sum.hex } });
+  }
+  const parts = [...byDir].map(([dir, files]) => ({ files, route: { ...route, folder: [dir] }, target: { libraryId: lib.id, folderId: folders.get(dir) ?? '' } }));
+  const client = new GalaxyClient({ url: proxyUrl, apiKey: key, clock: systemClock });
+  try {
+    const sent = await fetchSubmitter(client).send(parts, history.id);
+    if (sent.kind !== 'job') throw new Error('one-job: the fetch request named no job');
+    // The job's state every 2 s (one request), not every folder's: the floor's cheapest wait.
+    let state: string;
+    while (!TERMINAL_JOB.has((state = (await client.showJob(sent.jobId)).state))) await new Promise((r) => setTimeout(r, 2000));
+    if (state !== 'ok') throw new Error(`one-job: the job is ${state}`);
+    await waitAllOk(lib.id);
+  } finally {
+    await client.close();
+  }
+  return lib.id;
 }
 
 /** The seed's library_upload_from_import_dir.py once per subdirectory (upload1, the legacy path). */
@@ -198,25 +268,36 @@ async function uploadDirWay(): Promise<string> {
 
 if (child) {
   const [b, c] = values.tag.split('x').map(Number) as [number, number];
-  const id = values.way === 'daemon' ? await daemonWay(b, c, `d${values.tag}-${Date.now() % 100000}`) : values.way === 'per-file' ? await perFileWay() : await uploadDirWay();
+  const ways: Record<string, () => Promise<string>> = { daemon: () => daemonWay(b, c, `d${values.tag}-${Date.now() % 100000}`), 'per-file': perFileWay, 'upload-dir': uploadDirWay, 'one-job': oneJobWay };
+  const id = await (ways[values.way ?? ''] ?? uploadDirWay)();
   process.stdout.write(`${id}\n`);
   process.exit(0);
 }
 
 const skip = new Set(values.skip.split(',').filter(Boolean));
 const rows: Row[] = [];
-const defaultOf = (key: string): number => Number((OPTIONS as readonly OptionSpec[]).find((o) => o.section === 'upload' && o.key === key)?.default);
-const [batchDefault, concurrencyDefault] = [defaultOf('batch_size'), defaultOf('concurrency')];
+const [batchDefault, concurrencyDefault] = [Number(uploadDefault('batch_size')), Number(uploadDefault('concurrency'))];
 rows.push(await measure(`galaxy-importd scan, defaults (batch_size ${batchDefault}, concurrency ${concurrencyDefault})`, ['--way', 'daemon', '--tag', `${batchDefault}x${concurrencyDefault}`]));
 for (const v of values.sweep.split(',').filter(Boolean)) {
   const [b, c] = v.split('x').map(Number) as [number, number];
   rows.push(await measure(`galaxy-importd scan, batch_size ${b}, concurrency ${c}`, ['--way', 'daemon', '--tag', `${b}x${c}`]));
 }
+const oneJob = skip.has('one-job') ? null : await measure('one fetch request of all the files, a target per folder (one job: Galaxy\'s floor)', ['--way', 'one-job']);
+if (oneJob) rows.push(oneJob);
 const perFile = Number(values['per-file-files'] ?? FILES);
 if (!skip.has('per-file')) rows.push(await measure('one fetch request per file (example_watch_folder.py)', ['--way', 'per-file'], perFile));
 if (!skip.has('upload-dir')) rows.push(await measure("the seed's upload-dir, once per subdirectory", ['--way', 'upload-dir']));
 await proxy?.close();
 
+/** Requests per file beyond the set-up (creating the library, folders and history). */
+const importPerFile = (r: Row): number => (r.requests - r.setupRequests) / r.files;
+const ours = rows[0];
+const goalLines: string[] = [];
+if (oneJob && ours) {
+  const met = (v: number, limit: number): string => (v <= limit ? 'met' : '**not met**');
+  const [time, cpu, req] = [ours.seconds / oneJob.seconds, ours.galaxyCpu / ours.files / (oneJob.galaxyCpu / oneJob.files), importPerFile(ours)];
+  goalLines.push('', `Issue 29's goals, galaxy-importd at its defaults against the one-job way of this run: wall time ${time.toFixed(2)}× (${ours.seconds.toFixed(0)} s against ${oneJob.seconds.toFixed(0)} s; goal ≤ 1.25×: ${met(time, 1.25)}), Galaxy CPU per file ${cpu.toFixed(2)}× (${(ours.galaxyCpu / ours.files).toFixed(3)} s against ${(oneJob.galaxyCpu / oneJob.files).toFixed(3)} s; goal ≤ 1.25×: ${met(cpu, 1.25)}), requests beyond the set-up ${ours.requests - ours.setupRequests}, ${req.toFixed(3)} per file (goal ≤ 0.02: ${met(req, 0.02)}).`);
+}
 const version = (await (await fetch(`${galaxyUrl}/api/version`)).json()) as { version_major: string; version_minor?: string };
 const section = values.section ?? `real-galaxy-${FILES}`;
 const cmd = `node dist/bench/real-galaxy.js --files ${FILES} --dirs ${DIRS}${values.sweep ? ` --sweep ${values.sweep}` : ''}${values['per-file-files'] ? ` --per-file-files ${perFile}` : ''}${values.skip ? ` --skip ${values.skip}` : ''}${values.section ? ` --section ${section}` : ''}`;
@@ -225,8 +306,13 @@ writeSection(section, [
   '',
   `\`${cmd}\` (Galaxy from scripts/real-galaxy.sh: SQLite, the local job runner in the web process; all on this machine)`,
   '',
-  '| way | files | seconds | files/s | requests | Galaxy jobs | Galaxy CPU s | Galaxy CPU s per file | importer CPU s | datasets ok |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-  ...rows.map((r) => `| ${r.way} | ${r.files} | ${r.seconds.toFixed(0)} | ${r.filesPerSecond.toFixed(2)} | ${r.requests} | ${r.jobs} | ${r.galaxyCpu.toFixed(0)} | ${(r.galaxyCpu / r.files).toFixed(2)} | ${r.importerCpu.toFixed(1)} | ${r.ok} |`),
+  '| way | files | seconds | files/s | requests | of which set-up | others per file | Galaxy jobs | Galaxy CPU s | Galaxy CPU s per file | importer CPU s | datasets ok |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...rows.map((r) => `| ${r.way} | ${r.files} | ${r.seconds.toFixed(0)} | ${r.filesPerSecond.toFixed(2)} | ${r.requests} | ${r.setupRequests} | ${importPerFile(r).toFixed(3)} | ${r.jobs} | ${r.galaxyCpu.toFixed(0)} | ${(r.galaxyCpu / r.files).toFixed(2)} | ${r.importerCpu.toFixed(1)} | ${r.ok} |`),
+  '',
+  `Set-up: ${[...SETUP_ROUTES].join(', ')} (the library, its folders, a history). The requests by route (ids left out; the seed's and the per-file ways poll every folder every 2 s until all are ok; the one-job way looks at its job every 2 s, then at the folders):`,
+  '',
+  ...rows.map((r) => `- ${r.way}: ${Object.entries(r.routes).map(([k, n]) => `${n} \`${k}\``).join(', ')}`),
+  ...goalLines,
 ]);
 recordFigures(section, { rows });
