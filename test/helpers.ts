@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,15 +118,25 @@ export async function seedSession(api: (...args: string[]) => Promise<string>, l
   return { listedFirst, created, libId, listed, shown, contentsUrl, contents, rootId, folder, folderId, upload };
 }
 
-/** Poll until `check` returns a value other than undefined, or fail after `ms`. */
-export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, ms = 10_000, what = 'condition'): Promise<T> {
+/** Poll every `everyMs` until `check` returns a value other than undefined, or fail after `ms`. */
+export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, ms = 10_000, what = 'condition', everyMs = 20): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await check();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A TCP port free on the loopback now (for a server a test starts in another process). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export interface RunningCli {
@@ -163,4 +174,64 @@ export function whyNobodyCannotRun(): string | null {
   if (dir !== null) return `${dir} is not searchable by other users, so the CLI cannot run as uid 65534`;
   if ((statSync(process.execPath).mode & 0o001) === 0) return `${process.execPath} is not executable by other users`;
   return null;
+}
+
+const DEFAULT_PORTS: Record<string, number> = { 'postgresql:': 5432, 'postgres:': 5432, 'http:': 80, 'https:': 443 };
+
+/**
+ * A TCP proxy on the loopback in front of a server (PostgreSQL, Galaxy): `down()` cuts every
+ * connection and refuses new ones (the server is unreachable, as in an outage or a network cut),
+ * `up()` listens again on the same port. `url(u)` is u with the proxy's host and port.
+ */
+export interface Proxy {
+  url(target: string): string;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startProxy(target: string): Promise<Proxy> {
+  const t = new URL(target);
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | null = null;
+  let port = 0;
+  const listen = async (): Promise<void> => {
+    const s = net.createServer((client) => {
+      const upstream = net.connect(Number(t.port || DEFAULT_PORTS[t.protocol] || 0), t.hostname);
+      sockets.add(client);
+      sockets.add(upstream);
+      const drop = (): void => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(client);
+        sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve) => s.listen(port, '127.0.0.1', resolve));
+    port = (s.address() as net.AddressInfo).port;
+    server = s;
+  };
+  const down = async (): Promise<void> => {
+    const s = server;
+    server = null;
+    for (const so of sockets) so.destroy();
+    sockets.clear();
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  await listen();
+  return {
+    url(target) {
+      const u = new URL(target);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      return u.toString();
+    },
+    down,
+    up: listen,
+    close: down,
+  };
 }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { connectionFields } from '../src/ledger/postgres/connection.js';
+
+export { startProxy } from './helpers.js';
+export type { Proxy } from './helpers.js';
 
 /**
  * The tests of the shared ledger need a real PostgreSQL server: .ci/run starts a throwaway
@@ -37,63 +39,6 @@ export async function sql<T extends pg.QueryResultRow>(url: string, text: string
   } finally {
     await c.end();
   }
-}
-
-/**
- * A TCP proxy in front of the server: `down()` cuts every connection and refuses new ones
- * (the database is unreachable, as in an outage or a network cut), `up()` restores it.
- */
-export interface Proxy {
-  url(databaseUrl: string): string;
-  down(): Promise<void>;
-  up(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export async function startProxy(target: string): Promise<Proxy> {
-  const t = new URL(target);
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | null = null;
-  let port = 0;
-  const listen = async (): Promise<void> => {
-    const s = net.createServer((client) => {
-      const upstream = net.connect(Number(t.port || 5432), t.hostname);
-      sockets.add(client);
-      sockets.add(upstream);
-      const drop = (): void => {
-        client.destroy();
-        upstream.destroy();
-        sockets.delete(client);
-        sockets.delete(upstream);
-      };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    await new Promise<void>((resolve) => s.listen(port, '127.0.0.1', resolve));
-    port = (s.address() as net.AddressInfo).port;
-    server = s;
-  };
-  const down = async (): Promise<void> => {
-    const s = server;
-    server = null;
-    for (const so of sockets) so.destroy();
-    sockets.clear();
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
-  };
-  await listen();
-  return {
-    url(databaseUrl) {
-      const u = new URL(databaseUrl);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      return u.toString();
-    },
-    down,
-    up: listen,
-    close: down,
-  };
 }
 
 /**

@@ -16,12 +16,12 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { REPO } from '../helpers.js';
-import { datasets, GALAXY, galaxyServer, NO_GALAXY } from '../real-galaxy/galaxy.js';
+import { freePort, REPO, startProxy, waitFor } from '../helpers.js';
+import type { Proxy } from '../helpers.js';
+import { datasets, GALAXY, NO_GALAXY } from '../real-galaxy/galaxy.js';
 import type { Dataset } from '../real-galaxy/galaxy.js';
 
 const run = promisify(execFile);
@@ -63,24 +63,7 @@ async function podman(args: string[], opts: { ok?: boolean } = {}): Promise<Out>
   }
 }
 
-async function until<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 type Event = { event?: string; file?: string; reason?: string; [k: string]: unknown };
 async function logs(name: string): Promise<string> {
@@ -103,11 +86,14 @@ describe('the image as a sidecar next to a real Galaxy', { skip, timeout: 12 * 6
   let subDir = '';
   let work = '';
   let port = 0;
+  // The container reaches Galaxy through a TCP proxy on the loopback, so that Galaxy can be made
+  // unreachable (refused, as a Galaxy that is down) without a Galaxy restart of minutes.
+  let galaxy: Proxy | null = null;
   const containers: string[] = [];
   const started = Date.now();
   const took = (what: string) => process.stdout.write(`# ${what}: ${Math.round((Date.now() - started) / 1000)} s in\n`);
   const ini = (extra = '') =>
-    `[galaxy]\nurl = ${g.url}\ntimeout_seconds = 30\n\n[import]\ndir = ${g.importDir}\nsettle_seconds = 1\nrescan_minutes = 0\n\n` +
+    `[galaxy]\nurl = ${galaxy?.url(g.url) ?? g.url}\ntimeout_seconds = 30\n\n[import]\ndir = ${g.importDir}\nsettle_seconds = 1\nrescan_minutes = 0\n\n` +
     `[library]\nname = ${library}\n\n[upload]\nbackoff_max_seconds = 5\n\n[state]\ndir = /var/lib/galaxy-importd\n\n[http]\nlisten = 127.0.0.1:${port}\n${extra}`;
   const put = (rel: string, content: string, mode = 0o644) => {
     const full = path.join(subDir, rel);
@@ -142,6 +128,7 @@ describe('the image as a sidecar next to a real Galaxy', { skip, timeout: 12 * 6
     mkdirSync(subDir, { recursive: true });
     chmodSync(subDir, 0o755);
     port = await freePort();
+    galaxy = await startProxy(g.url);
     writeFileSync(path.join(work, 'galaxy-importd.ini'), ini(), { mode: 0o644 });
     // Readable by the image's user only, as a Docker secret is.
     writeFileSync(path.join(work, 'api_key'), g.adminKey, { mode: 0o400 });
@@ -152,6 +139,7 @@ describe('the image as a sidecar next to a real Galaxy', { skip, timeout: 12 * 6
 
   after(async () => {
     if (skip !== false) return;
+    await galaxy?.close();
     for (const name of containers) {
       if (process.exitCode) {
         const text = (await logs(name)).split('\n').slice(-40).map((l) => `# ${l}`).join('\n');
@@ -170,44 +158,44 @@ describe('the image as a sidecar next to a real Galaxy', { skip, timeout: 12 * 6
     assert.equal(id, String(UID));
     put('a.bed', 'chr1\t1\t100\n');
     put('b.bed', 'chr2\t1\t100\n');
-    await until('a.bed and b.bed ok in Galaxy', 180_000, async () => ((await okOnce('a.bed')) && (await okOnce('b.bed')) ? true : undefined));
+    await waitFor(async () => ((await okOnce('a.bed')) && (await okOnce('b.bed')) ? true : undefined), 180_000, 'a.bed and b.bed ok in Galaxy', 500);
     const names = (await inLibrary()).map((d) => d.path).sort();
     assert.deepEqual(names, [`/${sub}/a.bed`, `/${sub}/b.bed`]);
     took('a.bed, b.bed imported');
   });
 
   it('the HEALTHCHECK (podman healthcheck run) goes healthy', async () => {
-    await until('podman healthcheck run to exit 0', 60_000, async () => ((await healthcheck(NAME)) === 0 ? true : undefined));
+    await waitFor(async () => ((await healthcheck(NAME)) === 0 ? true : undefined), 60_000, 'podman healthcheck run to exit 0', 500);
     const status = (await podman(['inspect', '--format', '{{.State.Health.Status}}', NAME])).out.trim();
     assert.equal(status, 'healthy');
   });
 
   it('a file the container cannot read (mode 000): a per-file failure, not a crash', async () => {
     put('unreadable.bed', 'chr3\t1\t100\n', 0o000);
-    const ev = await until('an upload.failed or file.rejected event for unreadable.bed', 60_000, async () =>
-      eventsOf(await logs(NAME)).find((e) => (e.event === 'upload.failed' || e.event === 'file.rejected') && String(e.file).endsWith('unreadable.bed')));
+    const ev = await waitFor(async () =>
+      eventsOf(await logs(NAME)).find((e) => (e.event === 'upload.failed' || e.event === 'file.rejected') && String(e.file).endsWith('unreadable.bed')), 60_000, 'an upload.failed or file.rejected event for unreadable.bed', 500);
     process.stdout.write(`# ${JSON.stringify(ev)}\n`);
     assert.ok(typeof ev.reason === 'string' && ev.reason !== '', 'the event says why');
     assert.equal((await podman(['inspect', '--format', '{{.State.Running}}', NAME])).out.trim(), 'true');
     put('c.bed', 'chr4\t1\t100\n');
-    await until('c.bed ok in Galaxy after the failure', 120_000, async () => ((await okOnce('c.bed')) ? true : undefined));
+    await waitFor(async () => ((await okOnce('c.bed')) ? true : undefined), 120_000, 'c.bed ok in Galaxy after the failure', 500);
     assert.ok(!(await inLibrary()).some((d) => d.name === 'unreadable.bed'), 'unreadable.bed is not in the library');
   });
 
-  it('while Galaxy is halted: still live (healthcheck 0), not ready (health --ready fails); imports resume after', async () => {
+  it('while Galaxy is unreachable: still live (healthcheck 0), not ready (health --ready fails); imports resume after', async () => {
     try {
-      galaxyServer('halt');
-      took('Galaxy halted');
-      await until('health --ready to fail', 90_000, async () =>
-        (await podman(['exec', NAME, 'galaxy-importd', '--config', '/etc/galaxy-importd/galaxy-importd.ini', 'health', '--ready'], { ok: false })).status !== 0 ? true : undefined);
+      await galaxy?.down();
+      took('Galaxy unreachable');
+      await waitFor(async () =>
+        (await podman(['exec', NAME, 'galaxy-importd', '--config', '/etc/galaxy-importd/galaxy-importd.ini', 'health', '--ready'], { ok: false })).status !== 0 ? true : undefined, 90_000, 'health --ready to fail', 500);
       // /healthz is liveness: a Galaxy that is down is no reason to restart the sidecar.
       assert.equal(await healthcheck(NAME), 0);
       put('d.bed', 'chr5\t1\t100\n');
     } finally {
-      galaxyServer('serve', true);
-      took('Galaxy serving again');
+      await galaxy?.up();
+      took('Galaxy reachable again');
     }
-    await until('d.bed ok in Galaxy after Galaxy came back', 240_000, async () => ((await okOnce('d.bed')) ? true : undefined));
+    await waitFor(async () => ((await okOnce('d.bed')) ? true : undefined), 240_000, 'd.bed ok in Galaxy after Galaxy came back', 500);
     assert.equal(await healthcheck(NAME), 0);
   });
 
@@ -221,7 +209,7 @@ describe('the image as a sidecar next to a real Galaxy', { skip, timeout: 12 * 6
   it('a new container on the same volume imports nothing twice', async () => {
     const second = await start(`${NAME}-2`, path.join(work, 'galaxy-importd.ini'));
     put('e.bed', 'chr6\t1\t100\n');
-    await until('e.bed ok in Galaxy', 180_000, async () => ((await okOnce('e.bed')) ? true : undefined));
+    await waitFor(async () => ((await okOnce('e.bed')) ? true : undefined), 180_000, 'e.bed ok in Galaxy', 500);
     const paths = (await inLibrary()).map((d) => d.path);
     assert.deepEqual(paths.filter((p, i) => paths.indexOf(p) !== i), [], 'no file twice');
     for (const n of ['a.bed', 'b.bed', 'c.bed', 'd.bed', 'e.bed']) assert.equal(paths.filter((p) => p === `/${sub}/${n}`).length, 1, n);

@@ -12,12 +12,11 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startEmulator, type Emulator } from '../../emulator/server.js';
-import { REPO } from '../helpers.js';
+import { freePort, REPO, waitFor } from '../helpers.js';
 
 const run = promisify(execFile);
 const NAME = `galaxy-importd-systemd-test-${process.pid}`;
@@ -59,24 +58,7 @@ async function show(prop: string): Promise<string> {
   return (await inside(['systemctl', 'show', '-p', prop, '--value', 'galaxy-importd'])).out.trim();
 }
 
-async function until<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function journal(): Promise<string> {
   return (await inside(['journalctl', '-u', 'galaxy-importd', '-o', 'cat', '--no-pager'])).out;
@@ -109,10 +91,10 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
     const caMount = ca !== undefined && ca !== '' && existsSync(ca) ? ['-v', `${ca}:/run/host-ca.pem:ro`] : [];
     await run('podman', ['rm', '-f', '--ignore', NAME]);
     await run('podman', ['run', '-d', '--name', NAME, '--systemd=always', '--network=host', ...ULIMITS, '-v', `${work}:${work}`, ...caMount, image]);
-    await until('systemd in the container to boot', 60_000, async () => {
+    await waitFor(async () => {
       const r = await inside(['systemctl', 'is-system-running'], { ok: false });
       return /running|degraded/.test(r.out) ? true : undefined;
-    });
+    }, 60_000, 'systemd in the container to boot', 250);
     took('container booted');
 
     await inside(['npm', 'install', '--global', '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund', tarball], {
@@ -148,7 +130,7 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
   it('systemctl start: a file dropped into the import directory is imported', async () => {
     await inside(['systemctl', 'start', 'galaxy-importd']);
     writeFileSync(path.join(importDir, 'run1', 'a.bed'), 'chr1\t1\t100\n', { mode: 0o644 });
-    await until('a.bed ok in the library', 60_000, () => (okCount('a.bed') === 1 ? true : undefined));
+    await waitFor(() => (okCount('a.bed') === 1 ? true : undefined), 60_000, 'a.bed ok in the library', 250);
     assert.equal(await show('ActiveState'), 'active');
     took('a.bed imported');
   });
@@ -162,7 +144,7 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
 
   it('systemctl reload (SIGHUP) logs a rescan', async () => {
     await inside(['systemctl', 'reload', 'galaxy-importd']);
-    await until('daemon.rescan in the journal', 20_000, async () => ((await journal()).includes('"daemon.rescan"') ? true : undefined));
+    await waitFor(async () => ((await journal()).includes('"daemon.rescan"') ? true : undefined), 20_000, 'daemon.rescan in the journal', 250);
   });
 
   it('kill -9 of the main PID: systemd restarts it, and no file is imported twice', async () => {
@@ -171,10 +153,10 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
     assert.notEqual(pid, '0');
     await inside(['sh', '-c', `kill -9 ${pid}`]);
     // RestartSec=5s.
-    await until('a restart', 30_000, async () => (Number(await show('NRestarts')) > before && (await show('ActiveState')) === 'active' ? true : undefined));
+    await waitFor(async () => (Number(await show('NRestarts')) > before && (await show('ActiveState')) === 'active' ? true : undefined), 30_000, 'a restart', 250);
     assert.notEqual(await show('MainPID'), pid);
     writeFileSync(path.join(importDir, 'run1', 'b.bed'), 'chr2\t1\t100\n', { mode: 0o644 });
-    await until('b.bed ok in the library', 60_000, () => (okCount('b.bed') === 1 ? true : undefined));
+    await waitFor(() => (okCount('b.bed') === 1 ? true : undefined), 60_000, 'b.bed ok in the library', 250);
     assert.equal(okCount('a.bed'), 1, 'a.bed was imported again after the restart');
     took('restarted after kill -9');
   });
@@ -191,7 +173,7 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
     const restarts = await show('NRestarts');
     await sh(`sed -i 's/^settle_seconds = 1$/settle_seconds = soon/' /etc/galaxy-importd/galaxy-importd.ini`);
     await inside(['systemctl', 'start', 'galaxy-importd'], { ok: false });
-    await until('the unit failed', 30_000, async () => ((await show('ActiveState')) === 'failed' ? true : undefined));
+    await waitFor(async () => ((await show('ActiveState')) === 'failed' ? true : undefined), 30_000, 'the unit failed', 250);
     assert.equal(await show('ExecMainStatus'), '2');
     // Longer than RestartSec=5s: a restart would have happened by now.
     await new Promise((r) => setTimeout(r, 7_000));

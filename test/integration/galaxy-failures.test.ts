@@ -100,7 +100,8 @@ describe('daemon: Galaxy failures', () => {
     put(h.importDir, 'k/a.txt', 'only file of its job\n');
 
     await h.start();
-    await waitFor(() => h.events('upload.submitted')[0], 15_000, 'the request');
+    // The job must exist before Galaxy goes down: upload.submitted is written before the request goes out.
+    await waitFor(() => (h.emu.model.jobs.size > 0 ? true : undefined), 15_000, 'the job');
     // Galaxy goes down behind its proxy while the job runs; the daemon's look at the job meets the proxy's page.
     h.emu.addFaults({ path: '.*', action: { type: 'status', status: 502 } });
     await waitFor(() => h.events('upload.retry').find((e) => /502 to GET \/api\/jobs/.test(String(e.reason))), 15_000, 'a look at the job while Galaxy is down');

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { systemClock } from '../../src/clock.js';
 import { readGalaxyPath } from '../../src/config/galaxy-config.js';
 import { SqliteLedger } from '../../src/ledger/sqlite.js';
-import { bedLines, runCli, seedSession, spawnCli, waitFor } from '../helpers.js';
+import { bedLines, freePort, runCli, seedSession, spawnCli, waitFor } from '../helpers.js';
 import {
   assertEachOnceOk, datasetDetails, datasets, events, fastq, fileSize, get, gx, galaxyServer, librariesNamed, NO_GALAXY, scenario,
 } from './galaxy.js';
@@ -739,11 +738,3 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
   fidelity(scenarioOptions('6'));
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}

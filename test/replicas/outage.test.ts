@@ -6,24 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startEmulator } from '../../emulator/server.js';
-import { runCli, spawnCli, tempDir, waitFor } from '../helpers.js';
+import { freePort, runCli, spawnCli, tempDir, waitFor } from '../helpers.js';
 import { ini } from '../integration/harness.js';
 import { freshDatabase, NO_POSTGRES, PGPASSWORD, sql, startProxy } from '../postgres.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the shared ledger when PostgreSQL is away', { skip: NO_POSTGRES }, () => {
   it('keeps new files pending while the database is unreachable, sends nothing, and imports them when it is back', { timeout: 3 * 60_000 }, async (t) => {
