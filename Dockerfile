@@ -35,12 +35,11 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json
 
-# The production dependencies only: what the runtime image carries. CI runs this same install
-# (scripts/check-production-install.ts), so a missing runtime dependency fails CI.
-FROM toolchain AS deps
-RUN --mount=type=secret,id=ca,required=false \
-    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
- && npm ci --omit=dev --no-audit --no-fund \
+# The production dependencies only: what the runtime image carries, pruned from the build's
+# node_modules (better-sqlite3 is compiled once, by the build's npm ci). The runtime image's
+# `galaxy-importd --version` below and CI's sidecar test fail if a runtime dependency is missing.
+FROM build AS deps
+RUN npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 FROM ${NODE_IMAGE}

@@ -44,7 +44,9 @@ describe('Dockerfile', () => {
     const runtime = ins.filter((i) => i.stage === 'runtime');
     assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-[a-z]+-slim$/m);
     assert.ok(ins.some((i) => i.stage === 'build' && i.op === 'RUN' && /npm ci(?! --omit)/.test(i.args)));
-    assert.ok(ins.some((i) => i.stage === 'deps' && i.op === 'RUN' && i.args.includes('npm ci --omit=dev')));
+    // The production dependencies are the build's, pruned: the addon is compiled once.
+    assert.match(dockerfile, /^FROM build AS deps$/m);
+    assert.ok(ins.some((i) => i.stage === 'deps' && i.op === 'RUN' && i.args.includes('npm prune --omit=dev')));
     const copies = runtime.filter((i) => i.op === 'COPY').map((i) => i.args);
     assert.ok(copies.includes('--from=deps /build/node_modules ./node_modules'), 'node_modules must come from the production install');
     assert.ok(copies.includes('--from=build /build/dist/src ./dist/src'));
@@ -55,7 +57,7 @@ describe('Dockerfile', () => {
     const ins = instructions();
     const installs = ins.filter((i) => i.op === 'RUN' && i.args.includes('npm ci'));
 
-    assert.equal(installs.length, 2);
+    assert.equal(installs.length, 1);
     for (const i of installs) {
       assert.match(i.args, /^--mount=type=secret,id=ca,required=false /, `${i.stage}: npm ci without the secret ca`);
       assert.match(i.args, /export NODE_EXTRA_CA_CERTS=\/run\/secrets\/ca/);
