@@ -49,7 +49,20 @@ export function afterUpload(d: AfterUploadDeps): (file: ReadyFile) => Promise<vo
       }
       d.emit({ type: 'file.after_upload', file: file.path, action: action.action });
     } catch (err) {
-      d.emit({ type: 'file.after_upload', file: file.path, action: action.action, err: (err as Error).message });
+      d.emit({ type: 'file.after_upload', file: file.path, action: action.action, err: withWriteHint(err as NodeJS.ErrnoException, d.importDir, action) });
     }
   };
+}
+
+/**
+ * The error of a delete or move, and what to do when the directories are not writable: under the
+ * systemd unit (ProtectSystem=strict; systemd sets INVOCATION_ID) the drop-in that makes them so.
+ */
+export function withWriteHint(err: NodeJS.ErrnoException, importDir: string, action: AfterUpload, env: NodeJS.ProcessEnv = process.env): string {
+  if (err.code !== 'EROFS' && err.code !== 'EACCES' && err.code !== 'EPERM') return err.message;
+  const dirs = action.action === 'move' ? `${importDir} ${action.dir}` : importDir;
+  const fix = env.INVOCATION_ID !== undefined
+    ? `the unit's ProtectSystem=strict leaves them read-only: add a drop-in (systemctl edit galaxy-importd) with [Service] ReadWritePaths=${dirs}, then systemctl restart galaxy-importd (docs/operations.md, "systemd")`
+    : `give the daemon's user write access to ${dirs}`;
+  return `${err.message}: after_upload = ${action.action === 'move' ? `move:${action.dir}` : action.action} must write to ${dirs}; ${fix}`;
 }

@@ -63,8 +63,6 @@ async function podman(args: string[], opts: { ok?: boolean } = {}): Promise<Out>
   }
 }
 
-
-
 type Event = { event?: string; file?: string; reason?: string; [k: string]: unknown };
 async function logs(name: string): Promise<string> {
   return (await podman(['logs', name], { ok: false })).out;

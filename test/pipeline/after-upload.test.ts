@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { AfterUpload } from '../../src/config/load.js';
-import { afterUpload } from '../../src/pipeline/after-upload.js';
+import { afterUpload, withWriteHint } from '../../src/pipeline/after-upload.js';
 import { Flow } from '../../src/pipeline/flow.js';
 import type { Fingerprint } from '../../src/pipeline/settle.js';
 import { events } from '../fakes.js';
@@ -61,5 +61,16 @@ describe('after_upload', () => {
     const s = setup(t, { action: 'delete' });
     await s.after(file);
     assert.match(String(s.emit.of('file.after_upload')[0]?.err), /ENOENT/);
+  });
+
+  it('a directory it may not write to: the error says which ReadWritePaths= drop-in to add under systemd, else which directories need write access', () => {
+    const erofs = Object.assign(new Error("EROFS: read-only file system, rename '/data/import/run1/a.txt' -> '/data/done/run1/a.txt'"), { code: 'EROFS' });
+    const move: AfterUpload = { action: 'move', dir: '/data/done' };
+    assert.match(withWriteHint(erofs, '/data/import', move, { INVOCATION_ID: 'x' }),
+      /^EROFS: .*: after_upload = move:\/data\/done must write to \/data\/import \/data\/done; .*systemctl edit galaxy-importd\) with \[Service\] ReadWritePaths=\/data\/import \/data\/done, then systemctl restart/);
+    assert.match(withWriteHint(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }), '/data/import', { action: 'delete' }, {}),
+      /after_upload = delete must write to \/data\/import; give the daemon's user write access to \/data\/import$/);
+    const enoent = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+    assert.equal(withWriteHint(enoent, '/data/import', move, { INVOCATION_ID: 'x' }), 'ENOENT: no such file');
   });
 });
