@@ -6,6 +6,8 @@
 // container: it runs only with GALAXY_IMPORTD_TEST_SYSTEMD=1 (.ci/run runs it on its own).
 // The image as a sidecar next to a real Galaxy (test/deploy/sidecar.test.ts) builds and runs the
 // project's image: it runs only with GALAXY_IMPORTD_TEST_SIDECAR=1 (.ci/run's images part).
+// The Ansible role (test/deploy/ansible-role.test.ts) runs in a systemd container: only with
+// GALAXY_IMPORTD_TEST_ANSIBLE=1 (.ci/run runs it after the unit under systemd).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +25,7 @@ const files = walk(root)
 for (const [file, variable, what] of [
   ['systemd-unit.test.js', 'GALAXY_IMPORTD_TEST_SYSTEMD', 'it runs a systemd container'],
   ['sidecar.test.js', 'GALAXY_IMPORTD_TEST_SIDECAR', 'it builds the image and runs it next to a real Galaxy'],
+  ['ansible-role.test.js', 'GALAXY_IMPORTD_TEST_ANSIBLE', 'it runs the Ansible role in a systemd container'],
 ]) {
   const tail = `${path.sep}deploy${path.sep}${file}`;
   if (process.env[variable] !== '1' && files.some((f) => f.endsWith(tail))) {

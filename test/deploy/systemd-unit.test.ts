@@ -10,57 +10,25 @@
  * leaves it out otherwise; .ci/run runs it after the container images part).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { startEmulator, type Emulator } from '../../emulator/server.js';
-import { freePort, REPO, waitFor } from '../helpers.js';
+import { freePort, waitFor } from '../helpers.js';
+import { packTarball, SystemdContainer, systemdImage, WORK_PARENT, whySkip } from './systemd-container.js';
 
-const run = promisify(execFile);
-const NAME = `galaxy-importd-systemd-test-${process.pid}`;
-const ULIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'];
-// Outside /tmp and /var/tmp: the unit's PrivateTmp= would hide a directory there from the daemon.
-const WORK_PARENT = '/srv';
-
-function whySkip(): string | false {
-  if (process.env.GALAXY_IMPORTD_TEST_SYSTEMD !== '1') return 'set GALAXY_IMPORTD_TEST_SYSTEMD=1 to run it (it builds and runs a systemd container; .ci/run does)';
-  if (process.getuid?.() !== 0) return 'needs root (podman with --systemd=always and bind mounts)';
-  if (spawnSync('podman', ['--version']).status !== 0) return 'podman is not installed (apt-get install podman runc)';
-  if (!existsSync(WORK_PARENT)) return `${WORK_PARENT} does not exist`;
-  return false;
-}
-let skip = whySkip();
+let skip = whySkip('GALAXY_IMPORTD_TEST_SYSTEMD', 'it builds and runs a systemd container');
 let image = '';
 if (skip === false) {
-  const r = spawnSync(path.join(REPO, 'scripts', 'images.sh'), ['systemd-base'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000 });
-  image = r.stdout.trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || image === '') skip = `scripts/images.sh systemd-base failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+  const made = systemdImage();
+  if ('skip' in made) skip = made.skip;
+  else image = made.image;
 }
-
-/** A command in the container; rejects on a non-zero exit unless `ok` is false. */
-async function inside(args: string[], opts: { ok?: boolean; env?: Record<string, string> } = {}): Promise<{ status: number; out: string }> {
-  const env = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  try {
-    const r = await run('podman', ['exec', ...env, NAME, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    return { status: 0, out: r.stdout + r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    const res = { status: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-    if (opts.ok !== false) assert.fail(`${args.join(' ')} exited ${res.status}:\n${res.out.slice(-3000)}`);
-    return res;
-  }
-}
-const sh = (script: string, opts: { ok?: boolean; env?: Record<string, string> } = {}) => inside(['sh', '-ec', script], opts);
-
-async function show(prop: string): Promise<string> {
-  return (await inside(['systemctl', 'show', '-p', prop, '--value', 'galaxy-importd'])).out.trim();
-}
-
-async function journal(): Promise<string> {
-  return (await inside(['journalctl', '-u', 'galaxy-importd', '-o', 'cat', '--no-pager'])).out;
-}
+const box = new SystemdContainer(`galaxy-importd-systemd-test-${process.pid}`);
+const inside = box.exec.bind(box);
+const sh = box.sh.bind(box);
+const show = box.show.bind(box);
+const journal = box.journal.bind(box);
 
 describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 }, () => {
   let work = '';
@@ -80,24 +48,14 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
     emu = await startEmulator({ libraryImportDir: importDir });
 
     // The release tarball, as an admin gets it (its contents are checked by check-production-install.ts).
-    const packed = JSON.parse((await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 })).stdout) as { filename: string }[];
-    const tarball = path.join(work, packed[0]?.filename ?? assert.fail('npm pack printed no package'));
+    const tarball = await packTarball(work);
     took('npm pack');
-
-    const ca = process.env.NODE_EXTRA_CA_CERTS;
-    // The proxy's CA only for npm, mounted read-only at run time, never in an image layer.
-    const caMount = ca !== undefined && ca !== '' && existsSync(ca) ? ['-v', `${ca}:/run/host-ca.pem:ro`] : [];
-    await run('podman', ['rm', '-f', '--ignore', NAME]);
-    await run('podman', ['run', '-d', '--name', NAME, '--systemd=always', '--network=host', ...ULIMITS, '-v', `${work}:${work}`, ...caMount, image]);
-    await waitFor(async () => {
-      const r = await inside(['systemctl', 'is-system-running'], { ok: false });
-      return /running|degraded/.test(r.out) ? true : undefined;
-    }, 60_000, 'systemd in the container to boot', 250);
+    await box.boot(image, [work]);
     took('container booted');
 
     await inside(['npm', 'install', '--global', '--allow-scripts=better-sqlite3', '--no-audit', '--no-fund', tarball], {
       // npm_config_nodedir: the image's Node headers (node-gyp cannot download them here); JOBS: node-gyp's make -j.
-      env: { npm_config_nodedir: '/usr/local', JOBS: '2', ...(caMount.length > 0 ? { NODE_EXTRA_CA_CERTS: '/run/host-ca.pem' } : {}) },
+      env: { npm_config_nodedir: '/usr/local', JOBS: '2', ...box.caEnv },
     });
     took('npm install --global of the tarball');
 
@@ -116,11 +74,7 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
   });
 
   after(async () => {
-    if (skip === false) {
-      const logs = spawnSync('podman', ['exec', NAME, 'journalctl', '-u', 'galaxy-importd', '-o', 'cat', '--no-pager'], { encoding: 'utf8' });
-      if (process.exitCode) process.stdout.write(`# journal:\n${logs.stdout.split('\n').slice(-40).map((l) => `# ${l}`).join('\n')}\n`);
-      spawnSync('podman', ['rm', '-f', '--time', '5', NAME], { stdio: 'ignore' });
-    }
+    if (skip === false) box.remove(Boolean(process.exitCode));
     await emu?.close();
     if (work !== '') rmSync(work, { recursive: true, force: true });
   });
