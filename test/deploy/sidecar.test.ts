@@ -33,6 +33,8 @@ const ULIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'
 const UID = 1450;
 const VERSION = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const IMAGE = `localhost/galaxy-importd:${VERSION}`;
+// podman-compose (PyPI) for docs/docker-compose.host-galaxy.yml: .ci/run names it.
+const COMPOSE = process.env.GALAXY_IMPORTD_TEST_PODMAN_COMPOSE ?? '';
 
 function whySkip(): string | false {
   if (process.env.GALAXY_IMPORTD_TEST_SIDECAR !== '1') return 'set GALAXY_IMPORTD_TEST_SIDECAR=1 to run it (it builds the image and runs it next to a real Galaxy; .ci/run does)';
@@ -224,5 +226,26 @@ describe('the image as a sidecar next to a real Galaxy', { skip, timeout: 12 * 6
     const text = await logs(name);
     assert.equal(code, '2', text);
     assert.match(text, /settle_seconds/);
+  });
+
+  it('docs/docker-compose.host-galaxy.yml with podman-compose: up imports a file once (a fresh ledger finds the others in Galaxy), down stops it', {
+    skip: COMPOSE === '' ? 'set GALAXY_IMPORTD_TEST_PODMAN_COMPOSE to a podman-compose (pip install podman-compose; .ci/run does)' : false,
+  }, async () => {
+    const project = `gi-compose-${TAG}`;
+    const compose = (args: string[]) => run(COMPOSE, ['-f', path.join(REPO, 'docs', 'docker-compose.host-galaxy.yml'), '-p', project, ...args], {
+      encoding: 'utf8', maxBuffer: 64 << 20,
+      env: { ...process.env, GALAXY_IMPORTD_IMAGE: IMAGE, GALAXY_IMPORT_DIR: g.importDir, GALAXY_IMPORTD_INI: path.join(work, 'galaxy-importd.ini'), GALAXY_IMPORTD_API_KEY_FILE: path.join(work, 'api_key') },
+    });
+    try {
+      await compose(['up', '-d']);
+      put('f.bed', 'chr7\t1\t100\n');
+      await waitFor(async () => ((await okOnce('f.bed')) ? true : undefined), 180_000, 'f.bed ok in Galaxy (compose)', 500);
+      const paths = (await inLibrary()).map((d) => d.path);
+      for (const n of ['a.bed', 'b.bed', 'c.bed', 'd.bed', 'e.bed', 'f.bed']) assert.equal(paths.filter((p) => p === `/${sub}/${n}`).length, 1, n);
+      took('compose up, f.bed imported');
+    } finally {
+      const down = await compose(['down', '-v']).catch((err: Error) => ({ stdout: '', stderr: err.message }));
+      process.stdout.write(`# podman-compose down: ${(down.stderr || down.stdout).trim().split('\n').slice(-2).join(' | ')}\n`);
+    }
   });
 });
