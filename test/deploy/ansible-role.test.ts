@@ -16,20 +16,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../emulator/server.js';
 import { freePort, REPO, waitFor } from '../helpers.js';
-import { packTarball, SystemdContainer, systemdImage, WORK_PARENT, whySkip } from './systemd-container.js';
+import { packTarball, SystemdContainer, systemdTest, WORK_PARENT } from './systemd-container.js';
 
 const VENV = process.env.GALAXY_IMPORTD_TEST_ANSIBLE_VENV ?? '';
 const ROLES = path.join(REPO, 'deploy', 'ansible', 'roles');
-let skip = whySkip('GALAXY_IMPORTD_TEST_ANSIBLE', 'it runs the Ansible role in a systemd container');
-if (skip === false && !existsSync(path.join(VENV, 'bin', 'ansible-playbook'))) {
-  skip = 'GALAXY_IMPORTD_TEST_ANSIBLE_VENV must name a venv with ansible-core made with /usr/bin/python3 (/usr/bin/python3 -m venv DIR && DIR/bin/pip install ansible-core)';
-}
-let image = '';
-if (skip === false) {
-  const made = systemdImage();
-  if ('skip' in made) skip = made.skip;
-  else image = made.image;
-}
+const { skip, image } = systemdTest('GALAXY_IMPORTD_TEST_ANSIBLE', 'it runs the Ansible role in a systemd container', () =>
+  existsSync(path.join(VENV, 'bin', 'ansible-playbook')) ? false
+    : 'GALAXY_IMPORTD_TEST_ANSIBLE_VENV must name a venv with ansible-core made with /usr/bin/python3 (/usr/bin/python3 -m venv DIR && DIR/bin/pip install ansible-core)');
 const box = new SystemdContainer(`galaxy-importd-ansible-test-${process.pid}`);
 
 describe('the Ansible role galaxy_importd, in a systemd container', { skip, timeout: 10 * 60_000 }, () => {

@@ -15,21 +15,21 @@ const ULIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'
 /** Outside /tmp and /var/tmp: the unit's PrivateTmp= would hide a directory there from the daemon. */
 export const WORK_PARENT = '/srv';
 
-/** Why a test of the systemd container cannot run here (false: it can), given the variable that turns it on. */
-export function whySkip(variable: string, what: string): string | false {
-  if (process.env[variable] !== '1') return `set ${variable}=1 to run it (${what}; .ci/run does)`;
-  if (process.getuid?.() !== 0) return 'needs root (podman with --systemd=always and bind mounts)';
-  if (spawnSync('podman', ['--version']).status !== 0) return 'podman is not installed (apt-get install podman runc)';
-  if (!existsSync(WORK_PARENT)) return `${WORK_PARENT} does not exist`;
-  return false;
-}
-
-/** The systemd-base image's name, made (or found cached) by scripts/images.sh; or why not. */
-export function systemdImage(): { image: string } | { skip: string } {
+/**
+ * Whether a test of the systemd container can run here, given the variable that turns it on and
+ * what else it needs (`more`: why not, or false), and the systemd-base image's name, made (or
+ * found cached) by scripts/images.sh.
+ */
+export function systemdTest(variable: string, what: string, more: () => string | false = () => false): { skip: string | false; image: string } {
+  const why = process.env[variable] !== '1' ? `set ${variable}=1 to run it (${what}; .ci/run does)`
+    : process.getuid?.() !== 0 ? 'needs root (podman with --systemd=always and bind mounts)'
+      : spawnSync('podman', ['--version']).status !== 0 ? 'podman is not installed (apt-get install podman runc)'
+        : !existsSync(WORK_PARENT) ? `${WORK_PARENT} does not exist` : more();
+  if (why !== false) return { skip: why, image: '' };
   const r = spawnSync(path.join(REPO, 'scripts', 'images.sh'), ['systemd-base'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000 });
   const image = r.stdout.trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || image === '') return { skip: `scripts/images.sh systemd-base failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` };
-  return { image };
+  if (r.status !== 0 || image === '') return { skip: `scripts/images.sh systemd-base failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, image: '' };
+  return { skip: false, image };
 }
 
 /** `npm pack` of the checkout into `dir`: the release tarball's path. */

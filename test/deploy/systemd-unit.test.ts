@@ -15,15 +15,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../emulator/server.js';
 import { freePort, waitFor } from '../helpers.js';
-import { packTarball, SystemdContainer, systemdImage, WORK_PARENT, whySkip } from './systemd-container.js';
+import { packTarball, SystemdContainer, systemdTest, WORK_PARENT } from './systemd-container.js';
 
-let skip = whySkip('GALAXY_IMPORTD_TEST_SYSTEMD', 'it builds and runs a systemd container');
-let image = '';
-if (skip === false) {
-  const made = systemdImage();
-  if ('skip' in made) skip = made.skip;
-  else image = made.image;
-}
+const { skip, image } = systemdTest('GALAXY_IMPORTD_TEST_SYSTEMD', 'it builds and runs a systemd container');
 const box = new SystemdContainer(`galaxy-importd-systemd-test-${process.pid}`);
 const inside = box.exec.bind(box);
 const sh = box.sh.bind(box);
