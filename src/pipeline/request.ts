@@ -107,7 +107,8 @@ const { files: states, histories } = d;
  */
 export async function confirmAll(d: Pick<RequestDeps, 'confirmer' | 'afterFailure'>, jobId: string, parts: readonly Sending[], o: { justSent?: boolean; historyId: string | null }): Promise<Attempt> {
   const shared = parts.length > 1;
-  const outcomes = await Promise.all(parts.map((p) => d.confirmer.confirm(jobId, [...p.files], p.route, p.target, p.attempt, { ...o, shared })));
+  const jobFiles = parts.reduce((n, p) => n + p.files.length, 0);
+  const outcomes = await Promise.all(parts.map((p) => d.confirmer.confirm(jobId, [...p.files], p.route, p.target, p.attempt, { ...o, shared, jobFiles })));
   // A job a Galaxy restart killed: the whole request goes again after a pause, each file's attempt counted (max_attempts bounds it).
   const killed = outcomes.find((c) => c.kind === 'interrupted');
   if (killed?.kind === 'interrupted') {

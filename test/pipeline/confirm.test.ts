@@ -5,7 +5,7 @@ import { systemClock } from '../../src/clock.js';
 import type { FolderItem, JobSummary } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { Confirmer } from '../../src/pipeline/confirm.js';
+import { Confirmer, pollFor } from '../../src/pipeline/confirm.js';
 import { Files } from '../../src/pipeline/files.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
 import { fanOut } from '../../src/observe/events.js';
@@ -18,7 +18,7 @@ const gateway504 = (): GalaxyApiError => new GalaxyApiError({ status: 504, errCo
 
 type Answers = { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null>; stderr?: string; info?: string };
 
-function setup(answers: Answers, signal = new AbortController().signal) {
+function setup(answers: Answers, signal = new AbortController().signal, jobTimeoutMs = 60_000) {
   const rows = memoryRows();
   const emit = events();
   const metrics = new Metrics(metricsSource());
@@ -42,7 +42,7 @@ function setup(answers: Answers, signal = new AbortController().signal) {
     clock: systemClock,
     signal,
     emit: all,
-    jobTimeoutMs: 60_000,
+    jobTimeoutMs,
     poll: { firstMs: 1000, capMs: 10_000, factor: 1.5, jitter: false },
     afterOk: () => Promise.resolve(),
     changed: (p) => void changed.push(p),
@@ -147,6 +147,41 @@ describe('Confirmer (fake timers)', () => {
     assert.equal(s.polls(), 3);
     assert.equal(s.rows.get(f.path)?.state, 'ok');
     assert.equal(s.rows.get(f.path)?.datasetId, 'D1');
+  });
+
+  it('a job of 1,000 files is looked at about half as often as a job of one file that runs as long, and found ok at most 20 s after it ended', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const run = async (jobFiles: number) => {
+      const endsAt = Date.now() + 157_000;
+      const job = () => Promise.resolve({ id: 'J1', state: Date.now() >= endsAt ? 'ok' : 'running' } as JobSummary);
+      const s = setup({ jobs: [job], items: [item('D1', 'a.txt', 'ok')] }, undefined, 600_000);
+      const f = file('run1/a.txt');
+      s.files.queued(f, ROUTE);
+      let ended = -1;
+      const start = Date.now();
+      void s.confirmer.confirm('J1', [f], ROUTE, target, 1, { justSent: true, jobFiles }).then(() => (ended = Date.now()));
+      while (ended < 0 && Date.now() < start + 400_000) {
+        await turns();
+        t.mock.timers.tick(250);
+      }
+      await turns();
+      return { looks: s.polls(), lateMs: ended - endsAt };
+    };
+    const one = await run(1);
+    const many = await run(1000);
+    t.diagnostic(`one file: ${one.looks} looks, found ${one.lateMs} ms late; 1,000 files: ${many.looks} looks, ${many.lateMs} ms late`);
+
+    assert.ok(one.looks >= 18, `one file: ${one.looks} looks`);
+    assert.ok(many.looks <= 13, `1,000 files: ${many.looks} looks`);
+    assert.ok(many.lateMs >= 0 && many.lateMs <= 20_000 + 1_000, `found ${many.lateMs} ms after the job ended`);
+  });
+
+  it('pollFor: the first pause at least 2 ms a file, the longest at least 20 ms a file and at most a minute; small jobs as before', () => {
+    const poll = { firstMs: 250, capMs: 10_000, factor: 1.5, jitter: false };
+    assert.deepEqual(pollFor(poll, 1), poll);
+    assert.deepEqual(pollFor(poll, 125), poll);
+    assert.deepEqual(pollFor(poll, 1000), { ...poll, firstMs: 2000, capMs: 20_000 });
+    assert.deepEqual(pollFor(poll, 10_000), { ...poll, firstMs: 20_000, capMs: 60_000 });
   });
 
   it('a failed look at the job is said, but galaxy_importd_retries_total does not count it', async (t) => {
