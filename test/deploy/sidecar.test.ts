@@ -183,14 +183,19 @@ describe('the image as a sidecar next to a real Galaxy', { skip, timeout: 12 * 6
   });
 
   it('while Galaxy is unreachable: still live (healthcheck 0), not ready (health --ready fails); imports resume after', async () => {
+    const ready = () => podman(['exec', NAME, 'galaxy-importd', '--config', '/etc/galaxy-importd/galaxy-importd.ini', 'health', '--ready'], { ok: false });
+    assert.equal((await ready()).status, 0, 'ready before Galaxy goes away');
     try {
       await galaxy?.down();
       took('Galaxy unreachable');
-      await waitFor(async () =>
-        (await podman(['exec', NAME, 'galaxy-importd', '--config', '/etc/galaxy-importd/galaxy-importd.ini', 'health', '--ready'], { ok: false })).status !== 0 ? true : undefined, 90_000, 'health --ready to fail', 500);
+      const notReady = await waitFor(async () => { const r = await ready(); return r.status !== 0 ? r.out : undefined; }, 90_000, 'health --ready to fail', 500);
+      assert.match(notReady, /Galaxy is not reachable/);
       // /healthz is liveness: a Galaxy that is down is no reason to restart the sidecar.
       assert.equal(await healthcheck(NAME), 0);
       put('d.bed', 'chr5\t1\t100\n');
+      // d.bed settles while Galaxy is away (queued, or tried and retried), at most 15 s.
+      const met = await waitFor(async () => eventsOf(await logs(NAME)).find((e) => String(e.file).endsWith('d.bed') && /^upload\./.test(String(e.event))), 15_000, 'd.bed queued', 500).catch(() => null);
+      process.stdout.write(`# d.bed while Galaxy is away: ${met === null ? 'no upload event in 15 s' : String(met.event)}\n`);
     } finally {
       await galaxy?.up();
       took('Galaxy reachable again');
