@@ -11,7 +11,7 @@
  * otherwise; .ci/run runs it after the unit under systemd).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../emulator/server.js';
@@ -48,8 +48,10 @@ describe('the Ansible role galaxy_importd, in a systemd container', { skip, time
 
   before(async () => {
     work = mkdtempSync(path.join(WORK_PARENT, 'galaxy-importd-ansible-test.'));
+    // The service's user (galaxy, in the container) reads the import directory.
+    chmodSync(work, 0o755);
     importDir = path.join(work, 'import');
-    mkdirSync(path.join(importDir, 'run1'), { recursive: true });
+    mkdirSync(path.join(importDir, 'run1'), { recursive: true, mode: 0o755 });
     emu = await startEmulator({ libraryImportDir: importDir });
     const tarball = await packTarball(work);
     took('npm pack');
