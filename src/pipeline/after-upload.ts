@@ -55,14 +55,18 @@ export function afterUpload(d: AfterUploadDeps): (file: ReadyFile) => Promise<vo
 }
 
 /**
- * The error of a delete or move, and what to do when the directories are not writable: under the
- * systemd unit (ProtectSystem=strict; systemd sets INVOCATION_ID) the drop-in that makes them so.
+ * The error of a delete or move, and what to do when the directories are not writable: a
+ * read-only file system under the systemd unit (ProtectSystem=strict; systemd sets INVOCATION_ID)
+ * wants the drop-in that makes them writable; a permission error, write access for the user.
  */
 export function withWriteHint(err: NodeJS.ErrnoException, importDir: string, action: AfterUpload, env: NodeJS.ProcessEnv = process.env): string {
-  if (err.code !== 'EROFS' && err.code !== 'EACCES' && err.code !== 'EPERM') return err.message;
   const dirs = action.action === 'move' ? `${importDir} ${action.dir}` : importDir;
-  const fix = env.INVOCATION_ID !== undefined
-    ? `the unit's ProtectSystem=strict leaves them read-only: add a drop-in (systemctl edit galaxy-importd) with [Service] ReadWritePaths=${dirs}, then systemctl restart galaxy-importd (docs/operations.md, "systemd")`
-    : `give the daemon's user write access to ${dirs}`;
-  return `${err.message}: after_upload = ${action.action === 'move' ? `move:${action.dir}` : action.action} must write to ${dirs}; ${fix}`;
+  const what = `${err.message}: after_upload = ${action.action === 'move' ? `move:${action.dir}` : action.action} must write to ${dirs}`;
+  if (err.code === 'EROFS') {
+    return env.INVOCATION_ID !== undefined
+      ? `${what}; the unit's ProtectSystem=strict leaves them read-only: add a drop-in (systemctl edit galaxy-importd) with [Service] ReadWritePaths=${dirs}, then systemctl restart galaxy-importd (docs/operations.md, "systemd")`
+      : `${what}; they are on a read-only file system or mount: make it writable`;
+  }
+  if (err.code === 'EACCES' || err.code === 'EPERM') return `${what}; give the daemon's user write access to them (owner, group or ACL)`;
+  return err.message;
 }

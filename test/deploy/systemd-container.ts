@@ -57,6 +57,9 @@ export class SystemdContainer {
   /** Start it, host directories `mounts` at the same paths, and wait until systemd in it is up. */
   async boot(image: string, mounts: string[]): Promise<void> {
     await run('podman', ['rm', '-f', '--ignore', this.name]);
+    // Without CAP_SYS_ADMIN systemd in the container skips the unit's mount namespaces (ProtectSystem=,
+    // PrivateTmp=, ReadWritePaths=…) silently; with it, LoadCredential= files are unreadable to the
+    // service's user here (not so on a host): docs/operations.md, "systemd".
     await run('podman', ['run', '-d', '--name', this.name, '--systemd=always', '--network=host', ...ULIMITS, ...mounts.flatMap((m) => ['-v', `${m}:${m}`]), ...this.#ca, image]);
     await waitFor(async () => {
       const r = await this.exec(['systemctl', 'is-system-running'], { ok: false });
@@ -94,8 +97,9 @@ export class SystemdContainer {
   /** Print the unit's last journal lines when the test failed, and remove the container. */
   remove(failed: boolean): void {
     if (failed) {
-      const logs = spawnSync('podman', ['exec', this.name, 'journalctl', '-u', 'galaxy-importd', '-o', 'cat', '--no-pager'], { encoding: 'utf8' });
-      process.stdout.write(`# journal of ${this.name}:\n${(logs.stdout ?? '').split('\n').slice(-40).map((l) => `# ${l}`).join('\n')}\n`);
+      // The whole journal's end: the unit's lines and systemd's about it.
+      const logs = spawnSync('podman', ['exec', this.name, 'journalctl', '--no-pager', '-n', '60'], { encoding: 'utf8' });
+      process.stdout.write(`# journal of ${this.name}:\n${(logs.stdout ?? '').split('\n').slice(-60).map((l) => `# ${l}`).join('\n')}\n`);
     }
     spawnSync('podman', ['rm', '-f', '--time', '5', this.name], { stdio: 'ignore' });
   }

@@ -128,27 +128,26 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
     await sh(`install -m 0640 -o root -g galaxy ${work}/galaxy-importd.ini /etc/galaxy-importd/`);
   });
 
-  it('after_upload = move:DIR: without a ReadWritePaths= drop-in the error names the drop-in to add; with it the file is moved', async () => {
+  // Without the drop-in a host's ProtectSystem=strict makes the move fail with EROFS, and the warning
+  // names the drop-in (after-upload.test.ts); systemd in this container skips mount namespaces, so
+  // only the documented set-up is run here.
+  it('after_upload = move:DIR with the documented ReadWritePaths= drop-in: the file is moved below DIR', async () => {
     const done = path.join(work, 'done');
     mkdirSync(path.join(importDir, 'run2'), { recursive: true });
     mkdirSync(done, { recursive: true });
-    // The daemon's user (galaxy, in the container) may write both: only the unit's ProtectSystem=strict stands in the way.
+    // The daemon's user (galaxy, in the container) may write both.
     for (const d of [importDir, path.join(importDir, 'run2'), done]) chmodSync(d, 0o777);
     writeFileSync(path.join(work, 'move.ini'), ini.replace('rescan_minutes = 0\n', `rescan_minutes = 0\nafter_upload = move:${done}\n`));
-    await sh(`install -m 0640 -o root -g galaxy ${work}/move.ini /etc/galaxy-importd/galaxy-importd.ini && systemctl restart galaxy-importd`);
-    writeFileSync(path.join(importDir, 'run2', 'c.bed'), 'chr3\t1\t100\n', { mode: 0o666 });
-    const line = await waitFor(async () => (await journal()).split('\n').find((l) => l.includes('"file.after_upload"') && l.includes('run2/c.bed') && l.includes('"err"')), 60_000, 'the move of c.bed to fail', 250);
-    process.stdout.write(`# ${line}\n`);
-    assert.match(line, new RegExp(`ReadWritePaths=${importDir} ${done}`));
-    assert.match(line, /systemctl edit galaxy-importd/);
-
-    await sh(`mkdir -p /etc/systemd/system/galaxy-importd.service.d
+    await sh(`install -m 0640 -o root -g galaxy ${work}/move.ini /etc/galaxy-importd/galaxy-importd.ini
+      mkdir -p /etc/systemd/system/galaxy-importd.service.d
       printf '[Service]\\nReadWritePaths=${importDir} ${done}\\n' > /etc/systemd/system/galaxy-importd.service.d/import-dir.conf
       systemctl daemon-reload && systemctl restart galaxy-importd`);
+    assert.equal(await show('ReadWritePaths'), `${importDir} ${done}`);
     writeFileSync(path.join(importDir, 'run2', 'd.bed'), 'chr4\t1\t100\n', { mode: 0o666 });
     await waitFor(() => (existsSync(path.join(done, 'run2', 'd.bed')) ? true : undefined), 60_000, 'd.bed moved below DIR', 250);
     assert.equal(existsSync(path.join(importDir, 'run2', 'd.bed')), false);
     assert.equal(okCount('d.bed'), 1);
+    assert.ok(!(await journal()).split('\n').some((l) => l.includes('"file.after_upload"') && l.includes('"err"') && l.includes('d.bed')));
     await sh(`rm /etc/systemd/system/galaxy-importd.service.d/import-dir.conf && systemctl stop galaxy-importd && systemctl daemon-reload
       install -m 0640 -o root -g galaxy ${work}/galaxy-importd.ini /etc/galaxy-importd/`);
     took('after_upload = move:DIR');

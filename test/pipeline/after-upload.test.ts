@@ -63,13 +63,16 @@ describe('after_upload', () => {
     assert.match(String(s.emit.of('file.after_upload')[0]?.err), /ENOENT/);
   });
 
-  it('a directory it may not write to: the error says which ReadWritePaths= drop-in to add under systemd, else which directories need write access', () => {
+  it('a directory it may not write to: a read-only one names the ReadWritePaths= drop-in to add under systemd; a permission error, the user\'s write access', () => {
     const erofs = Object.assign(new Error("EROFS: read-only file system, rename '/data/import/run1/a.txt' -> '/data/done/run1/a.txt'"), { code: 'EROFS' });
     const move: AfterUpload = { action: 'move', dir: '/data/done' };
     assert.match(withWriteHint(erofs, '/data/import', move, { INVOCATION_ID: 'x' }),
       /^EROFS: .*: after_upload = move:\/data\/done must write to \/data\/import \/data\/done; .*systemctl edit galaxy-importd\) with \[Service\] ReadWritePaths=\/data\/import \/data\/done, then systemctl restart/);
-    assert.match(withWriteHint(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }), '/data/import', { action: 'delete' }, {}),
-      /after_upload = delete must write to \/data\/import; give the daemon's user write access to \/data\/import$/);
+    assert.match(withWriteHint(erofs, '/data/import', { action: 'delete' }, {}), /must write to \/data\/import; they are on a read-only file system or mount: make it writable$/);
+    const eacces = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    for (const env of [{}, { INVOCATION_ID: 'x' }]) {
+      assert.match(withWriteHint(eacces, '/data/import', { action: 'delete' }, env), /after_upload = delete must write to \/data\/import; give the daemon's user write access to them \(owner, group or ACL\)$/);
+    }
     const enoent = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
     assert.equal(withWriteHint(enoent, '/data/import', move, { INVOCATION_ID: 'x' }), 'ENOENT: no such file');
   });
