@@ -28,18 +28,24 @@ import type { Target } from './targets.js';
 export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'; reason: string; jobId: string } | { kind: 'interrupted'; reason: string; jobId: string };
 
 /**
- * The looks at a job of `jobFiles` files: a job of many files cannot end at once, and runs for
- * minutes (on a real Galaxy about 0.03 to 0.15 s a small file after its set-up), so its looks
- * start later and space out further: the first pause at least 2 ms a file, the longest at least
- * 20 ms a file, at most a minute. A job of up to 125 files is looked at as before; one of 1,000
- * files (about 2.5 minutes here) takes about 12 looks instead of 21, each at most 20 s late.
+ * The looks at a job (issue 29): a job of many files cannot end at once, so its first look waits
+ * at least 2 ms a file (a job of up to 125 files as before). Then the pauses grow by the poll's
+ * factor up to its cap, and beyond the cap with the job's running time, a fifth of it, at most a
+ * minute: a job is found at most a fifth of its run after it ended, and a long job costs a few
+ * looks more per doubling of its run, not one per cap. On a real Galaxy here a fetch job of
+ * 1,000 small files runs one to three minutes: 21 looks at a 10 s cap over 157 s, about 14 now.
  */
+export const LATE_SHARE = 0.2;
+export const LONGEST_PAUSE_MS = 60_000;
+
 export function pollFor(poll: Backoff, jobFiles: number): Backoff {
-  return {
-    ...poll,
-    firstMs: Math.max(poll.firstMs, jobFiles * 2),
-    capMs: Math.max(poll.capMs, Math.min(60_000, jobFiles * 20)),
-  };
+  return { ...poll, firstMs: Math.max(poll.firstMs, jobFiles * 2) };
+}
+
+/** The pause before look `n + 1` at a job that has run `elapsedMs`. */
+export function lookPause(poll: Backoff, n: number, elapsedMs: number): number {
+  const cap = Math.max(poll.capMs, Math.min(LONGEST_PAUSE_MS, elapsedMs * LATE_SHARE));
+  return backoffMs(n, { ...poll, capMs: cap });
 }
 
 /** What Galaxy says of a fetch item whose file does not match its hashes (galaxy/util/hash_util.py, verify_hash). */
@@ -134,7 +140,7 @@ export class Confirmer {
             if (verdict.kind === 'blocked') this.#d.gate.block(verdict.message);
             else this.#d.emit({ type: 'job.check_failed', job_id: jobId, reason: verdict.message });
           }
-          return clock.now() > deadline ? null : alignedDelay(clock.now(), backoffMs(n, poll));
+          return clock.now() > deadline ? null : alignedDelay(clock.now(), lookPause(poll, n, clock.now() - started));
         },
       });
     } catch (err) {

@@ -5,7 +5,7 @@ import { systemClock } from '../../src/clock.js';
 import type { FolderItem, JobSummary } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { Confirmer, pollFor } from '../../src/pipeline/confirm.js';
+import { Confirmer, LATE_SHARE, LONGEST_PAUSE_MS, lookPause, pollFor } from '../../src/pipeline/confirm.js';
 import { Files } from '../../src/pipeline/files.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
 import { fanOut } from '../../src/observe/events.js';
@@ -149,39 +149,49 @@ describe('Confirmer (fake timers)', () => {
     assert.equal(s.rows.get(f.path)?.datasetId, 'D1');
   });
 
-  it('a job of 1,000 files is looked at about half as often as a job of one file that runs as long, and found ok at most 20 s after it ended', async (t) => {
+  it('a job that runs 157 s is looked at at most 16 times, not one per 10 s cap, and found at most a fifth of its run late; one of 1,000 files is first looked at after 2 s', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-    const run = async (jobFiles: number) => {
-      const endsAt = Date.now() + 157_000;
+    const run = async (jobFiles: number, runsMs: number) => {
+      const endsAt = Date.now() + runsMs;
       const job = () => Promise.resolve({ id: 'J1', state: Date.now() >= endsAt ? 'ok' : 'running' } as JobSummary);
-      const s = setup({ jobs: [job], items: [item('D1', 'a.txt', 'ok')] }, undefined, 600_000);
+      const s = setup({ jobs: [job], items: [item('D1', 'a.txt', 'ok')] }, undefined, 3_600_000);
       const f = file('run1/a.txt');
       s.files.queued(f, ROUTE);
       let ended = -1;
+      let firstLookAfter = -1;
       const start = Date.now();
       void s.confirmer.confirm('J1', [f], ROUTE, target, 1, { justSent: true, jobFiles }).then(() => (ended = Date.now()));
-      while (ended < 0 && Date.now() < start + 400_000) {
+      while (ended < 0 && Date.now() < start + 2 * runsMs + 120_000) {
         await turns();
+        if (firstLookAfter < 0 && s.polls() > 0) firstLookAfter = Date.now() - start;
         t.mock.timers.tick(250);
       }
       await turns();
-      return { looks: s.polls(), lateMs: ended - endsAt };
+      return { looks: s.polls(), lateMs: ended - endsAt, firstLookAfter };
     };
-    const one = await run(1);
-    const many = await run(1000);
-    t.diagnostic(`one file: ${one.looks} looks, found ${one.lateMs} ms late; 1,000 files: ${many.looks} looks, ${many.lateMs} ms late`);
+    const one = await run(1, 157_000);
+    const many = await run(1000, 157_000);
+    const hour = await run(1000, 3_600_000);
+    t.diagnostic(`157 s, one file: ${one.looks} looks, ${one.lateMs} ms late; 1,000 files: ${many.looks} looks, ${many.lateMs} ms late, first after ${many.firstLookAfter} ms; an hour: ${hour.looks} looks, ${hour.lateMs} ms late`);
 
-    assert.ok(one.looks >= 18, `one file: ${one.looks} looks`);
-    assert.ok(many.looks <= 13, `1,000 files: ${many.looks} looks`);
-    assert.ok(many.lateMs >= 0 && many.lateMs <= 20_000 + 1_000, `found ${many.lateMs} ms after the job ended`);
+    for (const r of [one, many]) {
+      assert.ok(r.looks <= 16, `${r.looks} looks (21 at a 10 s cap)`);
+      assert.ok(r.lateMs >= 0 && r.lateMs <= 157_000 * LATE_SHARE + 1_000, `found ${r.lateMs} ms after the job ended`);
+    }
+    assert.equal(one.firstLookAfter, 1000, 'the poll\'s first pause');
+    assert.ok(many.firstLookAfter >= 2000, `a job of 1,000 files first looked at after ${many.firstLookAfter} ms`);
+    assert.ok(hour.looks <= 80 && hour.lateMs <= LONGEST_PAUSE_MS + 1_000, `an hour's job: ${hour.looks} looks (360 at a 10 s cap), ${hour.lateMs} ms late`);
   });
 
-  it('pollFor: the first pause at least 2 ms a file, the longest at least 20 ms a file and at most a minute; small jobs as before', () => {
+  it('pollFor: the first pause at least 2 ms a file; lookPause: past the cap, a fifth of the run, at most a minute', () => {
     const poll = { firstMs: 250, capMs: 10_000, factor: 1.5, jitter: false };
     assert.deepEqual(pollFor(poll, 1), poll);
     assert.deepEqual(pollFor(poll, 125), poll);
-    assert.deepEqual(pollFor(poll, 1000), { ...poll, firstMs: 2000, capMs: 20_000 });
-    assert.deepEqual(pollFor(poll, 10_000), { ...poll, firstMs: 20_000, capMs: 60_000 });
+    assert.deepEqual(pollFor(poll, 1000), { ...poll, firstMs: 2000 });
+    assert.equal(lookPause(poll, 1, 0), 250);
+    assert.equal(lookPause(poll, 20, 30_000), 10_000);
+    assert.equal(lookPause(poll, 20, 100_000), 20_000);
+    assert.equal(lookPause(poll, 30, 3_600_000), LONGEST_PAUSE_MS);
   });
 
   it('a failed look at the job is said, but galaxy_importd_retries_total does not count it', async (t) => {
