@@ -20,6 +20,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort, REPO, startProxy, waitFor } from '../helpers.js';
+import { images, podman, ULIMITS, whyNoPodman } from './podman.js';
 import type { Proxy } from '../helpers.js';
 import { datasets, GALAXY, NO_GALAXY } from '../real-galaxy/galaxy.js';
 import type { Dataset } from '../real-galaxy/galaxy.js';
@@ -28,7 +29,6 @@ const run = promisify(execFile);
 const TAG = `${process.pid}`;
 const NAME = `galaxy-importd-sidecar-test-${TAG}`;
 const VOLUME = `galaxy-importd-sidecar-test-${TAG}`;
-const ULIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'];
 // The Dockerfile's default GALAXY_UID/GID: the daemon's user in the image.
 const UID = 1450;
 const VERSION = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -40,29 +40,13 @@ function whySkip(): string | false {
   if (process.env.GALAXY_IMPORTD_TEST_SIDECAR !== '1') return 'set GALAXY_IMPORTD_TEST_SIDECAR=1 to run it (it builds the image and runs it next to a real Galaxy; .ci/run does)';
   if (NO_GALAXY !== false) return NO_GALAXY;
   if (GALAXY?.importDir === '' || GALAXY?.dir === '') return 'GALAXY_IMPORTD_TEST_GALAXY_IMPORT_DIR and GALAXY_IMPORTD_TEST_GALAXY_DIR must be set (scripts/real-galaxy.sh start prints them)';
-  if (process.getuid?.() !== 0) return 'needs root (podman with bind mounts and a volume)';
-  if (spawnSync('podman', ['--version']).status !== 0) return 'podman is not installed (apt-get install podman runc)';
-  return false;
+  return whyNoPodman();
 }
 let skip = whySkip();
 if (skip === false) {
   // Cached by podman's layers: quick when .ci/run's images part has just built it.
-  const r = spawnSync(path.join(REPO, 'scripts', 'images.sh'), ['build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20 * 60_000 });
-  if (r.status !== 0) skip = `scripts/images.sh build failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
-}
-
-interface Out { status: number; out: string }
-/** podman ARGS…; rejects on a non-zero exit unless `ok` is false. */
-async function podman(args: string[], opts: { ok?: boolean } = {}): Promise<Out> {
-  try {
-    const r = await run('podman', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-    return { status: 0, out: r.stdout + r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    const res = { status: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-    if (opts.ok !== false) assert.fail(`podman ${args.join(' ')} exited ${res.status}:\n${res.out.slice(-3000)}`);
-    return res;
-  }
+  const made = images('build', 20 * 60_000);
+  if ('skip' in made) skip = made.skip;
 }
 
 type Event = { event?: string; file?: string; reason?: string; [k: string]: unknown };

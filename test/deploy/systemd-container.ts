@@ -9,9 +9,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO, waitFor } from '../helpers.js';
+import type { Out } from './podman.js';
+import { images, podman, ULIMITS, whyNoPodman } from './podman.js';
 
 const run = promisify(execFile);
-const ULIMITS = ['--ulimit', 'nofile=16384:16384', '--ulimit', 'nproc=4096:4096'];
 /** Outside /tmp and /var/tmp: the unit's PrivateTmp= would hide a directory there from the daemon. */
 export const WORK_PARENT = '/srv';
 
@@ -22,14 +23,11 @@ export const WORK_PARENT = '/srv';
  */
 export function systemdTest(variable: string, what: string, more: () => string | false = () => false): { skip: string | false; image: string } {
   const why = process.env[variable] !== '1' ? `set ${variable}=1 to run it (${what}; .ci/run does)`
-    : process.getuid?.() !== 0 ? 'needs root (podman with --systemd=always and bind mounts)'
-      : spawnSync('podman', ['--version']).status !== 0 ? 'podman is not installed (apt-get install podman runc)'
-        : !existsSync(WORK_PARENT) ? `${WORK_PARENT} does not exist` : more();
+    : whyNoPodman() || (!existsSync(WORK_PARENT) ? `${WORK_PARENT} does not exist` : more());
   if (why !== false) return { skip: why, image: '' };
-  const r = spawnSync(path.join(REPO, 'scripts', 'images.sh'), ['systemd-base'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000 });
-  const image = r.stdout.trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || image === '') return { skip: `scripts/images.sh systemd-base failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, image: '' };
-  return { skip: false, image };
+  const made = images('systemd-base', 15 * 60_000);
+  if ('skip' in made) return { skip: made.skip, image: '' };
+  return made.out === '' ? { skip: 'scripts/images.sh systemd-base printed no image name', image: '' } : { skip: false, image: made.out };
 }
 
 /** `npm pack` of the checkout into `dir`: the release tarball's path. */
@@ -37,8 +35,6 @@ export async function packTarball(dir: string): Promise<string> {
   const packed = JSON.parse((await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 })).stdout) as { filename: string }[];
   return path.join(dir, packed[0]?.filename ?? assert.fail('npm pack printed no package'));
 }
-
-export interface Out { status: number; out: string }
 
 export class SystemdContainer {
   readonly name: string;
@@ -56,11 +52,11 @@ export class SystemdContainer {
 
   /** Start it, host directories `mounts` at the same paths, and wait until systemd in it is up. */
   async boot(image: string, mounts: string[]): Promise<void> {
-    await run('podman', ['rm', '-f', '--ignore', this.name]);
+    await podman(['rm', '-f', '--ignore', this.name]);
     // Without CAP_SYS_ADMIN systemd in the container skips the unit's mount namespaces (ProtectSystem=,
     // PrivateTmp=, ReadWritePaths=…) silently; with it, LoadCredential= files are unreadable to the
     // service's user here (not so on a host): docs/operations.md, "systemd".
-    await run('podman', ['run', '-d', '--name', this.name, '--systemd=always', '--network=host', ...ULIMITS, ...mounts.flatMap((m) => ['-v', `${m}:${m}`]), ...this.#ca, image]);
+    await podman(['run', '-d', '--name', this.name, '--systemd=always', '--network=host', ...ULIMITS, ...mounts.flatMap((m) => ['-v', `${m}:${m}`]), ...this.#ca, image]);
     await waitFor(async () => {
       const r = await this.exec(['systemctl', 'is-system-running'], { ok: false });
       return /running|degraded/.test(r.out) ? true : undefined;
@@ -68,17 +64,9 @@ export class SystemdContainer {
   }
 
   /** A command in the container; rejects on a non-zero exit unless `ok` is false. */
-  async exec(args: string[], opts: { ok?: boolean; env?: Record<string, string> } = {}): Promise<Out> {
+  exec(args: string[], opts: { ok?: boolean; env?: Record<string, string> } = {}): Promise<Out> {
     const env = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    try {
-      const r = await run('podman', ['exec', ...env, this.name, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-      return { status: 0, out: r.stdout + r.stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      const res = { status: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-      if (opts.ok !== false) assert.fail(`${args.join(' ')} exited ${res.status}:\n${res.out.slice(-3000)}`);
-      return res;
-    }
+    return podman(['exec', ...env, this.name, ...args], opts.ok === false ? { ok: false } : {});
   }
 
   sh(script: string, opts: { ok?: boolean; env?: Record<string, string> } = {}): Promise<Out> {
