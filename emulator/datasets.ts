@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { statfsSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, statfsSync } from 'node:fs';
 import { dataTypeClass } from './datatypes.js';
-import { adminRequired, GalaxyError } from './errors.js';
+import { adminRequired, GalaxyError, invalidParameter } from './errors.js';
 import type { DatasetRec, DatasetState, FolderRec, User } from './records.js';
 import type { Store } from './store.js';
 import { now } from './store.js';
@@ -137,6 +137,44 @@ export function showDataset(s: Store, user: User | null, encoded: string): unkno
     throw new GalaxyError(403, 403002, 'You are not allowed to access this dataset.');
   }
   return serialized(s, d);
+}
+
+const NODE_HASHES: Record<string, string> = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' };
+
+/**
+ * Celery's compute_dataset_hash, a moment later (managers/datasets.py, compute_hash): the hash of
+ * the dataset's bytes stored as a DatasetHash row, unless one of that function is there. The
+ * emulator keeps no copy of a copied dataset's bytes, only their SHA-256 as its job read them; another
+ * function is taken of the source file now (which is what Galaxy hashes for a linked dataset).
+ * Only where Celery runs: otherwise the task is queued and never runs.
+ */
+export function hashLater(s: Store, d: DatasetRec, hashFunction: string): void {
+  if (s.settings.celery !== 'running') return;
+  setTimeout(() => {
+    if (s.closed || d.hashes?.some((h) => h.hashFunction === hashFunction)) return;
+    let hex: string;
+    try {
+      hex = hashFunction === 'SHA-256' && !d.linked && d.sha256 !== null ? d.sha256 : createHash(NODE_HASHES[hashFunction] ?? 'sha256').update(readFileSync(d.sourcePath)).digest('hex');
+    } catch {
+      return; // ObjectInvalid: Galaxy logs a warning and stores nothing
+    }
+    d.hashes = [...(d.hashes ?? []), { id: s.next('dataset_hash'), hashFunction, hex }];
+  }, 20).unref();
+}
+
+/** PUT /api/datasets/{id}/hash?hda_ldda=ldda {hash_function}: the task's summary at once (services/datasets.py, compute_hash). */
+export function computeDatasetHash(s: Store, user: User | null, encoded: string, q: URLSearchParams, body: Record<string, unknown>): unknown {
+  if (q.get('hda_ldda') !== 'ldda') throw new GalaxyError(404, 404001, 'HistoryDatasetAssociation not found.');
+  const id = s.codec.decode(encoded, 'dataset_id');
+  const d = [...s.datasets.values()].find((x) => x.lddaId === id);
+  if (!d) throw new GalaxyError(404, 404001, 'LibraryDatasetDatasetAssociation not found');
+  if (!user) throw new GalaxyError(403, 403002, 'You are not allowed to access this dataset.');
+  const fn = body.hash_function ?? 'MD5';
+  if (typeof fn !== 'string' || NODE_HASHES[fn] === undefined) {
+    throw invalidParameter('hash_function', "Input should be 'MD5', 'SHA-1', 'SHA-256' or 'SHA-512'");
+  }
+  hashLater(s, d, fn);
+  return { id: randomUUID(), ignored: false, name: 'galaxy.celery.tasks.compute_dataset_hash', queue: null };
 }
 
 /**

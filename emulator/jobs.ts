@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
-import { newDataset } from './datasets.js';
+import { hashLater, newDataset } from './datasets.js';
 import { metadataFor, sniff } from './datatypes.js';
 import { GalaxyError } from './errors.js';
 import { newFolder } from './folders.js';
@@ -304,6 +304,9 @@ async function runFile(s: Store, job: JobRec, it: JobItem, user: User | undefine
     metadata: meta.fields,
     updateTime: now(),
   } satisfies Partial<DatasetRec>);
+  // With Celery, Galaxy hashes an upload's dataset after its job (calculate_dataset_hash: upload,
+  // hash_function: sha256), unless the fetch item's hashes were stored (galaxy/jobs/__init__.py).
+  if (!d.hashes?.length) hashLater(s, d, 'SHA-256');
 }
 
 /** The item's hashes as the dataset's DatasetHash rows: Galaxy keeps them whether they matched or not (docs/galaxy-notes.md, "Checksums"). */

@@ -180,6 +180,10 @@ export class GalaxyModel {
     return datasets.showDataset(this.#store, user, encoded);
   }
 
+  computeDatasetHash(user: User | null, encoded: string, q: URLSearchParams, body: Record<string, unknown>): unknown {
+    return datasets.computeDatasetHash(this.#store, user, encoded, q, body);
+  }
+
   datasetStorage(user: User | null, encoded: string, q: URLSearchParams): unknown {
     return datasets.datasetStorage(this.#store, user, encoded, q);
   }

@@ -21,6 +21,12 @@ export interface EmulatorSettings {
   pagination: 'uniform' | 'newest';
   /** Galaxy's enable_notification_system (23.1 and later). */
   notifications: boolean;
+  /**
+   * Galaxy's Celery: `none` (enable_celery_tasks false, the single-process shape: no task ever
+   * runs), `running` (an upload's dataset is hashed after its job, and PUT .../hash works), or
+   * `stopped` (enable_celery_tasks true but no worker: tasks are queued and never run).
+   */
+  celery: 'none' | 'running' | 'stopped';
 }
 
 export interface NotificationRec {

@@ -104,6 +104,7 @@ function routes(model: GalaxyModel): Route[] {
     r('GET', '/api/libraries/:id/contents/:id', ({ user, params }) => model.showContent(user, p(params, 0), p(params, 1))),
     r('DELETE', '/api/libraries/:id/contents/:id', ({ user, params }) => model.deleteContent(user, p(params, 1))),
     r('GET', '/api/libraries/datasets/:id', ({ user, params }) => model.showDataset(user, p(params, 0))),
+    r('PUT', '/api/datasets/:id/hash', ({ user, params, query, body }) => model.computeDatasetHash(user, p(params, 0), query, body)),
     r('GET', '/api/datasets/:id/storage', ({ user, params, query }) => model.datasetStorage(user, p(params, 0), query)),
     r('PATCH', '/api/libraries/datasets/:id', ({ user, params, body }) => model.updateDataset(user, p(params, 0), body)),
     r('DELETE', '/api/libraries/datasets/:id', ({ user, params }) => model.deleteContent(user, p(params, 0))),
@@ -165,6 +166,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     jobRunMs: options.jobRunMs ?? 60,
     pagination: options.pagination ?? 'uniform',
     notifications: options.notifications ?? true,
+    celery: options.celery ?? 'none',
   };
   let snapshot: Snapshot | null = null;
   if (options.stateFile) {

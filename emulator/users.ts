@@ -88,6 +88,7 @@ export function configuration(s: Store, user: User | null, keys: string[] | null
     allow_user_creation: true,
     enable_quotas: false,
     enable_notification_system: s.settings.notifications,
+    enable_celery_tasks: s.settings.celery !== 'none',
   };
   if (user?.admin) {
     Object.assign(all, {

@@ -81,10 +81,11 @@ export async function checkCommand(config: Config, io: DaemonIo): Promise<number
       }
       await checkGalaxyDisk(config, { pass, warn });
       // Where Galaxy checks the bytes it imports, and where it does not.
-      if (config.upload.method === 'paths') warn('checksums: method = paths sends none (Galaxy\'s upload_paths takes no hashes): Galaxy imports whatever it reads when its job runs, unchecked; the checksums are only recorded, for galaxy-importd audit', 'use method = fetch (the default) to have Galaxy verify each file\'s checksum');
+      const conf = await client.configuration(['library_import_dir', 'is_admin_user', 'enable_celery_tasks']);
+      if (config.upload.method === 'paths' && conf.enable_celery_tasks !== true) warn('checksums: method = paths sends no hashes (upload_paths takes none), and Galaxy runs no Celery tasks (enable_celery_tasks is false), which alone compute a stored hash of its datasets: the bytes Galaxy imports are never compared with their checksums, which are only recorded, for galaxy-importd audit', 'use method = fetch (the default) to have Galaxy verify each file\'s checksum in its job, or enable Celery in Galaxy');
+      else if (config.upload.method === 'paths') pass(`checksums: each file's ${config.upload.checksum.toUpperCase()} is taken once it settled and compared with the hash Galaxy's Celery computes of its dataset after the job (method = paths sends no hashes, so Galaxy's job itself checks nothing)`);
       else if (config.upload.checksum === 'none') warn('checksums: [upload] checksum = none: Galaxy imports whatever it reads when its job runs, unchecked', 'set [upload] checksum = sha256 (the default)');
       else pass(`checksums: each file's ${config.upload.checksum.toUpperCase()} is taken once it settled and verified by Galaxy in the upload job${config.import.manifests.length > 0 ? ', with providers\' checksum lists ([import] manifests)' : ''}`);
-      const conf = await client.configuration(['library_import_dir', 'is_admin_user']);
       const galaxyDir = typeof conf.library_import_dir === 'string' ? conf.library_import_dir : null;
       if (galaxyDir === null) {
         fail("Galaxy's library_import_dir is not set (or not visible to this key)", 'set library_import_dir in galaxy.yml to the import directory and restart Galaxy');

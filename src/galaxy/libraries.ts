@@ -78,6 +78,17 @@ export function librariesApi(call: Call) {
       });
     },
 
+    /**
+     * Ask Galaxy to compute and store a library dataset version's hash (PUT
+     * /api/datasets/{ldda_id}/hash?hda_ldda=ldda): a Celery task, so it runs only where
+     * `enable_celery_tasks` is on; Galaxy answers with the task at once, the hash appears later in
+     * datasetStorage. A hash of that function stored already is kept (Galaxy logs a difference).
+     */
+    async computeDatasetHash(lddaId: string, hashFunction: 'MD5' | 'SHA-1' | 'SHA-256' | 'SHA-512'): Promise<Json> {
+      const p = `/api/datasets/${enc(lddaId)}/hash?hda_ldda=ldda`;
+      return await call('PUT', p, { hash_function: hashFunction }, (b) => expectObject(b, 'PUT', '/api/datasets/{id}/hash', ['id']));
+    },
+
     /** Mark a library dataset deleted (DELETE /api/libraries/datasets/{id}); Galaxy answers with the dataset, `deleted: true`. */
     async deleteLibraryDataset(datasetId: string): Promise<Json> {
       const p = `/api/libraries/datasets/${enc(datasetId)}`;

@@ -38,6 +38,10 @@ export type DaemonEvent =
   | { type: 'file.missing'; file: string; list: string; line: number }
   /** A file's bytes differ from a checksum: the list's (`by: list`, before it is sent) or the one sent with it (`by: galaxy`, Galaxy's job). */
   | { type: 'checksum.mismatch'; file: string; by: 'list' | 'galaxy'; hash_function: string; expected: string; got: string | null; list?: string; line?: number; imported?: boolean }
+  /** method = paths: Galaxy's stored hash of the file's dataset could not be compared (it is ok, unverified). */
+  | { type: 'checksum.unverified'; file: string; dataset_id: string; reason: string }
+  /** method = paths on a Galaxy that cannot compute stored hashes (no Celery): said once. */
+  | { type: 'checksum.unverifiable'; reason: string }
   | { type: 'file.claimed_elsewhere'; file: string }
   | { type: 'ledger.claim_retry'; err: string; attempt: number; delay_ms: number }
   // Uploads: batches, confirmation, recovery
@@ -48,6 +52,7 @@ export type DaemonEvent =
   | { type: 'upload.leftover_deleted'; library: string; folder: string; job_id: string | null; dataset_id: string; name: string; state: string; size: number | null }
   | { type: 'upload.leftover_kept'; library: string; folder: string; job_id: string | null; dataset_id: string | null; reason: string }
   | { type: 'upload.tags_failed'; file: string; dataset_id: string; tags: readonly string[] }
+  | { type: 'upload.info_failed'; file: string; dataset_id: string; info: string }
   | { type: 'history.replaced'; history_id: string; reason: string }
   | { type: 'daemon.resume'; files: number; message: string }
   | { type: 'ledger.adopted'; files: number }

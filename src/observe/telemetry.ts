@@ -46,6 +46,8 @@ const LINES: { [T in EventType]: Line<T> } = {
   'manifest.read': { level: (e) => (e.problems > 0 ? 'warn' : 'info'), message: (e) => (e.problems > 0 ? 'checksum list read; some of its lines are not checksum lines (manifest.problem lines say which)' : 'checksum list read'), component: 'pipeline' },
   'manifest.problem': { level: 'warn', message: 'a line of a checksum list is not used', component: 'pipeline' },
   'file.missing': { level: 'warn', message: 'a checksum list names a file that is not in the import directory; it is imported when it arrives', component: 'pipeline' },
+  'checksum.unverified': { level: 'warn', message: 'the hash Galaxy stores with the dataset could not be compared with the file\'s checksum: imported, unverified', component: 'pipeline' },
+  'checksum.unverifiable': { level: 'warn', message: 'method = paths on a Galaxy without Celery: the bytes Galaxy imports are never compared with their checksums (use method = fetch)', component: 'pipeline' },
   'checksum.mismatch': {
     level: 'warn',
     message: (e) => (e.by === 'galaxy'
@@ -66,6 +68,7 @@ const LINES: { [T in EventType]: Line<T> } = {
   'upload.recovered': { level: 'info', message: (e) => (e.job_id === undefined ? 'interrupted upload will be sent again' : 'interrupted upload found in Galaxy'), component: 'pipeline' },
   'upload.leftover_deleted': { level: 'info', message: 'deleted a dataset a failed upload left in the folder (the file is sent again, or failed)', component: 'pipeline' },
   'upload.leftover_kept': { level: 'warn', message: 'could not delete a dataset a failed upload left in the folder: delete it in Galaxy (galaxy-importd check lists such datasets)', component: 'pipeline' },
+  'upload.info_failed': { level: 'warn', message: 'could not set the dataset\'s info naming its verified checksum; it is imported, verified, without it', component: 'pipeline' },
   'upload.tags_failed': { level: 'warn', message: 'could not set the dataset\'s tags; it is imported without them', component: 'pipeline' },
   'history.replaced': { level: 'warn', message: 'the upload history was deleted or purged in Galaxy; a new one is made', component: 'pipeline' },
   'daemon.resume': { level: 'info', message: (e) => e.message, component: null },

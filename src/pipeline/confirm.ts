@@ -14,7 +14,9 @@ import { classify } from './retry.js';
 import { isGalaxyDown } from '../galaxy/errors.js';
 import { StoppedError, backoffMs, retry } from '../retry.js';
 import type { Route } from './route.js';
+import { folderText } from './route.js';
 import type { Target } from './targets.js';
+import type { StoredHashes, StoredVerdict } from './stored-hashes.js';
 
 /**
  * confirm: wait for the job, then for each file's own dataset in the folder, and record each
@@ -78,6 +80,11 @@ export interface ConfirmDeps {
   leftovers: Pick<Leftovers, 'ofFailedJob' | 'delete'>;
   /** Told how each job ended: jobs that keep failing pause uploads (breaker.ts). */
   breaker: Pick<JobBreaker, 'ended'>;
+  /**
+   * method = paths: whose job verifies nothing, so each ok dataset's hash that Galaxy stores after
+   * the job is compared with its file's checksum (stored-hashes.ts); absent for fetch, whose job verifies.
+   */
+  stored?: Pick<StoredHashes, 'verify'>;
 }
 
 /** A look found the job or a dataset still going. */
@@ -207,18 +214,54 @@ export class Confirmer {
   }
 
   async #ok(files: readonly ReadyFile[], route: Route, jobId: string | null, matched: ReadonlyMap<string, FolderItem>, attempt: number): Promise<void> {
-    const unrestricted = await this.#d.details.finish(files, route, matched);
+    const stored = await this.#verifyStored(files, route, matched);
+    // A lab sees in Galaxy which checksum its dataset was found to have (fetch: the info sent with the item).
+    const info = new Map<string, string>();
+    for (const f of files) {
+      const checksum = f.checksum ?? f.provided;
+      if (stored.get(f.path)?.kind === 'verified' && checksum) info.set(f.path, `${checksum.hashFunction} ${checksum.hex}: verified by galaxy-importd against the hash Galaxy computed of this dataset after its import`);
+    }
+    const unrestricted = await this.#d.details.finish(files.filter((f) => !['mismatch', 'stopped'].includes(stored.get(f.path)?.kind ?? '')), route, matched, { restrict: true, info });
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state !== 'ok') continue;
+      const v = stored.get(f.path);
+      // Stopping: the file stays as the ledger has it (submitted); the next start confirms it.
+      if (v?.kind === 'stopped') continue;
+      if (v?.kind === 'mismatch') {
+        await this.#d.leftovers.delete([item], route, jobId);
+        this.#changed(f, v, `the ${v.hashFunction} hash Galaxy computed of dataset ${item.id} after its job is ${v.got}, the file's checksum ${v.expected}`);
+        continue;
+      }
       const why = unrestricted.get(f.path);
       if (why !== undefined) {
         if (why !== null) this.#d.files.failed(f, route, why, attempt);
         continue;
       }
-      this.#d.files.ok(f, route, item.id, { jobId });
+      this.#d.files.ok(f, route, item.id, { jobId, ...(v === undefined ? {} : { verified: v.kind === 'verified' }) });
       void this.#d.afterOk(f);
     }
+  }
+
+  /** method = paths: each ok dataset's stored hash against its file's checksum (none for fetch, or a file without one). */
+  async #verifyStored(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>): Promise<Map<string, StoredVerdict>> {
+    const verdicts = new Map<string, StoredVerdict>();
+    const stored = this.#d.stored;
+    if (stored === undefined) return verdicts;
+    await Promise.all(files.map(async (f) => {
+      const item = matched.get(f.path);
+      const checksum = f.checksum ?? f.provided;
+      if (item?.state !== 'ok' || !checksum || typeof item.ldda_id !== 'string') return;
+      verdicts.set(f.path, await stored.verify({ file: f.path, library: route.library, folder: folderText(route) }, item.id, item.ldda_id, checksum));
+    }));
+    return verdicts;
+  }
+
+  /** Galaxy read other bytes than those whose checksum was taken: the file changed after it settled, and settles again (its dataset was deleted). */
+  #changed(f: ReadyFile, m: { hashFunction: string; expected: string; got: string | null }, reason: string): void {
+    this.#d.emit({ type: 'checksum.mismatch', file: f.path, by: 'galaxy', hash_function: m.hashFunction, expected: m.expected, got: m.got });
+    this.#d.files.resettled(f, `changed after it settled: Galaxy read other bytes than those of its checksum (${reason})`);
+    this.#d.changed(f.path);
   }
 
   /** Each file whose dataset did not end ok, failed with what Galaxy says of it. */
@@ -247,11 +290,8 @@ export class Confirmer {
       }
       const mismatch = CHANGED_AFTER_SETTLE.exec(reason);
       if (mismatch) {
-        // Galaxy read other bytes than those whose checksum was sent: the file changed after it
-        // settled. Its dataset is deleted (above); the file settles again and goes once stable.
-        this.#d.emit({ type: 'checksum.mismatch', file: f.path, by: 'galaxy', hash_function: mismatch[1] ?? '', expected: mismatch[2] ?? '', got: mismatch[3] ?? null });
-        this.#d.files.resettled(f, `changed after it settled: Galaxy read other bytes than those of its checksum (${reason})`);
-        this.#d.changed(f.path);
+        // The job's check failed: its dataset is deleted (above); the file settles again and goes once stable.
+        this.#changed(f, { hashFunction: mismatch[1] ?? '', expected: mismatch[2] ?? '', got: mismatch[3] ?? null }, reason);
         continue;
       }
       this.#d.files.failed(f, route, reason, attempt);

@@ -146,15 +146,22 @@ export class Details {
    * dataset found in Galaxy that this ledger never sent (a rebuilt ledger) may predate access,
    * and is left as it is (check reports it).
    */
-  async finish(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>, o: { restrict: boolean } = { restrict: true }): Promise<Map<string, string | null>> {
+  async finish(
+    files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>, o: { restrict: boolean; info?: ReadonlyMap<string, string> } = { restrict: true },
+  ): Promise<Map<string, string | null>> {
     const unrestricted = new Map<string, string | null>();
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state !== 'ok') continue;
       const have = Array.isArray(item.tags) ? item.tags.map(String) : [];
-      if (route.tags.length > 0 && !route.tags.every((tag) => have.includes(tag))) {
-        const done = await this.#ask(() => this.#client.updateLibraryDataset(item.id, { tags: route.tags }));
-        if (done === null) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
+      const tags = route.tags.length > 0 && !route.tags.every((tag) => have.includes(tag));
+      // `info`: the dataset's info to set (method = paths: its checksum, verified after the job); one PATCH with the tags.
+      const info = o.info?.get(f.path);
+      if (tags || info !== undefined) {
+        const fields = { ...(tags ? { tags: route.tags } : {}), ...(info === undefined ? {} : { misc_info: info }) };
+        const done = await this.#ask(() => this.#client.updateLibraryDataset(item.id, fields));
+        if (done === null && tags) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
+        if (done === null && info !== undefined) this.#o.emit({ type: 'upload.info_failed', file: f.path, dataset_id: item.id, info });
       }
       const role = route.access;
       if (!o.restrict || (role === null && item.is_unrestricted !== false)) continue;

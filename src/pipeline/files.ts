@@ -186,7 +186,8 @@ export class Files extends FileStates {
   }
 
   /** Its dataset is ok in Galaxy: uploaded now (`jobId`, or null for method = paths), or found there already (`target`). */
-  ok(file: ReadyFile, route: Route, datasetId: string, how: { jobId: string | null } | { found: Target }): void {
+  /** `verified`: what the stored hash's comparison found (method = paths, stored-hashes.ts), where the job itself did not check. */
+  ok(file: ReadyFile, route: Route, datasetId: string, how: { jobId: string | null; verified?: boolean } | { found: Target }): void {
     if ('found' in how) {
       const fields = { datasetId, libraryId: how.found.libraryId, folderId: how.found.folderId, lastError: null };
       this.leave('found', file, 'ok', fields, { type: 'upload.ok', ...at(file, route), dataset_id: datasetId, size: file.size, reason: 'already in Galaxy' });
@@ -194,8 +195,8 @@ export class Files extends FileStates {
       // The time it became ok, from this clock (#update): queued() compares it with a new version's mtime.
       const took = this.d.clock.now() - file.readyAt;
       // Sent with its checksum (the fetch item's hashes), the job that made it ok verified it; the
-      // legacy paths upload (no job id) sends none: its checksum is only recorded (audit compares it).
-      const verified = (file.checksum != null || file.provided !== undefined) && how.jobId !== null;
+      // legacy paths upload (no job id) sends none: Galaxy's stored hash was compared after the job.
+      const verified = how.verified ?? ((file.checksum != null || file.provided !== undefined) && how.jobId !== null);
       this.leave('ok', file, 'ok', { datasetId, jobId: how.jobId, lastError: null, verified }, { type: 'upload.ok', ...at(file, route), job_id: how.jobId, dataset_id: datasetId, size: file.size, duration_ms: took, verified });
     }
   }

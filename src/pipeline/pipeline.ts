@@ -22,6 +22,7 @@ import { JobBreaker } from './breaker.js';
 import { Leftovers } from './leftovers.js';
 import { Targets } from './targets.js';
 import { Uploads } from './uploads.js';
+import { StoredHashes } from './stored-hashes.js';
 
 /**
  * How often the pipeline looks again: how long a batch gathers while its folder has a send in
@@ -34,7 +35,7 @@ export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_
 
 export interface PipelineDeps {
   config: Config;
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic' | 'deleteLibraryDataset'>;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic' | 'deleteLibraryDataset' | 'configuration' | 'datasetStorage' | 'computeDatasetHash'>;
   ledger: Ledger;
   gate: Pick<Gate, 'wait' | 'block' | 'failing'>;
   clock: Clock;
@@ -86,6 +87,8 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     leftovers: new Leftovers({ client, isClaimed: (id) => ledger.isClaimed(id), datasetName: (f, r) => submitter.datasetName(f, r), emit }),
     // Files a run of failed jobs failed go again once a job ends ok (uploads is made below).
     breaker: new JobBreaker({ gate, emit, maxPauseMs: upload.backoff_max_seconds * 1000, requeue: (again) => again.forEach(({ file, route }) => uploads.add(file, route)) }),
+    // The legacy upload's job verifies nothing: Galaxy's stored hash is compared after it.
+    ...(upload.method === 'paths' ? { stored: new StoredHashes({ client, clock, signal, emit }) } : {}),
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
   const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, access, libraryAccess: (name) => libraryAccess(name, config), clock });

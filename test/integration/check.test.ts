@@ -32,3 +32,18 @@ describe('check: Galaxy\'s disk', () => {
     assert.match(unset, /^warn {2}Galaxy's file_path is not set in .*other\.yml \(Galaxy's default is below its data_dir\): its free space is not shown$/m);
   });
 });
+
+describe('check: where Galaxy\'s bytes are compared with the checksums', () => {
+  it('says fetch verifies in the job, paths with Celery compares the stored hash, paths without Celery compares nothing', async (t) => {
+    const run = async (method: string, celery: 'none' | 'running'): Promise<string> => {
+      const h = await harness(t, { ini: { upload: { method } }, emu: { allowPathPaste: true, celery } });
+      const out: string[] = [];
+      const io = { env: { GALAXY_API_KEY: h.emu.adminKey }, stdout: { write: (x: string) => out.push(x) }, stderr: { write: (x: string) => out.push(x) }, onSignal: () => undefined };
+      await checkCommand(h.config, io);
+      return out.join('').split('\n').find((l) => l.includes('checksums:')) ?? '';
+    };
+    assert.match(await run('fetch', 'none'), /^ok {4}checksums: each file's SHA256 is taken once it settled and verified by Galaxy in the upload job/);
+    assert.match(await run('paths', 'running'), /^ok {4}checksums: .* compared with the hash Galaxy's Celery computes of its dataset after the job/);
+    assert.match(await run('paths', 'none'), /^warn {2}checksums: method = paths sends no hashes .*enable_celery_tasks is false.*never compared/);
+  });
+});

@@ -66,4 +66,46 @@ describe('integrity: each file sent with its checksum, which Galaxy verifies (em
     const row = ledger.get('run1/swap.txt');
     assert.deepEqual([row?.checksum, row?.verified], [null, false], 'no checksum, not verified');
   });
+
+  it('method = paths on a Galaxy with Celery: the hash Galaxy stores after the job is compared with the checksum; a file overwritten before its job read it is deleted in Galaxy and goes again; the others ok, verified, their info naming the checksum', async (t) => {
+    const h = await harness(t, { ini: { upload: { method: 'paths' } }, emu: { allowPathPaste: true, celery: 'running', jobQueuedMs: 600, jobRunMs: 30 } });
+    put(h.importDir, 'run2/keep.txt', 'stays the same\n');
+    put(h.importDir, 'run2/swap.txt', 'AAAAAAAA\n');
+    utimesSync(path.join(h.importDir, 'run2/swap.txt'), WHEN, WHEN);
+    await h.start();
+    await waitFor(() => h.events('upload.submitted', 'run2/swap.txt')[0], 10_000, 'swap.txt submitted');
+    overwrite(path.join(h.importDir, 'run2/swap.txt'), 'BBBBBBBB\n');
+    await waitFor(() => h.events('upload.ok', 'run2/swap.txt')[0], 15_000, 'swap.txt ok again');
+    await h.waitOk(['run2/keep.txt']);
+
+    const live = h.emu.model.tree();
+    assert.deepEqual(live.map((d) => [d.name, d.state, d.sha256]).sort(), [['keep.txt', 'ok', sha256('stays the same\n')], ['swap.txt', 'ok', sha256('BBBBBBBB\n')]], 'one ok dataset per file, of the bytes on disk; the one of other bytes deleted');
+    for (const d of live) assert.match(d.info, new RegExp(`^SHA-256 ${d.sha256 ?? '?'}: verified by galaxy-importd against the hash Galaxy computed`), `${d.name}: a lab sees the checksum in Galaxy`);
+    const mismatch = h.events('checksum.mismatch', 'run2/swap.txt');
+    assert.deepEqual(mismatch.map((e) => [e.by, e.hash_function, e.expected, e.got]), [['galaxy', 'SHA-256', sha256('AAAAAAAA\n'), sha256('BBBBBBBB\n')]]);
+    assert.match(String(h.events('file.changed', 'run2/swap.txt')[0]?.reason), /changed after it settled: .*the SHA-256 hash Galaxy computed of dataset \S+ after its job is /);
+    assert.deepEqual(h.events('upload.failed'), []);
+    assert.deepEqual(h.events('upload.ok').map((e) => [e.file, e.verified]).sort(), [['run2/keep.txt', true], ['run2/swap.txt', true]], 'ok once each, verified');
+    await h.stop();
+    const ledger = new SqliteLedger(h.stateDir, systemClock, { readonly: true });
+    t.after(() => ledger.close());
+    assert.deepEqual(['run2/keep.txt', 'run2/swap.txt'].map((p) => [ledger.get(p)?.checksum, ledger.get(p)?.verified]), [
+      [`SHA-256:${sha256('stays the same\n')}`, true],
+      [`SHA-256:${sha256('BBBBBBBB\n')}`, true],
+    ]);
+  });
+
+  it('method = paths on a Galaxy without Celery: imported, unverified, and said once for all files (Galaxy computes no stored hash)', async (t) => {
+    const h = await harness(t, { ini: { upload: { method: 'paths' } }, emu: { allowPathPaste: true, celery: 'none' } });
+    put(h.importDir, 'run3/a.txt', 'A\n');
+    put(h.importDir, 'run3/b.txt', 'B\n');
+    await h.start();
+    await h.waitOk(['run3/a.txt', 'run3/b.txt']);
+    assert.deepEqual(h.events('upload.ok').map((e) => e.verified), [false, false]);
+    const said = h.events('checksum.unverifiable');
+    assert.equal(said.length, 1, 'said once, not per file');
+    assert.match(String(said[0]?.reason), /enable_celery_tasks is false.*Use method = fetch/);
+    assert.deepEqual(h.events('checksum.unverified'), []);
+    assert.deepEqual(h.emu.model.tree().map((d) => d.info.includes('verified')), [false, false], 'no info claims a verification');
+  });
 });

@@ -1,0 +1,114 @@
+import type { Clock } from '../clock.js';
+import type { GalaxyClient } from '../galaxy/client.js';
+import type { Emit } from '../observe/events.js';
+import type { Backoff } from '../retry.js';
+import { StoppedError, backoffMs, retry } from '../retry.js';
+import type { HashFunction } from './manifests.js';
+import { classify } from './retry.js';
+
+/**
+ * verify, for method = paths: the legacy library upload (upload1) takes no hashes, so its job
+ * checks nothing. A Galaxy that runs Celery computes the hash of each upload's dataset after the
+ * job (`calculate_dataset_hash: upload`, its default, with `hash_function: sha256`) and stores it
+ * with the dataset (galaxy/jobs/__init__.py). It is read back (GET /api/datasets/{ldda}/storage)
+ * and compared with the file's checksum: equal, the bytes in Galaxy are those that settled.
+ * Where Galaxy stored another function's hash, or none within `autoWaitMs` (calculate_dataset_hash
+ * set to never), it is asked for ours once (PUT /api/datasets/{ldda}/hash, a Celery task too).
+ * Without Celery Galaxy never computes one: the file is ok, unverified, and `check` says so.
+ */
+
+export type StoredVerdict =
+  | { kind: 'verified' }
+  | { kind: 'mismatch'; hashFunction: HashFunction; expected: string; got: string }
+  | { kind: 'unverified'; reason: string }
+  | { kind: 'stopped' };
+
+/**
+ * How long Galaxy's own hash is waited for before ours is asked for, and before the file is
+ * called ok unverified; the looks in between (a small file's hash is stored a second or two
+ * after its job, a large one's after Celery read it all: 10 GB at ~1 GB/s).
+ */
+export const STORED_TIMING = { autoWaitMs: 30_000, giveUpMs: 15 * 60_000, looks: { firstMs: 500, capMs: 15_000, factor: 2, jitter: false } } as const;
+
+export const NO_CELERY = 'Galaxy runs no Celery tasks (enable_celery_tasks is false), and only a Celery task computes the hash of a dataset the legacy upload (method = paths) made: the bytes Galaxy holds are not compared with the checksum. Use method = fetch (the default), whose job verifies every file, or enable Celery in Galaxy';
+
+export interface StoredHashDeps {
+  client: Pick<GalaxyClient, 'configuration' | 'datasetStorage' | 'computeDatasetHash'>;
+  clock: Pick<Clock, 'now' | 'sleep'>;
+  signal: AbortSignal;
+  emit: Emit;
+  timing?: { autoWaitMs: number; giveUpMs: number; looks: Backoff };
+}
+
+/** Galaxy's hash is not stored yet. */
+class NotYet extends Error {}
+
+export class StoredHashes {
+  readonly #d: StoredHashDeps;
+  /** Whether Galaxy runs Celery tasks, once read (GET /api/configuration, enable_celery_tasks). */
+  #celery: boolean | null = null;
+
+  constructor(deps: StoredHashDeps) {
+    this.#d = deps;
+  }
+
+  /** Whether Galaxy's lack of Celery was said (once: it holds for every file). */
+  #saidNoCelery = false;
+
+  /**
+   * Galaxy's stored hash of dataset `datasetId` (`lddaId`, its version's id) against `checksum`,
+   * the file's. A file left unverified is said (checksum.unverified), a Galaxy without Celery once.
+   */
+  async verify(at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string }): Promise<StoredVerdict> {
+    const v = await this.#verify(at, datasetId, lddaId, checksum);
+    if (v.kind === 'unverified' && v.reason !== NO_CELERY) this.#d.emit({ type: 'checksum.unverified', file: at.file, dataset_id: datasetId, reason: v.reason });
+    if (v.kind === 'unverified' && v.reason === NO_CELERY && !this.#saidNoCelery) {
+      this.#saidNoCelery = true;
+      this.#d.emit({ type: 'checksum.unverifiable', reason: NO_CELERY });
+    }
+    return v;
+  }
+
+  async #verify(at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string }): Promise<StoredVerdict> {
+    const { client, clock } = this.#d;
+    const timing = this.#d.timing ?? STORED_TIMING;
+    const started = clock.now();
+    let asked = false;
+    const look = async (): Promise<StoredVerdict> => {
+      if (this.#celery === null) this.#celery = (await client.configuration(['enable_celery_tasks'])).enable_celery_tasks === true;
+      if (!this.#celery) return { kind: 'unverified', reason: NO_CELERY };
+      const storage = await client.datasetStorage(lddaId);
+      const stored = storage.dataset_state === 'ok' ? storage.hashes.find((h) => h.hash_function === checksum.hashFunction) : undefined;
+      if (stored !== undefined) {
+        const got = String(stored.hash_value).toLowerCase();
+        return got === checksum.hex.toLowerCase() ? { kind: 'verified' } : { kind: 'mismatch', hashFunction: checksum.hashFunction, expected: checksum.hex, got };
+      }
+      if (!asked && (storage.hashes.length > 0 || clock.now() - started >= timing.autoWaitMs)) {
+        await client.computeDatasetHash(lddaId, checksum.hashFunction);
+        asked = true;
+      }
+      throw new NotYet();
+    };
+    try {
+      return await retry(look, {
+        clock: this.#d.clock,
+        signal: this.#d.signal,
+        onFailure: (err, n) => {
+          const over = clock.now() - started >= timing.giveUpMs;
+          if (err instanceof NotYet) return over ? null : backoffMs(n, timing.looks);
+          const verdict = classify(err);
+          if (verdict.kind !== 'transient' || over) return null;
+          const delay = backoffMs(n, timing.looks, verdict.retryAfterMs);
+          this.#d.emit({ type: 'galaxy.retry', request: `the stored hash of dataset ${datasetId} (${at.file})`, library: at.library, folder: at.folder, attempt: n, reason: verdict.message, delay_ms: delay });
+          return delay;
+        },
+      });
+    } catch (err) {
+      if (err instanceof StoppedError) return { kind: 'stopped' };
+      if (err instanceof NotYet) {
+        return { kind: 'unverified', reason: `Galaxy stored no ${checksum.hashFunction} hash of dataset ${datasetId} within ${Math.round(timing.giveUpMs / 60_000)} min of its job's end, though it runs Celery tasks${asked ? ' and was asked for one (PUT /api/datasets/{id}/hash)' : ''}: are Galaxy's Celery workers running? galaxy-importd audit compares the stored hash later` };
+      }
+      return { kind: 'unverified', reason: `the hash Galaxy stores with dataset ${datasetId} could not be read: ${classify(err).message}` };
+    }
+  }
+}

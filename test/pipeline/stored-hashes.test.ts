@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DatasetStorage } from '../../src/galaxy/client.js';
+import { GalaxyApiError } from '../../src/galaxy/errors.js';
+import { NO_CELERY, STORED_TIMING, StoredHashes } from '../../src/pipeline/stored-hashes.js';
+import { events } from '../fakes.js';
+
+const AT = { file: 'run1/a.fastq', library: 'Lab', folder: '/run1' };
+const CHECKSUM = { hashFunction: 'SHA-256' as const, hex: 'aa'.repeat(32) };
+const storage = (hashes: [string, string][], state = 'ok'): DatasetStorage => ({ dataset_state: state, hashes: hashes.map(([f, v]) => ({ hash_function: f, hash_value: v })) });
+
+/**
+ * A Galaxy answering `storages` in turn (the last one again), its Celery on or off; a clock that
+ * moves only when waited on, so the schedule of looks is the test's to read.
+ */
+function setup(o: { celery?: boolean; storages: (DatasetStorage | Error)[] }) {
+  let now = 0;
+  const sleeps: number[] = [];
+  const asked: string[] = [];
+  const seen = { storage: 0, configuration: 0 };
+  const emit = events();
+  const stored = new StoredHashes({
+    client: {
+      configuration: () => (seen.configuration++, Promise.resolve({ enable_celery_tasks: o.celery ?? true })),
+      datasetStorage: () => {
+        const a = o.storages[Math.min(seen.storage++, o.storages.length - 1)] as DatasetStorage | Error;
+        return a instanceof Error ? Promise.reject(a) : Promise.resolve(a);
+      },
+      computeDatasetHash: (id, fn) => (asked.push(`${id} ${fn}`), Promise.resolve({ id: 'task' })),
+    },
+    clock: { now: () => now, sleep: (ms) => (sleeps.push(ms), (now += ms), Promise.resolve(true)) },
+    signal: new AbortController().signal,
+    emit,
+  });
+  return { stored, sleeps, asked, seen, emit, elapsed: () => now };
+}
+
+describe('stored hashes (method = paths): the hash Galaxy stores after the job, against the file\'s checksum', () => {
+  it('the hash Galaxy computed by itself (Celery, calculate_dataset_hash: upload) equal to the checksum: verified, Galaxy asked for nothing', async () => {
+    const s = setup({ storages: [storage([]), storage([['SHA-256', CHECKSUM.hex.toUpperCase()]])] });
+    assert.deepEqual(await s.stored.verify(AT, 'D1', 'L1', CHECKSUM), { kind: 'verified' });
+    assert.deepEqual(s.asked, [], 'its own hash was waited for, not asked for twice');
+    assert.deepEqual(s.sleeps, [STORED_TIMING.looks.firstMs]);
+  });
+
+  it('a stored hash of other bytes: a mismatch naming both', async () => {
+    const s = setup({ storages: [storage([['SHA-256', 'bb'.repeat(32)]])] });
+    assert.deepEqual(await s.stored.verify(AT, 'D1', 'L1', CHECKSUM), { kind: 'mismatch', hashFunction: 'SHA-256', expected: CHECKSUM.hex, got: 'bb'.repeat(32) });
+  });
+
+  it('only another function\'s hash stored (Galaxy\'s hash_function is not ours): ours is asked for at once, then compared', async () => {
+    const s = setup({ storages: [storage([['MD5', 'cc'.repeat(16)]]), storage([['MD5', 'cc'.repeat(16)], ['SHA-256', CHECKSUM.hex]])] });
+    assert.deepEqual(await s.stored.verify(AT, 'D1', 'L1', CHECKSUM), { kind: 'verified' });
+    assert.deepEqual(s.asked, ['L1 SHA-256']);
+  });
+
+  it('no hash at all: waited for autoWaitMs, then asked for once; never stored: unverified after giveUpMs, said with the file', async () => {
+    const s = setup({ storages: [storage([])] });
+    const v = await s.stored.verify(AT, 'D1', 'L1', CHECKSUM);
+    assert.equal(v.kind, 'unverified');
+    assert.match(v.kind === 'unverified' ? v.reason : '', /stored no SHA-256 hash of dataset D1 within 15 min .*was asked for one .*Celery workers running/);
+    assert.deepEqual(s.asked, ['L1 SHA-256'], 'asked once');
+    assert.ok(s.elapsed() >= STORED_TIMING.giveUpMs && s.elapsed() < STORED_TIMING.giveUpMs + STORED_TIMING.looks.capMs, `gave up at ${s.elapsed()} ms`);
+    assert.ok(s.sleeps.every((ms) => ms <= STORED_TIMING.looks.capMs), 'each pause capped');
+    assert.ok(s.sleeps.length < 70, `${s.sleeps.length} looks, not one a second`);
+    assert.deepEqual(s.emit.of('checksum.unverified').map((e) => [e.file, e.dataset_id]), [['run1/a.fastq', 'D1']]);
+  });
+
+  it('Galaxy without Celery: unverified at once, no storage read, and said once for all files', async () => {
+    const s = setup({ celery: false, storages: [storage([])] });
+    assert.deepEqual(await s.stored.verify(AT, 'D1', 'L1', CHECKSUM), { kind: 'unverified', reason: NO_CELERY });
+    assert.deepEqual(await s.stored.verify({ ...AT, file: 'run1/b.fastq' }, 'D2', 'L2', CHECKSUM), { kind: 'unverified', reason: NO_CELERY });
+    assert.deepEqual([s.seen.configuration, s.seen.storage], [1, 0], 'the configuration read once');
+    assert.equal(s.emit.of('checksum.unverifiable').length, 1);
+    assert.deepEqual(s.emit.of('checksum.unverified'), []);
+  });
+
+  it('a transient failure of the storage read is retried and said (galaxy.retry); a permanent one leaves the file unverified with why', async () => {
+    const gateway = new GalaxyApiError({ status: 502, errCode: null, errMsg: 'Bad Gateway', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/datasets/L1/storage' });
+    const s = setup({ storages: [gateway, storage([['SHA-256', CHECKSUM.hex]])] });
+    assert.deepEqual(await s.stored.verify(AT, 'D1', 'L1', CHECKSUM), { kind: 'verified' });
+    assert.deepEqual(s.emit.of('galaxy.retry').map((e) => [e.request, e.folder, e.attempt]), [['the stored hash of dataset D1 (run1/a.fastq)', '/run1', 1]]);
+
+    const gone = new GalaxyApiError({ status: 404, errCode: 404001, errMsg: 'LibraryDatasetDatasetAssociation not found', retryAfterMs: null, fromGalaxy: true, method: 'GET', path: '/api/datasets/L1/storage' });
+    const p = setup({ storages: [gone] });
+    const v = await p.stored.verify(AT, 'D1', 'L1', CHECKSUM);
+    assert.equal(v.kind, 'unverified');
+    assert.match(v.kind === 'unverified' ? v.reason : '', /could not be read: LibraryDatasetDatasetAssociation not found/);
+  });
+
+  it('a dataset whose state is not ok in its storage answer: its hashes are not taken as the bytes\'', async () => {
+    const s = setup({ storages: [storage([['SHA-256', 'bb'.repeat(32)]], 'error'), storage([['SHA-256', CHECKSUM.hex]])] });
+    assert.deepEqual(await s.stored.verify(AT, 'D1', 'L1', CHECKSUM), { kind: 'verified' });
+  });
+});
