@@ -14,7 +14,6 @@ import { classify } from './retry.js';
 import { isGalaxyDown } from '../galaxy/errors.js';
 import { StoppedError, backoffMs, retry } from '../retry.js';
 import type { Route } from './route.js';
-import { folderText } from './route.js';
 import type { Target } from './targets.js';
 import type { StoredHashes, StoredVerdict } from './stored-hashes.js';
 
@@ -84,7 +83,7 @@ export interface ConfirmDeps {
    * method = paths: whose job verifies nothing, so each ok dataset's hash that Galaxy stores after
    * the job is compared with its file's checksum (stored-hashes.ts); absent for fetch, whose job verifies.
    */
-  stored?: Pick<StoredHashes, 'verify'>;
+  stored?: Pick<StoredHashes, 'verifyAll'>;
 }
 
 /** A look found the job or a dataset still going. */
@@ -214,13 +213,9 @@ export class Confirmer {
   }
 
   async #ok(files: readonly ReadyFile[], route: Route, jobId: string | null, matched: ReadonlyMap<string, FolderItem>, attempt: number): Promise<void> {
-    const stored = await this.#verifyStored(files, route, matched);
+    const stored = this.#d.stored ? await this.#d.stored.verifyAll(files, route, matched) : new Map<string, StoredVerdict>();
     // A lab sees in Galaxy which checksum its dataset was found to have (fetch: the info sent with the item).
-    const info = new Map<string, string>();
-    for (const f of files) {
-      const checksum = f.checksum ?? f.provided;
-      if (stored.get(f.path)?.kind === 'verified' && checksum) info.set(f.path, `${checksum.hashFunction} ${checksum.hex}: verified by galaxy-importd against the hash Galaxy computed of this dataset after its import`);
-    }
+    const info = new Map([...stored].flatMap(([p, v]) => (v.kind === 'verified' ? [[p, v.info] as const] : [])));
     const unrestricted = await this.#d.details.finish(files.filter((f) => !['mismatch', 'stopped'].includes(stored.get(f.path)?.kind ?? '')), route, matched, { restrict: true, info });
     for (const f of files) {
       const item = matched.get(f.path);
@@ -229,8 +224,16 @@ export class Confirmer {
       // Stopping: the file stays as the ledger has it (submitted); the next start confirms it.
       if (v?.kind === 'stopped') continue;
       if (v?.kind === 'mismatch') {
+        // Never ok with other bytes: the dataset is deleted. A file that changed goes again once
+        // stable; one that did not was converted by Galaxy, and would end the same way again.
         await this.#d.leftovers.delete([item], route, jobId);
-        this.#changed(f, v, `the ${v.hashFunction} hash Galaxy computed of dataset ${item.id} after its job is ${v.got}, the file's checksum ${v.expected}`);
+        const what = `the ${v.hashFunction} hash Galaxy computed of dataset ${item.id} after its job is ${v.got}, the file's checksum ${v.expected}`;
+        if (v.file !== 'unchanged') {
+          this.#changed(f, v, what);
+          continue;
+        }
+        this.#d.emit({ type: 'checksum.mismatch', file: f.path, by: 'galaxy', hash_function: v.hashFunction, expected: v.expected, got: v.got });
+        this.#d.files.failed(f, route, `Galaxy stored other bytes than the file's, which has not changed since it settled: ${what}. The legacy upload (method = paths) converts some files (it decompresses a compressed file of an uncompressed type, sorts an unsorted BAM: tools/data_source/upload.py); the dataset was deleted. Use method = fetch, which imports the bytes as they are, then galaxy-importd retry`, attempt);
         continue;
       }
       const why = unrestricted.get(f.path);
@@ -241,20 +244,6 @@ export class Confirmer {
       this.#d.files.ok(f, route, item.id, { jobId, ...(v === undefined ? {} : { verified: v.kind === 'verified' }) });
       void this.#d.afterOk(f);
     }
-  }
-
-  /** method = paths: each ok dataset's stored hash against its file's checksum (none for fetch, or a file without one). */
-  async #verifyStored(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>): Promise<Map<string, StoredVerdict>> {
-    const verdicts = new Map<string, StoredVerdict>();
-    const stored = this.#d.stored;
-    if (stored === undefined) return verdicts;
-    await Promise.all(files.map(async (f) => {
-      const item = matched.get(f.path);
-      const checksum = f.checksum ?? f.provided;
-      if (item?.state !== 'ok' || !checksum || typeof item.ldda_id !== 'string') return;
-      verdicts.set(f.path, await stored.verify({ file: f.path, library: route.library, folder: folderText(route) }, item.id, item.ldda_id, checksum));
-    }));
-    return verdicts;
   }
 
   /** Galaxy read other bytes than those whose checksum was taken: the file changed after it settled, and settles again (its dataset was deleted). */

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { GalaxyClient } from '../galaxy/client.js';
@@ -22,7 +23,7 @@ import { JobBreaker } from './breaker.js';
 import { Leftovers } from './leftovers.js';
 import { Targets } from './targets.js';
 import { Uploads } from './uploads.js';
-import { StoredHashes } from './stored-hashes.js';
+import { StoredHashes, checksumNow } from './stored-hashes.js';
 
 /**
  * How often the pipeline looks again: how long a batch gathers while its folder has a send in
@@ -88,7 +89,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
     // Files a run of failed jobs failed go again once a job ends ok (uploads is made below).
     breaker: new JobBreaker({ gate, emit, maxPauseMs: upload.backoff_max_seconds * 1000, requeue: (again) => again.forEach(({ file, route }) => uploads.add(file, route)) }),
     // The legacy upload's job verifies nothing: Galaxy's stored hash is compared after it.
-    ...(upload.method === 'paths' ? { stored: new StoredHashes({ client, clock, signal, emit }) } : {}),
+    ...(upload.method === 'paths' ? { stored: new StoredHashes({ client, clock, signal, emit, checksumNow: (rel, fn) => checksumNow(path.join(config.import.dir ?? '', rel), fn, signal) }) } : {}),
   });
   const recovery = new Recovery({ client, files, ledger, histories, submitter, details, clock, signal, emit, gate, onFailure, afterOk: d.afterOk });
   const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, access, libraryAccess: (name) => libraryAccess(name, config), clock });

@@ -1,10 +1,14 @@
 import type { Clock } from '../clock.js';
-import type { GalaxyClient } from '../galaxy/client.js';
+import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
+import type { ReadyFile } from './files.js';
+import type { Route } from './route.js';
+import { folderText } from './route.js';
 import type { Emit } from '../observe/events.js';
 import type { Backoff } from '../retry.js';
 import { StoppedError, backoffMs, retry } from '../retry.js';
 import type { HashFunction } from './manifests.js';
 import { classify } from './retry.js';
+import { checksumFile, checksumName } from './checksum.js';
 
 /**
  * verify, for method = paths: the legacy library upload (upload1) takes no hashes, so its job
@@ -17,9 +21,15 @@ import { classify } from './retry.js';
  * Without Celery Galaxy never computes one: the file is ok, unverified, and `check` says so.
  */
 
+/**
+ * `mismatch`, `file`: what the file on disk holds now. `changed` (or `gone`): it changed after it
+ * settled, and Galaxy read the new bytes; `unchanged`: the file still has the bytes of its
+ * checksum, so Galaxy stored other bytes than it read (the legacy upload converts some files: a
+ * compressed file decompressed), and sending it again would end the same way.
+ */
 export type StoredVerdict =
-  | { kind: 'verified' }
-  | { kind: 'mismatch'; hashFunction: HashFunction; expected: string; got: string }
+  | { kind: 'verified'; info: string }
+  | { kind: 'mismatch'; hashFunction: HashFunction; expected: string; got: string; file: 'changed' | 'gone' | 'unchanged' }
   | { kind: 'unverified'; reason: string }
   | { kind: 'stopped' };
 
@@ -34,6 +44,8 @@ export const NO_CELERY = 'Galaxy runs no Celery tasks (enable_celery_tasks is fa
 
 export interface StoredHashDeps {
   client: Pick<GalaxyClient, 'configuration' | 'datasetStorage' | 'computeDatasetHash'>;
+  /** The file's checksum now, by that function (null: gone), for a mismatch. */
+  checksumNow: (relPath: string, hashFunction: HashFunction) => Promise<string | null>;
   clock: Pick<Clock, 'now' | 'sleep'>;
   signal: AbortSignal;
   emit: Emit;
@@ -52,6 +64,18 @@ export class StoredHashes {
     this.#d = deps;
   }
 
+  /** Each ok dataset's stored hash against its file's checksum, by file (a file without a checksum is left out). */
+  async verifyAll(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>): Promise<Map<string, StoredVerdict>> {
+    const verdicts = new Map<string, StoredVerdict>();
+    await Promise.all(files.map(async (f) => {
+      const item = matched.get(f.path);
+      const checksum = f.checksum ?? f.provided;
+      if (item?.state !== 'ok' || !checksum || typeof item.ldda_id !== 'string') return;
+      verdicts.set(f.path, await this.verify({ file: f.path, library: route.library, folder: folderText(route) }, item.id, item.ldda_id, checksum));
+    }));
+    return verdicts;
+  }
+
   /** Whether Galaxy's lack of Celery was said (once: it holds for every file). */
   #saidNoCelery = false;
 
@@ -61,6 +85,10 @@ export class StoredHashes {
    */
   async verify(at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string }): Promise<StoredVerdict> {
     const v = await this.#verify(at, datasetId, lddaId, checksum);
+    if (v.kind === 'mismatch') {
+      const now = await this.#d.checksumNow(at.file, checksum.hashFunction);
+      return { ...v, file: now === null ? 'gone' : now.toLowerCase() === checksum.hex.toLowerCase() ? 'unchanged' : 'changed' };
+    }
     if (v.kind === 'unverified' && v.reason !== NO_CELERY) this.#d.emit({ type: 'checksum.unverified', file: at.file, dataset_id: datasetId, reason: v.reason });
     if (v.kind === 'unverified' && v.reason === NO_CELERY && !this.#saidNoCelery) {
       this.#saidNoCelery = true;
@@ -81,7 +109,8 @@ export class StoredHashes {
       const stored = storage.dataset_state === 'ok' ? storage.hashes.find((h) => h.hash_function === checksum.hashFunction) : undefined;
       if (stored !== undefined) {
         const got = String(stored.hash_value).toLowerCase();
-        return got === checksum.hex.toLowerCase() ? { kind: 'verified' } : { kind: 'mismatch', hashFunction: checksum.hashFunction, expected: checksum.hex, got };
+        const info = `${checksum.hashFunction} ${checksum.hex}: verified by galaxy-importd against the hash Galaxy computed of this dataset after its import`;
+        return got === checksum.hex.toLowerCase() ? { kind: 'verified', info } : { kind: 'mismatch', hashFunction: checksum.hashFunction, expected: checksum.hex, got, file: 'changed' };
       }
       if (!asked && (storage.hashes.length > 0 || clock.now() - started >= timing.autoWaitMs)) {
         await client.computeDatasetHash(lddaId, checksum.hashFunction);
@@ -110,5 +139,15 @@ export class StoredHashes {
       }
       return { kind: 'unverified', reason: `the hash Galaxy stores with dataset ${datasetId} could not be read: ${classify(err).message}` };
     }
+  }
+}
+
+/** The checksum of the file at `full` now, by `hashFunction`; null when it cannot be read (gone, say). */
+export async function checksumNow(full: string, hashFunction: HashFunction, signal: AbortSignal): Promise<string | null> {
+  try {
+    return (await checksumFile(full, checksumName(hashFunction), { signal })).hex;
+  } catch {
+    if (signal.aborted) throw new StoppedError();
+    return null;
   }
 }

@@ -7,6 +7,7 @@ import { GalaxyApiError } from '../../src/galaxy/errors.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { Confirmer, LATE_SHARE, LONGEST_PAUSE_MS, lookPause, pollFor } from '../../src/pipeline/confirm.js';
 import { Files } from '../../src/pipeline/files.js';
+import type { StoredVerdict } from '../../src/pipeline/stored-hashes.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
 import { fanOut } from '../../src/observe/events.js';
 import { ROUTE, events, memoryRows, metricsSource, turns } from '../fakes.js';
@@ -16,7 +17,7 @@ const file = (path: string): ReadyFile => ({ path, size: 3, mtimeMs: 1, readyAt:
 const item = (id: string, name: string, state: string): FolderItem => ({ id, name, type: 'file', state, raw_size: 3 });
 const gateway504 = (): GalaxyApiError => new GalaxyApiError({ status: 504, errCode: null, errMsg: 'Gateway Timeout', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs/J1' });
 
-type Answers = { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null>; stderr?: string; info?: string };
+type Answers = { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null>; stderr?: string; info?: string; stored?: Map<string, StoredVerdict> };
 
 function setup(answers: Answers, signal = new AbortController().signal, jobTimeoutMs = 60_000) {
   const rows = memoryRows();
@@ -52,6 +53,7 @@ function setup(answers: Answers, signal = new AbortController().signal, jobTimeo
       delete: (items) => (deleted.push(...items.map((i) => i.id)), Promise.resolve(items.length)),
     },
     breaker: { ended: (jobId, ok, _reason, failed = []) => void ended.push(`${jobId} ${ok ? 'ok' : 'error'}${failed.length ? ` ${failed.map((f) => f.path).join(' ')}` : ''}`) },
+    ...(answers.stored ? { stored: { verifyAll: () => Promise.resolve(answers.stored ?? new Map<string, StoredVerdict>()) } } : {}),
   });
   return { rows, emit, metrics, files, confirmer, polls: () => polls, listings, deleted, ended, changed };
 }
@@ -122,6 +124,31 @@ describe('Confirmer: access', () => {
 
     assert.deepEqual(['a', 'b', 'c'].map((n) => s.rows.get(`run1/${n}.txt`)?.state), ['ok', 'failed', 'submitted']);
     assert.equal(s.rows.get('run1/b.txt')?.lastError, 'dataset D2 is in Galaxy but could not be restricted');
+  });
+});
+
+describe('Confirmer: method = paths, Galaxy\'s stored hash against the checksum', () => {
+  it('verified: ok and verified; unverified: ok, not verified; other bytes in a file that changed: its dataset deleted, the file settles again; other bytes in a file that did not change: its dataset deleted, the file failed (sending it again would end the same way)', async () => {
+    const known = new Map([['run1/a.txt', 'D1'], ['run1/b.txt', 'D2'], ['run1/c.txt', 'D3'], ['run1/d.txt', 'D4']]);
+    const mismatch = { kind: 'mismatch', hashFunction: 'SHA-256', expected: 'aa', got: 'bb' } as const;
+    const stored = new Map<string, StoredVerdict>([
+      ['run1/a.txt', { kind: 'verified', info: 'SHA-256 aa: verified' }],
+      ['run1/b.txt', { kind: 'unverified', reason: 'no Celery' }],
+      ['run1/c.txt', { ...mismatch, file: 'changed' }],
+      ['run1/d.txt', { ...mismatch, file: 'unchanged' }],
+    ]);
+    const items = ['a', 'b', 'c', 'd'].map((n, i) => item(`D${i + 1}`, `${n}.txt`, 'ok'));
+    const s = setup({ jobs: [], items, recent: items, stored });
+    const fs = ['a', 'b', 'c', 'd'].map((n) => ({ ...file(`run1/${n}.txt`), checksum: { hashFunction: 'SHA-256' as const, hex: 'aa' } }));
+    for (const f of fs) s.files.queued(f, ROUTE);
+
+    await s.confirmer.confirm(null, fs, ROUTE, target, 1, { known });
+
+    assert.deepEqual(fs.map((f) => [s.rows.get(f.path)?.state, s.rows.get(f.path)?.verified]), [['ok', true], ['ok', false], ['settling', false], ['failed', false]]);
+    assert.deepEqual(s.deleted.sort(), ['D3', 'D4'], 'never ok with other bytes: both datasets deleted');
+    assert.deepEqual(s.changed, ['run1/c.txt']);
+    assert.match(s.rows.get('run1/d.txt')?.lastError ?? '', /^Galaxy stored other bytes than the file's, which has not changed since it settled: the SHA-256 hash Galaxy computed of dataset D4 after its job is bb, the file's checksum aa\. .*Use method = fetch/);
+    assert.deepEqual(s.emit.of('checksum.mismatch').map((e) => e.file).sort(), ['run1/c.txt', 'run1/d.txt'], 'both counted mismatched');
   });
 });
 
