@@ -735,6 +735,70 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
     assert.equal(`${changed.stdout}${changed.stderr}${text.stdout}${text.stderr}`.includes(s.g.adminKey), false, 'the key is never printed');
   });
 
+  it('r. method = paths: the hash Galaxy computes after the job (Celery) is compared with each file\'s checksum; a file overwritten after it settled never ends ok with other bytes; without Celery, ok and unverified, said once and by check', scenarioOptions('r'), async (t) => {
+    const s = scenario(t, 'paths-verified');
+    s.writeConfig({ upload: { method: 'paths' } });
+    const celery = (await get<{ enable_celery_tasks?: boolean }>('/api/configuration?keys=enable_celery_tasks')).enable_celery_tasks === true;
+    const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+    // A whole second a minute ago: an mtime utimes puts back exactly, so nothing but the bytes tells.
+    const when = Math.floor(Date.now() / 1000) - 60;
+    const first = fastq(40, 31);
+    const second = first.replace(/^[ACGT]+$/gm, (seq) => seq.replace(/[ACGT]/g, (b) => ({ A: 'T', C: 'G', G: 'C', T: 'A' })[b] ?? b));
+    const keepText = fastq(40, 32);
+    const keep = s.put('legacy/keep.fastq', keepText);
+    const swap = s.put('legacy/swap.fastq', first);
+    for (const f of [keep, swap]) utimesSync(f, when, when);
+    const check = await runCli(['--config', s.configFile, 'check'], { env: s.env });
+    const run = spawnCli(['--config', s.configFile, 'run'], s.env);
+    t.after(() => run.child.kill('SIGKILL'));
+    await waitFor(() => events(run.stdout()).find((e) => e.event === 'upload.submitted' && e.file === 'legacy/swap.fastq'), 120_000, 'swap.fastq submitted');
+    writeFileSync(swap, second);
+    utimesSync(swap, when, when);
+    for (const name of ['swap', 'keep']) await waitFor(() => events(run.stdout()).find((e) => e.event === 'upload.ok' && e.file === `legacy/${name}.fastq`), 5 * 60_000, `${name}.fastq ok`);
+    run.child.kill('SIGTERM');
+    await run.exited;
+
+    const log = events(run.stdout());
+    const live = await datasets(s.library);
+    assertEachOnceOk(live, ['/legacy/keep.fastq', '/legacy/swap.fastq'], s.library);
+    assert.deepEqual(log.filter((e) => e.event === 'upload.failed'), []);
+    const oks = log.filter((e) => e.event === 'upload.ok');
+    assert.deepEqual(oks.map((e) => e.verified), [celery, celery], `verified exactly when Galaxy runs Celery (${celery})`);
+    const checked = check.stdout.split('\n').find((l) => l.includes('checksums:')) ?? '';
+    if (!celery) {
+      t.diagnostic('this Galaxy runs no Celery: the unverified branch');
+      assert.equal(log.filter((e) => e.event === 'checksum.unverifiable').length, 1, 'said once');
+      assert.match(checked, /^warn {2}checksums: method = paths sends no hashes .*enable_celery_tasks is false/);
+      return;
+    }
+    assert.match(checked, /^ok {4}checksums: .*compared with the hash Galaxy's Celery computes/);
+    const ledger = new SqliteLedger(s.stateDir, systemClock, { readonly: true });
+    t.after(() => ledger.close());
+    for (const name of ['keep.fastq', 'swap.fastq']) {
+      const d = live.find((x) => x.name === name);
+      assert.ok(d);
+      const listed = (await get<{ folder_contents: { id: string; name: string; ldda_id: string }[] }>(`/api/folders/${d.folderId}/contents`)).folder_contents.find((i) => i.name === name);
+      assert.ok(listed);
+      const got = await gx('GET', `/api/libraries/datasets/download/uncompressed?ld_ids=${listed.id}`);
+      const row = ledger.get(`legacy/${name}`);
+      // Galaxy's own hash of what it holds, the ledger's checksum and the bytes downloaded: one and the same.
+      const storage = await get<{ dataset_state: string; hashes: { hash_function: string; hash_value: string }[] }>(`/api/datasets/${listed.ldda_id}/storage?hda_ldda=ldda`);
+      assert.equal(row?.checksum, `SHA-256:${sha256(got.text)}`, `${name}: the ledger's checksum is of the bytes in Galaxy`);
+      assert.ok(storage.hashes.some((h) => h.hash_function === 'SHA-256' && h.hash_value === sha256(got.text)), `${name}: Galaxy stored that hash`);
+      assert.equal(row?.verified, true);
+      const shown = await get<{ misc_info: string | null }>(`/api/libraries/datasets/${listed.id}`);
+      assert.match(shown.misc_info ?? '', new RegExp(`^SHA-256 ${sha256(got.text)}: verified by galaxy-importd against the hash Galaxy computed`), `${name}: a lab sees the checksum in Galaxy`);
+      if (name === 'swap.fastq' && got.text === second) {
+        const changed = log.filter((e) => e.event === 'file.changed' && e.file === 'legacy/swap.fastq');
+        assert.equal(changed.length, 1, 'Galaxy read the new bytes: found by its stored hash, the file went again');
+        assert.match(String(changed[0]?.reason), /the SHA-256 hash Galaxy computed of dataset \S+ after its job is /);
+      } else if (name === 'swap.fastq') {
+        assert.equal(got.text, first, 'the dataset holds one of the two versions, whole');
+        t.diagnostic('the job read swap.fastq before it was overwritten: the race went the other way this time');
+      }
+    }
+  });
+
   fidelity(scenarioOptions('6'));
 });
 
