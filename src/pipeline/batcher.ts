@@ -23,8 +23,14 @@ import { routeKey } from './route.js';
  * 6,400: most of a backlog's peak memory).
  */
 
-/** Longest a burst holds the requests that are not full (hold): a burst of large files, whose checksums take long, does not hold the rest longer. */
-export const HOLD_MAX_MS = 5_000;
+/**
+ * How long a burst holds the requests that are not full (hold): until no file has been queued for
+ * HOLD_IDLE_MS (a burst of large files, whose checksums take long, does not hold the rest longer),
+ * and at most HOLD_MAX_MS in all. A burst of small files on a busy machine keeps queueing files, so
+ * it keeps holding, however long it takes.
+ */
+export const HOLD_IDLE_MS = 5_000;
+export const HOLD_MAX_MS = 60_000;
 
 /** The files of one folder (one route) in a request. */
 export interface Group {
@@ -48,7 +54,7 @@ export interface BatcherOptions {
   maxFilesInFlight: number;
   /** Whether folders due together go in one request. */
   combine: boolean;
-  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout' | 'now'>;
   /** A request to send (one group per folder); it is on its way until the promise settles. */
   send(groups: Group[]): Promise<void>;
 }
@@ -66,6 +72,9 @@ export class Batcher {
   #filesInFlight = 0;
   /** Set while a burst of ready files is on its way (hold): only full requests go. */
   #holding: Timer | null = null;
+  /** When the hold began (for HOLD_MAX_MS) and when a file was last queued in it (for HOLD_IDLE_MS), by the clock. */
+  #holdingSince = 0;
+  #heldLast = 0;
   /** Files added since the due files were last counted, while holding: counted again every `batchSize`. */
   #addedHeld = 0;
 
@@ -81,6 +90,7 @@ export class Batcher {
       this.#batches.set(key, batch);
     }
     batch.files.push(file);
+    if (this.#holding !== null) this.#heldLast = this.#o.clock.now();
     // Holding, the files of several folders may fill a request: counted once in `batchSize` adds.
     if (this.#holding !== null && ++this.#addedHeld >= this.#o.batchSize) {
       this.#addedHeld = 0;
@@ -116,20 +126,29 @@ export class Batcher {
   /**
    * A burst of ready files is on its way to the queue (on), or all queued (off): meanwhile only
    * full requests go, so that a backlog goes as requests of up to `batchSize` files rather than
-   * one per slice the ready stage hands on; at most HOLD_MAX_MS.
+   * one per slice the ready stage hands on; until no file came for HOLD_IDLE_MS, at most HOLD_MAX_MS.
    */
   hold(on: boolean): void {
     if (on) {
-      this.#holding ??= this.#o.clock.setTimeout(() => {
-        this.#holding = null;
-        this.#dispatch();
-      }, HOLD_MAX_MS);
+      if (this.#holding !== null) return;
+      this.#holdingSince = this.#heldLast = this.#o.clock.now();
+      this.#holdOn();
       return;
     }
     if (this.#holding === null) return;
     this.#o.clock.clearTimeout(this.#holding);
     this.#holding = null;
     this.#dispatch();
+  }
+
+  /** The hold's timer: when it fires, the hold ends if no file came for HOLD_IDLE_MS or HOLD_MAX_MS passed; else it waits for the rest. */
+  #holdOn(): void {
+    const ends = (): number => Math.min(this.#heldLast + HOLD_IDLE_MS, this.#holdingSince + HOLD_MAX_MS);
+    this.#holding = this.#o.clock.setTimeout(() => {
+      if (ends() > this.#o.clock.now()) return this.#holdOn();
+      this.#holding = null;
+      this.#dispatch();
+    }, Math.max(0, ends() - this.#o.clock.now()));
   }
 
   /** Forget every batch not yet sent (their files stay queued in the ledger). */

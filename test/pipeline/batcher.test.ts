@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import type { Group } from '../../src/pipeline/batcher.js';
-import { Batcher, HOLD_MAX_MS } from '../../src/pipeline/batcher.js';
+import { Batcher, HOLD_IDLE_MS, HOLD_MAX_MS } from '../../src/pipeline/batcher.js';
 import type { BatcherOptions } from '../../src/pipeline/batcher.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
 import { ROUTE, turns } from '../fakes.js';
@@ -74,13 +74,13 @@ describe('Batcher (fake timers)', () => {
     assert.deepEqual(sent, [['a', 'b', 'c'], ['d', 'e']]);
   });
 
-  it(`holds for at most HOLD_MAX_MS (${HOLD_MAX_MS} ms): a burst of slow checksums does not hold the rest longer`, (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
+  it(`holds until no file came for HOLD_IDLE_MS (${HOLD_IDLE_MS} ms): a burst of slow checksums does not hold the rest longer`, (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const sent: string[][] = [];
     const b = batcher({ batchSize: 10, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
     b.hold(true);
     b.add(file('a'), ROUTE);
-    t.mock.timers.tick(HOLD_MAX_MS - 1);
+    t.mock.timers.tick(HOLD_IDLE_MS - 1);
     assert.deepEqual(sent, []);
     t.mock.timers.tick(1);
     assert.deepEqual(sent, [['a']]);
@@ -89,6 +89,24 @@ describe('Batcher (fake timers)', () => {
     b.hold(false);
 
     assert.deepEqual(sent, [['a'], ['b']], 'after the hold ran out, files go as they come');
+  });
+
+  it(`a burst that keeps queueing files holds as long as they come (a busy machine's slow burst), at most HOLD_MAX_MS (${HOLD_MAX_MS} ms)`, (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const sent: string[][] = [];
+    const b = batcher({ batchSize: 1000, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    b.hold(true);
+    let n = 0;
+    // A file every HOLD_IDLE_MS - 1000 ms: never idle long enough, so only HOLD_MAX_MS ends the hold.
+    for (let at = 0; at < HOLD_MAX_MS; at += HOLD_IDLE_MS - 1000) {
+      b.add(file(`f${n++}`), ROUTE);
+      t.mock.timers.tick(HOLD_IDLE_MS - 1000);
+      if (at + HOLD_IDLE_MS - 1000 < HOLD_MAX_MS) assert.deepEqual(sent, [], `still holding at ${at + HOLD_IDLE_MS - 1000} ms`);
+    }
+    t.mock.timers.tick(HOLD_IDLE_MS);
+    assert.equal(sent.length, 1, 'HOLD_MAX_MS ended it: the files held went as one request');
+    assert.equal(sent[0]?.length, n);
+    b.hold(false);
   });
 
   it('sends after lingerMs even while a request is still on its way', (t) => {
