@@ -13,12 +13,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuMs } from './proc.js';
+import { galaxyCpuSeconds, reapedChildrenCpuSeconds } from './proc.js';
 import { recordFigures, writeSection } from './results.js';
 
 const { values } = parseArgs({ options: { files: { type: 'string', default: '10' }, mb: { type: 'string', default: '1024' } } });
@@ -34,9 +34,7 @@ if (!galaxyUrl || !key || !importDir || !galaxyDir) {
   process.exit(2);
 }
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-const galaxyPid = readFileSync(path.join(galaxyDir, 'galaxy.pid'), 'utf8').trim();
 /** CPU seconds of a process with the children it reaped; `children`: only those. */
-const cpuOf = (pid: number | string, children = false): number => (cpuMs(pid, { reaped: true }) - (children ? cpuMs(pid) : 0)) / 1000;
 
 interface Row { way: string; seconds: number; galaxyCpu: number; ownCpu: number; ok: number }
 
@@ -69,12 +67,12 @@ async function scanWay(way: string, upload: string): Promise<Row> {
   const library = `bench big ${way} ${Date.now()}`;
   const config = path.join(root, 'galaxy-importd.ini');
   writeFileSync(config, `[galaxy]\nurl = ${galaxyUrl}\ntimeout_seconds = 600\n[import]\ndir = ${importDir}\nsettle_seconds = 1\nrescan_minutes = 0\n[library]\nname = ${library}\n[upload]\n${upload}[state]\ndir = ${root}/state\n[http]\nlisten =\n`);
-  const [c0, own0, t0] = [cpuOf(galaxyPid), cpuOf('self', true), Date.now()];
+  const [c0, own0, t0] = [galaxyCpuSeconds(galaxyDir), reapedChildrenCpuSeconds(), Date.now()];
   const code = await new Promise<number | null>((resolve) => {
     const child = spawn(process.execPath, [cli, '--config', config, 'scan'], { env: { PATH: env.PATH ?? '', GALAXY_API_KEY: key }, stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('close', resolve);
   });
-  const row = { way, seconds: (Date.now() - t0) / 1000, galaxyCpu: cpuOf(galaxyPid) - c0, ownCpu: cpuOf('self', true) - own0, ok: await okDatasets(library) };
+  const row = { way, seconds: (Date.now() - t0) / 1000, galaxyCpu: galaxyCpuSeconds(galaxyDir) - c0, ownCpu: reapedChildrenCpuSeconds() - own0, ok: await okDatasets(library) };
   rmSync(root, { recursive: true, force: true });
   if (code !== 0) throw new Error(`${way}: scan exited ${code}`);
   console.log(JSON.stringify(row));
@@ -83,9 +81,9 @@ async function scanWay(way: string, upload: string): Promise<Row> {
 
 function cpWay(): Row {
   const to = path.join(path.dirname(importDir), `bench-big-cp-${Date.now()}`);
-  const [own0, t0] = [cpuOf('self', true), Date.now()];
+  const [own0, t0] = [reapedChildrenCpuSeconds(), Date.now()];
   const r = spawnSync('sh', ['-c', `cp -r '${path.join(importDir, 'big')}' '${to}' && sync`]);
-  const row = { way: 'cp', seconds: (Date.now() - t0) / 1000, galaxyCpu: 0, ownCpu: cpuOf('self', true) - own0, ok: FILES };
+  const row = { way: 'cp', seconds: (Date.now() - t0) / 1000, galaxyCpu: 0, ownCpu: reapedChildrenCpuSeconds() - own0, ok: FILES };
   rmSync(to, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`cp: ${r.stderr.toString()}`);
   console.log(JSON.stringify(row));

@@ -16,7 +16,7 @@
  * Writes bench/RESULTS.md section large-folder (with --galaxy: large-folder-galaxy).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ import { systemClock } from '../src/clock.js';
 import { GalaxyClient } from '../src/galaxy/client.js';
 import { startEmulator } from '../emulator/server.js';
 import { benchIni, startBenchDaemon } from './daemon.js';
-import { cpuMs } from './proc.js';
+import { cpuMs, galaxyCpuSeconds } from './proc.js';
 import { startCountingProxy } from './proxy.js';
 import { recordFigures, writeSection } from './results.js';
 
@@ -112,14 +112,13 @@ async function onGalaxy(): Promise<Setup> {
   const folder = (await get<{ id: string; name: string; type: string }[]>(`/api/libraries/${lib?.id ?? ''}/contents`)).find((c) => c.type === 'folder' && c.name === `/${dir}`);
   if (!folder) throw new Error(`no folder /${dir} in ${library}`);
   const version = await get<{ version_major: string; version_minor?: string }>('/api/version');
-  const galaxyPid = readFileSync(path.join(galaxyDir, 'galaxy.pid'), 'utf8').trim();
   const requests = (): string[] => proxy.seen;
   return {
     url: proxy.url, apiKey, importDir, dir, ini,
     folderId: () => folder.id,
     requests,
     baseline: await wholeListing(proxy.url, apiKey, folder.id, requests),
-    galaxyCpuMs: () => cpuMs(galaxyPid, { reaped: true }),
+    galaxyCpuMs: () => galaxyCpuSeconds(galaxyDir) * 1000,
     seedSeconds,
     version: `${version.version_major}${version.version_minor ? `.${version.version_minor}` : ''}`,
     close: async () => {

@@ -54,3 +54,47 @@ export function slope(xs: number[], ys: number[]): number {
   }
   return den === 0 ? 0 : num / den;
 }
+
+/**
+ * CPU time in ms of a process and every process below it now, each with the children it has
+ * reaped: all of a Galaxy, whatever its shape. The single process and the job processes it ran;
+ * or Gravity's supervisord, with the web workers, job handlers and Celery workers below it and
+ * the jobs they ran. (The machine's PostgreSQL and RabbitMQ, and nginx, are not in it.)
+ */
+export function treeCpuMs(pid: number | string): number {
+  const parents = new Map<string, string>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      parents.set(p, stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const root = String(pid);
+  const under = (p: string): boolean => {
+    for (let at: string | undefined = p, hops = 0; at !== undefined && at !== '0' && hops < 64; at = parents.get(at), hops++) if (at === root) return true;
+    return false;
+  };
+  let ms = 0;
+  for (const p of parents.keys()) {
+    if (!under(p)) continue;
+    try {
+      ms += cpuMs(p, { reaped: true });
+    } catch {
+      // gone meanwhile: its time is now in its parent's reaped time, read already or not (a few ms at most)
+    }
+  }
+  return ms;
+}
+
+/** The CPU seconds of the Galaxy started by scripts/real-galaxy.sh in `galaxyDir` (its galaxy.pid), whole (treeCpuMs). */
+export function galaxyCpuSeconds(galaxyDir: string): number {
+  return treeCpuMs(readFileSync(`${galaxyDir}/galaxy.pid`, 'utf8').trim()) / 1000;
+}
+
+/** CPU seconds of the child processes this one has reaped (a way run as a child, a `cp`). */
+export function reapedChildrenCpuSeconds(): number {
+  return (cpuMs('self', { reaped: true }) - cpuMs('self')) / 1000;
+}

@@ -19,7 +19,7 @@
  *   node dist/bench/real-galaxy.js --files 1000 --dirs 10 [--sweep 50x4,100x4,20x2] [--skip one-job,per-file,upload-dir] [--section NAME]
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ import { checksumFile } from '../src/pipeline/checksum.js';
 import { fetchSubmitter } from '../src/pipeline/submit.js';
 import { TERMINAL_JOB } from '../src/pipeline/datasets.js';
 import type { ReadyFile } from '../src/pipeline/files.js';
-import { cpuMs } from './proc.js';
+import { galaxyCpuSeconds, reapedChildrenCpuSeconds } from './proc.js';
 import { startCountingProxy } from './proxy.js';
 import { recordFigures, writeSection } from './results.js';
 
@@ -85,8 +85,6 @@ const uploadDefault = (key: string): string => String((OPTIONS as readonly Optio
 const SETUP_ROUTES = new Set(['POST /api/libraries', 'POST /api/folders/{id}', 'POST /api/histories']);
 
 /** CPU seconds of a process and the children it reaped; `children`: only those. */
-const cpuOf = (pid: number | string, children = false): number => (cpuMs(pid, { reaped: true }) - (children ? cpuMs(pid) : 0)) / 1000;
-const galaxyPid = readFileSync(path.join(galaxyDir, 'galaxy.pid'), 'utf8').trim();
 const jobsCount = async (): Promise<number> => (await api<unknown[]>('GET', '/api/jobs?limit=100000&user_details=false')).length;
 
 function writeFiles(prefix: string): string[] {
@@ -132,8 +130,8 @@ async function measure(way: string, args: string[], files = FILES): Promise<Row>
   for (const n of readdirSync(importDir)) rmSync(path.join(importDir, n), { recursive: true, force: true });
   const j0 = await jobsCount();
   const r0 = requestsSoFar();
-  const c0 = cpuOf(galaxyPid);
-  const own0 = cpuOf('self', true);
+  const c0 = galaxyCpuSeconds(galaxyDir);
+  const own0 = reapedChildrenCpuSeconds();
   const t0 = Date.now();
   let out = '';
   const code = await new Promise<number | null>((resolve) => {
@@ -143,7 +141,7 @@ async function measure(way: string, args: string[], files = FILES): Promise<Row>
   });
   if (code !== 0) throw new Error(`${way}: exited ${code}`);
   const seconds = (Date.now() - t0) / 1000;
-  const importerCpu = cpuOf('self', true) - own0;
+  const importerCpu = reapedChildrenCpuSeconds() - own0;
   const libraryId = out.trim().split('\n').at(-1) ?? '';
   const seen = proxy?.seen.slice(r0) ?? [];
   const routes: Record<string, number> = {};
@@ -153,7 +151,8 @@ async function measure(way: string, args: string[], files = FILES): Promise<Row>
   }
   const sorted = Object.fromEntries(Object.entries(routes).sort((a, b) => b[1] - a[1]));
   const setupRequests = Object.entries(routes).filter(([k]) => SETUP_ROUTES.has(k)).reduce((n, [, c]) => n + c, 0);
-  const row: Row = { way, files, seconds, filesPerSecond: files / seconds, requests: seen.length, routes: sorted, setupRequests, jobs: 0, galaxyCpu: cpuOf(galaxyPid) - c0, importerCpu, ok: 0 };
+  const galaxyCpu = galaxyCpuSeconds(galaxyDir) - c0;
+  const row: Row = { way, files, seconds, filesPerSecond: files / seconds, requests: seen.length, routes: sorted, setupRequests, jobs: 0, galaxyCpu, importerCpu, ok: 0 };
   row.jobs = (await jobsCount()) - j0;
   row.ok = await okIn(libraryId);
   console.log(JSON.stringify(row));
