@@ -138,10 +138,12 @@ export class Files extends FileStates {
   }
 
   /** A failed try, sent again after `delayMs`. */
-  retrying(files: readonly ReadyFile[], route: Route, reason: string, attempt: number, delayMs: number): void {
+  /** `counted: false`: Galaxy was down as a whole, not the files at fault: the attempt does not count. */
+  retrying(files: readonly ReadyFile[], route: Route, reason: string, attempt: number, delayMs: number, o: { counted: boolean } = { counted: true }): void {
     this.d.ledger.transaction(() => {
-      for (const f of files) this.move('retrying', f.path, 'retrying', { lastError: reason });
+      for (const f of files) this.move('retrying', f.path, 'retrying', o.counted ? { lastError: reason } : { lastError: reason, attempts: this.uncount(f.path) });
     });
+    if (!o.counted) reason = `${reason} (Galaxy is down: the attempt does not count)`;
     for (const f of files) this.d.emit({ type: 'upload.retry', ...at(f, route), attempt, reason, delay_ms: Math.round(delayMs) });
   }
 

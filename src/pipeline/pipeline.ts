@@ -15,7 +15,7 @@ import { HistoryPool } from './histories.js';
 import { FolderLooks } from './folder-looks.js';
 import { JobLooks } from './job-looks.js';
 import { Recovery } from './recover.js';
-import { galaxyBackoff, waitOutGalaxy } from './retry.js';
+import { galaxyBackoff, isOutage, waitOutGalaxy } from './retry.js';
 import { folderText, libraryAccess } from './route.js';
 import type { Route } from './route.js';
 import { fetchSubmitter, pathsSubmitter } from './submit.js';
@@ -36,7 +36,7 @@ export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 10_
 
 export interface PipelineDeps {
   config: Config;
-  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic' | 'deleteLibraryDataset' | 'configuration' | 'datasetStorage' | 'computeDatasetHash'>;
+  client: Pick<GalaxyClient, 'showJob' | 'folderContents' | 'recentDatasets' | 'showLibraryContent' | 'updateLibraryDataset' | 'createHistory' | 'listJobs' | 'fetchToFolders' | 'uploadPaths' | 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder' | 'listRoles' | 'currentUser' | 'libraryPermissions' | 'setLibraryPermissions' | 'setDatasetPermissions' | 'makeDatasetPublic' | 'deleteLibraryDataset' | 'configuration' | 'datasetStorage' | 'computeDatasetHash' | 'version'>;
   ledger: Ledger;
   gate: Pick<Gate, 'wait' | 'block' | 'failing'>;
   clock: Clock;
@@ -95,6 +95,7 @@ export function createUploads(d: PipelineDeps): { files: Files; uploads: Uploads
   const targets = new Targets({ client, libraryDescription: config.library.description, emit, lock: ledger.coordinator, access, libraryAccess: (name) => libraryAccess(name, config), clock });
   const uploads = new Uploads({
     files, targets, histories, submitter, confirmer, recovery, coordinator: ledger.coordinator, gate, onFailure, clock, signal, emit,
+    outage: (verdict) => isOutage(verdict, () => client.version()),
     ...(d.random ? { random: d.random } : {}),
     options: { batchSize: upload.batch_size, maxAttempts: upload.max_attempts, backoff, lingerMs: PIPELINE_TIMING.lingerMs, rebuild: d.rebuild },
   });

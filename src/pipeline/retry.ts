@@ -1,4 +1,4 @@
-import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError, isUnusable } from '../galaxy/errors.js';
+import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError, isGalaxyDown, isUnusable } from '../galaxy/errors.js';
 import { LedgerUnavailableError } from '../ledger/ledger.js';
 import type { Backoff } from '../retry.js';
 import { backoffMs } from '../retry.js';
@@ -12,7 +12,7 @@ import { backoffMs } from '../retry.js';
  *   submitting everything until it works again.
  */
 export type Verdict =
-  | { kind: 'transient'; uncertain: boolean; retryAfterMs: number | null; message: string }
+  | { kind: 'transient'; uncertain: boolean; retryAfterMs: number | null; message: string; down?: boolean }
   | { kind: 'permanent'; message: string }
   | { kind: 'blocked'; message: string };
 
@@ -20,7 +20,7 @@ export function classify(err: unknown): Verdict {
   // The shared ledger's database is down: nothing was sent to Galaxy; wait and try again.
   if (err instanceof LedgerUnavailableError) return { kind: 'transient', uncertain: false, retryAfterMs: null, message: err.message };
   if (err instanceof GalaxyNetworkError) {
-    return { kind: 'transient', uncertain: err.mayHaveArrived, retryAfterMs: null, message: err.message };
+    return { kind: 'transient', uncertain: err.mayHaveArrived, retryAfterMs: null, message: err.message, down: true };
   }
   if (err instanceof GalaxyResponseError) {
     // A success status with a body we cannot read: Galaxy did act on it.
@@ -48,7 +48,7 @@ export function classify(err: unknown): Verdict {
     if (err.status === 408 || err.status === 429 || err.status >= 500 || !err.fromGalaxy) {
       // 408 and 429 say the request was not processed; a 5xx or a proxy's page may hide an accepted one.
       const uncertain = err.status !== 408 && err.status !== 429;
-      return { kind: 'transient', uncertain, retryAfterMs: err.retryAfterMs, message };
+      return { kind: 'transient', uncertain, retryAfterMs: err.retryAfterMs, message, down: isGalaxyDown(err) };
     }
     return { kind: 'permanent', message };
   }
@@ -78,4 +78,21 @@ export function waitOutGalaxy(o: {
     o.onRetry(verdict.message, attempt, delay);
     return delay;
   };
+}
+
+/**
+ * Whether a failed call met Galaxy down as a whole: no answer, or its proxy's 502–504 page
+ * (`verdict.down`), and `GET /api/version` gets none either. A Galaxy restart or outage is not
+ * the files' fault, so it costs them no attempt (they wait, backing off, as long as it lasts); a
+ * call that fails so while Galaxy answers is counted, so that a request Galaxy cannot take still
+ * ends at max_attempts.
+ */
+export async function isOutage(verdict: Verdict, version: () => Promise<unknown>): Promise<boolean> {
+  if (verdict.kind !== 'transient' || verdict.down !== true) return false;
+  try {
+    await version();
+    return false;
+  } catch (err) {
+    return isGalaxyDown(err);
+  }
 }

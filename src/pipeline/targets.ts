@@ -5,8 +5,9 @@ import type { Coordinator } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
 import type { Access } from './access.js';
 import type { Files, ReadyFile } from './files.js';
+import type { Verdict } from './retry.js';
 import { classify } from './retry.js';
-import { retry } from '../retry.js';
+import { StoppedError, retry } from '../retry.js';
 import type { Route } from './route.js';
 import { folderText } from './route.js';
 import { TurnGather } from './turn.js';
@@ -188,10 +189,17 @@ export async function targetOf(
 d: {
   targets: Pick<Targets, 'resolve'>; files: Pick<Files, 'failed'>; gate: { wait(): Promise<void> }; clock: Clock; signal: AbortSignal; maxAttempts: number;
   onFailure(err: unknown, attempt: number, route: Route): number | Promise<void>;
+  /** Whether a failure met Galaxy down as a whole (retry.ts, isOutage): then it counts no attempt. */
+  outage(verdict: Verdict): Promise<boolean>;
 },
 files: readonly ReadyFile[],
 route: Route,
 ): Promise<Target | null> {
+  const fail = (message: string, attempt: number): null => {
+    for (const f of files) d.files.failed(f, route, `cannot find or create library ${JSON.stringify(route.library)} folder ${folderText(route)}: ${message}`, attempt);
+    return null;
+  };
+  let counted = 0;
   try {
     return await retry(() => d.targets.resolve(route), {
       clock: d.clock,
@@ -199,11 +207,18 @@ route: Route,
       before: () => d.gate.wait(),
       onFailure: (err, attempt) => {
         const verdict = classify(err);
-        if (verdict.kind === 'permanent' || (verdict.kind === 'transient' && attempt >= d.maxAttempts)) {
-          for (const f of files) d.files.failed(f, route, `cannot find or create library ${JSON.stringify(route.library)} folder ${folderText(route)}: ${verdict.message}`, attempt);
-          return null;
-        }
-        return d.onFailure(err, attempt, route);
+        if (verdict.kind === 'permanent') return fail(verdict.message, attempt);
+        if (verdict.kind !== 'transient') return d.onFailure(err, attempt, route);
+        // While Galaxy is down the files wait as long as it lasts, backing off (said by onFailure).
+        return d.outage(verdict).then(async (down) => {
+          if (!down && ++counted >= d.maxAttempts) {
+            fail(verdict.message, counted);
+            throw new Error('gave up: recorded failed');
+          }
+          const wait = d.onFailure(err, attempt, route);
+          if (typeof wait !== 'number') return wait;
+          if (!(await d.clock.sleep(wait, d.signal))) throw new StoppedError();
+        });
       },
     });
   } catch {

@@ -46,6 +46,8 @@ export interface UploadsDeps {
   gate: { wait(): Promise<void>; block(message: string): void };
   /** How to wait after a failed Galaxy call that sends no file (waitOutGalaxy). */
   onFailure(err: unknown, attempt: number, route: Route): number | Promise<void>;
+  /** Whether a failure met Galaxy down as a whole (retry.ts, isOutage): the files' attempt does not count. */
+  outage(verdict: Verdict): Promise<boolean>;
   clock: Clock;
   signal: AbortSignal;
   emit: Emit;
@@ -157,17 +159,15 @@ export class Uploads {
   async #afterFailure(verdict: Verdict, parts: readonly Sending[]): Promise<boolean> {
     if (verdict.kind === 'blocked') {
       this.#d.gate.block(verdict.message);
-      await this.#d.gate.wait();
-      return !this.#stopped;
+      return this.#d.gate.wait().then(() => !this.#stopped);
     }
-    const attempt = Math.max(...parts.map((p) => p.attempt));
-    const delay = backoffMs(attempt, this.#o.backoff, verdict.kind === 'transient' ? verdict.retryAfterMs : null, this.#d.random);
-    for (const p of parts) this.#d.files.retrying(p.files, p.route, verdict.message, p.attempt, delay);
+    const delay = backoffMs(Math.max(...parts.map((p) => p.attempt)), this.#o.backoff, verdict.kind === 'transient' ? verdict.retryAfterMs : null, this.#d.random);
+    const counted = !(await this.#d.outage(verdict)); // Galaxy down as a whole: the files wait as long as it lasts
+    for (const p of parts) this.#d.files.retrying(p.files, p.route, verdict.message, p.attempt, delay, { counted });
     return this.#d.clock.sleep(delay, this.#d.signal);
   }
 
-  /** Library and folder ids (targets.ts, targetOf). */
-  #target(files: readonly ReadyFile[], route: Route): Promise<Target | null> {
+  /** Library and folder ids (targets.ts). */ #target(files: readonly ReadyFile[], route: Route): Promise<Target | null> {
     return targetOf({ ...this.#d, maxAttempts: this.#o.maxAttempts }, files, route);
   }
 

@@ -17,7 +17,9 @@ const file = (path: string): ReadyFile => ({ path, size: 3, mtimeMs: 1, readyAt:
 const item = (id: string, name: string, state: string): FolderItem => ({ id, name, type: 'file', state, raw_size: 3 });
 const gateway504 = (): GalaxyApiError => new GalaxyApiError({ status: 504, errCode: null, errMsg: 'Gateway Timeout', retryAfterMs: null, fromGalaxy: false, method: 'GET', path: '/api/jobs/J1' });
 
-type Answers = { jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null>; stderr?: string; info?: string; stored?: Map<string, StoredVerdict> };
+type Answers = {
+  jobs: (() => Promise<JobSummary>)[]; items: FolderItem[]; recent?: FolderItem[]; unrestricted?: Map<string, string | null>; stderr?: string; info?: string; stored?: Map<string, StoredVerdict>;
+};
 
 function setup(answers: Answers, signal = new AbortController().signal, jobTimeoutMs = 60_000) {
   const rows = memoryRows();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError } from '../../src/galaxy/errors.js';
 import { systemClock } from '../../src/clock.js';
-import { classify, galaxyBackoff } from '../../src/pipeline/retry.js';
+import { classify, galaxyBackoff, isOutage } from '../../src/pipeline/retry.js';
 import { StoppedError, backoffMs, retry } from '../../src/retry.js';
 
 const api = (status: number, errCode: number | null, fromGalaxy = true, retryAfterMs: number | null = null): GalaxyApiError =>
@@ -124,3 +124,21 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 }
 
+
+describe('isOutage: Galaxy down as a whole, so that an attempt does not count', () => {
+  const refused = (p: string): GalaxyNetworkError => new GalaxyNetworkError({ failure: 'refused', method: 'GET', path: p, detail: 'ECONNREFUSED', cause: null });
+  const proxy502 = new GalaxyApiError({ status: 502, errCode: null, errMsg: 'Galaxy is down', retryAfterMs: null, fromGalaxy: false, method: 'POST', path: '/api/tools/fetch' });
+  const galaxy500 = new GalaxyApiError({ status: 500, errCode: 500001, errMsg: 'boom', retryAfterMs: null, fromGalaxy: true, method: 'POST', path: '/api/tools/fetch' });
+
+  it('no answer, or a proxy\'s 502, while /api/version gets none either: an outage', async () => {
+    assert.equal(await isOutage(classify(refused('/api/tools/fetch')), () => Promise.reject(refused('/api/version'))), true);
+    assert.equal(await isOutage(classify(proxy502), () => Promise.reject(proxy502)), true);
+  });
+
+  it('the same failure while /api/version answers, or an error Galaxy itself answered: counted', async () => {
+    let asked = 0;
+    assert.equal(await isOutage(classify(refused('/api/tools/fetch')), () => (asked++, Promise.resolve({ version_major: '26.1' }))), false);
+    assert.equal(await isOutage(classify(galaxy500), () => (asked++, Promise.reject(refused('/api/version')))), false);
+    assert.equal(asked, 1, 'Galaxy\'s own answer needs no look at /api/version');
+  });
+});

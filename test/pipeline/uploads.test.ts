@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
-import { GalaxyApiError } from '../../src/galaxy/errors.js';
+import { GalaxyApiError, GalaxyNetworkError } from '../../src/galaxy/errors.js';
 import { localCoordinator } from '../../src/ledger/coordinator.js';
 import type { Confirmed } from '../../src/pipeline/confirm.js';
 import { Files } from '../../src/pipeline/files.js';
@@ -18,7 +18,7 @@ const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt:
 const refused = (status: number, errCode: number): GalaxyApiError => new GalaxyApiError({ status, errCode, errMsg: `refused ${errCode}`, retryAfterMs: null, fromGalaxy: true, method: 'POST', path: '/api/tools/fetch' });
 
 /** The upload run with fakes of every stage around it: `send` answers each request. */
-function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean; combines?: boolean; confirm?: (job: string | null, files: readonly ReadyFile[], shared: boolean) => 'ok' | 'split'; recover?: Recovery['recover']; resolve?: (route: Route) => Promise<Target> } = {}) {
+function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean; combines?: boolean; confirm?: (job: string | null, files: readonly ReadyFile[], shared: boolean) => 'ok' | 'split'; recover?: Recovery['recover']; resolve?: (route: Route) => Promise<Target>; outage?: () => boolean } = {}) {
   const rows = memoryRows();
   const emit = events();
   // Idle as the daemon knows it: no file queued or in flight (quiet.ts), awaited instead of counted turns.
@@ -57,6 +57,7 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
     coordinator: { ...localCoordinator(rows), ...(o.owns ? { owns: o.owns } : {}) },
     gate: { wait: () => Promise.resolve(), block: (m) => void blocked.push(m) },
     onFailure: () => 0,
+    outage: () => Promise.resolve(o.outage?.() ?? false),
     clock: systemClock,
     signal: stop.signal,
     emit,
@@ -142,6 +143,47 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     assert.deepEqual(s.emit.of('upload.retry').map((e) => e.delay_ms), [1000, 1000, 1000]);
     assert.equal(s.rows.get('a')?.state, 'failed');
     assert.match(String(s.rows.get('a')?.lastError), /gave up after 3 attempts/);
+  });
+
+  it('Galaxy down as a whole (a restart, an outage): the files wait as long as it lasts, their attempts not counted; then each is sent and ok', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let calls = 0;
+    const unreachable = (): GalaxyNetworkError => new GalaxyNetworkError({ failure: 'refused', method: 'POST', path: '/api/tools/fetch', detail: 'ECONNREFUSED', cause: null });
+    const s = setup((batch) => (++calls <= 5 ? Promise.reject(unreachable()) : datasets(batch.map((f) => f.path))), { maxAttempts: 3, outage: () => calls <= 5 });
+    s.uploads.add(file('a'), ROUTE);
+    t.mock.timers.tick(0);
+    for (let i = 0; i < 8; i++) {
+      await turns(30);
+      t.mock.timers.tick(1000);
+    }
+    await turns(30);
+
+    assert.equal(s.requests.length, 6, 'five while Galaxy was down, past max_attempts = 3, then the one that went');
+    assert.equal(s.rows.get('a')?.state, 'ok');
+    assert.equal(s.rows.get('a')?.attempts, 1, 'only the attempt that reached Galaxy counts');
+    assert.ok(s.emit.of('upload.retry').every((e) => /Galaxy is down: the attempt does not count/.test(e.reason)), 'each wait said, with why it does not count');
+  });
+
+  it('a folder that cannot be looked up while Galaxy is down waits for Galaxy; while Galaxy answers, it fails at max_attempts', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const unreachable = (): GalaxyNetworkError => new GalaxyNetworkError({ failure: 'refused', method: 'GET', path: '/api/folders/F1/contents', detail: 'ECONNREFUSED', cause: null });
+    let looks = 0;
+    const down = setup((batch) => datasets(batch.map((f) => f.path)), { maxAttempts: 3, outage: () => looks <= 5, resolve: () => (++looks <= 5 ? Promise.reject(unreachable()) : Promise.resolve({ libraryId: 'L1', folderId: 'F1' })) });
+    let tries = 0;
+    const answering = setup((batch) => datasets(batch.map((f) => f.path)), { maxAttempts: 3, outage: () => false, resolve: () => (++tries, Promise.reject(unreachable())) });
+    down.uploads.add(file('a'), ROUTE);
+    answering.uploads.add(file('b'), ROUTE);
+    t.mock.timers.tick(0);
+    for (let i = 0; i < 8; i++) {
+      await turns(30);
+      t.mock.timers.tick(1000);
+    }
+    await turns(30);
+
+    assert.equal(down.rows.get('a')?.state, 'ok', 'looked up again once Galaxy was back, past max_attempts = 3');
+    assert.equal(answering.rows.get('b')?.state, 'failed');
+    assert.equal(tries, 3);
+    assert.match(String(answering.rows.get('b')?.lastError), /^cannot find or create library .*ECONNREFUSED/);
   });
 
   it('sends nothing of a file another replica took over meanwhile', async (t) => {

@@ -315,8 +315,10 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
       const said = events(run.stdout());
       const counts: Record<string, number> = {};
       for (const e of said) counts[String(e.event)] = (counts[String(e.event)] ?? 0) + 1;
-      const notable = said.filter((e) => /failed|split|retry|error|paused|unusable|key_refused/.test(String(e.event))).slice(-15).map((e) => JSON.stringify([e.event, e.file ?? e.job_id, e.reason ?? e.err ?? e.msg]).slice(0, 300));
-      throw new Error(`${(err as Error).message}; the daemon's events: ${JSON.stringify(counts)}; the last notable ones:\n${notable.join('\n')}`, { cause: err });
+      const line = (e: Record<string, unknown>): string => JSON.stringify([e.time, e.event, e.file ?? e.job_id, e.reason ?? e.err ?? e.msg]).slice(0, 400);
+      const failed = said.filter((e) => /failed|split|interrupted/.test(String(e.event))).map(line);
+      const notable = said.filter((e) => /retry|error|paused|unusable|key_refused/.test(String(e.event))).slice(-10).map(line);
+      throw new Error(`${(err as Error).message}; the daemon's events: ${JSON.stringify(counts)}; its failures and splits:\n${failed.join('\n')}\nthe last retries and errors:\n${notable.join('\n')}`, { cause: err });
     }
     // The daemon's polls back off while Galaxy is down (up to 10 s apart): it sees the jobs end a little later.
     await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok').length >= expected.length ? true : undefined), 120_000, 'the daemon to confirm every file');
