@@ -101,7 +101,7 @@ export const OPTIONS = [
   { section: 'upload', key: 'job_timeout_minutes', type: num(0.01, 10080), default: '60',
     doc: "How long an upload job may stay unfinished (queued, running) before its files are marked failed with the job's state; galaxy-importd retry sends them again, after checking that no dataset appeared meanwhile." },
   { section: 'upload', key: 'max_attempts', type: int(1, 100), default: '8',
-    doc: 'Attempts per file before it is marked failed.' },
+    doc: 'Attempts per file before it is marked failed. A try that met Galaxy down as a whole (a restart, an outage: no answer, or its proxy\'s 502-504, and /api/version gets none either) is not counted: files wait as long as an outage lasts.' },
   { section: 'upload', key: 'backoff_max_seconds', type: num(1, 86400), default: '600',
     doc: 'Longest wait between two attempts; waits grow exponentially with full jitter up to this.' },
 
