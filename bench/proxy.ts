@@ -13,7 +13,8 @@ export async function startCountingProxy(galaxyUrl: string): Promise<CountingPro
   const seen: string[] = [];
   const server = http.createServer((req, res) => {
     seen.push(`${req.method ?? 'GET'} ${req.url ?? '/'}`);
-    const target = new URL(req.url ?? '/', galaxyUrl);
+    // Galaxy's URL may have a path (the production shape's /galaxy): the request's path goes below it.
+    const target = new URL(`${galaxyUrl.replace(/\/+$/, '')}${req.url ?? '/'}`);
     const out = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
