@@ -57,7 +57,7 @@ export interface ConfirmDeps {
   /** Where the job looks go: shared with the other batches in flight. */
   jobs: Pick<JobLooks, 'look'>;
   files: Pick<Files, 'ok' | 'failed' | 'datasetKnown' | 'resettled'>;
-  details: Pick<Details, 'info' | 'stderr' | 'finish'>;
+  details: Pick<Details, 'info' | 'stderr' | 'finish' | 'describe'>;
   gate: { wait(): Promise<void>; block(message: string): void };
   isClaimed: (datasetId: string) => boolean;
   clock: Pick<Clock, 'now' | 'sleep'>;
@@ -213,10 +213,9 @@ export class Confirmer {
   }
 
   async #ok(files: readonly ReadyFile[], route: Route, jobId: string | null, matched: ReadonlyMap<string, FolderItem>, attempt: number): Promise<void> {
-    const stored = this.#d.stored ? await this.#d.stored.verifyAll(files, route, matched) : new Map<string, StoredVerdict>();
-    // A lab sees in Galaxy which checksum its dataset was found to have (fetch: the info sent with the item).
-    const info = new Map([...stored].flatMap(([p, v]) => (v.kind === 'verified' ? [[p, v.info] as const] : [])));
-    const unrestricted = await this.#d.details.finish(files.filter((f) => !['mismatch', 'stopped'].includes(stored.get(f.path)?.kind ?? '')), route, matched, { restrict: true, info });
+    // Access and tags first: a dataset is restricted as soon as its job ended, whatever its hash (method = paths) shows later.
+    const unrestricted = await this.#d.details.finish(files, route, matched);
+    const stored = this.#d.stored ? await this.#d.stored.verifyAll(files.filter((f) => !unrestricted.has(f.path)), route, matched) : new Map<string, StoredVerdict>();
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state !== 'ok') continue;
@@ -241,6 +240,8 @@ export class Confirmer {
         if (why !== null) this.#d.files.failed(f, route, why, attempt);
         continue;
       }
+      // A lab sees in Galaxy which checksum its dataset was found to have (fetch: the info sent with the item).
+      if (v?.kind === 'verified') await this.#d.details.describe(f.path, item.id, v.info);
       this.#d.files.ok(f, route, item.id, { jobId, ...(v === undefined ? {} : { verified: v.kind === 'verified' }) });
       void this.#d.afterOk(f);
     }

@@ -135,6 +135,12 @@ export class Details {
     return asked;
   }
 
+  /** The dataset's info set to `info` (method = paths: the checksum its stored hash matched); a failure leaves it imported, with a warning. */
+  async describe(file: string, datasetId: string, info: string): Promise<void> {
+    const done = await this.#ask(() => this.#client.updateLibraryDataset(datasetId, { misc_info: info }));
+    if (done === null) this.#o.emit({ type: 'upload.info_failed', file, dataset_id: datasetId, info });
+  }
+
   /**
    * What each ok dataset gets before its file is recorded ok. [folder:NAME] tags: Galaxy's fetch
    * API takes tags on library items but does not apply them (docs/galaxy-notes.md), so they are
@@ -146,22 +152,15 @@ export class Details {
    * dataset found in Galaxy that this ledger never sent (a rebuilt ledger) may predate access,
    * and is left as it is (check reports it).
    */
-  async finish(
-    files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>, o: { restrict: boolean; info?: ReadonlyMap<string, string> } = { restrict: true },
-  ): Promise<Map<string, string | null>> {
+  async finish(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>, o: { restrict: boolean } = { restrict: true }): Promise<Map<string, string | null>> {
     const unrestricted = new Map<string, string | null>();
     for (const f of files) {
       const item = matched.get(f.path);
       if (item?.state !== 'ok') continue;
       const have = Array.isArray(item.tags) ? item.tags.map(String) : [];
-      const tags = route.tags.length > 0 && !route.tags.every((tag) => have.includes(tag));
-      // `info`: the dataset's info to set (method = paths: its checksum, verified after the job); one PATCH with the tags.
-      const info = o.info?.get(f.path);
-      if (tags || info !== undefined) {
-        const fields = { ...(tags ? { tags: route.tags } : {}), ...(info === undefined ? {} : { misc_info: info }) };
-        const done = await this.#ask(() => this.#client.updateLibraryDataset(item.id, fields));
-        if (done === null && tags) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
-        if (done === null && info !== undefined) this.#o.emit({ type: 'upload.info_failed', file: f.path, dataset_id: item.id, info });
+      if (route.tags.length > 0 && !route.tags.every((tag) => have.includes(tag))) {
+        const done = await this.#ask(() => this.#client.updateLibraryDataset(item.id, { tags: route.tags }));
+        if (done === null) this.#o.emit({ type: 'upload.tags_failed', file: f.path, dataset_id: item.id, tags: route.tags });
       }
       const role = route.access;
       if (!o.restrict || (role === null && item.is_unrestricted !== false)) continue;

@@ -30,7 +30,8 @@ import { checksumFile, checksumName } from './checksum.js';
 export type StoredVerdict =
   | { kind: 'verified'; info: string }
   | { kind: 'mismatch'; hashFunction: HashFunction; expected: string; got: string; file: 'changed' | 'gone' | 'unchanged' }
-  | { kind: 'unverified'; reason: string }
+  /** `everyFile`: said of Galaxy, not of this dataset (no Celery, or its workers not running): it holds for the job's other files too. */
+  | { kind: 'unverified'; reason: string; everyFile?: boolean }
   | { kind: 'stopped' };
 
 /**
@@ -38,7 +39,10 @@ export type StoredVerdict =
  * called ok unverified; the looks in between (a small file's hash is stored a second or two
  * after its job, a large one's after Celery read it all: 10 GB at ~1 GB/s).
  */
-export const STORED_TIMING = { autoWaitMs: 30_000, giveUpMs: 15 * 60_000, looks: { firstMs: 500, capMs: 15_000, factor: 2, jitter: false } } as const;
+export const STORED_TIMING = { autoWaitMs: 30_000, giveUpMs: 5 * 60_000, looks: { firstMs: 500, capMs: 15_000, factor: 2, jitter: false } } as const;
+
+/** Stored hashes read at once after the first of a job's (verifyAll); the client's limiter bounds them further. */
+export const VERIFY_AT_ONCE = 8;
 
 export const NO_CELERY = 'Galaxy runs no Celery tasks (enable_celery_tasks is false), and only a Celery task computes the hash of a dataset the legacy upload (method = paths) made: the bytes Galaxy holds are not compared with the checksum. Use method = fetch (the default), whose job verifies every file, or enable Celery in Galaxy';
 
@@ -64,16 +68,47 @@ export class StoredHashes {
     this.#d = deps;
   }
 
-  /** Each ok dataset's stored hash against its file's checksum, by file (a file without a checksum is left out). */
+  /**
+   * Each ok dataset's stored hash against its file's checksum, by file (a file without a
+   * checksum is left out). Galaxy queues the hashes of a job's datasets together as the job ends:
+   * the first file's is waited for alone, then the others are read, VERIFY_AT_ONCE at a time, most
+   * at their first look (a job of 2,500 files costs about 2,500 reads, not four rounds of them).
+   */
   async verifyAll(files: readonly ReadyFile[], route: Route, matched: ReadonlyMap<string, FolderItem>): Promise<Map<string, StoredVerdict>> {
     const verdicts = new Map<string, StoredVerdict>();
-    await Promise.all(files.map(async (f) => {
+    const at = (f: ReadyFile): { file: string; library: string; folder: string } => ({ file: f.path, library: route.library, folder: folderText(route) });
+    const todo: { f: ReadyFile; item: FolderItem; checksum: { hashFunction: HashFunction; hex: string } }[] = [];
+    for (const f of files) {
       const item = matched.get(f.path);
       const checksum = f.checksum ?? f.provided;
-      if (item?.state !== 'ok' || !checksum || typeof item.ldda_id !== 'string') return;
-      verdicts.set(f.path, await this.verify({ file: f.path, library: route.library, folder: folderText(route) }, item.id, item.ldda_id, checksum));
+      if (item?.state !== 'ok' || !checksum) continue;
+      if (typeof item.ldda_id === 'string') todo.push({ f, item, checksum });
+      else verdicts.set(f.path, this.#unverified(at(f), item.id, `Galaxy's folder listing names no version (ldda_id) of dataset ${item.id}, whose stored hash is read by it`));
+    }
+    const first = { askAtOnce: false, asked: false };
+    const one = async (t: (typeof todo)[number], o: { askAtOnce: boolean; asked?: boolean }): Promise<void> => {
+      verdicts.set(t.f.path, await this.verify(at(t.f), t.item.id, String(t.item.ldda_id), t.checksum, o));
+    };
+    const [head, ...rest] = todo;
+    if (head === undefined) return verdicts;
+    await one(head, first);
+    const v = verdicts.get(head.f.path);
+    // No Celery, or no worker ran the first file's task within giveUpMs: none will run the others'.
+    if (v?.kind === 'stopped' || (v?.kind === 'unverified' && v.everyFile === true)) {
+      for (const t of rest) verdicts.set(t.f.path, v.kind === 'stopped' || v.reason === NO_CELERY ? v : this.#unverified(at(t.f), t.item.id, v.reason, true));
+      return verdicts;
+    }
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(VERIFY_AT_ONCE, rest.length) }, async () => {
+      // Galaxy stored no hash of the first by itself (calculate_dataset_hash: never): the others' are asked for at once.
+      for (let t = rest[next++]; t !== undefined; t = rest[next++]) await one(t, { askAtOnce: first.asked });
     }));
     return verdicts;
+  }
+
+  #unverified(at: { file: string }, datasetId: string, reason: string, everyFile = false): StoredVerdict {
+    this.#d.emit({ type: 'checksum.unverified', file: at.file, dataset_id: datasetId, reason });
+    return { kind: 'unverified', reason, ...(everyFile ? { everyFile } : {}) };
   }
 
   /** Whether Galaxy's lack of Celery was said (once: it holds for every file). */
@@ -83,13 +118,22 @@ export class StoredHashes {
    * Galaxy's stored hash of dataset `datasetId` (`lddaId`, its version's id) against `checksum`,
    * the file's. A file left unverified is said (checksum.unverified), a Galaxy without Celery once.
    */
-  async verify(at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string }): Promise<StoredVerdict> {
-    const v = await this.#verify(at, datasetId, lddaId, checksum);
+  async verify(
+    at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string },
+    o: { askAtOnce: boolean; asked?: boolean } = { askAtOnce: false },
+  ): Promise<StoredVerdict> {
+    const v = await this.#verify(at, datasetId, lddaId, checksum, o);
     if (v.kind === 'mismatch') {
-      const now = await this.#d.checksumNow(at.file, checksum.hashFunction);
+      let now: string | null;
+      try {
+        now = await this.#d.checksumNow(at.file, checksum.hashFunction);
+      } catch (err) {
+        if (err instanceof StoppedError) return { kind: 'stopped' };
+        throw err;
+      }
       return { ...v, file: now === null ? 'gone' : now.toLowerCase() === checksum.hex.toLowerCase() ? 'unchanged' : 'changed' };
     }
-    if (v.kind === 'unverified' && v.reason !== NO_CELERY) this.#d.emit({ type: 'checksum.unverified', file: at.file, dataset_id: datasetId, reason: v.reason });
+    if (v.kind === 'unverified' && v.reason !== NO_CELERY) return this.#unverified(at, datasetId, v.reason, v.everyFile === true);
     if (v.kind === 'unverified' && v.reason === NO_CELERY && !this.#saidNoCelery) {
       this.#saidNoCelery = true;
       this.#d.emit({ type: 'checksum.unverifiable', reason: NO_CELERY });
@@ -97,14 +141,17 @@ export class StoredHashes {
     return v;
   }
 
-  async #verify(at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string }): Promise<StoredVerdict> {
+  async #verify(
+    at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string },
+    o: { askAtOnce: boolean; asked?: boolean },
+  ): Promise<StoredVerdict> {
     const { client, clock } = this.#d;
     const timing = this.#d.timing ?? STORED_TIMING;
     const started = clock.now();
     let asked = false;
     const look = async (): Promise<StoredVerdict> => {
       if (this.#celery === null) this.#celery = (await client.configuration(['enable_celery_tasks'])).enable_celery_tasks === true;
-      if (!this.#celery) return { kind: 'unverified', reason: NO_CELERY };
+      if (!this.#celery) return { kind: 'unverified', reason: NO_CELERY, everyFile: true };
       const storage = await client.datasetStorage(lddaId);
       const stored = storage.dataset_state === 'ok' ? storage.hashes.find((h) => h.hash_function === checksum.hashFunction) : undefined;
       if (stored !== undefined) {
@@ -112,9 +159,9 @@ export class StoredHashes {
         const info = `${checksum.hashFunction} ${checksum.hex}: verified by galaxy-importd against the hash Galaxy computed of this dataset after its import`;
         return got === checksum.hex.toLowerCase() ? { kind: 'verified', info } : { kind: 'mismatch', hashFunction: checksum.hashFunction, expected: checksum.hex, got, file: 'changed' };
       }
-      if (!asked && (storage.hashes.length > 0 || clock.now() - started >= timing.autoWaitMs)) {
+      if (!asked && (o.askAtOnce || storage.hashes.length > 0 || clock.now() - started >= timing.autoWaitMs)) {
         await client.computeDatasetHash(lddaId, checksum.hashFunction);
-        asked = true;
+        asked = o.asked = true;
       }
       throw new NotYet();
     };
@@ -135,7 +182,7 @@ export class StoredHashes {
     } catch (err) {
       if (err instanceof StoppedError) return { kind: 'stopped' };
       if (err instanceof NotYet) {
-        return { kind: 'unverified', reason: `Galaxy stored no ${checksum.hashFunction} hash of dataset ${datasetId} within ${Math.round(timing.giveUpMs / 60_000)} min of its job's end, though it runs Celery tasks${asked ? ' and was asked for one (PUT /api/datasets/{id}/hash)' : ''}: are Galaxy's Celery workers running? galaxy-importd audit compares the stored hash later` };
+        return { kind: 'unverified', everyFile: true, reason: `Galaxy stored no ${checksum.hashFunction} hash of dataset ${datasetId} within ${Math.round(timing.giveUpMs / 60_000)} min of its job's end, though it runs Celery tasks${asked ? ' and was asked for one (PUT /api/datasets/{id}/hash)' : ''}: are Galaxy's Celery workers running? galaxy-importd audit compares the stored hash later` };
       }
       return { kind: 'unverified', reason: `the hash Galaxy stores with dataset ${datasetId} could not be read: ${classify(err).message}` };
     }

@@ -32,6 +32,7 @@ function setup(answers: Answers, signal = new AbortController().signal, jobTimeo
   const deleted: string[] = [];
   const ended: string[] = [];
   const changed: string[] = [];
+  const described: string[] = [];
   const confirmer = new Confirmer({
     jobs: { look: () => (answers.jobs[Math.min(polls++, answers.jobs.length - 1)] as () => Promise<JobSummary>)() },
     client: {
@@ -39,7 +40,7 @@ function setup(answers: Answers, signal = new AbortController().signal, jobTimeo
       recentDatasets: () => (listings.recent++, Promise.resolve([...(answers.recent ?? answers.items)])),
     },
     files,
-    details: { info: () => Promise.resolve(answers.info ?? ''), stderr: () => Promise.resolve(answers.stderr ?? ': boom'), finish: () => Promise.resolve(answers.unrestricted ?? new Map<string, string | null>()) },
+    details: { info: () => Promise.resolve(answers.info ?? ''), stderr: () => Promise.resolve(answers.stderr ?? ': boom'), finish: () => Promise.resolve(answers.unrestricted ?? new Map<string, string | null>()), describe: (_f, id, info) => (described.push(`${id} ${info}`), Promise.resolve()) },
     gate: { wait: () => Promise.resolve(), block: () => undefined },
     isClaimed: () => false,
     clock: systemClock,
@@ -57,7 +58,7 @@ function setup(answers: Answers, signal = new AbortController().signal, jobTimeo
     breaker: { ended: (jobId, ok, _reason, failed = []) => void ended.push(`${jobId} ${ok ? 'ok' : 'error'}${failed.length ? ` ${failed.map((f) => f.path).join(' ')}` : ''}`) },
     ...(answers.stored ? { stored: { verifyAll: () => Promise.resolve(answers.stored ?? new Map<string, StoredVerdict>()) } } : {}),
   });
-  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings, deleted, ended, changed };
+  return { rows, emit, metrics, files, confirmer, polls: () => polls, listings, deleted, ended, changed, described };
 }
 
 describe('Confirmer: finding the datasets', () => {
@@ -151,6 +152,7 @@ describe('Confirmer: method = paths, Galaxy\'s stored hash against the checksum'
     assert.deepEqual(s.changed, ['run1/c.txt']);
     assert.match(s.rows.get('run1/d.txt')?.lastError ?? '', /^Galaxy stored other bytes than the file's, which has not changed since it settled: the SHA-256 hash Galaxy computed of dataset D4 after its job is bb, the file's checksum aa\. .*Use method = fetch/);
     assert.deepEqual(s.emit.of('checksum.mismatch').map((e) => e.file).sort(), ['run1/c.txt', 'run1/d.txt'], 'both counted mismatched');
+    assert.deepEqual(s.described, ['D1 SHA-256 aa: verified'], 'the verified dataset\'s info names its checksum');
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DatasetStorage } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
-import { NO_CELERY, STORED_TIMING, StoredHashes } from '../../src/pipeline/stored-hashes.js';
+import { NO_CELERY, STORED_TIMING, StoredHashes, VERIFY_AT_ONCE } from '../../src/pipeline/stored-hashes.js';
 import { events } from '../fakes.js';
 
 const AT = { file: 'run1/a.fastq', library: 'Lab', folder: '/run1' };
@@ -62,7 +62,7 @@ describe('stored hashes (method = paths): the hash Galaxy stores after the job, 
     const s = setup({ storages: [storage([])] });
     const v = await s.stored.verify(AT, 'D1', 'L1', CHECKSUM);
     assert.equal(v.kind, 'unverified');
-    assert.match(v.kind === 'unverified' ? v.reason : '', /stored no SHA-256 hash of dataset D1 within 15 min .*was asked for one .*Celery workers running/);
+    assert.match(v.kind === 'unverified' ? v.reason : '', /stored no SHA-256 hash of dataset D1 within 5 min .*was asked for one .*Celery workers running/);
     assert.deepEqual(s.asked, ['L1 SHA-256'], 'asked once');
     assert.ok(s.elapsed() >= STORED_TIMING.giveUpMs && s.elapsed() < STORED_TIMING.giveUpMs + STORED_TIMING.looks.capMs, `gave up at ${s.elapsed()} ms`);
     assert.ok(s.sleeps.every((ms) => ms <= STORED_TIMING.looks.capMs), 'each pause capped');
@@ -72,8 +72,8 @@ describe('stored hashes (method = paths): the hash Galaxy stores after the job, 
 
   it('Galaxy without Celery: unverified at once, no storage read, and said once for all files', async () => {
     const s = setup({ celery: false, storages: [storage([])] });
-    assert.deepEqual(await s.stored.verify(AT, 'D1', 'L1', CHECKSUM), { kind: 'unverified', reason: NO_CELERY });
-    assert.deepEqual(await s.stored.verify({ ...AT, file: 'run1/b.fastq' }, 'D2', 'L2', CHECKSUM), { kind: 'unverified', reason: NO_CELERY });
+    assert.deepEqual(await s.stored.verify(AT, 'D1', 'L1', CHECKSUM), { kind: 'unverified', reason: NO_CELERY, everyFile: true });
+    assert.deepEqual(await s.stored.verify({ ...AT, file: 'run1/b.fastq' }, 'D2', 'L2', CHECKSUM), { kind: 'unverified', reason: NO_CELERY, everyFile: true });
     assert.deepEqual([s.seen.configuration, s.seen.storage], [1, 0], 'the configuration read once');
     assert.equal(s.emit.of('checksum.unverifiable').length, 1);
     assert.deepEqual(s.emit.of('checksum.unverified'), []);
@@ -95,5 +95,64 @@ describe('stored hashes (method = paths): the hash Galaxy stores after the job, 
   it('a dataset whose state is not ok in its storage answer: its hashes are not taken as the bytes\'', async () => {
     const s = setup({ storages: [storage([['SHA-256', 'bb'.repeat(32)]], 'error'), storage([['SHA-256', CHECKSUM.hex]])] });
     assert.equal((await s.stored.verify(AT, 'D1', 'L1', CHECKSUM)).kind, 'verified');
+  });
+});
+
+describe('stored hashes of a whole job (verifyAll)', () => {
+  const ROUTE_ = { library: 'Lab', folder: ['run1'], fileType: 'auto', dbkey: '?', tags: [], link: false, access: null, notify: [] };
+  const files = Array.from({ length: 20 }, (_, i) => ({ path: `run1/f${i}.txt`, size: 1, mtimeMs: 1, readyAt: 0, checksum: { hashFunction: 'SHA-256' as const, hex: `${String(i).padStart(2, '0')}`.repeat(32) } }));
+  const matched = new Map(files.map((f, i) => [f.path, { id: `D${i}`, ldda_id: `L${i}`, name: f.path, type: 'file' as const, state: 'ok' }]));
+  /** Galaxy storing each file's hash by itself after `auto` ms of the clock (null: never), or when asked. */
+  function galaxy(auto: number | null, celeryWorking = true) {
+    let now = 0;
+    const reads: string[] = [];
+    const asked = new Set<string>();
+    let inFlight = 0;
+    let most = 0;
+    const stored = new StoredHashes({
+      client: {
+        configuration: () => Promise.resolve({ enable_celery_tasks: true }),
+        datasetStorage: async (ldda) => {
+          reads.push(ldda);
+          most = Math.max(most, ++inFlight);
+          await new Promise((r) => setImmediate(r));
+          inFlight--;
+          const i = Number(ldda.slice(1));
+          const have = celeryWorking && ((auto !== null && now >= auto) || asked.has(ldda));
+          return storage(have ? [['SHA-256', files[i]?.checksum.hex ?? '']] : []);
+        },
+        computeDatasetHash: (ldda) => (asked.add(ldda), Promise.resolve({ id: 'task' })),
+      },
+      checksumNow: () => Promise.resolve(null),
+      clock: { now: () => now, sleep: (ms) => ((now += ms), Promise.resolve(true)) },
+      signal: new AbortController().signal,
+      emit: events(),
+    });
+    return { stored, reads, asked, most: () => most };
+  }
+
+  it('the first file\'s hash is waited for alone; the others are read after it, at most VERIFY_AT_ONCE at a time, each at its first look', async () => {
+    const g = galaxy(1000);
+    const v = await g.stored.verifyAll(files, ROUTE_, matched);
+    assert.deepEqual([...v.values()].map((x) => x.kind), files.map(() => 'verified'));
+    assert.equal(g.reads.filter((l) => l === 'L0').length, 3, 'the first: at 0 ms, 500 ms, 1,500 ms');
+    assert.equal(g.reads.length, 3 + 19, 'the others once each');
+    assert.ok(g.most() <= VERIFY_AT_ONCE, `${g.most()} at once`);
+    assert.equal(g.asked.size, 0);
+  });
+
+  it('Galaxy hashing nothing by itself (calculate_dataset_hash: never): the first is asked for after autoWaitMs, the others at once', async () => {
+    const g = galaxy(null);
+    const v = await g.stored.verifyAll(files, ROUTE_, matched);
+    assert.deepEqual(new Set([...v.values()].map((x) => x.kind)), new Set(['verified']));
+    assert.equal(g.asked.size, 20);
+    assert.ok(g.reads.length <= 20 * 2 + 10, `${g.reads.length} reads: the others' two each (one to ask, one to find)`);
+  });
+
+  it('no Celery worker running: the first gives up after giveUpMs, the others at once, each said', async () => {
+    const g = galaxy(null, false);
+    const v = await g.stored.verifyAll(files, ROUTE_, matched);
+    assert.deepEqual(new Set([...v.values()].map((x) => x.kind)), new Set(['unverified']));
+    assert.equal(new Set(g.reads).size, 1, 'only the first file\'s storage was read');
   });
 });
