@@ -22,7 +22,7 @@ export type Recovered = { kind: 'stopped' } | { kind: 'resend' } | { kind: 'job'
 
 export interface RecoverDeps {
   client: Pick<GalaxyClient, 'listJobs' | 'folderContents' | 'recentDatasets'>;
-  files: Pick<Files, 'ok' | 'failed' | 'attempts' | 'submittedAt' | 'jobKnown' | 'unassigned'>;
+  files: Pick<Files, 'ok' | 'failed' | 'attempts' | 'submittedAt' | 'jobKnown' | 'unassigned' | 'record'>;
   ledger: { jobsOf(historyId: string): Set<string>; isClaimed(datasetId: string): boolean };
   histories: Pick<HistoryPool, 'release'>;
   submitter: Pick<Submitter, 'datasetName' | 'createsFirst'>;
@@ -94,7 +94,9 @@ export class Recovery {
   async existing(files: readonly ReadyFile[], target: Target, route: Route, o: { shared?: boolean } = {}): Promise<{ adopted: Set<string>; running: Map<string, string> }> {
     const items = o.shared === true ? await this.#shared(target.folderId) : await this.#d.client.folderContents(target.folderId);
     const nameOf = (f: ReadyFile): string => this.#d.submitter.datasetName(f, route);
-    const { ok, running } = existingDatasets(files, items, nameOf, { running: this.#d.submitter.createsFirst, isClaimed: (id) => this.#d.ledger.isClaimed(id) });
+    // A file's own dataset (a paths upload records it as Galaxy answers, before its job ran) is not taken by another.
+    const own = new Set(files.map((f) => this.#d.files.record(f.path)?.datasetId).filter((id): id is string => typeof id === 'string'));
+    const { ok, running } = existingDatasets(files, items, nameOf, { running: this.#d.submitter.createsFirst, isClaimed: (id) => !own.has(id) && this.#d.ledger.isClaimed(id) });
     const adopted = new Set<string>(running.keys());
     for (const f of files) {
       const match = ok.get(f.path);

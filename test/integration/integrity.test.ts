@@ -108,4 +108,20 @@ describe('integrity: each file sent with its checksum, which Galaxy verifies (em
     assert.deepEqual(h.events('checksum.unverified'), []);
     assert.deepEqual(h.emu.model.tree().map((d) => d.info.includes('verified')), [false, false], 'no info claims a verification');
   });
+
+  it('method = paths, stopped while its upload runs: the next start confirms (and compares) that upload instead of sending the file again', async (t) => {
+    const h = await harness(t, { ini: { upload: { method: 'paths' } }, emu: { allowPathPaste: true, celery: 'running', jobQueuedMs: 1500, jobRunMs: 30 } });
+    put(h.importDir, 'run4/a.txt', 'A\n');
+    await h.start();
+    await waitFor(() => h.events('upload.submitted', 'run4/a.txt')[0], 10_000, 'a.txt submitted');
+    await waitFor(() => (h.emu.model.tree().length === 1 ? true : undefined), 10_000, 'its dataset created, its job queued');
+    await h.stop();
+    await h.start();
+    await h.waitOk(['run4/a.txt']);
+
+    const sent = h.emu.requests.filter((r) => r.method === 'POST' && /^\/api\/libraries\/[^/]+\/contents$/.test(r.url) && r.status === 200);
+    assert.equal(h.emu.model.tree().filter((d) => d.name === 'a.txt').length, 1, 'one dataset');
+    assert.equal(sent.length, 1, 'sent once');
+    assert.deepEqual(h.events('upload.ok', 'run4/a.txt').map((e) => e.verified), [true], 'ok once, compared with its stored hash');
+  });
 });
