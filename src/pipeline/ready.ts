@@ -1,6 +1,6 @@
 import path from 'node:path';
 import PQueue from 'p-queue';
-import type { Clock } from '../clock.js';
+import type { Clock, Timer } from '../clock.js';
 import type { Emit } from '../observe/events.js';
 import { CHECKSUMS, checksumName, checksumsOf } from './checksum.js';
 import type { Files, ReadyFile } from './files.js';
@@ -32,7 +32,7 @@ export interface ReadyDeps {
   stat(relPath: string): Fingerprint | null;
   /** The file changed while its checksum was taken: admission looks at it again. */
   changed(relPath: string): void;
-  clock: Pick<Clock, 'now' | 'setImmediate'>;
+  clock: Pick<Clock, 'now' | 'setImmediate' | 'setTimeout' | 'clearTimeout'>;
   emit: Emit;
   signal?: AbortSignal;
   /** A file left (failed, claimed elsewhere, changed, or queued: counted by files.ts from then on). */
@@ -55,6 +55,13 @@ export const CHECKSUMS_AT_ONCE = 4;
  */
 export const TOGETHER = 100;
 
+/**
+ * How long a burst outlasts the moment all its files are queued: a backlog that settles in waves
+ * (a busy machine's settle turns, a walk's later directories) stays one burst, so one request.
+ * Only a burst waits so (files that become ready one at a time never start one).
+ */
+export const BURST_GRACE_MS = 1_000;
+
 type Taken = { file: ReadyFile; route: Route } | null;
 
 export class Ready {
@@ -66,8 +73,9 @@ export class Ready {
   /** Turns' files waiting for the one loop that hands them on (`#hand`). */
   readonly #turns: [string, Fingerprint][][] = [];
   #handing = false;
-  /** A burst is on its way to the queue (`burst`): from TOGETHER files held until none is. */
+  /** A burst is on its way to the queue (`burst`): from TOGETHER files held until none is, BURST_GRACE_MS later. */
   #bursting = false;
+  #ending: Timer | null = null;
 
   constructor(d: ReadyDeps) {
     this.#d = d;
@@ -87,6 +95,10 @@ export class Ready {
       return;
     }
     this.#held++;
+    if (this.#ending !== null) {
+      this.#d.clock.clearTimeout(this.#ending);
+      this.#ending = null;
+    }
     if (!this.#bursting && this.#held >= TOGETHER) {
       this.#bursting = true;
       this.#d.burst?.(true);
@@ -126,9 +138,14 @@ export class Ready {
             }
           } finally {
             this.#held -= slice.length;
-            if (this.#bursting && this.#held === 0) {
-              this.#bursting = false;
-              this.#d.burst?.(false);
+            if (this.#bursting && this.#held === 0 && this.#ending === null) {
+              this.#ending = this.#d.clock.setTimeout(() => {
+                this.#ending = null;
+                if (!this.#bursting || this.#held > 0) return;
+                this.#bursting = false;
+                this.#d.burst?.(false);
+              }, BURST_GRACE_MS);
+              this.#ending.unref?.();
             }
             this.#d.shrank?.();
           }

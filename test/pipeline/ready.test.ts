@@ -4,10 +4,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import { Files } from '../../src/pipeline/files.js';
-import { Ready } from '../../src/pipeline/ready.js';
+import { BURST_GRACE_MS, Ready } from '../../src/pipeline/ready.js';
 import { statFileSync } from '../../src/pipeline/settle.js';
 import { ROUTE, events, memoryRows } from '../fakes.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, waitFor } from '../helpers.js';
 
 describe('Ready: settled files checked, claimed and queued', () => {
   it('files that became ready in one turn are queued in one turn, each with its checksum, whatever the time their checksums took', async (t) => {
@@ -43,5 +43,33 @@ describe('Ready: settled files checked, claimed and queued', () => {
 
     assert.deepEqual(new Set(queued.map((q) => q.turn)).size, 1, `one turn: ${JSON.stringify(queued)}`);
     assert.equal(ready.size, 0);
+  });
+
+  it(`a backlog settling in two waves less than BURST_GRACE_MS (${BURST_GRACE_MS} ms) apart is one burst: burst(false) once, BURST_GRACE_MS after the last file is queued`, async (t) => {
+    const dir = tempDir(t);
+    const names = Array.from({ length: 300 }, (_, i) => `f${i}.txt`);
+    for (const n of names) writeFileSync(path.join(dir, n), n);
+    const said: [boolean, number][] = [];
+    let queued = 0;
+    const emit = events();
+    const ready = new Ready({
+      importDir: dir, rules: { settled: () => null }, files: new Files({ ledger: memoryRows(), emit, clock: systemClock }),
+      route: () => ROUTE, queue: () => void queued++, checksum: null, stat: (p) => statFileSync(dir, p), changed: () => assert.fail('nothing changed'),
+      clock: systemClock, emit, burst: (on) => said.push([on, Date.now()]),
+    });
+    const wave = (from: number, to: number): void => {
+      for (const n of names.slice(from, to)) ready.take(n, statFileSync(dir, n) ?? assert.fail(n));
+    };
+    wave(0, 200);
+    await waitFor(() => (queued === 200 ? true : undefined), 5000, 'the first wave queued', 5);
+    await new Promise((r) => setTimeout(r, BURST_GRACE_MS / 2));
+    assert.deepEqual(said.map(([on]) => on), [true], 'still one burst, half the grace after the first wave');
+    wave(200, 300);
+    await waitFor(() => (queued === 300 ? true : undefined), 5000, 'the second wave queued', 5);
+    const lastQueued = Date.now();
+    await waitFor(() => (said.length === 2 ? true : undefined), 5 * BURST_GRACE_MS, 'the burst to end');
+
+    assert.deepEqual(said.map(([on]) => on), [true, false], 'one burst for both waves');
+    assert.ok((said[1]?.[1] ?? 0) - lastQueued >= BURST_GRACE_MS - 20, 'ended a grace after the last file was queued');
   });
 });
