@@ -227,11 +227,11 @@ export class Confirmer {
         // stable; one that did not was converted by Galaxy, and would end the same way again.
         await this.#d.leftovers.delete([item], route, jobId);
         const what = `the ${v.hashFunction} hash Galaxy computed of dataset ${item.id} after its job is ${v.got}, the file's checksum ${v.expected}`;
+        this.#mismatch(f, v);
         if (v.file !== 'unchanged') {
-          this.#changed(f, v, what);
+          this.#changed(f, what);
           continue;
         }
-        this.#d.emit({ type: 'checksum.mismatch', file: f.path, by: 'galaxy', hash_function: v.hashFunction, expected: v.expected, got: v.got });
         this.#d.files.failed(f, route, `Galaxy stored other bytes than the file's, which has not changed since it settled: ${what}. The legacy upload (method = paths) converts some files (it decompresses a compressed file of an uncompressed type, sorts an unsorted BAM: tools/data_source/upload.py); the dataset was deleted. Use method = fetch, which imports the bytes as they are, then galaxy-importd retry`, attempt);
         continue;
       }
@@ -247,12 +247,17 @@ export class Confirmer {
     }
   }
 
-  /** Galaxy read other bytes than those whose checksum was taken: the file changed after it settled, and settles again (its dataset was deleted). */
-  #changed(f: ReadyFile, m: { hashFunction: string; expected: string; got: string | null }, reason: string): void {
+  /** Galaxy's bytes differ from the checksum sent or taken (its job's check, or its stored hash). */
+  #mismatch(f: ReadyFile, m: { hashFunction: string; expected: string; got: string | null }): void {
     this.#d.emit({ type: 'checksum.mismatch', file: f.path, by: 'galaxy', hash_function: m.hashFunction, expected: m.expected, got: m.got });
+  }
+
+  /** The file changed after it settled: it settles again (its dataset was deleted). */
+  #changed(f: ReadyFile, reason: string): void {
     this.#d.files.resettled(f, `changed after it settled: Galaxy read other bytes than those of its checksum (${reason})`);
     this.#d.changed(f.path);
   }
+
 
   /** Each file whose dataset did not end ok, failed with what Galaxy says of it. */
   async #notOk(
@@ -281,7 +286,8 @@ export class Confirmer {
       const mismatch = CHANGED_AFTER_SETTLE.exec(reason);
       if (mismatch) {
         // The job's check failed: its dataset is deleted (above); the file settles again and goes once stable.
-        this.#changed(f, { hashFunction: mismatch[1] ?? '', expected: mismatch[2] ?? '', got: mismatch[3] ?? null }, reason);
+        this.#mismatch(f, { hashFunction: mismatch[1] ?? '', expected: mismatch[2] ?? '', got: mismatch[3] ?? null });
+        this.#changed(f, reason);
         continue;
       }
       this.#d.files.failed(f, route, reason, attempt);

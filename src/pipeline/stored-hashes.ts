@@ -1,3 +1,4 @@
+import PQueue from 'p-queue';
 import type { Clock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import type { ReadyFile } from './files.js';
@@ -98,11 +99,9 @@ export class StoredHashes {
       for (const t of rest) verdicts.set(t.f.path, v.kind === 'stopped' || v.reason === NO_CELERY ? v : this.#unverified(at(t.f), t.item.id, v.reason, true));
       return verdicts;
     }
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(VERIFY_AT_ONCE, rest.length) }, async () => {
-      // Galaxy stored no hash of the first by itself (calculate_dataset_hash: never): the others' are asked for at once.
-      for (let t = rest[next++]; t !== undefined; t = rest[next++]) await one(t, { askAtOnce: first.asked });
-    }));
+    // Galaxy stored no hash of the first by itself (calculate_dataset_hash: never): the others' are asked for at once.
+    const queue = new PQueue({ concurrency: VERIFY_AT_ONCE });
+    await Promise.all(rest.map((t) => queue.add(() => one(t, { askAtOnce: first.asked }))));
     return verdicts;
   }
 
