@@ -70,7 +70,11 @@ USER galaxy
 EXPOSE 9187
 # The daemon handles SIGTERM itself (drains, records, exits 0), also as PID 1.
 STOPSIGNAL SIGTERM
+# Health is readiness (/readyz): unhealthy while Galaxy is unreachable, refuses the key, or
+# uploads are paused, or the ledger cannot be used; `health` without --ready is liveness only.
+# Under an orchestrator that restarts unhealthy containers (Swarm, podman
+# --health-on-failure=restart), override it with liveness: docs/operations.md, "Docker".
 HEALTHCHECK --interval=30s --timeout=10s --start-period=2m --retries=3 \
-  CMD ["galaxy-importd", "--config", "/etc/galaxy-importd/galaxy-importd.ini", "health"]
+  CMD ["galaxy-importd", "--config", "/etc/galaxy-importd/galaxy-importd.ini", "health", "--ready"]
 ENTRYPOINT ["galaxy-importd", "--config", "/etc/galaxy-importd/galaxy-importd.ini"]
 CMD ["run"]

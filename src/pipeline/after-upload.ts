@@ -38,7 +38,7 @@ export function afterUpload(d: AfterUploadDeps): (file: ReadyFile) => Promise<vo
         await fsp.unlink(source);
       } else {
         const dest = path.join(action.dir, file.path);
-        await fsp.mkdir(path.dirname(dest), { recursive: true });
+        await makeDirs(path.dirname(dest));
         try {
           await fsp.rename(source, dest);
         } catch (err) {
@@ -52,6 +52,22 @@ export function afterUpload(d: AfterUploadDeps): (file: ReadyFile) => Promise<vo
       d.emit({ type: 'file.after_upload', file: file.path, action: action.action, err: withWriteHint(err as NodeJS.ErrnoException, d.importDir, action) });
     }
   };
+}
+
+/**
+ * mkdir -p, one level at a time: Node's `recursive: true` reports a read-only file system (or a
+ * permission error) as ENOENT, which would hide the hint below.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || path.dirname(dir) === dir) throw err;
+    await makeDirs(path.dirname(dir));
+    await fsp.mkdir(dir).catch((again: NodeJS.ErrnoException) => { if (again.code !== 'EEXIST') throw again; });
+  }
 }
 
 /**

@@ -38,6 +38,9 @@ export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' 
  * A library's whole listing (every folder and dataset in it) is read once, at its first
  * use; the fresh look before creating a folder reads only the parent's subfolders, so
  * creating the thousandth folder in a library of 100,000 datasets costs what the first did.
+ * A library this process just created is not listed (it holds its root alone), and with the
+ * ledger to itself (no replicas) the first creation under a folder it made is not preceded by a
+ * look: nobody else knows that folder yet. A creation tried before (its answer lost) looks first.
  * With a clock, the fresh looks at one parent asked in one turn are one read, which starts after
  * each of them was asked (so after each lock was taken): a backlog's hundred new folders under a
  * library's root cost one look at the root, not a hundred.
@@ -52,14 +55,16 @@ export class Targets {
   readonly #inflight = new Map<string, Promise<string>>();
   /** Folders (library roots too) this process created: what they hold, it sent. */
   readonly #made = new Set<string>();
+  /** Folder paths (library id, path) whose creation was asked for already: a retry looks first. */
+  readonly #tried = new Set<string>();
 
-  readonly #lock: Pick<Coordinator, 'withLock'>;
+  readonly #lock: Pick<Coordinator, 'withLock' | 'replica'>;
   readonly #access: Pick<Access, 'library' | 'roleId'> | null;
   readonly #libraryAccess: (library: string) => string | null;
   readonly #looks: TurnGather<{ parentId: string; resolve: (items: FolderItem[]) => void; reject: (err: unknown) => void }> | null;
 
   constructor(o: {
-    client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock'>; access?: Pick<Access, 'library' | 'roleId'>;
+    client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock' | 'replica'>; access?: Pick<Access, 'library' | 'roleId'>;
     libraryAccess?: (library: string) => string | null; clock?: Pick<Clock, 'setTimeout'>;
   }) {
     this.#looks = o.clock === undefined ? null : new TurnGather(o.clock, (waiting) => {
@@ -124,6 +129,8 @@ export class Targets {
     }
     const created = await this.#client.createLibrary(name, this.#description);
     this.#made.add(created.root_folder_id);
+    // Just made: its root holds nothing, so it needs no listing.
+    this.#folders.set(created.id, Promise.resolve(new Map([['/', created.root_folder_id]])));
     this.#emit({ type: 'library.created', library: name, id: created.id });
     return { id: created.id, rootFolderId: created.root_folder_id };
   }
@@ -151,7 +158,7 @@ export class Targets {
       p = (async () => {
         const cached = (await this.#folderMap(libraryId)).get(fullPath);
         if (cached) return cached;
-        return this.#lock.withLock(`folder\u0000${key}`, () => this.#createFolder(libraryId, parentId, fullPath, name));
+        return this.#lock.withLock(`folder\u0000${key}`, () => this.#createFolder(libraryId, parentId, fullPath, name, key));
       })();
       this.#inflight.set(key, p);
       void p.finally(() => this.#inflight.delete(key)).catch(() => undefined);
@@ -161,18 +168,22 @@ export class Targets {
 
   /**
    * Under the lock: look again, then create. Another process, or an earlier attempt whose answer
-   * was lost, may have made the folder; the look is asked for now, after the lock was taken.
-   * Of several subfolders of that name, the first listed wins, as in #folderMap.
+   * was lost, may have made the folder; the look is asked for now, after the lock was taken
+   * (not at the first try under a folder nobody else knows: see the class). Of several subfolders of that name, the first listed wins, as in #folderMap.
    */
-  async #createFolder(libraryId: string, parentId: string, fullPath: string, name: string): Promise<string> {
+  async #createFolder(libraryId: string, parentId: string, fullPath: string, name: string, key: string): Promise<string> {
     const known = await this.#folderMap(libraryId);
-    const looks = this.#looks;
-    const fresh = looks === null ? this.#client.subfolders(parentId) : new Promise<FolderItem[]>((resolve, reject) => looks.add({ parentId, resolve, reject }));
-    const existing = (await fresh).find((f) => f.name === name);
-    if (existing) {
-      known.set(fullPath, existing.id);
-      return existing.id;
+    const unknownToOthers = this.#lock.replica === null && this.#made.has(parentId) && !this.#tried.has(key);
+    if (!unknownToOthers) {
+      const looks = this.#looks;
+      const fresh = looks === null ? this.#client.subfolders(parentId) : new Promise<FolderItem[]>((resolve, reject) => looks.add({ parentId, resolve, reject }));
+      const existing = (await fresh).find((f) => f.name === name);
+      if (existing) {
+        known.set(fullPath, existing.id);
+        return existing.id;
+      }
     }
+    this.#tried.add(key);
     const created = await this.#client.createFolder(parentId, name);
     known.set(fullPath, created.id);
     this.#made.add(created.id);

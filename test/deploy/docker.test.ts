@@ -74,7 +74,7 @@ describe('Dockerfile', () => {
     assert.ok(runtime.some((i) => i.op === 'ARG' && i.args.startsWith('GALAXY_UID=')));
     assert.ok(runtime.some((i) => i.op === 'ARG' && i.args.startsWith('GALAXY_GID=')));
     const health = runtime.find((i) => i.op === 'HEALTHCHECK');
-    assert.match(health?.args ?? '', /CMD \["galaxy-importd", "--config", "\/etc\/galaxy-importd\/galaxy-importd\.ini", "health"\]/);
+    assert.match(health?.args ?? '', /CMD \["galaxy-importd", "--config", "\/etc\/galaxy-importd\/galaxy-importd\.ini", "health", "--ready"\]/);
     assert.deepEqual(runtime.filter((i) => i.op === 'STOPSIGNAL').map((i) => i.args), ['SIGTERM']);
     assert.ok(runtime.some((i) => i.op === 'VOLUME' && i.args.includes('/var/lib/galaxy-importd')));
     assert.ok(runtime.some((i) => i.op === 'ENTRYPOINT' && i.args.includes('/etc/galaxy-importd/galaxy-importd.ini')));

@@ -53,14 +53,17 @@ export class SystemdContainer {
   /** Start it, host directories `mounts` at the same paths, and wait until systemd in it is up. */
   async boot(image: string, mounts: string[]): Promise<void> {
     await podman(['rm', '-f', '--ignore', this.name]);
-    // Without CAP_SYS_ADMIN systemd in the container skips the unit's mount namespaces (ProtectSystem=,
-    // PrivateTmp=, ReadWritePaths=…) silently; with it, LoadCredential= files are unreadable to the
-    // service's user here (not so on a host): docs/operations.md, "systemd".
-    await podman(['run', '-d', '--name', this.name, '--systemd=always', '--network=host', ...ULIMITS, ...mounts.flatMap((m) => ['-v', `${m}:${m}`]), ...this.#ca, image]);
+    // As on a host: with CAP_SYS_ADMIN systemd applies the unit's mount namespaces (ProtectSystem=,
+    // PrivateTmp=, ReadWritePaths=…), which it skips silently without; and / is made shared, as
+    // systemd does at boot on a host but not in a container, or the LoadCredential= directory it
+    // mounts for a unit stays empty in the unit's view ("Permission denied"): docs/operations.md, "systemd".
+    await podman(['run', '-d', '--name', this.name, '--systemd=always', '--network=host', '--cap-add', 'SYS_ADMIN', ...ULIMITS,
+      ...mounts.flatMap((m) => ['-v', `${m}:${m}`]), ...this.#ca, image]);
     await waitFor(async () => {
       const r = await this.exec(['systemctl', 'is-system-running'], { ok: false });
       return /running|degraded/.test(r.out) ? true : undefined;
     }, 60_000, `systemd in ${this.name} to boot`, 250);
+    await this.exec(['mount', '--make-rshared', '/']);
   }
 
   /** A command in the container; rejects on a non-zero exit unless `ok` is false. */

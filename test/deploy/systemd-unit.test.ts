@@ -128,18 +128,27 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
     await sh(`install -m 0640 -o root -g galaxy ${work}/galaxy-importd.ini /etc/galaxy-importd/`);
   });
 
-  // Without the drop-in a host's ProtectSystem=strict makes the move fail with EROFS, and the warning
-  // names the drop-in (after-upload.test.ts); systemd in this container skips mount namespaces, so
-  // only the documented set-up is run here.
-  it('after_upload = move:DIR with the documented ReadWritePaths= drop-in: the file is moved below DIR', async () => {
+  it('after_upload = move:DIR: without a drop-in the move fails (EROFS) naming the drop-in to add; with the documented ReadWritePaths= drop-in the file is moved below DIR', async () => {
     const done = path.join(work, 'done');
     mkdirSync(path.join(importDir, 'run2'), { recursive: true });
     mkdirSync(done, { recursive: true });
-    // The daemon's user (galaxy, in the container) may write both.
+    // The daemon's user (galaxy, in the container) may write both: only the unit's ProtectSystem=strict stops it.
     for (const d of [importDir, path.join(importDir, 'run2'), done]) chmodSync(d, 0o777);
     writeFileSync(path.join(work, 'move.ini'), ini.replace('rescan_minutes = 0\n', `rescan_minutes = 0\nafter_upload = move:${done}\n`));
     await sh(`install -m 0640 -o root -g galaxy ${work}/move.ini /etc/galaxy-importd/galaxy-importd.ini
-      mkdir -p /etc/systemd/system/galaxy-importd.service.d
+      systemctl restart galaxy-importd`);
+    writeFileSync(path.join(importDir, 'run2', 'c.bed'), 'chr3\t1\t100\n', { mode: 0o666 });
+    const warning = await waitFor(async () => (await journal()).split('\n').find((l) => l.includes('"file.after_upload"') && l.includes('c.bed')), 60_000, 'a file.after_upload line for c.bed', 250);
+    process.stdout.write(`# without the drop-in: ${warning}\n`);
+    const err = String((JSON.parse(warning) as { err?: unknown }).err);
+    assert.match(err, /EROFS/);
+    assert.ok(err.includes(`ReadWritePaths=${importDir} ${done}`), `the warning names the drop-in's line: ${err}`);
+    assert.match(err, /systemctl edit galaxy-importd/);
+    assert.equal(okCount('c.bed'), 1);
+    assert.equal(existsSync(path.join(importDir, 'run2', 'c.bed')), true, 'c.bed stays where it was');
+    took('after_upload without the drop-in');
+
+    await sh(`mkdir -p /etc/systemd/system/galaxy-importd.service.d
       printf '[Service]\\nReadWritePaths=${importDir} ${done}\\n' > /etc/systemd/system/galaxy-importd.service.d/import-dir.conf
       systemctl daemon-reload && systemctl restart galaxy-importd`);
     assert.equal(await show('ReadWritePaths'), `${importDir} ${done}`);
@@ -147,6 +156,7 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
     await waitFor(() => (existsSync(path.join(done, 'run2', 'd.bed')) ? true : undefined), 60_000, 'd.bed moved below DIR', 250);
     assert.equal(existsSync(path.join(importDir, 'run2', 'd.bed')), false);
     assert.equal(okCount('d.bed'), 1);
+    assert.equal(okCount('c.bed'), 1, 'c.bed was not imported again');
     assert.ok(!(await journal()).split('\n').some((l) => l.includes('"file.after_upload"') && l.includes('"err"') && l.includes('d.bed')));
     await sh(`rm /etc/systemd/system/galaxy-importd.service.d/import-dir.conf && systemctl stop galaxy-importd && systemctl daemon-reload
       install -m 0640 -o root -g galaxy ${work}/galaxy-importd.ini /etc/galaxy-importd/`);
@@ -161,7 +171,7 @@ describe('the unit under systemd in a container', { skip, timeout: 8 * 60_000 },
     assert.ok(Number(m[1]) <= 1.4, `exposure ${m[1]} ${m[2]}`);
   });
 
-  it('systemd logs no hardening line of the unit as ignored, but those docs/operations.md lists for containers (it skips mount namespaces silently there)', async () => {
+  it('systemd logs no hardening line of the unit as ignored, but those docs/operations.md lists for containers', async () => {
     const lines = (await inside(['journalctl', '-b', '--no-pager', '-o', 'cat'], { ok: false })).out
       .split('\n')
       .filter((l) => /galaxy-importd\.service/.test(l) && /ignor|not supported|unknown|prohibited/i.test(l));

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { AfterUpload } from '../../src/config/load.js';
@@ -47,6 +49,19 @@ describe('after_upload', () => {
     await s.after(file);
     assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), false);
     assert.equal(readFileSync(path.join(dest, 'run1/a.txt'), 'utf8'), 'a\n');
+  });
+
+  it('move:DIR onto a read-only file system: the warning says EROFS (Node\'s recursive mkdir would say ENOENT) and how to fix it', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to mount a read-only tmpfs');
+    // Its own directory: unmounted before it is removed (tempDir's removal would run first).
+    const dest = mkdtempSync(path.join(tmpdir(), 'importd-ro.'));
+    t.after(() => { spawnSync('umount', [dest]); rmSync(dest, { recursive: true, force: true }); });
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', dest]).status !== 0) return t.skip('mount -t tmpfs failed here (a container without CAP_SYS_ADMIN?)');
+    const s = setup(t, { action: 'move', dir: dest });
+    put(s.importDir, 'run1/a.txt', 'a\n');
+    await s.after(file);
+    assert.match(String(s.emit.of('file.after_upload')[0]?.err), /^EROFS: .*must write to .*read-only file system or mount: make it writable$/);
+    assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), true);
   });
 
   it('a file written again during its upload is left where it is and looked at again', async (t) => {

@@ -60,11 +60,27 @@ describe('Targets (fakes)', () => {
     assert.equal(g.calls.createFolder, 2);
     assert.deepEqual(emit.seen.map((e) => e.type), ['library.created', 'folder.created', 'folder.created']);
     await targets.resolve(route(['run1', 'lane2']));
-    assert.equal(g.calls.libraryContents, 1, 'the library is listed once');
-    assert.equal(g.calls.subfolders, 2, 'each creation looks at its parent\'s subfolders first');
+    assert.equal(g.calls.libraryContents, 0, 'a library just made is not listed');
+    assert.equal(g.calls.subfolders, 0, 'with the ledger to itself, no look under folders it just made');
     assert.equal(all[0]?.madeHere, true, 'this process made the folder');
     const another = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) });
     assert.equal((await another.resolve(route(['run1', 'lane2']))).madeHere, false, 'another process found it');
+  });
+
+  it('with replicas, each creation looks at its parent\'s subfolders first; a library found is listed once', async () => {
+    const g = galaxy();
+    const lock = { replica: 'a', withLock: <T>(_key: string, fn: (since: number) => Promise<T>): Promise<T> => fn(0) };
+    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock });
+    await targets.resolve(route(['run1', 'lane2']));
+    assert.equal(g.calls.libraryContents, 0);
+    assert.equal(g.calls.subfolders, 2);
+    assert.equal(g.calls.createFolder, 2);
+
+    const again = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) });
+    await Promise.all([again.resolve(route(['run1', 'lane2'])), again.resolve(route(['run1', 'lane3']))]);
+    assert.equal(g.calls.libraryContents, 1, 'a library found is listed once');
+    assert.equal(g.calls.subfolders, 3, 'a folder found (not made here) is looked at before creating under it');
+    assert.equal(g.calls.createFolder, 3);
   });
 
   it('a folder created but whose answer was lost is found by a fresh listing, not created twice', async () => {
@@ -83,7 +99,7 @@ describe('Targets (fakes)', () => {
   it('creates under the coordinator\'s lock, by library and by folder', async () => {
     const g = galaxy();
     const locked: string[] = [];
-    const lock = { withLock: <T>(key: string, fn: (since: number) => Promise<T>): Promise<T> => (locked.push(key.split('\u0000')[0] ?? ''), fn(0)) };
+    const lock = { replica: null, withLock: <T>(key: string, fn: (since: number) => Promise<T>): Promise<T> => (locked.push(key.split('\u0000')[0] ?? ''), fn(0)) };
     const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock });
     await targets.resolve(route(['run1']));
 
