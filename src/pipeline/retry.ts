@@ -1,5 +1,6 @@
 import { GalaxyApiError, GalaxyNetworkError, GalaxyResponseError, isGalaxyDown, isUnusable } from '../galaxy/errors.js';
 import { LedgerUnavailableError } from '../ledger/ledger.js';
+import type { Clock } from '../clock.js';
 import type { Backoff } from '../retry.js';
 import { backoffMs } from '../retry.js';
 
@@ -95,4 +96,14 @@ export async function isOutage(verdict: Verdict, version: () => Promise<unknown>
   } catch (err) {
     return isGalaxyDown(err);
   }
+}
+
+/**
+ * Wait as an `onFailure` said: a number of milliseconds to sleep, or a wait to await (the gate's,
+ * or Galaxy's return). False when stopping.
+ */
+export async function waitAs(wait: number | Promise<void>, clock: Pick<Clock, 'sleep'>, signal: AbortSignal): Promise<boolean> {
+  if (typeof wait === 'number') return clock.sleep(wait, signal);
+  await wait;
+  return !signal.aborted;
 }

@@ -28,9 +28,10 @@ import { checksumFile, checksumName } from './checksum.js';
  * checksum, so Galaxy stored other bytes than it read (the legacy upload converts some files: a
  * compressed file decompressed), and sending it again would end the same way.
  */
+/** `asked`: Galaxy stored the hash only once ours was asked for (it hashes nothing by itself). */
 export type StoredVerdict =
-  | { kind: 'verified'; info: string }
-  | { kind: 'mismatch'; hashFunction: HashFunction; expected: string; got: string; file: 'changed' | 'gone' | 'unchanged' }
+  | { kind: 'verified'; info: string; asked?: true }
+  | { kind: 'mismatch'; hashFunction: HashFunction; expected: string; got: string; file: 'changed' | 'gone' | 'unchanged'; asked?: true }
   /** `everyFile`: said of Galaxy, not of this dataset (no Celery, or its workers not running): it holds for the job's other files too. */
   | { kind: 'unverified'; reason: string; everyFile?: boolean }
   | { kind: 'stopped' };
@@ -86,13 +87,12 @@ export class StoredHashes {
       if (typeof item.ldda_id === 'string') todo.push({ f, item, checksum });
       else verdicts.set(f.path, this.#unverified(at(f), item.id, `Galaxy's folder listing names no version (ldda_id) of dataset ${item.id}, whose stored hash is read by it`));
     }
-    const first = { askAtOnce: false, asked: false };
-    const one = async (t: (typeof todo)[number], o: { askAtOnce: boolean; asked?: boolean }): Promise<void> => {
-      verdicts.set(t.f.path, await this.verify(at(t.f), t.item.id, String(t.item.ldda_id), t.checksum, o));
+    const one = async (t: (typeof todo)[number], askAtOnce: boolean): Promise<void> => {
+      verdicts.set(t.f.path, await this.verify(at(t.f), t.item.id, String(t.item.ldda_id), t.checksum, askAtOnce));
     };
     const [head, ...rest] = todo;
     if (head === undefined) return verdicts;
-    await one(head, first);
+    await one(head, false);
     const v = verdicts.get(head.f.path);
     // No Celery, or no worker ran the first file's task within giveUpMs: none will run the others'.
     if (v?.kind === 'stopped' || (v?.kind === 'unverified' && v.everyFile === true)) {
@@ -101,7 +101,8 @@ export class StoredHashes {
     }
     // Galaxy stored no hash of the first by itself (calculate_dataset_hash: never): the others' are asked for at once.
     const queue = new PQueue({ concurrency: VERIFY_AT_ONCE });
-    await Promise.all(rest.map((t) => queue.add(() => one(t, { askAtOnce: first.asked }))));
+    const askAtOnce = (v?.kind === 'verified' || v?.kind === 'mismatch') && v.asked === true;
+    await Promise.all(rest.map((t) => queue.add(() => one(t, askAtOnce))));
     return verdicts;
   }
 
@@ -119,9 +120,9 @@ export class StoredHashes {
    */
   async verify(
     at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string },
-    o: { askAtOnce: boolean; asked?: boolean } = { askAtOnce: false },
+    askAtOnce = false,
   ): Promise<StoredVerdict> {
-    const v = await this.#verify(at, datasetId, lddaId, checksum, o);
+    const v = await this.#verify(at, datasetId, lddaId, checksum, askAtOnce);
     if (v.kind === 'mismatch') {
       let now: string | null;
       try {
@@ -142,7 +143,7 @@ export class StoredHashes {
 
   async #verify(
     at: { file: string; library: string; folder: string }, datasetId: string, lddaId: string, checksum: { hashFunction: HashFunction; hex: string },
-    o: { askAtOnce: boolean; asked?: boolean },
+    askAtOnce: boolean,
   ): Promise<StoredVerdict> {
     const { client, clock } = this.#d;
     const timing = this.#d.timing ?? STORED_TIMING;
@@ -156,11 +157,12 @@ export class StoredHashes {
       if (stored !== undefined) {
         const got = String(stored.hash_value).toLowerCase();
         const info = `${checksum.hashFunction} ${checksum.hex}: verified by galaxy-importd against the hash Galaxy computed of this dataset after its import`;
-        return got === checksum.hex.toLowerCase() ? { kind: 'verified', info } : { kind: 'mismatch', hashFunction: checksum.hashFunction, expected: checksum.hex, got, file: 'changed' };
+        const was = asked ? { asked: true as const } : {};
+        return got === checksum.hex.toLowerCase() ? { kind: 'verified', info, ...was } : { kind: 'mismatch', hashFunction: checksum.hashFunction, expected: checksum.hex, got, file: 'changed', ...was };
       }
-      if (!asked && (o.askAtOnce || storage.hashes.length > 0 || clock.now() - started >= timing.autoWaitMs)) {
+      if (!asked && (askAtOnce || storage.hashes.length > 0 || clock.now() - started >= timing.autoWaitMs)) {
         await client.computeDatasetHash(lddaId, checksum.hashFunction);
-        asked = o.asked = true;
+        asked = true;
       }
       throw new NotYet();
     };

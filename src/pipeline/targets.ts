@@ -6,7 +6,7 @@ import type { Emit } from '../observe/events.js';
 import type { Access } from './access.js';
 import type { Files, ReadyFile } from './files.js';
 import type { Verdict } from './retry.js';
-import { classify } from './retry.js';
+import { classify, waitAs } from './retry.js';
 import { StoppedError, retry } from '../retry.js';
 import type { Route } from './route.js';
 import { folderText } from './route.js';
@@ -226,9 +226,7 @@ route: Route,
             fail(verdict.message, counted);
             throw new Error('gave up: recorded failed');
           }
-          const wait = d.onFailure(err, attempt, route);
-          if (typeof wait !== 'number') return wait;
-          if (!(await d.clock.sleep(wait, d.signal))) throw new StoppedError();
+          if (!(await waitAs(d.onFailure(err, attempt, route), d.clock, d.signal))) throw new StoppedError();
         });
       },
     });

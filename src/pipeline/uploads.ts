@@ -10,6 +10,7 @@ import type { Files, ReadyFile } from './files.js';
 import type { HistoryPool } from './histories.js';
 import type { Recovery } from './recover.js';
 import type { Verdict } from './retry.js';
+import { waitAs } from './retry.js';
 import type { Backoff } from '../retry.js';
 import { backoffMs } from '../retry.js';
 import type { Route } from './route.js';
@@ -149,10 +150,7 @@ export class Uploads {
 
   /** Wait as a failed call that sends no file says; false when stopping. */
   async #stall(err: unknown, attempt: number, route: Route): Promise<boolean> {
-    const wait = this.#d.onFailure(err, attempt, route);
-    if (typeof wait === 'number') return this.#d.clock.sleep(wait, this.#d.signal);
-    await wait;
-    return !this.#stopped;
+    return waitAs(this.#d.onFailure(err, attempt, route), this.#d.clock, this.#d.signal);
   }
 
   /** A failed request: wait as the verdict says, recording its files as retrying. False when stopping. */
