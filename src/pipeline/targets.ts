@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
 import type { FolderItem, GalaxyClient } from '../galaxy/client.js';
 import { groupBy } from '../group.js';
 import type { Coordinator } from '../ledger/ledger.js';
@@ -26,7 +27,7 @@ interface Library {
   rootFolderId: string;
 }
 
-export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'libraryContents' | 'subfolders' | 'createFolder'>;
+export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'subfolders' | 'createFolder'>;
 
 /**
  * Finds or creates each route's library and folder path, once: concurrent
@@ -35,26 +36,34 @@ export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' 
  * Galaxy again. Every creation is preceded by a fresh lookup, so a creation
  * whose answer was lost (accepted, then a 502) is found, not repeated. Creation runs under
  * the coordinator's lock, so that two replicas never create the same library or folder.
- * A library's whole listing (every folder and dataset in it) is read once, at its first
- * use; the fresh look before creating a folder reads only the parent's subfolders, so
- * creating the thousandth folder in a library of 100,000 datasets costs what the first did.
- * A library this process just created is not listed (it holds its root alone), and with the
- * ledger to itself (no replicas) the first creation under a folder it made is not preceded by a
- * look: nobody else knows that folder yet. A creation tried before (its answer lost) looks first.
+ * A folder's subfolders are read once, at its first use as a parent (its pages up to its first
+ * dataset: folder-pages.ts), never the library's whole listing, which names every dataset in it:
+ * finding a folder in a library of 100,000 datasets costs what it does in an empty one. The
+ * fresh look before creating a folder reads the parent's subfolders again.
+ * A folder this process just created (a new library's root too) is not read: it holds nothing.
+ * With the ledger to itself (no replicas) the first creation under such a folder, within
+ * FRESH_MS of making it, is not preceded by a look either: nobody else knows that folder yet (a
+ * backlog's folders are made within seconds). A creation tried before (its answer lost) looks first.
  * With a clock, the fresh looks at one parent asked in one turn are one read, which starts after
  * each of them was asked (so after each lock was taken): a backlog's hundred new folders under a
  * library's root cost one look at the root, not a hundred.
  */
+/** How long after making a folder this process alone (no replicas) makes folders under it without a look first. */
+export const FRESH_MS = 60_000;
+
 export class Targets {
   readonly #client: TargetClient;
   readonly #description: string;
   readonly #emit: Emit;
   readonly #libraries = new Map<string, Promise<Library>>();
-  /** Per library id: full folder path ('/', '/a/b') → folder id. */
-  readonly #folders = new Map<string, Promise<Map<string, string>>>();
+  /** Per folder id (F-prefixed): its subfolders' ids by name, as read once (and added to since). */
+  readonly #children = new Map<string, Promise<Map<string, string>>>();
   readonly #inflight = new Map<string, Promise<string>>();
   /** Folders (library roots too) this process created: what they hold, it sent. */
   readonly #made = new Set<string>();
+  /** When this process made each folder it made (library roots too), by id. */
+  readonly #madeAt = new Map<string, number>();
+  readonly #clock: Pick<Clock, 'now'>;
   /** Folder paths (library id, path) whose creation was asked for already: a retry looks first. */
   readonly #tried = new Set<string>();
 
@@ -65,8 +74,9 @@ export class Targets {
 
   constructor(o: {
     client: TargetClient; libraryDescription: string; emit: Emit; lock: Pick<Coordinator, 'withLock' | 'replica'>; access?: Pick<Access, 'library' | 'roleId'>;
-    libraryAccess?: (library: string) => string | null; clock?: Pick<Clock, 'setTimeout'>;
+    libraryAccess?: (library: string) => string | null; clock?: Pick<Clock, 'setTimeout' | 'now'>;
   }) {
+    this.#clock = o.clock ?? systemClock;
     this.#looks = o.clock === undefined ? null : new TurnGather(o.clock, (waiting) => {
       for (const [parentId, group] of groupBy(waiting, (w) => w.parentId)) {
         this.#client.subfolders(parentId).then((items) => group.forEach((w) => w.resolve(items)), (err: unknown) => group.forEach((w) => w.reject(err)));
@@ -103,7 +113,7 @@ export class Targets {
   /** Forget everything cached (a library or folder was deleted in Galaxy). */
   reset(): void {
     this.#libraries.clear();
-    this.#folders.clear();
+    this.#children.clear();
   }
 
   #library(name: string): Promise<Library> {
@@ -129,24 +139,25 @@ export class Targets {
     }
     const created = await this.#client.createLibrary(name, this.#description);
     this.#made.add(created.root_folder_id);
-    // Just made: its root holds nothing, so it needs no listing.
-    this.#folders.set(created.id, Promise.resolve(new Map([['/', created.root_folder_id]])));
+    this.#madeAt.set(created.root_folder_id, this.#clock.now());
+    // Just made: its root holds nothing, so it needs no read.
+    this.#children.set(created.root_folder_id, Promise.resolve(new Map<string, string>()));
     this.#emit({ type: 'library.created', library: name, id: created.id });
     return { id: created.id, rootFolderId: created.root_folder_id };
   }
 
-  /** The library's folders by full path, from one listing at its first use (shared by every caller). */
-  #folderMap(libraryId: string): Promise<Map<string, string>> {
-    let p = this.#folders.get(libraryId);
+  /** The subfolders of `parentId` by name, read at its first use as a parent (shared by every caller). */
+  #childrenOf(parentId: string): Promise<Map<string, string>> {
+    let p = this.#children.get(parentId);
     if (!p) {
-      p = this.#client.libraryContents(libraryId).then((entries) => {
+      p = this.#client.subfolders(parentId).then((items) => {
         const map = new Map<string, string>();
         // Duplicate folder names are possible in Galaxy: the first listed wins, consistently.
-        for (const e of entries) if (e.type === 'folder' && !map.has(e.name)) map.set(e.name, e.id);
+        for (const f of items) if (!map.has(f.name)) map.set(f.name, f.id);
         return map;
       });
-      this.#folders.set(libraryId, p);
-      p.catch(() => this.#folders.delete(libraryId));
+      this.#children.set(parentId, p);
+      p.catch(() => this.#children.delete(parentId));
     }
     return p;
   }
@@ -156,9 +167,9 @@ export class Targets {
     let p = this.#inflight.get(key);
     if (!p) {
       p = (async () => {
-        const cached = (await this.#folderMap(libraryId)).get(fullPath);
+        const cached = (await this.#childrenOf(parentId)).get(name);
         if (cached) return cached;
-        return this.#lock.withLock(`folder\u0000${key}`, () => this.#createFolder(libraryId, parentId, fullPath, name, key));
+        return this.#lock.withLock(`folder\u0000${key}`, () => this.#createFolder(parentId, fullPath, name, key));
       })();
       this.#inflight.set(key, p);
       void p.finally(() => this.#inflight.delete(key)).catch(() => undefined);
@@ -169,24 +180,27 @@ export class Targets {
   /**
    * Under the lock: look again, then create. Another process, or an earlier attempt whose answer
    * was lost, may have made the folder; the look is asked for now, after the lock was taken
-   * (not at the first try under a folder nobody else knows: see the class). Of several subfolders of that name, the first listed wins, as in #folderMap.
+   * (not at the first try under a folder nobody else knows: see the class). Of several subfolders of that name, the first listed wins, as in #childrenOf.
    */
-  async #createFolder(libraryId: string, parentId: string, fullPath: string, name: string, key: string): Promise<string> {
-    const known = await this.#folderMap(libraryId);
-    const unknownToOthers = this.#lock.replica === null && this.#made.has(parentId) && !this.#tried.has(key);
+  async #createFolder(parentId: string, fullPath: string, name: string, key: string): Promise<string> {
+    const known = await this.#childrenOf(parentId);
+    const madeAt = this.#madeAt.get(parentId);
+    const unknownToOthers = this.#lock.replica === null && madeAt !== undefined && this.#clock.now() - madeAt < FRESH_MS && !this.#tried.has(key);
     if (!unknownToOthers) {
       const looks = this.#looks;
       const fresh = looks === null ? this.#client.subfolders(parentId) : new Promise<FolderItem[]>((resolve, reject) => looks.add({ parentId, resolve, reject }));
       const existing = (await fresh).find((f) => f.name === name);
       if (existing) {
-        known.set(fullPath, existing.id);
+        known.set(name, existing.id);
         return existing.id;
       }
     }
     this.#tried.add(key);
     const created = await this.#client.createFolder(parentId, name);
-    known.set(fullPath, created.id);
+    known.set(name, created.id);
     this.#made.add(created.id);
+    this.#madeAt.set(created.id, this.#clock.now());
+    this.#children.set(created.id, Promise.resolve(new Map<string, string>()));
     this.#emit({ type: 'folder.created', folder: fullPath, id: created.id });
     return created.id;
   }

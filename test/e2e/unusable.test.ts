@@ -31,8 +31,6 @@ interface Case {
   ini?: Sections;
   emu?: Parameters<typeof emulator>[1];
   jobFaults?: Parameters<Emulator['addJobFaults']>;
-  /** The library exists in Galaxy before the scan: only then is its contents read (a library the daemon makes is not). */
-  library?: true;
 }
 
 /** A listing of a history's jobs that names none: each job is looked at with GET /api/jobs/{id} (job-looks.ts), however the files were batched. */
@@ -41,7 +39,6 @@ const JOBS_UNLISTED: FaultRule = { method: 'GET', path: '^/api/jobs$', action: {
 const CASES: Case[] = [
   { request: 'GET /api/libraries', rule: { method: 'GET', path: '^/api/libraries$' } },
   { request: 'POST /api/libraries', rule: { method: 'POST', path: '^/api/libraries$' } },
-  { request: 'GET /api/libraries/{id}/contents', rule: { method: 'GET', path: '^/api/libraries/[^/]+/contents$' }, library: true },
   { request: 'POST /api/folders/{id}', rule: { method: 'POST', path: '^/api/folders/[^/]+$' } },
   { request: 'POST /api/histories', rule: { method: 'POST', path: '^/api/histories$' } },
   { request: 'POST /api/tools/fetch', rule: { method: 'POST', path: '^/api/tools/fetch$' } },
@@ -73,10 +70,6 @@ async function setup(t: TestContext, c: Case): Promise<{ emu: Emulator; configFi
     http: { listen: '' },
   }, c.ini ?? {}));
   if (c.jobFaults) emu.addJobFaults(...c.jobFaults);
-  if (c.library) {
-    const made = await fetch(`${emu.url}/api/libraries`, { method: 'POST', headers: { 'x-api-key': emu.adminKey, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Imports' }) });
-    if (!made.ok) throw new Error(`POST /api/libraries: ${made.status}`);
-  }
   return { emu, configFile, importDir };
 }
 

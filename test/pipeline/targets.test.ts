@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ContentsEntry, FolderDetails, LibrarySummary } from '../../src/galaxy/client.js';
+import { systemClock } from '../../src/clock.js';
 import { localCoordinator } from '../../src/ledger/coordinator.js';
 import type { Route } from '../../src/pipeline/route.js';
 import type { TargetClient } from '../../src/pipeline/targets.js';
-import { Targets } from '../../src/pipeline/targets.js';
+import { FRESH_MS, Targets } from '../../src/pipeline/targets.js';
 import { events, memoryRows, turns } from '../fakes.js';
 
 const route = (folder: string[]): Route => ({ library: 'Lab', folder, fileType: 'auto', dbkey: '?', tags: [], link: false, access: null, notify: [] });
@@ -13,7 +14,7 @@ const route = (folder: string[]): Route => ({ library: 'Lab', folder, fileType: 
 function galaxy(o: { loseCreateAnswer?: boolean } = {}) {
   const libraries: LibrarySummary[] = [];
   const folders: ContentsEntry[] = [{ id: 'Froot', type: 'folder', name: '/' }];
-  const calls = { listLibraries: 0, createLibrary: 0, libraryContents: 0, subfolders: 0, createFolder: 0 };
+  const calls = { listLibraries: 0, createLibrary: 0, subfolders: 0, createFolder: 0 };
   let lose = o.loseCreateAnswer ?? false;
   const client: TargetClient = {
     listLibraries: () => (calls.listLibraries++, Promise.resolve([...libraries])),
@@ -23,7 +24,6 @@ function galaxy(o: { loseCreateAnswer?: boolean } = {}) {
       libraries.push(lib);
       return Promise.resolve(lib);
     },
-    libraryContents: () => (calls.libraryContents++, Promise.resolve([...folders])),
     subfolders: (parentId) => {
       calls.subfolders++;
       const parent = folders.find((f) => f.id === parentId)?.name ?? '';
@@ -60,26 +60,39 @@ describe('Targets (fakes)', () => {
     assert.equal(g.calls.createFolder, 2);
     assert.deepEqual(emit.seen.map((e) => e.type), ['library.created', 'folder.created', 'folder.created']);
     await targets.resolve(route(['run1', 'lane2']));
-    assert.equal(g.calls.libraryContents, 0, 'a library just made is not listed');
     assert.equal(g.calls.subfolders, 0, 'with the ledger to itself, no look under folders it just made');
     assert.equal(all[0]?.madeHere, true, 'this process made the folder');
     const another = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) });
     assert.equal((await another.resolve(route(['run1', 'lane2']))).madeHere, false, 'another process found it');
   });
 
-  it('with replicas, each creation looks at its parent\'s subfolders first; a library found is listed once', async () => {
+  it('with replicas, each creation looks at its parent\'s subfolders first; a library found is read folder by folder, never listed whole', async () => {
     const g = galaxy();
     const lock = { replica: 'a', withLock: <T>(_key: string, fn: (since: number) => Promise<T>): Promise<T> => fn(0) };
     const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock });
     await targets.resolve(route(['run1', 'lane2']));
-    assert.equal(g.calls.libraryContents, 0);
     assert.equal(g.calls.subfolders, 2);
     assert.equal(g.calls.createFolder, 2);
 
     const again = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) });
     await Promise.all([again.resolve(route(['run1', 'lane2'])), again.resolve(route(['run1', 'lane3']))]);
-    assert.equal(g.calls.libraryContents, 1, 'a library found is listed once');
-    assert.equal(g.calls.subfolders, 3, 'a folder found (not made here) is looked at before creating under it');
+    assert.equal(g.calls.subfolders, 5, 'read folder by folder on the path, once each (root, run1), and looked at again before creating under a folder found');
+    assert.equal(g.calls.createFolder, 3);
+    await again.resolve(route(['run1', 'lane3']));
+    assert.equal(g.calls.subfolders, 5, 'what was read or made is known');
+  });
+
+  it('alone, under a folder it made over FRESH_MS ago, a creation looks first (someone may have made it since)', async () => {
+    const g = galaxy();
+    let now = 0;
+    const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => systemClock.setTimeout(fn, ms) };
+    const targets = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()), clock });
+    await targets.resolve(route(['run1']));
+    assert.equal(g.calls.subfolders, 0, 'just made: no look');
+    now += FRESH_MS;
+    await targets.resolve(route(['run2']));
+    await targets.resolve(route(['run1', 'lane1']));
+    assert.equal(g.calls.subfolders, 2, 'one look before each creation under folders made FRESH_MS ago');
     assert.equal(g.calls.createFolder, 3);
   });
 
