@@ -300,7 +300,11 @@ const skip = new Set(values.skip.split(',').filter(Boolean));
 await warmUp();
 const rows: Row[] = [];
 const [batchDefault, concurrencyDefault] = [Number(uploadDefault('batch_size')), Number(uploadDefault('concurrency'))];
-const ROUNDS = Math.max(1, Number(values.rounds));
+const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error(`bench/real-galaxy: --rounds ${values.rounds}: give a whole number of at least 1`);
+  process.exit(2);
+}
 const ourRuns: Row[] = [];
 const oneJobRuns: Row[] = [];
 const round = (r: number): string => (ROUNDS > 1 ? `, round ${r + 1}` : '');

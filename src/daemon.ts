@@ -115,6 +115,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   // The gate closing ends idle(): while Galaxy refuses the key, nothing more happens.
   const gate = galaxyGate(client, (e) => (emit(e), shrank()), KEY_PROBE_MS, clock, key);
   flow.on('answer', gate.onAnswer);
+  let answeredAt: number | null = null;
+  flow.on('answer', (_request, unusable) => {
+    if (unusable === null) answeredAt = clock.now();
+  });
   const [rebuild, firstStart, startedAt] = [ledger.getMeta('created_at') === undefined, ledger.getMeta('first_start_done') === undefined, clock.now()];
   if (rebuild) ledger.setMeta('created_at', new Date(startedAt).toISOString());
   const route = (relPath: string) => routeFile(relPath, config);
@@ -176,7 +180,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     live: () => !stopping.signal.aborted,
     readiness: readiness({
       started: () => started, stopping: () => stopping.signal.aborted, pause: () => gate.pause, probeGalaxy: () => client.version(),
-      ledgerProblem: () => coordinator.problem(), clock,
+      answeredAt: () => answeredAt, ledgerProblem: () => coordinator.problem(), clock,
     }),
     counts: () => ({ files: ledger.counts(), settling: admission.settling, waitingForMarker: admission.waitingForMarker, inFlight: files.active }),
     paused: () => gate.pause,

@@ -33,7 +33,7 @@ export type StoredVerdict =
   | { kind: 'verified'; info: string; asked?: true }
   | { kind: 'mismatch'; hashFunction: HashFunction; expected: string; got: string; file: 'changed' | 'gone' | 'unchanged'; asked?: true }
   /** `everyFile`: said of Galaxy, not of this dataset (no Celery, or its workers not running): it holds for the job's other files too. */
-  | { kind: 'unverified'; reason: string; everyFile?: boolean }
+  | { kind: 'unverified'; reason: string; everyFile?: boolean; asked?: true }
   | { kind: 'stopped' };
 
 /**
@@ -101,7 +101,7 @@ export class StoredHashes {
     }
     // Galaxy stored no hash of the first by itself (calculate_dataset_hash: never): the others' are asked for at once.
     const queue = new PQueue({ concurrency: VERIFY_AT_ONCE });
-    const askAtOnce = (v?.kind === 'verified' || v?.kind === 'mismatch') && v.asked === true;
+    const askAtOnce = v?.asked === true;
     await Promise.all(rest.map((t) => queue.add(() => one(t, askAtOnce))));
     return verdicts;
   }
@@ -133,7 +133,7 @@ export class StoredHashes {
       }
       return { ...v, file: now === null ? 'gone' : now.toLowerCase() === checksum.hex.toLowerCase() ? 'unchanged' : 'changed' };
     }
-    if (v.kind === 'unverified' && v.reason !== NO_CELERY) return this.#unverified(at, datasetId, v.reason, v.everyFile === true);
+    if (v.kind === 'unverified' && v.reason !== NO_CELERY) return { ...this.#unverified(at, datasetId, v.reason, v.everyFile === true), ...(v.asked === true ? { asked: true as const } : {}) };
     if (v.kind === 'unverified' && v.reason === NO_CELERY && !this.#saidNoCelery) {
       this.#saidNoCelery = true;
       this.#d.emit({ type: 'checksum.unverifiable', reason: NO_CELERY });
@@ -157,8 +157,7 @@ export class StoredHashes {
       if (stored !== undefined) {
         const got = String(stored.hash_value).toLowerCase();
         const info = `${checksum.hashFunction} ${checksum.hex}: verified by galaxy-importd against the hash Galaxy computed of this dataset after its import`;
-        const was = asked ? { asked: true as const } : {};
-        return got === checksum.hex.toLowerCase() ? { kind: 'verified', info, ...was } : { kind: 'mismatch', hashFunction: checksum.hashFunction, expected: checksum.hex, got, file: 'changed', ...was };
+        return got === checksum.hex.toLowerCase() ? { kind: 'verified', info } : { kind: 'mismatch', hashFunction: checksum.hashFunction, expected: checksum.hex, got, file: 'changed' };
       }
       if (!asked && (askAtOnce || storage.hashes.length > 0 || clock.now() - started >= timing.autoWaitMs)) {
         await client.computeDatasetHash(lddaId, checksum.hashFunction);
@@ -166,8 +165,9 @@ export class StoredHashes {
       }
       throw new NotYet();
     };
+    const was = (v: StoredVerdict): StoredVerdict => (asked && v.kind !== 'stopped' ? { ...v, asked: true } : v);
     try {
-      return await retry(look, {
+      return was(await retry(look, {
         clock: this.#d.clock,
         signal: this.#d.signal,
         onFailure: (err, n) => {
@@ -179,13 +179,13 @@ export class StoredHashes {
           this.#d.emit({ type: 'galaxy.retry', request: `the stored hash of dataset ${datasetId} (${at.file})`, library: at.library, folder: at.folder, attempt: n, reason: verdict.message, delay_ms: delay });
           return delay;
         },
-      });
+      }));
     } catch (err) {
       if (err instanceof StoppedError) return { kind: 'stopped' };
       if (err instanceof NotYet) {
-        return { kind: 'unverified', everyFile: true, reason: `Galaxy stored no ${checksum.hashFunction} hash of dataset ${datasetId} within ${Math.round(timing.giveUpMs / 60_000)} min of its job's end, though it runs Celery tasks${asked ? ' and was asked for one (PUT /api/datasets/{id}/hash)' : ''}: are Galaxy's Celery workers running? galaxy-importd audit compares the stored hash later` };
+        return was({ kind: 'unverified', everyFile: true, reason: `Galaxy stored no ${checksum.hashFunction} hash of dataset ${datasetId} within ${Math.round(timing.giveUpMs / 60_000)} min of its job's end, though it runs Celery tasks${asked ? ' and was asked for one (PUT /api/datasets/{id}/hash)' : ''}: are Galaxy's Celery workers running? galaxy-importd audit compares the stored hash later` });
       }
-      return { kind: 'unverified', reason: `the hash Galaxy stores with dataset ${datasetId} could not be read: ${classify(err).message}` };
+      return was({ kind: 'unverified', reason: `the hash Galaxy stores with dataset ${datasetId} could not be read: ${classify(err).message}` });
     }
   }
 }

@@ -29,11 +29,14 @@ interface Library {
 
 export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'subfolders' | 'createFolder'>;
 
+/** How long after making a folder this process alone (no replicas) makes folders under it without a look first. */
+export const FRESH_MS = 60_000;
+
 /**
  * Finds or creates each route's library and folder path, once: concurrent
  * callers for the same library or folder share one lookup (single-flight),
  * answers are cached, and a failed lookup is forgotten so the next call asks
- * Galaxy again. Every creation is preceded by a fresh lookup, so a creation
+ * Galaxy again. A creation is preceded by a fresh lookup (but for the case below), so a creation
  * whose answer was lost (accepted, then a 502) is found, not repeated. Creation runs under
  * the coordinator's lock, so that two replicas never create the same library or folder.
  * A folder's subfolders are read once, at its first use as a parent (its pages up to its first
@@ -48,9 +51,6 @@ export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' 
  * each of them was asked (so after each lock was taken): a backlog's hundred new folders under a
  * library's root cost one look at the root, not a hundred.
  */
-/** How long after making a folder this process alone (no replicas) makes folders under it without a look first. */
-export const FRESH_MS = 60_000;
-
 export class Targets {
   readonly #client: TargetClient;
   readonly #description: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReadinessDeps } from '../../src/observe/readiness.js';
-import { readiness } from '../../src/observe/readiness.js';
+import { ANSWER_COUNTS_MS, readiness } from '../../src/observe/readiness.js';
 import { turns } from '../fakes.js';
 
 /** A daemon that is started and not paused, whose Galaxy answers when `answer()` is called. */
@@ -69,6 +69,29 @@ describe('readiness', () => {
 
     assert.equal(d.probes, 1);
     assert.deepEqual(answers.slice(2), [[], []]);
+  });
+
+  it('while Galaxy answers the daemon\'s own requests (within ANSWER_COUNTS_MS), it is not asked, and nothing waits for it', async () => {
+    let answeredAt: number | null = 0;
+    const d = deps({ answeredAt: () => answeredAt });
+    const ready = readiness(d);
+
+    d.at.now = ANSWER_COUNTS_MS;
+    assert.deepEqual(await ready(), [], 'ready at once: no look waiting in the queue behind a backlog');
+    assert.equal(d.probes, 0);
+
+    d.at.now = ANSWER_COUNTS_MS + 1;
+    const asked = ready();
+    d.answer(new Error('connect ECONNREFUSED'));
+    assert.deepEqual(await asked, ['Galaxy is not reachable: connect ECONNREFUSED'], 'an answer older than ANSWER_COUNTS_MS does not count');
+    assert.equal(d.probes, 1);
+
+    answeredAt = d.at.now - 1;
+    d.at.now += 1000;
+    assert.deepEqual(await ready(), ['Galaxy is not reachable: connect ECONNREFUSED'], 'a failed look after the last answer counts');
+    answeredAt = d.at.now;
+    assert.deepEqual(await ready(), [], 'an answer after the failed look counts');
+    assert.equal(d.probes, 1);
   });
 
   it('names every reason: the walk, the key, the ledger, stopping', async () => {

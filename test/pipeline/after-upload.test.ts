@@ -57,6 +57,10 @@ describe('after_upload', () => {
     const dest = mkdtempSync(path.join(tmpdir(), 'importd-ro.'));
     t.after(() => { spawnSync('umount', [dest]); rmSync(dest, { recursive: true, force: true }); });
     if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', dest]).status !== 0) return t.skip('mount -t tmpfs failed here (a container without CAP_SYS_ADMIN?)');
+    // Not under systemd (a runner's INVOCATION_ID would ask for the unit's drop-in instead).
+    const invocation = process.env.INVOCATION_ID;
+    delete process.env.INVOCATION_ID;
+    t.after(() => { if (invocation !== undefined) process.env.INVOCATION_ID = invocation; });
     const s = setup(t, { action: 'move', dir: dest });
     put(s.importDir, 'run1/a.txt', 'a\n');
     await s.after(file);

@@ -103,7 +103,7 @@ describe('stored hashes of a whole job (verifyAll)', () => {
   const files = Array.from({ length: 20 }, (_, i) => ({ path: `run1/f${i}.txt`, size: 1, mtimeMs: 1, readyAt: 0, checksum: { hashFunction: 'SHA-256' as const, hex: `${String(i).padStart(2, '0')}`.repeat(32) } }));
   const matched = new Map(files.map((f, i) => [f.path, { id: `D${i}`, ldda_id: `L${i}`, name: f.path, type: 'file' as const, state: 'ok' }]));
   /** Galaxy storing each file's hash by itself after `auto` ms of the clock (null: never), or when asked. */
-  function galaxy(auto: number | null, celeryWorking = true) {
+  function galaxy(auto: number | null, celeryWorking = true, firstFailsOnceAsked = false) {
     let now = 0;
     const reads: string[] = [];
     const asked = new Set<string>();
@@ -118,6 +118,9 @@ describe('stored hashes of a whole job (verifyAll)', () => {
           await new Promise((r) => setImmediate(r));
           inFlight--;
           const i = Number(ldda.slice(1));
+          if (firstFailsOnceAsked && ldda === 'L0' && asked.has('L0')) {
+            throw new GalaxyApiError({ status: 403, errCode: 403002, errMsg: 'You are not allowed to access this dataset', retryAfterMs: null, fromGalaxy: true, method: 'GET', path: '/api/datasets/L0/storage' });
+          }
           const have = celeryWorking && ((auto !== null && now >= auto) || asked.has(ldda));
           return storage(have ? [['SHA-256', files[i]?.checksum.hex ?? '']] : []);
         },
@@ -147,6 +150,15 @@ describe('stored hashes of a whole job (verifyAll)', () => {
     assert.deepEqual(new Set([...v.values()].map((x) => x.kind)), new Set(['verified']));
     assert.equal(g.asked.size, 20);
     assert.ok(g.reads.length <= 20 * 2 + 10, `${g.reads.length} reads: the others' two each (one to ask, one to find)`);
+  });
+
+  it('the first file\'s storage unreadable after its hash was asked for: the others are still asked for at once', async () => {
+    const g = galaxy(null, true, true);
+    const v = await g.stored.verifyAll(files, ROUTE_, matched);
+    assert.equal(v.get('run1/f0.txt')?.kind, 'unverified');
+    assert.deepEqual(new Set([...v.values()].slice(1).map((x) => x.kind)), new Set(['verified']));
+    assert.equal(g.asked.size, 20);
+    assert.ok(g.reads.length <= 20 * 2 + 10, `${g.reads.length} reads: the others' two each (one to ask, one to find), not one every few seconds for autoWaitMs`);
   });
 
   it('no Celery worker running: the first gives up after giveUpMs, the others at once, each said', async () => {
