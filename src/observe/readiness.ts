@@ -28,7 +28,7 @@ export interface ReadinessDeps {
 export type Readiness = (opts?: { wait?: boolean }) => Promise<string[]>;
 
 const PROBE_EVERY_MS = 5000;
-export const ANSWER_COUNTS_MS = 30_000;
+export const ANSWER_COUNTS_MS = 10_000;
 
 export function readiness(d: ReadinessDeps): Readiness {
   let probe: { at: number; problem: string | null } | null = null;
