@@ -53,10 +53,10 @@ export function readiness(d: ReadinessDeps): Readiness {
       if (wait) await asked;
     }
     const last: { problem: string | null } | null = probe;
-    if (answering) {
-      // Galaxy answers the daemon's own requests.
-    } else if (last === null) reasons.push('Galaxy has not answered yet');
-    else if (last.problem !== null) reasons.push(last.problem);
+    if (!answering) {
+      if (last === null) reasons.push('Galaxy has not answered yet');
+      else if (last.problem !== null) reasons.push(last.problem);
+    }
     const ledgerProblem = d.ledgerProblem();
     if (ledgerProblem !== null) reasons.push(ledgerProblem);
     if (d.stopping()) reasons.push('stopping');

@@ -59,9 +59,7 @@ export class Targets {
   /** Per folder id (F-prefixed): its subfolders' ids by name, as read once (and added to since). */
   readonly #children = new Map<string, Promise<Map<string, string>>>();
   readonly #inflight = new Map<string, Promise<string>>();
-  /** Folders (library roots too) this process created: what they hold, it sent. */
-  readonly #made = new Set<string>();
-  /** When this process made each folder it made (library roots too), by id. */
+  /** Folders (library roots too) this process made, by id, and when: what they hold, it sent. */
   readonly #madeAt = new Map<string, number>();
   readonly #clock: Pick<Clock, 'now'>;
   /** Folder paths (library id, path) whose creation was asked for already: a retry looks first. */
@@ -107,7 +105,7 @@ export class Targets {
       pathSoFar += `/${segment}`;
       folderId = await this.#folder(lib.id, folderId, pathSoFar, segment);
     }
-    return { libraryId: lib.id, folderId, madeHere: this.#made.has(folderId) };
+    return { libraryId: lib.id, folderId, madeHere: this.#madeAt.has(folderId) };
   }
 
   /** Forget everything cached (a library or folder was deleted in Galaxy). */
@@ -138,7 +136,6 @@ export class Targets {
       return { id: first.id, rootFolderId: first.root_folder_id };
     }
     const created = await this.#client.createLibrary(name, this.#description);
-    this.#made.add(created.root_folder_id);
     this.#madeAt.set(created.root_folder_id, this.#clock.now());
     // Just made: its root holds nothing, so it needs no read.
     this.#children.set(created.root_folder_id, Promise.resolve(new Map<string, string>()));
@@ -198,7 +195,6 @@ export class Targets {
     this.#tried.add(key);
     const created = await this.#client.createFolder(parentId, name);
     known.set(name, created.id);
-    this.#made.add(created.id);
     this.#madeAt.set(created.id, this.#clock.now());
     this.#children.set(created.id, Promise.resolve(new Map<string, string>()));
     this.#emit({ type: 'folder.created', folder: fullPath, id: created.id });
