@@ -5,7 +5,7 @@ import { systemClock } from '../../src/clock.js';
 import type { FolderItem, JobSummary } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { Confirmer, LATE_SHARE, LONGEST_PAUSE_MS, lookPause, pollFor } from '../../src/pipeline/confirm.js';
+import { Confirmer, FIRST_LOOK_MS_PER_FILE, LATE_SHARE, LONGEST_PAUSE_MS, lookPause, pollFor } from '../../src/pipeline/confirm.js';
 import { Files } from '../../src/pipeline/files.js';
 import type { StoredVerdict } from '../../src/pipeline/stored-hashes.js';
 import type { ReadyFile } from '../../src/pipeline/files.js';
@@ -180,7 +180,7 @@ describe('Confirmer (fake timers)', () => {
     assert.equal(s.rows.get(f.path)?.datasetId, 'D1');
   });
 
-  it('a job that runs 157 s is looked at at most 16 times, not one per 10 s cap, and found at most a fifth of its run late; one of 1,000 files is first looked at after 2 s', async (t) => {
+  it('a job that runs 157 s is looked at at most 16 times, not one per 10 s cap, and found at most a fifth of its run late; one of 1,000 files is first looked at after 5 s', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const run = async (jobFiles: number, runsMs: number) => {
       const endsAt = Date.now() + runsMs;
@@ -210,15 +210,16 @@ describe('Confirmer (fake timers)', () => {
       assert.ok(r.lateMs >= 0 && r.lateMs <= 157_000 * LATE_SHARE + 1_000, `found ${r.lateMs} ms after the job ended`);
     }
     assert.equal(one.firstLookAfter, 1000, 'the poll\'s first pause');
-    assert.ok(many.firstLookAfter >= 2000, `a job of 1,000 files first looked at after ${many.firstLookAfter} ms`);
+    assert.ok(many.firstLookAfter >= 1000 * FIRST_LOOK_MS_PER_FILE, `a job of 1,000 files first looked at after ${many.firstLookAfter} ms`);
     assert.ok(hour.looks <= 80 && hour.lateMs <= LONGEST_PAUSE_MS + 1_000, `an hour's job: ${hour.looks} looks (360 at a 10 s cap), ${hour.lateMs} ms late`);
   });
 
-  it('pollFor: the first pause at least 2 ms a file; lookPause: past the cap, a fifth of the run, at most a minute', () => {
+  it('pollFor: the first pause at least 5 ms a file; lookPause: past the cap, a fifth of the run, at most a minute', () => {
     const poll = { firstMs: 250, capMs: 10_000, factor: 1.5, jitter: false };
     assert.deepEqual(pollFor(poll, 1), poll);
-    assert.deepEqual(pollFor(poll, 125), poll);
-    assert.deepEqual(pollFor(poll, 1000), { ...poll, firstMs: 2000 });
+    assert.deepEqual(pollFor(poll, 50), poll);
+    assert.deepEqual(pollFor(poll, 51), { ...poll, firstMs: 255 });
+    assert.deepEqual(pollFor(poll, 1000), { ...poll, firstMs: 5000 });
     assert.equal(lookPause(poll, 1, 0), 250);
     assert.equal(lookPause(poll, 20, 30_000), 10_000);
     assert.equal(lookPause(poll, 20, 100_000), 20_000);
