@@ -63,11 +63,20 @@ async function makeDirs(dir: string): Promise<void> {
     await fsp.mkdir(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
+    if (code === 'EEXIST') return isDir(dir);
     if (code !== 'ENOENT' || path.dirname(dir) === dir) throw err;
     await makeDirs(path.dirname(dir));
-    await fsp.mkdir(dir).catch((again: NodeJS.ErrnoException) => { if (again.code !== 'EEXIST') throw again; });
+    await fsp.mkdir(dir).catch(async (again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST') throw again;
+      await isDir(dir);
+    });
   }
+}
+
+/** Something already at a directory's path: a directory is fine, a file is said as such. */
+async function isDir(dir: string): Promise<void> {
+  if ((await fsp.stat(dir)).isDirectory()) return;
+  throw Object.assign(new Error(`ENOTDIR: ${dir} is a file, not a directory`), { code: 'ENOTDIR', path: dir });
 }
 
 /**

@@ -68,6 +68,16 @@ describe('after_upload', () => {
     assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), true);
   });
 
+  it('move:DIR where a file stands in for a directory: the warning names that file, and the file stays', async (t) => {
+    const dest = tempDir(t);
+    put(dest, 'run1', 'not a directory\n');
+    const s = setup(t, { action: 'move', dir: dest });
+    put(s.importDir, 'run1/a.txt', 'a\n');
+    await s.after(file);
+    assert.match(String(s.emit.of('file.after_upload')[0]?.err), new RegExp(`^ENOTDIR: ${path.join(dest, 'run1')} is a file, not a directory`));
+    assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), true);
+  });
+
   it('a file written again during its upload is left where it is and looked at again', async (t) => {
     const s = setup(t, { action: 'delete' }, () => ({ size: 5, mtimeMs: 2 }));
     put(s.importDir, 'run1/a.txt', 'a bit more\n');
