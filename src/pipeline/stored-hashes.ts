@@ -85,7 +85,7 @@ export class StoredHashes {
       const checksum = f.checksum ?? f.provided;
       if (item?.state !== 'ok' || !checksum) continue;
       if (typeof item.ldda_id === 'string') todo.push({ f, item, checksum });
-      else verdicts.set(f.path, this.#unverified(at(f), item.id, `Galaxy's folder listing names no version (ldda_id) of dataset ${item.id}, whose stored hash is read by it`));
+      else verdicts.set(f.path, this.#unverified(at(f), item.id, { reason: `Galaxy's folder listing names no version (ldda_id) of dataset ${item.id}, whose stored hash is read by it` }));
     }
     const one = async (t: (typeof todo)[number], askAtOnce: boolean): Promise<void> => {
       verdicts.set(t.f.path, await this.verify(at(t.f), t.item.id, String(t.item.ldda_id), t.checksum, askAtOnce));
@@ -96,7 +96,7 @@ export class StoredHashes {
     const v = verdicts.get(head.f.path);
     // No Celery, or no worker ran the first file's task within giveUpMs: none will run the others'.
     if (v?.kind === 'stopped' || (v?.kind === 'unverified' && v.everyFile === true)) {
-      for (const t of rest) verdicts.set(t.f.path, v.kind === 'stopped' || v.reason === NO_CELERY ? v : this.#unverified(at(t.f), t.item.id, v.reason, true));
+      for (const t of rest) verdicts.set(t.f.path, v.kind === 'stopped' || v.reason === NO_CELERY ? v : this.#unverified(at(t.f), t.item.id, { reason: v.reason, everyFile: true }));
       return verdicts;
     }
     // Galaxy stored no hash of the first by itself (calculate_dataset_hash: never): the others' are asked for at once.
@@ -106,9 +106,10 @@ export class StoredHashes {
     return verdicts;
   }
 
-  #unverified(at: { file: string }, datasetId: string, reason: string, everyFile = false): StoredVerdict {
-    this.#d.emit({ type: 'checksum.unverified', file: at.file, dataset_id: datasetId, reason });
-    return { kind: 'unverified', reason, ...(everyFile ? { everyFile } : {}) };
+  /** Said (checksum.unverified), and returned as it is. */
+  #unverified(at: { file: string }, datasetId: string, v: Omit<Extract<StoredVerdict, { kind: 'unverified' }>, 'kind'>): StoredVerdict {
+    this.#d.emit({ type: 'checksum.unverified', file: at.file, dataset_id: datasetId, reason: v.reason });
+    return { ...v, kind: 'unverified' };
   }
 
   /** Whether Galaxy's lack of Celery was said (once: it holds for every file). */
@@ -133,7 +134,7 @@ export class StoredHashes {
       }
       return { ...v, file: now === null ? 'gone' : now.toLowerCase() === checksum.hex.toLowerCase() ? 'unchanged' : 'changed' };
     }
-    if (v.kind === 'unverified' && v.reason !== NO_CELERY) return { ...this.#unverified(at, datasetId, v.reason, v.everyFile === true), ...(v.asked === true ? { asked: true as const } : {}) };
+    if (v.kind === 'unverified' && v.reason !== NO_CELERY) return this.#unverified(at, datasetId, v);
     if (v.kind === 'unverified' && v.reason === NO_CELERY && !this.#saidNoCelery) {
       this.#saidNoCelery = true;
       this.#d.emit({ type: 'checksum.unverifiable', reason: NO_CELERY });

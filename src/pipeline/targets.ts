@@ -44,8 +44,9 @@ export const FRESH_MS = 60_000;
  * finding a folder in a library of 100,000 datasets costs what it does in an empty one. The
  * fresh look before creating a folder reads the parent's subfolders again.
  * A folder this process just created (a new library's root too) is not read: it holds nothing.
- * With the ledger to itself (no replicas) the first creation under such a folder, within
- * FRESH_MS of making it, is not preceded by a look either: nobody else knows that folder yet (a
+ * With the ledger to itself (no replicas) a creation under a folder made, or whose subfolders were
+ * read, less than FRESH_MS before is not preceded by a look either: nobody else knows a folder
+ * just made, and nothing but a person in Galaxy's pages could have made it since that read (a
  * backlog's folders are made within seconds). A creation tried before (its answer lost) looks first.
  * With a clock, the fresh looks at one parent asked in one turn are one read, which starts after
  * each of them was asked (so after each lock was taken): a backlog's hundred new folders under a
@@ -61,6 +62,8 @@ export class Targets {
   readonly #inflight = new Map<string, Promise<string>>();
   /** Folders (library roots too) this process made, by id, and when: what they hold, it sent. */
   readonly #madeAt = new Map<string, number>();
+  /** When each folder's subfolders were last read (the read's start), by folder id. */
+  readonly #readAt = new Map<string, number>();
   readonly #clock: Pick<Clock, 'now'>;
   /** Folder paths (library id, path) whose creation was asked for already: a retry looks first. */
   readonly #tried = new Set<string>();
@@ -112,6 +115,7 @@ export class Targets {
   reset(): void {
     this.#libraries.clear();
     this.#children.clear();
+    this.#readAt.clear();
   }
 
   #library(name: string): Promise<Library> {
@@ -147,6 +151,7 @@ export class Targets {
   #childrenOf(parentId: string): Promise<Map<string, string>> {
     let p = this.#children.get(parentId);
     if (!p) {
+      this.#readAt.set(parentId, this.#clock.now());
       p = this.#client.subfolders(parentId).then((items) => {
         const map = new Map<string, string>();
         // Duplicate folder names are possible in Galaxy: the first listed wins, consistently.
@@ -181,9 +186,9 @@ export class Targets {
    */
   async #createFolder(parentId: string, fullPath: string, name: string, key: string): Promise<string> {
     const known = await this.#childrenOf(parentId);
-    const madeAt = this.#madeAt.get(parentId);
-    const unknownToOthers = this.#lock.replica === null && madeAt !== undefined && this.#clock.now() - madeAt < FRESH_MS && !this.#tried.has(key);
-    if (!unknownToOthers) {
+    const knownAt = this.#madeAt.get(parentId) ?? this.#readAt.get(parentId);
+    const knownFresh = this.#lock.replica === null && knownAt !== undefined && this.#clock.now() - knownAt < FRESH_MS && !this.#tried.has(key);
+    if (!knownFresh) {
       const looks = this.#looks;
       const fresh = looks === null ? this.#client.subfolders(parentId) : new Promise<FolderItem[]>((resolve, reject) => looks.add({ parentId, resolve, reject }));
       const existing = (await fresh).find((f) => f.name === name);

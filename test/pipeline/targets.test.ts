@@ -74,12 +74,28 @@ describe('Targets (fakes)', () => {
     assert.equal(g.calls.subfolders, 2);
     assert.equal(g.calls.createFolder, 2);
 
-    const again = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) });
-    await Promise.all([again.resolve(route(['run1', 'lane2'])), again.resolve(route(['run1', 'lane3']))]);
+    const replica = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock });
+    await Promise.all([replica.resolve(route(['run1', 'lane2'])), replica.resolve(route(['run1', 'lane3']))]);
     assert.equal(g.calls.subfolders, 5, 'read folder by folder on the path, once each (root, run1), and looked at again before creating under a folder found');
     assert.equal(g.calls.createFolder, 3);
-    await again.resolve(route(['run1', 'lane3']));
+    await replica.resolve(route(['run1', 'lane3']));
     assert.equal(g.calls.subfolders, 5, 'what was read or made is known');
+  });
+
+  it('alone, a creation under a folder whose subfolders it has just read does not read them again; over FRESH_MS later it does', async () => {
+    const g = galaxy();
+    let now = 0;
+    const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => systemClock.setTimeout(fn, ms) };
+    await new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) }).resolve(route(['run1', 'lane2']));
+    const before = g.calls.subfolders;
+    const alone = new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()), clock });
+    await Promise.all([alone.resolve(route(['run1', 'lane2'])), alone.resolve(route(['run1', 'lane3']))]);
+    assert.equal(g.calls.subfolders - before, 2, 'root and run1 read once each, no look again before creating lane3');
+    assert.equal(g.calls.createFolder, 3);
+    now += FRESH_MS;
+    await alone.resolve(route(['run1', 'lane4']));
+    assert.equal(g.calls.subfolders - before, 3, 'run1 read over FRESH_MS ago: looked at again before creating lane4');
+    assert.equal(g.calls.createFolder, 4);
   });
 
   it('alone, under a folder it made over FRESH_MS ago, a creation looks first (someone may have made it since)', async () => {
