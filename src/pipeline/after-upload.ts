@@ -64,7 +64,8 @@ async function makeDirs(dir: string): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return isDir(dir);
-    if (code !== 'ENOENT' || path.dirname(dir) === dir) throw err;
+    // ENOTDIR: a file stands at a level above; making that level says which.
+    if ((code !== 'ENOENT' && code !== 'ENOTDIR') || path.dirname(dir) === dir) throw err;
     await makeDirs(path.dirname(dir));
     await fsp.mkdir(dir).catch(async (again: NodeJS.ErrnoException) => {
       if (again.code !== 'EEXIST') throw again;

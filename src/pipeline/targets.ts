@@ -29,7 +29,7 @@ interface Library {
 
 export type TargetClient = Pick<GalaxyClient, 'listLibraries' | 'createLibrary' | 'subfolders' | 'createFolder'>;
 
-/** How long after making a folder this process alone (no replicas) makes folders under it without a look first. */
+/** How long after making a folder, or reading its subfolders, this process alone (no replicas) makes folders under it without a look first. */
 export const FRESH_MS = 60_000;
 
 /**
@@ -182,12 +182,15 @@ export class Targets {
   /**
    * Under the lock: look again, then create. Another process, or an earlier attempt whose answer
    * was lost, may have made the folder; the look is asked for now, after the lock was taken
-   * (not at the first try under a folder nobody else knows: see the class). Of several subfolders of that name, the first listed wins, as in #childrenOf.
+   * (not under a parent made or read less than FRESH_MS ago, alone: see the class). Of several
+   * subfolders of that name, the first listed wins, as in #childrenOf.
    */
   async #createFolder(parentId: string, fullPath: string, name: string, key: string): Promise<string> {
     const known = await this.#childrenOf(parentId);
-    const knownAt = this.#madeAt.get(parentId) ?? this.#readAt.get(parentId);
-    const knownFresh = this.#lock.replica === null && knownAt !== undefined && this.#clock.now() - knownAt < FRESH_MS && !this.#tried.has(key);
+    const had = known.get(name);
+    if (had !== undefined) return had;
+    const knownAt = Math.max(this.#madeAt.get(parentId) ?? -Infinity, this.#readAt.get(parentId) ?? -Infinity);
+    const knownFresh = this.#lock.replica === null && this.#clock.now() - knownAt < FRESH_MS && !this.#tried.has(key);
     if (!knownFresh) {
       const looks = this.#looks;
       const fresh = looks === null ? this.#client.subfolders(parentId) : new Promise<FolderItem[]>((resolve, reject) => looks.add({ parentId, resolve, reject }));

@@ -68,14 +68,18 @@ describe('after_upload', () => {
     assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), true);
   });
 
-  it('move:DIR where a file stands in for a directory: the warning names that file, and the file stays', async (t) => {
-    const dest = tempDir(t);
-    put(dest, 'run1', 'not a directory\n');
-    const s = setup(t, { action: 'move', dir: dest });
-    put(s.importDir, 'run1/a.txt', 'a\n');
-    await s.after(file);
-    assert.match(String(s.emit.of('file.after_upload')[0]?.err), new RegExp(`^ENOTDIR: ${path.join(dest, 'run1')} is a file, not a directory`));
-    assert.equal(existsSync(path.join(s.importDir, 'run1/a.txt')), true);
+  it('move:DIR where a file stands in for a directory: the warning names that file, at any level, and both files stay', async (t) => {
+    for (const [rel, standing] of [['run1/a.txt', 'run1'], ['run1/lane2/a.txt', 'run1']] as const) {
+      const dest = tempDir(t);
+      put(dest, standing, 'not a directory\n');
+      const s = setup(t, { action: 'move', dir: dest });
+      put(s.importDir, rel, 'a\n');
+      await s.after({ ...file, path: rel });
+      const said = String(s.emit.of('file.after_upload')[0]?.err);
+      assert.ok(said.startsWith(`ENOTDIR: ${path.join(dest, standing)} is a file, not a directory`), said);
+      assert.equal(existsSync(path.join(s.importDir, rel)), true);
+      assert.equal(readFileSync(path.join(dest, standing), 'utf8'), 'not a directory\n');
+    }
   });
 
   it('a file written again during its upload is left where it is and looked at again', async (t) => {

@@ -125,6 +125,21 @@ describe('Targets (fakes)', () => {
     assert.equal(t.madeHere, false, 'found, not known to be made here: what it holds is looked for');
   });
 
+  it('alone, under a parent just read, a creation whose answer was lost looks before trying again, and is not made twice', async () => {
+    const g = galaxy();
+    await new Targets({ client: g.client, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) }).resolve(route(['run1']));
+    const lost = galaxy({ loseCreateAnswer: true });
+    lost.folders.push(...g.folders.slice(1));
+    const alone = new Targets({ client: { ...lost.client, listLibraries: g.client.listLibraries }, libraryDescription: 'd', emit: events(), lock: localCoordinator(memoryRows()) });
+    await assert.rejects(alone.resolve(route(['run1', 'lane1'])), /answer was lost/);
+    await turns();
+    const looks = lost.calls.subfolders;
+    const t = await alone.resolve(route(['run1', 'lane1']));
+    assert.equal(lost.calls.subfolders, looks + 1, 'looked at run1 again before trying again');
+    assert.equal(lost.calls.createFolder, 1, 'found, not made twice');
+    assert.equal(t.folderId, lost.folders.find((f) => f.name === '/run1/lane1')?.id);
+  });
+
   it('creates under the coordinator\'s lock, by library and by folder', async () => {
     const g = galaxy();
     const locked: string[] = [];
