@@ -59,14 +59,11 @@ export interface UploadsDeps {
 /** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
 /**
- * Files on their way at once (batcher.ts): two requests of the default batch_size, so that the
- * next request's job waits in Galaxy's queue while one runs (at one, a backlog's jobs ran one
- * after another, each found and confirmed before the next was sent: gaps of 16–24 s between a
- * real Galaxy's jobs of 2,500 files). It bounds a backlog's memory more than BATCHES_IN_FLIGHT
- * (bench/README.md).
+ * Files on their way at once (batcher.ts): two requests of the default batch_size, so that the next
+ * job waits in Galaxy's queue while one runs (at one, jobs of 2,500 files ran one after another,
+ * 16–24 s apart). It bounds a backlog's memory more than BATCHES_IN_FLIGHT (bench/README.md).
  */
 export const FILES_IN_FLIGHT = 5_000;
-
 
 export class Uploads {
   readonly #d: UploadsDeps;
