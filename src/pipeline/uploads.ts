@@ -58,11 +58,8 @@ export interface UploadsDeps {
 
 /** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
-/**
- * Files on their way at once (batcher.ts): two requests of the default batch_size, so that the next
- * job waits in Galaxy's queue while one runs (at one, jobs of 2,500 files ran one after another,
- * 16–24 s apart). It bounds a backlog's memory more than BATCHES_IN_FLIGHT (bench/README.md).
- */
+/** Files on their way at once (batcher.ts): two requests of the default batch_size, so that the next job waits in Galaxy's queue while one
+ * runs (at one, jobs of 2,500 files ran one after another, 16–24 s apart). It bounds a backlog's memory more than BATCHES_IN_FLIGHT. */
 export const FILES_IN_FLIGHT = 5_000;
 
 export class Uploads {
