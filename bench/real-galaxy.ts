@@ -309,7 +309,7 @@ const ourRuns: Row[] = [];
 const oneJobRuns: Row[] = [];
 const round = (r: number): string => (ROUNDS > 1 ? `, round ${r + 1}` : '');
 for (let r = 0; r < ROUNDS; r++) {
-  const ours = async () => ourRuns.push(await measure(`galaxy-importd scan, defaults (batch_size ${batchDefault}, concurrency ${concurrencyDefault})${round(r)}`, ['--way', 'daemon', '--tag', `${batchDefault}x${concurrencyDefault}`]));
+  const ours = async () => ourRuns.push(await measure(`galaxy-importd scan, defaults (batch_size ${batchDefault}, concurrency ${concurrencyDefault}, rate_per_second ${uploadDefault('rate_per_second')})${round(r)}`, ['--way', 'daemon', '--tag', `${batchDefault}x${concurrencyDefault}`]));
   const one = async () => (skip.has('one-job') ? 0 : oneJobRuns.push(await measure(`one fetch request of all the files, a target per folder (one job: Galaxy's floor)${round(r)}`, ['--way', 'one-job'])));
   for (const way of r % 2 === 0 ? [ours, one] : [one, ours]) await way();
 }

@@ -59,7 +59,8 @@ export interface UploadsDeps {
 /** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
 /** Files on their way at once (batcher.ts): two requests of the default batch_size, so that the next job waits in Galaxy's queue while one
- * runs (at one, jobs of 2,500 files ran one after another, 16–24 s apart). It bounds a backlog's memory more than BATCHES_IN_FLIGHT. */
+ * runs (at one, each job of 2,500 files was created 16–24 s after the last had ended). It bounds a backlog's memory more than BATCHES_IN_FLIGHT
+ * (bench/README.md). */
 export const FILES_IN_FLIGHT = 5_000;
 
 export class Uploads {
