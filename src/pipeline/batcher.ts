@@ -19,7 +19,7 @@ import { routeKey } from './route.js';
  * (target, submit, confirm): the rest wait here as lists of files, in the order they became
  * due, and go as requests end. A backlog of 1,000 folders is then at most 64 jobs in Galaxy at
  * a time (uploads.ts, BATCHES_IN_FLIGHT), not 1,000, and the daemon holds the polls, answers
- * and folder pages of at most FILES_IN_FLIGHT files (requests of 100 files, 64 of them, held
+ * and folder pages of at most filesInFlight(batch_size) files (requests of 100 files, 64 of them, held
  * 6,400: most of a backlog's peak memory).
  */
 

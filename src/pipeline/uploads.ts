@@ -58,10 +58,9 @@ export interface UploadsDeps {
 
 /** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
-/** Files on their way at once (batcher.ts): two requests of the default batch_size, so that the next job waits in Galaxy's queue while one
- * runs (at one, each job of 2,500 files was created 16–24 s after the last had ended). It bounds a backlog's memory more than BATCHES_IN_FLIGHT
- * (bench/README.md). */
-export const FILES_IN_FLIGHT = 5_000;
+/** Files on their way at once (batcher.ts): two requests of batch_size, so that the next job waits in Galaxy's queue while one runs (at one,
+ * each job of 2,500 files was created 16–24 s after the last had ended); 2,500 to 5,000, which bounds a backlog's memory (bench/README.md). */
+export const filesInFlight = (batchSize: number): number => Math.min(5_000, Math.max(2_500, 2 * batchSize));
 
 export class Uploads {
   readonly #d: UploadsDeps;
@@ -82,7 +81,7 @@ export class Uploads {
       batchSize: this.#o.batchSize,
       lingerMs: this.#o.lingerMs,
       maxInFlight: BATCHES_IN_FLIGHT,
-      maxFilesInFlight: FILES_IN_FLIGHT,
+      maxFilesInFlight: filesInFlight(this.#o.batchSize),
       combine: deps.submitter.combines,
       clock: deps.clock,
       send: (groups) => this.#track(this.#process(groups)),

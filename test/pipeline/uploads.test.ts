@@ -11,14 +11,14 @@ import type { Sent, Submitter } from '../../src/pipeline/submit.js';
 import type { Route } from '../../src/pipeline/route.js';
 import type { Target } from '../../src/pipeline/targets.js';
 import { Quiet } from '../../src/pipeline/quiet.js';
-import { Uploads } from '../../src/pipeline/uploads.js';
+import { Uploads, filesInFlight } from '../../src/pipeline/uploads.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
 const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt: 0 });
 const refused = (status: number, errCode: number): GalaxyApiError => new GalaxyApiError({ status, errCode, errMsg: `refused ${errCode}`, retryAfterMs: null, fromGalaxy: true, method: 'POST', path: '/api/tools/fetch' });
 
 /** The upload run with fakes of every stage around it: `send` answers each request. */
-function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean; combines?: boolean; confirm?: (job: string | null, files: readonly ReadyFile[], shared: boolean) => 'ok' | 'split'; recover?: Recovery['recover']; resolve?: (route: Route) => Promise<Target>; outage?: () => boolean } = {}) {
+function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAttempts?: number; owns?: (p: string) => boolean; combines?: boolean; confirm?: (job: string | null, files: readonly ReadyFile[], shared: boolean) => 'ok' | 'split'; recover?: Recovery['recover']; resolve?: (route: Route) => Promise<Target>; outage?: () => boolean; batchSize?: number } = {}) {
   const rows = memoryRows();
   const emit = events();
   // Idle as the daemon knows it: no file queued or in flight (quiet.ts), awaited instead of counted turns.
@@ -62,7 +62,7 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
     signal: stop.signal,
     emit,
     random: () => 0,
-    options: { batchSize: 10, maxAttempts: o.maxAttempts ?? 8, backoff: { firstMs: 1000, capMs: 1000, jitter: false }, lingerMs: 0, rebuild: false },
+    options: { batchSize: o.batchSize ?? 10, maxAttempts: o.maxAttempts ?? 8, backoff: { firstMs: 1000, capMs: 1000, jitter: false }, lingerMs: 0, rebuild: false },
   });
   return { rows, emit, files, uploads, requests, parts, blocked, stop, done: () => quiet.wait() };
 }
@@ -85,6 +85,25 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     await turns(5);
 
     assert.deepEqual(looked, [ROUTE.folder.join('/'), 'other']);
+  });
+
+  it('a backlog at batch_size 2,500: two requests on their way at once (the next job queued in Galaxy while one runs), the third when one ends', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const answers: (() => void)[] = [];
+    const s = setup((batch) => new Promise<Sent>((resolve) => answers.push(() => void resolve({ kind: 'datasets', ids: new Map(batch.map((f) => [f.path, `D-${f.path}`])) }))), { batchSize: 2_500 });
+    for (let i = 0; i < 7_500; i++) s.uploads.add(file(`f${i}`), ROUTE);
+    t.mock.timers.tick(0);
+    await turns(10);
+    assert.equal(s.requests.length, 2, 'two full requests sent, the third waiting');
+    answers.shift()?.();
+    await turns(10);
+    t.mock.timers.tick(0);
+    await turns(10);
+    assert.equal(s.requests.length, 3, 'the third sent once one ended');
+    for (const answer of answers.splice(0)) answer();
+    await s.done();
+    assert.deepEqual(s.requests.map((r) => r.length), [2_500, 2_500, 2_500]);
+    assert.deepEqual([filesInFlight(100), filesInFlight(2_500), filesInFlight(10_000)], [2_500, 5_000, 5_000], 'two requests\' files, from 2,500 to 5,000');
   });
 
   it('sends the files ready together as one request and records each ok', async (t) => {
