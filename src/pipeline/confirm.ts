@@ -30,21 +30,24 @@ export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'
 
 /**
  * The looks at a job (issue 29): a job of many files cannot end at once, so its first look waits
- * at least FIRST_LOOK_MS_PER_FILE a file (a job of up to 50 files as before). Galaxy spends about
- * 23 ms a small file in a fetch job here, one after another (6.5 ms in the job, 16.7 ms in its
- * finish: docs/galaxy-notes.md, "Where Galaxy's time goes"); 5 ms leaves a Galaxy four times
- * faster found at once, and spares a job of 1,000 files two or three looks. Then the pauses grow by the poll's
- * factor up to its cap, and beyond the cap with the job's running time, a fifth of it, at most a
- * minute: a job is found at most a fifth of its run after it ended, and a long job costs a few
- * looks more per doubling of its run, not one per cap. On a real Galaxy here a fetch job of
- * 1,000 small files runs one to three minutes: 21 looks at a 10 s cap over 157 s, about 14 now.
+ * FIRST_LOOK_MS_PER_FILE for each file beyond the first FIRST_LOOK_FREE_FILES (a job of up to 75
+ * files keeps the poll's 250 ms, one of 100 waits 500 ms, one of 1,000 waits 9.5 s). A fetch job
+ * costs a real Galaxy a fixed 10-15 s (its two Python processes' start-up) and 10-23 ms a small
+ * file here (docs/galaxy-notes.md, "Where Galaxy's time goes"): a job of 1,000 files ran 22-25 s
+ * on the production shape and 35-40 s on the single process, so the first look at 9.5 s leaves a
+ * Galaxy twice as fast found at once. Then the pauses grow by the poll's factor up to its cap (5 s),
+ * and beyond the cap with the job's running time, a fifth of it, at most a minute: a job is found at
+ * most 5 s or a fifth of its run after it ended, and a long job costs a few looks more per doubling
+ * of its run, not one per cap. A job of 1,000 files that runs 23 s is looked at 4 times and found
+ * at 24.5 s; with the 10 s cap and 5 ms a file it was found at 32.5 s (1.26x the one-job way).
  */
 export const LATE_SHARE = 0.2;
 export const LONGEST_PAUSE_MS = 60_000;
-export const FIRST_LOOK_MS_PER_FILE = 5;
+export const FIRST_LOOK_MS_PER_FILE = 10;
+export const FIRST_LOOK_FREE_FILES = 50;
 
 export function pollFor(poll: Backoff, jobFiles: number): Backoff {
-  return { ...poll, firstMs: Math.max(poll.firstMs, jobFiles * FIRST_LOOK_MS_PER_FILE) };
+  return { ...poll, firstMs: Math.max(poll.firstMs, (jobFiles - FIRST_LOOK_FREE_FILES) * FIRST_LOOK_MS_PER_FILE) };
 }
 
 /** The pause before look `n + 1` at a job that has run `elapsedMs`. */
