@@ -77,6 +77,8 @@ export class Batcher {
   #heldLast = 0;
   /** Files added since the due files were last counted, while holding: counted again every `batchSize`. */
   #addedHeld = 0;
+  /** The folder that got the last file: while holding, the one still receiving files. */
+  #lastKey: string | null = null;
 
   constructor(o: BatcherOptions) {
     this.#o = o;
@@ -90,6 +92,7 @@ export class Batcher {
       this.#batches.set(key, batch);
     }
     batch.files.push(file);
+    this.#lastKey = key;
     if (this.#holding !== null) this.#heldLast = this.#o.clock.now();
     // Holding, the files of several folders may fill a request: counted once in `batchSize` adds.
     if (this.#holding !== null && ++this.#addedHeld >= this.#o.batchSize) {
@@ -176,20 +179,32 @@ export class Batcher {
     else this.#dispatching ??= this.#o.clock.setTimeout(() => this.#dispatch(), 0);
   }
 
-  #dueFiles(): number {
+  /**
+   * Holding, the folder still receiving files (the last one given a file, with less than a
+   * request's worth): it waits for the next request rather than go in part, its other files in
+   * another request (one more job, and its folder confirmed twice).
+   */
+  #receiving(): string | null {
+    if (this.#holding === null || this.#lastKey === null) return null;
+    return (this.#batches.get(this.#lastKey)?.files.length ?? 0) < this.#o.batchSize ? this.#lastKey : null;
+  }
+
+  #dueFiles(leaveOut: string | null): number {
     let n = 0;
-    for (const key of this.#due) n += this.#batches.get(key)?.files.length ?? 0;
+    for (const key of this.#due) if (key !== leaveOut) n += this.#batches.get(key)?.files.length ?? 0;
     return n;
   }
 
-  /** As many requests as may be on their way, of the batches due, in their turn. */
+  /** As many requests as may be on their way, of the batches due, in their turn (holding: full ones, each folder whole). */
   #dispatch(): void {
     this.#o.clock.clearTimeout(this.#dispatching);
     this.#dispatching = null;
-    while (this.#due.size > 0 && this.#inFlight < this.#o.maxInFlight && this.#filesInFlight < this.#o.maxFilesInFlight && (this.#holding === null || this.#dueFiles() >= this.#o.batchSize)) {
+    const receiving = this.#receiving();
+    while (this.#due.size > 0 && this.#inFlight < this.#o.maxInFlight && this.#filesInFlight < this.#o.maxFilesInFlight && (this.#holding === null || this.#dueFiles(receiving) >= this.#o.batchSize)) {
       const groups: Group[] = [];
       let room = this.#o.batchSize;
       for (const key of this.#due) {
+        if (key === receiving) continue;
         const batch = this.#batches.get(key);
         if (!batch || batch.files.length === 0) {
           this.#due.delete(key);

@@ -54,7 +54,7 @@ describe('Batcher (fake timers)', () => {
     assert.deepEqual(sent, [['a', 'b']]);
   });
 
-  it('while a burst holds, sends only full requests; the rest together when the burst is queued', (t) => {
+  it('while a burst holds, a request goes once the folders no longer receiving files fill it, each folder whole; the rest together when the burst is queued', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
     const b = batcher({ batchSize: 3, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
@@ -65,13 +65,35 @@ describe('Batcher (fake timers)', () => {
     assert.deepEqual(sent, [], 'two files of two folders wait for the burst');
     b.add(file('c'), route('y'));
     t.mock.timers.tick(0);
-    assert.deepEqual(sent, [['a', 'b', 'c']], 'a full request goes at once');
+    assert.deepEqual(sent, [], 'three files, but y is still receiving files: x alone would not fill a request');
     b.add(file('d'), route('x'));
     b.add(file('e'), route('z'));
     t.mock.timers.tick(0);
+    assert.deepEqual(sent, [['a', 'd']], 'x and y, no longer receiving, fill a request: x goes whole, y does not fit beside it');
     b.hold(false);
 
-    assert.deepEqual(sent, [['a', 'b', 'c'], ['d', 'e']]);
+    assert.deepEqual(sent, [['a', 'd'], ['b', 'c', 'e']]);
+  });
+
+  it('while a burst holds, the folder still receiving files is not split over two requests (a backlog of 100-file folders into requests of 2,500)', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: Group[][] = [];
+    const b = batcher({ batchSize: 250, maxFilesInFlight: 10_000, combine: true, send: (groups) => (sent.push(groups), Promise.resolve()) });
+    b.hold(true);
+    // Folders of 100 files, one after another, in slices of 30 a turn as the ready stage hands them on: 2.5 folders fill a request.
+    for (let d = 0; d < 10; d++) {
+      for (let i = 0; i < 100; i++) {
+        b.add(file(`d${d}/${i}`), route(`d${d}`));
+        if (i % 30 === 29) t.mock.timers.tick(0);
+      }
+    }
+    t.mock.timers.tick(0);
+    b.hold(false);
+
+    const folders = sent.flatMap((groups) => groups.map((g) => g.route.folder[0]));
+    assert.equal(new Set(folders).size, folders.length, `each folder in one request: ${sent.map((groups) => groups.map((g) => `${g.route.folder[0]}:${g.files.length}`).join(' ')).join(' | ')}`);
+    assert.ok(sent.every((groups) => groups.reduce((n, g) => n + g.files.length, 0) <= 250));
+    assert.equal(sent.reduce((n, groups) => n + groups.reduce((m, g) => m + g.files.length, 0), 0), 1000);
   });
 
   it(`holds until no file came for HOLD_IDLE_MS (${HOLD_IDLE_MS} ms): a burst of slow checksums does not hold the rest longer`, (t) => {
