@@ -92,6 +92,7 @@ export class Admission {
       importDir: deps.importDir, rules: this.#rules, files: deps.files, route: (p) => deps.route(p), queue: (f, r) => deps.queue(f, r), clock: deps.clock, emit: deps.emit,
       checksum: deps.checksum ?? null, stat: deps.stat, changed: (p) => void this.consider(p, false), ...(this.#lists ? { lists: this.#lists } : {}),
       ...(deps.shrank ? { shrank: deps.shrank } : {}), ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.burst ? { burst: (on: boolean) => deps.burst?.(on) } : {}),
+      settling: () => this.#settler.size - this.#settler.waitingForMarker,
     });
     this.#settler = new Settler({
       settleMs: deps.settleMs, readyMarker: marker, stat: deps.stat, clock: deps.clock, slowMs: deps.slowMs,
@@ -193,7 +194,7 @@ export class Admission {
     const name = relPath.slice(relPath.lastIndexOf('/') + 1);
     if (name === this.#d.readyMarker || this.#rules.isIgnored(name)) return this.consider(relPath, initial, kind);
     const d = this.#rules.statNow(relPath, initial && this.#d.skipBacklog);
-    if (!(d.st !== undefined && seen === `${d.st.size}:${d.st.mtimeMs}` && d.st.isFile())) this.#admit(relPath, d, initial);
+    if (!(d.st !== undefined && seen === `${d.st.size}:${d.st.mtimeMs}` && d.st.isFile())) this.#admit(relPath, d);
     return undefined;
   }
 
@@ -208,11 +209,11 @@ export class Admission {
       this.#settler.touch(relPath);
       return;
     }
-    this.#admit(relPath, await this.#rules.decide(relPath, { kind, lstat: seenLstat, backlog: initial && this.#d.skipBacklog }), initial);
+    this.#admit(relPath, await this.#rules.decide(relPath, { kind, lstat: seenLstat, backlog: initial && this.#d.skipBacklog }));
   }
 
   /** What admission does with its rules' decision. */
-  #admit(relPath: string, d: Decision, initial: boolean): void {
+  #admit(relPath: string, d: Decision): void {
     if (this.#closed || d.kind === 'ignored' || d.kind === 'gone' || d.kind === 'directory' || d.kind === 'done') return;
     if (d.kind === 'marker') {
       this.#settler.markerAppeared(relDirOf(relPath));
@@ -234,6 +235,6 @@ export class Admission {
     if (prev?.state === 'seen') this.#d.files.settling(relPath);
     if (list) this.#lists?.expect(relPath);
     this.#settler.touch(relPath, d.fp);
-    if (!initial) this.#d.prepare?.(relPath);
+    this.#d.prepare?.(relPath);
   }
 }

@@ -43,6 +43,8 @@ export interface ReadyDeps {
    * backlog goes in as few requests as its size allows (batcher.ts, hold).
    */
   burst?: (on: boolean) => void;
+  /** Files still settling that may join a burst (not those waiting for a ready marker); unset: unknown, the burst waits BURST_GRACE_MS. */
+  settling?: () => number;
 }
 
 /** Checksums taken at once: as many as libuv's thread pool reads (a backlog's files wait their turn, not holding a descriptor each). */
@@ -58,7 +60,8 @@ export const TOGETHER = 100;
 /**
  * How long a burst outlasts the moment all its files are queued: a backlog that settles in waves
  * (a busy machine's settle turns, a walk's later directories) stays one burst, so one request.
- * Only a burst waits so (files that become ready one at a time never start one).
+ * Only a burst waits so (files that become ready one at a time never start one), and only while
+ * files are still settling: with none left (a scan's last wave), it ends at once.
  */
 export const BURST_GRACE_MS = 1_000;
 
@@ -139,13 +142,17 @@ export class Ready {
           } finally {
             this.#held -= slice.length;
             if (this.#bursting && this.#held === 0 && this.#ending === null) {
-              this.#ending = this.#d.clock.setTimeout(() => {
+              const end = (): void => {
                 this.#ending = null;
                 if (!this.#bursting || this.#held > 0) return;
                 this.#bursting = false;
                 this.#d.burst?.(false);
-              }, BURST_GRACE_MS);
-              this.#ending.unref?.();
+              };
+              if (this.#d.settling?.() === 0 && (this.#d.lists?.waiting ?? 0) === 0) end();
+              else {
+                this.#ending = this.#d.clock.setTimeout(end, BURST_GRACE_MS);
+                this.#ending.unref?.();
+              }
             }
             this.#d.shrank?.();
           }

@@ -72,4 +72,34 @@ describe('Ready: settled files checked, claimed and queued', () => {
     assert.deepEqual(said.map(([on]) => on), [true, false], 'one burst for both waves');
     assert.ok((said[1]?.[1] ?? 0) - lastQueued >= BURST_GRACE_MS - 20, 'ended a grace after the last file was queued');
   });
+
+  it('a burst ends as soon as its last file is queued when no file is left settling, and waits BURST_GRACE_MS while some are', async (t) => {
+    const dir = tempDir(t);
+    const names = Array.from({ length: 300 }, (_, i) => `f${i}.txt`);
+    for (const n of names) writeFileSync(path.join(dir, n), n);
+    const said: [boolean, number][] = [];
+    let queued = 0;
+    let settling = 100;
+    const emit = events();
+    const ready = new Ready({
+      importDir: dir, rules: { settled: () => null }, files: new Files({ ledger: memoryRows(), emit, clock: systemClock }),
+      route: () => ROUTE, queue: () => void queued++, checksum: null, stat: (p) => statFileSync(dir, p), changed: () => assert.fail('nothing changed'),
+      clock: systemClock, emit, burst: (on) => said.push([on, Date.now()]), settling: () => settling,
+    });
+    const wave = (from: number, to: number): void => {
+      for (const n of names.slice(from, to)) ready.take(n, statFileSync(dir, n) ?? assert.fail(n));
+    };
+    wave(0, 200);
+    await waitFor(() => (queued === 200 ? true : undefined), 5000, 'the first wave queued', 5);
+    await new Promise((r) => setTimeout(r, BURST_GRACE_MS / 2));
+    assert.deepEqual(said.map(([on]) => on), [true], '100 files still settling: the burst waits for them');
+    settling = 0;
+    wave(200, 300);
+    await waitFor(() => (queued === 300 ? true : undefined), 5000, 'the second wave queued', 5);
+    const lastQueued = Date.now();
+    await waitFor(() => (said.length === 2 ? true : undefined), 5 * BURST_GRACE_MS, 'the burst to end', 5);
+
+    assert.deepEqual(said.map(([on]) => on), [true, false], 'one burst for both waves');
+    assert.ok((said[1]?.[1] ?? 0) - lastQueued < BURST_GRACE_MS / 2, `ended ${(said[1]?.[1] ?? 0) - lastQueued} ms after the last file was queued, none left settling`);
+  });
 });
