@@ -60,10 +60,10 @@ export class Targets {
   /** Per folder id (F-prefixed): its subfolders' ids by name, as read once (and added to since). */
   readonly #children = new Map<string, Promise<Map<string, string>>>();
   readonly #inflight = new Map<string, Promise<string>>();
-  /** Folders (library roots too) this process made, by id, and when: what they hold, it sent. */
-  readonly #madeAt = new Map<string, number>();
-  /** When each folder's subfolders were last read (the read's start), by folder id. */
-  readonly #readAt = new Map<string, number>();
+  /** Folders (library roots too) this process made, by id: what they hold, it sent. */
+  readonly #madeHere = new Set<string>();
+  /** When each folder's subfolders were last known, by folder id: made here, or read (the read's start). */
+  readonly #knownAt = new Map<string, number>();
   readonly #clock: Pick<Clock, 'now'>;
   /** Folder paths (library id, path) whose creation was asked for already: a retry looks first. */
   readonly #tried = new Set<string>();
@@ -108,14 +108,14 @@ export class Targets {
       pathSoFar += `/${segment}`;
       folderId = await this.#folder(lib.id, folderId, pathSoFar, segment);
     }
-    return { libraryId: lib.id, folderId, madeHere: this.#madeAt.has(folderId) };
+    return { libraryId: lib.id, folderId, madeHere: this.#madeHere.has(folderId) };
   }
 
   /** Forget everything cached (a library or folder was deleted in Galaxy). */
   reset(): void {
     this.#libraries.clear();
     this.#children.clear();
-    this.#readAt.clear();
+    this.#knownAt.clear();
   }
 
   #library(name: string): Promise<Library> {
@@ -140,9 +140,7 @@ export class Targets {
       return { id: first.id, rootFolderId: first.root_folder_id };
     }
     const created = await this.#client.createLibrary(name, this.#description);
-    this.#madeAt.set(created.root_folder_id, this.#clock.now());
-    // Just made: its root holds nothing, so it needs no read.
-    this.#children.set(created.root_folder_id, Promise.resolve(new Map<string, string>()));
+    this.#made(created.root_folder_id);
     this.#emit({ type: 'library.created', library: name, id: created.id });
     return { id: created.id, rootFolderId: created.root_folder_id };
   }
@@ -151,7 +149,7 @@ export class Targets {
   #childrenOf(parentId: string): Promise<Map<string, string>> {
     let p = this.#children.get(parentId);
     if (!p) {
-      this.#readAt.set(parentId, this.#clock.now());
+      this.#knownAt.set(parentId, this.#clock.now());
       p = this.#client.subfolders(parentId).then((items) => {
         const map = new Map<string, string>();
         // Duplicate folder names are possible in Galaxy: the first listed wins, consistently.
@@ -189,8 +187,7 @@ export class Targets {
     const known = await this.#childrenOf(parentId);
     const had = known.get(name);
     if (had !== undefined) return had;
-    const knownAt = Math.max(this.#madeAt.get(parentId) ?? -Infinity, this.#readAt.get(parentId) ?? -Infinity);
-    const knownFresh = this.#lock.replica === null && this.#clock.now() - knownAt < FRESH_MS && !this.#tried.has(key);
+    const knownFresh = this.#lock.replica === null && this.#clock.now() - (this.#knownAt.get(parentId) ?? -Infinity) < FRESH_MS && !this.#tried.has(key);
     if (!knownFresh) {
       const looks = this.#looks;
       const fresh = looks === null ? this.#client.subfolders(parentId) : new Promise<FolderItem[]>((resolve, reject) => looks.add({ parentId, resolve, reject }));
@@ -203,10 +200,16 @@ export class Targets {
     this.#tried.add(key);
     const created = await this.#client.createFolder(parentId, name);
     known.set(name, created.id);
-    this.#madeAt.set(created.id, this.#clock.now());
-    this.#children.set(created.id, Promise.resolve(new Map<string, string>()));
+    this.#made(created.id);
     this.#emit({ type: 'folder.created', folder: fullPath, id: created.id });
     return created.id;
+  }
+
+  /** A folder (a library's root too) just made here: it holds nothing, so it needs no read. */
+  #made(folderId: string): void {
+    this.#madeHere.add(folderId);
+    this.#knownAt.set(folderId, this.#clock.now());
+    this.#children.set(folderId, Promise.resolve(new Map<string, string>()));
   }
 }
 
