@@ -18,10 +18,16 @@ import { routeKey } from './route.js';
  * At most `maxInFlight` requests, and `maxFilesInFlight` files, are on their way at once
  * (target, submit, confirm): the rest wait here as lists of files, in the order they became
  * due, and go as requests end. A backlog of 1,000 folders is then at most 64 jobs in Galaxy at
- * a time (uploads.ts, BATCHES_IN_FLIGHT), not 1,000, and the daemon holds the polls, answers
+ * a time (BATCHES_IN_FLIGHT), not 1,000, and the daemon holds the polls, answers
  * and folder pages of at most filesInFlight(batch_size) files (requests of 100 files, 64 of them, held
  * 6,400: most of a backlog's peak memory).
  */
+
+/** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
+export const BATCHES_IN_FLIGHT = 64;
+/** Files on their way at once (batcher.ts): two requests of batch_size, so that the next job waits in Galaxy's queue while one runs (at one,
+ * each job of 2,500 files was created 16–24 s after the last had ended); 2,500 to 5,000, which bounds a backlog's memory (bench/README.md). */
+export const filesInFlight = (batchSize: number): number => Math.min(5_000, Math.max(2_500, 2 * batchSize));
 
 /**
  * How long a burst holds the requests that are not full (hold): until no file has been queued for

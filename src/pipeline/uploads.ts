@@ -4,7 +4,7 @@ import { within } from '../clock.js';
 import type { Coordinator, FileRecord } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
 import type { Group } from './batcher.js';
-import { Batcher } from './batcher.js';
+import { BATCHES_IN_FLIGHT, Batcher, filesInFlight } from './batcher.js';
 import type { Confirmer } from './confirm.js';
 import type { Files, ReadyFile } from './files.js';
 import type { HistoryPool } from './histories.js';
@@ -56,11 +56,9 @@ export interface UploadsDeps {
   options: UploadsOptions;
 }
 
-/** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
-export const BATCHES_IN_FLIGHT = 64;
-/** Files on their way at once (batcher.ts): two requests of batch_size, so that the next job waits in Galaxy's queue while one runs (at one,
- * each job of 2,500 files was created 16–24 s after the last had ended); 2,500 to 5,000, which bounds a backlog's memory (bench/README.md). */
-export const filesInFlight = (batchSize: number): number => Math.min(5_000, Math.max(2_500, 2 * batchSize));
+/** Lookups ahead (prepare) at once: a second of requests at the default rate, so that a backlog into
+ * 1,000 new folders does not queue its first request behind them all; the rest are looked up as their requests go. */
+export const AHEAD_AT_ONCE = 50;
 
 export class Uploads {
   readonly #d: UploadsDeps;
@@ -69,6 +67,7 @@ export class Uploads {
   readonly #tasks = new Set<Promise<void>>();
   /** Routes looked up ahead (prepare), by routeKey: one per folder files arrived in live. */
   readonly #prepared = new Set<string>();
+  #ahead = 0;
   /** What a request's run (request.ts) needs of this one. */
   readonly #request: RequestDeps;
 
@@ -107,15 +106,17 @@ export class Uploads {
   }
 
   /**
-   * A file arriving live began to settle: its library and folder are looked up, or created, now, once
-   * per folder, so that they exist when it is ready. A lookup that fails is left to the upload's own
-   * (`#target`), which waits out Galaxy and logs each retry; this one is not repeated.
+   * A file began to settle: its library and folder are looked up, or created, now, once per
+   * folder (at most AHEAD_AT_ONCE at a time), so that they exist when it is ready. A lookup that
+   * fails is left to the upload's own (`#target`), which waits out Galaxy and logs each retry;
+   * this one is not repeated.
    */
   prepare(route: Route): void {
     const key = routeKey(route);
-    if (this.#stopped || this.#prepared.has(key)) return;
+    if (this.#stopped || this.#prepared.has(key) || this.#ahead >= AHEAD_AT_ONCE) return;
     this.#prepared.add(key);
-    this.#d.targets.resolve(route).catch(() => undefined);
+    this.#ahead++;
+    void this.#d.targets.resolve(route).catch(() => undefined).finally(() => this.#ahead--);
   }
 
   /**

@@ -11,7 +11,8 @@ import type { Sent, Submitter } from '../../src/pipeline/submit.js';
 import type { Route } from '../../src/pipeline/route.js';
 import type { Target } from '../../src/pipeline/targets.js';
 import { Quiet } from '../../src/pipeline/quiet.js';
-import { Uploads, filesInFlight } from '../../src/pipeline/uploads.js';
+import { filesInFlight } from '../../src/pipeline/batcher.js';
+import { AHEAD_AT_ONCE, Uploads } from '../../src/pipeline/uploads.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
 const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt: 0 });
@@ -85,6 +86,24 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     await turns(5);
 
     assert.deepEqual(looked, [ROUTE.folder.join('/'), 'other']);
+  });
+
+  it(`looks up at most AHEAD_AT_ONCE (${AHEAD_AT_ONCE}) folders ahead at a time: a backlog into many new folders does not queue its requests behind all their creations`, async () => {
+    const pending: (() => void)[] = [];
+    const looked: string[] = [];
+    const s = setup((batch) => datasets(batch.map((f) => f.path)), {
+      resolve: (route) => (looked.push(route.folder.join('/')), new Promise<Target>((r) => pending.push(() => r({ libraryId: 'L1', folderId: 'F2' })))),
+    });
+    const route = (i: number): Route => ({ ...ROUTE, folder: [`run${i}`] });
+    for (let i = 0; i < AHEAD_AT_ONCE + 10; i++) s.uploads.prepare(route(i));
+    assert.equal(looked.length, AHEAD_AT_ONCE);
+    pending.shift()?.();
+    await turns(5);
+    s.uploads.prepare(route(AHEAD_AT_ONCE + 5)); // left out before: looked up now that one ended
+    s.uploads.prepare(route(AHEAD_AT_ONCE + 6));
+    assert.deepEqual(looked.slice(AHEAD_AT_ONCE), [`run${AHEAD_AT_ONCE + 5}`]);
+    for (const p of pending.splice(0)) p();
+    await turns(5);
   });
 
   it('a backlog at batch_size 2,500: two requests on their way at once (the next job queued in Galaxy while one runs), the third when one ends', async (t) => {
