@@ -51,7 +51,7 @@ export interface AdmitDeps {
   clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
   route(relPath: string): Route;
   queue(file: ReadyFile, route: Route): void;
-  /** A file found live began to settle: its folder can be looked up (or created) meanwhile. */
+  /** A file (found live or by a walk) began to settle: its folder can be looked up (or created) meanwhile (ahead.ts). */
   prepare?(relPath: string): void;
   /** A burst of ready files began or was all queued (ready.ts, burst). */
   burst?(on: boolean): void;
@@ -235,6 +235,7 @@ export class Admission {
     if (prev?.state === 'seen') this.#d.files.settling(relPath);
     if (list) this.#lists?.expect(relPath);
     this.#settler.touch(relPath, d.fp);
-    this.#d.prepare?.(relPath);
+    // Its folder ahead (ahead.ts); a checksum list's only if lists are imported too.
+    if (!list || this.#d.lists?.importLists === true) this.#d.prepare?.(relPath);
   }
 }

@@ -140,14 +140,14 @@ export class Batcher {
   hold(on: boolean): void {
     if (on) {
       if (this.#holding !== null) return;
+      this.#lastKey = null;
       this.#holdingSince = this.#heldLast = this.#o.clock.now();
       this.#holdOn();
       return;
     }
     if (this.#holding === null) return;
     this.#o.clock.clearTimeout(this.#holding);
-    this.#holding = null;
-    this.#dispatch();
+    this.#release();
   }
 
   /** The hold's timer: when it fires, the hold ends if no file came for HOLD_IDLE_MS or HOLD_MAX_MS passed; else it waits for the rest. */
@@ -155,9 +155,23 @@ export class Batcher {
     const ends = (): number => Math.min(this.#heldLast + HOLD_IDLE_MS, this.#holdingSince + HOLD_MAX_MS);
     this.#holding = this.#o.clock.setTimeout(() => {
       if (ends() > this.#o.clock.now()) return this.#holdOn();
-      this.#holding = null;
-      this.#dispatch();
+      this.#release();
     }, Math.max(0, ends() - this.#o.clock.now()));
+  }
+
+  /**
+   * The hold ends: what is due goes, with the batches of folders that have no request on their way
+   * whose turn has not come yet (the burst's last files, queued in this turn), not in a request of their own after it.
+   */
+  #release(): void {
+    this.#holding = null;
+    for (const batch of this.#batches.values()) {
+      if (batch.timer === null || (this.#sending.get(batch.key) ?? 0) > 0) continue;
+      this.#o.clock.clearTimeout(batch.timer);
+      batch.timer = null;
+      this.#due.add(batch.key);
+    }
+    this.#dispatch();
   }
 
   /** Forget every batch not yet sent (their files stay queued in the ledger). */
@@ -169,6 +183,7 @@ export class Batcher {
     this.#dispatching = null;
     this.#batches.clear();
     this.#due.clear();
+    this.#lastKey = null;
   }
 
   /** Requests on their way, and batches due that wait for one of them to end. */
@@ -205,8 +220,10 @@ export class Batcher {
   #dispatch(): void {
     this.#o.clock.clearTimeout(this.#dispatching);
     this.#dispatching = null;
-    const receiving = this.#receiving();
-    while (this.#due.size > 0 && this.#inFlight < this.#o.maxInFlight && this.#filesInFlight < this.#o.maxFilesInFlight && (this.#holding === null || this.#dueFiles(receiving) >= this.#o.batchSize)) {
+    for (;;) {
+      const receiving = this.#receiving();
+      if (this.#due.size === 0 || this.#inFlight >= this.#o.maxInFlight || this.#filesInFlight >= this.#o.maxFilesInFlight) return;
+      if (this.#holding !== null && this.#dueFiles(receiving) < this.#o.batchSize) return;
       const groups: Group[] = [];
       let room = this.#o.batchSize;
       for (const key of this.#due) {

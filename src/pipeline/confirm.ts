@@ -31,12 +31,12 @@ export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'
 /**
  * The looks at a job (issue 29): a job of many files cannot end at once, so its first look waits
  * FIRST_LOOK_MS_PER_FILE for each file beyond FIRST_LOOK_FREE_FILES (up to 75 files: the poll's
- * 250 ms; 100: 500 ms; 1,000: 9.5 s). A fetch job costs Galaxy a fixed 10-15 s and 10-23 ms a
- * small file here (docs/galaxy-notes.md): 1,000 files ran 22-25 s on the production shape, 35-40 s
- * on the single process, so a Galaxy twice as fast is still found at once. Then the pauses grow
- * by the poll's factor up to its cap (5 s), and past it with the job's run, a fifth of it, at
- * most a minute: a job is found at most 5 s or a fifth of its run after it ended, and a long job
- * costs a few looks more per doubling of its run. A 23 s job of 1,000 files: 4 looks, found at 24.5 s.
+ * 250 ms; 100: 500 ms; 1,000: 9.5 s). A fetch job of 1,000 small files ran 22-50 s on the production
+ * shape here, 35-65 s on the single process (docs/galaxy-notes.md), so a Galaxy twice as fast is
+ * still found at once. Then the pauses grow by the poll's factor up to its cap (7.5 s), and past it
+ * with the job's run, a fifth of it, at most a minute: a job is found at most 7.5 s or a fifth of
+ * its run after it ended (each pause a little longer on the grid, grid.ts), and a long job costs a
+ * few looks more per doubling of its run. A 23 s job of 1,000 files: 3 looks, found at about 25 s.
  */
 export const LATE_SHARE = 0.2;
 export const LONGEST_PAUSE_MS = 60_000;

@@ -76,7 +76,7 @@ export class Ready {
   /** Turns' files waiting for the one loop that hands them on (`#hand`). */
   readonly #turns: [string, Fingerprint][][] = [];
   #handing = false;
-  /** A burst is on its way to the queue (`burst`): from TOGETHER files held until none is, BURST_GRACE_MS later. */
+  /** A burst is on its way to the queue (`burst`): from TOGETHER files held until none is, BURST_GRACE_MS later (at once with none left settling). */
   #bursting = false;
   #ending: Timer | null = null;
 

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { within } from '../clock.js';
 import type { Coordinator, FileRecord } from '../ledger/ledger.js';
 import type { Emit } from '../observe/events.js';
+import { Ahead } from './ahead.js';
 import type { Group } from './batcher.js';
 import { BATCHES_IN_FLIGHT, Batcher, filesInFlight } from './batcher.js';
 import type { Confirmer } from './confirm.js';
@@ -14,7 +15,6 @@ import { waitAs } from './retry.js';
 import type { Backoff } from '../retry.js';
 import { backoffMs } from '../retry.js';
 import type { Route } from './route.js';
-import { routeKey } from './route.js';
 import type { Submitter } from './submit.js';
 import type { Attempt, RequestDeps, Sending } from './request.js';
 import { allFiles, confirmAll, requestsOf, sendRequest } from './request.js';
@@ -44,7 +44,7 @@ export interface UploadsDeps {
   confirmer: Pick<Confirmer, 'confirm'>;
   recovery: Pick<Recovery, 'recover' | 'existing' | 'acceptedJob'>;
   coordinator: Pick<Coordinator, 'commit' | 'owns'>;
-  gate: { wait(): Promise<void>; block(message: string): void };
+  gate: { wait(): Promise<void>; block(message: string): void; readonly blocked: string | null };
   /** How to wait after a failed Galaxy call that sends no file (waitOutGalaxy). */
   onFailure(err: unknown, attempt: number, route: Route): number | Promise<void>;
   /** Whether a failure met Galaxy down as a whole (retry.ts, isOutage): the files' attempt does not count. */
@@ -56,18 +56,12 @@ export interface UploadsDeps {
   options: UploadsOptions;
 }
 
-/** Lookups ahead (prepare) at once: a second of requests at the default rate, so that a backlog into
- * 1,000 new folders does not queue its first request behind them all; the rest are looked up as their requests go. */
-export const AHEAD_AT_ONCE = 50;
-
 export class Uploads {
   readonly #d: UploadsDeps;
   readonly #o: UploadsOptions;
   readonly #batcher: Batcher;
   readonly #tasks = new Set<Promise<void>>();
-  /** Routes looked up ahead (prepare), by routeKey: one per folder files arrived in live. */
-  readonly #prepared = new Set<string>();
-  #ahead = 0;
+  readonly #ahead: Ahead;
   /** What a request's run (request.ts) needs of this one. */
   readonly #request: RequestDeps;
 
@@ -76,6 +70,7 @@ export class Uploads {
     setMaxListeners(0, deps.signal);
     this.#d = deps;
     this.#o = deps.options;
+    this.#ahead = new Ahead({ targets: deps.targets, gate: deps.gate });
     this.#batcher = new Batcher({
       batchSize: this.#o.batchSize,
       lingerMs: this.#o.lingerMs,
@@ -105,18 +100,9 @@ export class Uploads {
     this.#batcher.add(file, route);
   }
 
-  /**
-   * A file began to settle: its library and folder are looked up, or created, now, once per
-   * folder (at most AHEAD_AT_ONCE at a time), so that they exist when it is ready. A lookup that
-   * fails is left to the upload's own (`#target`), which waits out Galaxy and logs each retry;
-   * this one is not repeated.
-   */
+  /** A file began to settle: its library and folder are looked up ahead (ahead.ts). */
   prepare(route: Route): void {
-    const key = routeKey(route);
-    if (this.#stopped || this.#prepared.has(key) || this.#ahead >= AHEAD_AT_ONCE) return;
-    this.#prepared.add(key);
-    this.#ahead++;
-    void this.#d.targets.resolve(route).catch(() => undefined).finally(() => this.#ahead--);
+    if (!this.#stopped) this.#ahead.prepare(route);
   }
 
   /**

@@ -75,6 +75,20 @@ describe('Batcher (fake timers)', () => {
     assert.deepEqual(sent, [['a', 'd'], ['b', 'c', 'e']]);
   });
 
+  it('when the hold ends, the burst\'s last files, queued in that turn, go in the same request as the rest', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const b = batcher({ batchSize: 100, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    b.hold(true);
+    b.add(file('a'), route('x'));
+    t.mock.timers.tick(0);
+    b.add(file('b'), route('y'));
+    b.hold(false); // in the turn y's file was queued: its batch's turn has not come
+    t.mock.timers.tick(0);
+
+    assert.deepEqual(sent, [['a', 'b']]);
+  });
+
   it('while a burst holds, the folder still receiving files is not split over two requests (a backlog of 100-file folders into requests of 2,500)', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: Group[][] = [];

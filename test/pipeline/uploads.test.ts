@@ -12,7 +12,8 @@ import type { Route } from '../../src/pipeline/route.js';
 import type { Target } from '../../src/pipeline/targets.js';
 import { Quiet } from '../../src/pipeline/quiet.js';
 import { filesInFlight } from '../../src/pipeline/batcher.js';
-import { AHEAD_AT_ONCE, Uploads } from '../../src/pipeline/uploads.js';
+import { AHEAD_AT_ONCE } from '../../src/pipeline/ahead.js';
+import { Uploads } from '../../src/pipeline/uploads.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
 const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt: 0 });
@@ -56,7 +57,7 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
     },
     recovery: { recover: o.recover ?? (() => Promise.resolve({ kind: 'resend' })), existing: () => Promise.resolve({ adopted: new Set(), running: new Map() }), acceptedJob: () => Promise.resolve(null) },
     coordinator: { ...localCoordinator(rows), ...(o.owns ? { owns: o.owns } : {}) },
-    gate: { wait: () => Promise.resolve(), block: (m) => void blocked.push(m) },
+    gate: { wait: () => Promise.resolve(), block: (m) => void blocked.push(m), get blocked() { return blocked[0] ?? null; } },
     onFailure: () => 0,
     outage: () => Promise.resolve(o.outage?.() ?? false),
     clock: systemClock,
@@ -104,6 +105,19 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     assert.deepEqual(looked.slice(AHEAD_AT_ONCE), [`run${AHEAD_AT_ONCE + 5}`]);
     for (const p of pending.splice(0)) p();
     await turns(5);
+  });
+
+  it('a refused key met by a lookup ahead closes the gate at once, and no lookup goes ahead while it is closed', async () => {
+    const looked: string[] = [];
+    const refused = new GalaxyApiError({ status: 401, errCode: null, errMsg: 'Provided API key is not valid.', retryAfterMs: null, fromGalaxy: true, method: 'GET', path: '/api/libraries' });
+    const s = setup((batch) => datasets(batch.map((f) => f.path)), { resolve: (route) => (looked.push(route.folder.join('/')), Promise.reject(refused)) });
+    s.uploads.prepare({ ...ROUTE, folder: ['run1'] });
+    await turns(5);
+    s.uploads.prepare({ ...ROUTE, folder: ['run2'] });
+    await turns(5);
+
+    assert.deepEqual(s.blocked, ['401 Provided API key is not valid.']);
+    assert.deepEqual(looked, ['run1'], 'none ahead while the gate is closed');
   });
 
   it('a backlog at batch_size 2,500: two requests on their way at once (the next job queued in Galaxy while one runs), the third when one ends', async (t) => {
