@@ -72,7 +72,7 @@ function setup(send: (files: readonly ReadyFile[]) => Promise<Sent>, o: { maxAtt
 const datasets = (ids: string[]): Promise<Sent> => Promise.resolve({ kind: 'datasets', ids: new Map(ids.map((p) => [p, `D-${p}`])) });
 
 describe('Uploads: the run of a batch (fakes, fake timers)', () => {
-  it('looks up a live file\'s folder ahead once per folder, and leaves a lookup that failed to the upload', async () => {
+  it('looks up a settling file\'s folder ahead once per folder, and leaves a lookup that failed to the upload', async () => {
     const looked: string[] = [];
     const s = setup((batch) => datasets(batch.map((f) => f.path)), {
       resolve: (route) => (looked.push(route.folder.join('/')), looked.length === 1 ? Promise.reject(new Error('Galaxy down')) : Promise.resolve({ libraryId: 'L1', folderId: 'F2' })),

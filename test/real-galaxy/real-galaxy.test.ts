@@ -322,7 +322,7 @@ describe('a real Galaxy', { skip: NO_GALAXY }, () => {
       const notable = said.filter((e) => /retry|error|paused|unusable|key_refused/.test(String(e.event))).slice(-10).map(line);
       throw new Error(`${(err as Error).message}; the daemon's events: ${JSON.stringify(counts)}; its failures and splits:\n${failed.join('\n')}\nthe last retries and errors:\n${notable.join('\n')}`, { cause: err });
     }
-    // The daemon's polls back off while Galaxy is down (up to 10 s apart): it sees the jobs end a little later.
+    // The daemon's polls back off while Galaxy is down (up to 7.5 s apart, or a fifth of a job's run): it sees the jobs end a little later.
     await waitFor(() => (events(run.stdout()).filter((e) => e.event === 'upload.ok').length >= expected.length ? true : undefined), 120_000, 'the daemon to confirm every file');
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     run.child.kill('SIGTERM');
