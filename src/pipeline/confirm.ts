@@ -32,7 +32,7 @@ export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'
  * The looks at a job (issue 29): a job of many files cannot end at once, so its first look waits
  * FIRST_LOOK_MS_PER_FILE for each file beyond FIRST_LOOK_FREE_FILES (up to 75 files: the poll's
  * 250 ms; 100: 500 ms; 1,000: 9.5 s). A fetch job of 1,000 small files ran 22-50 s on the production
- * shape here, 35-65 s on the single process (docs/galaxy-notes.md), so a Galaxy twice as fast is
+ * shape here, 35-65 s on the single process (bench/RESULTS.md), so a Galaxy twice as fast is
  * still found at once. Then the pauses grow by the poll's factor up to its cap (7.5 s), and past it
  * with the job's run, a fifth of it, at most a minute: a job is found at most 7.5 s or a fifth of
  * its run after it ended (each pause a little longer on the grid, grid.ts), and a long job costs a

@@ -89,7 +89,7 @@ export class Gate {
     this.#schedule(0);
   }
 
-  /** The key problem while closed, else null. */
+  /** Why it is closed (a refused key, unusable answers, failing jobs), else null. */
   get blocked(): string | null {
     return this.#blocked;
   }

@@ -214,7 +214,7 @@ describe('Confirmer (fake timers)', () => {
     }
     assert.equal(one.firstLookAfter, 1000, 'the poll\'s first pause');
     assert.ok(many.firstLookAfter >= (1000 - FIRST_LOOK_FREE_FILES) * FIRST_LOOK_MS_PER_FILE, `a job of 1,000 files first looked at after ${many.firstLookAfter} ms`);
-    // The cap, not a fifth of the run, bounds the lateness of a job of 20-37 s: 9.5 s late at a 10 s cap with the first look at 5 s.
+    // The cap, not a fifth of the run, bounds the lateness of a job of 20-37 s (9.5 s late with the old schedule: first look at 5 s, a 10 s cap).
     assert.ok(short.looks <= 3 && short.lateMs >= 0 && short.lateMs <= PIPELINE_TIMING.poll.capMs + 1_000, `a 23 s job of 1,000 files: ${short.looks} looks, found ${short.lateMs} ms after it ended`);
     assert.ok(hour.looks <= 80 && hour.lateMs <= LONGEST_PAUSE_MS + 1_000, `an hour's job: ${hour.looks} looks (360 at a 10 s cap), ${hour.lateMs} ms late`);
   });
