@@ -23,9 +23,9 @@ import { routeKey } from './route.js';
  * 6,400: most of a backlog's peak memory).
  */
 
-/** Requests on their way at once (batcher.ts): enough to keep `concurrency` requests busy while jobs run. */
+/** Requests on their way at once: enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
-/** Files on their way at once (batcher.ts): two requests of batch_size, so that the next job waits in Galaxy's queue while one runs (at one,
+/** Files on their way at once: two requests of batch_size, so that the next job waits in Galaxy's queue while one runs (at one,
  * each job of 2,500 files was created 16–24 s after the last had ended); 2,500 to 5,000, which bounds a backlog's memory (bench/README.md). */
 export const filesInFlight = (batchSize: number): number => Math.min(5_000, Math.max(2_500, 2 * batchSize));
 
@@ -166,10 +166,7 @@ export class Batcher {
   #release(): void {
     this.#holding = null;
     for (const batch of this.#batches.values()) {
-      if (batch.timer === null || (this.#sending.get(batch.key) ?? 0) > 0) continue;
-      this.#o.clock.clearTimeout(batch.timer);
-      batch.timer = null;
-      this.#due.add(batch.key);
+      if (batch.timer !== null && (this.#sending.get(batch.key) ?? 0) === 0) this.#markDue(batch);
     }
     this.#dispatch();
   }
@@ -193,9 +190,7 @@ export class Batcher {
 
   /** The batch is due: it goes with the others due at the next turn (`now`: a full batch, at once). */
   #flush(batch: Batch, now = false): void {
-    this.#o.clock.clearTimeout(batch.timer);
-    batch.timer = null;
-    this.#due.add(batch.key);
+    this.#markDue(batch);
     if (now) this.#dispatch();
     else this.#dispatching ??= this.#o.clock.setTimeout(() => this.#dispatch(), 0);
   }
@@ -208,6 +203,13 @@ export class Batcher {
   #receiving(): string | null {
     if (this.#holding === null || this.#lastKey === null) return null;
     return (this.#batches.get(this.#lastKey)?.files.length ?? 0) < this.#o.batchSize ? this.#lastKey : null;
+  }
+
+  /** The batch is due: its timer, if any, is done with. */
+  #markDue(batch: Batch): void {
+    this.#o.clock.clearTimeout(batch.timer);
+    batch.timer = null;
+    this.#due.add(batch.key);
   }
 
   #dueFiles(leaveOut: string | null): number {
