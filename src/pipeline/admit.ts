@@ -114,7 +114,9 @@ export class Admission {
         deps.files.settling(r.path);
         if (this.#lists?.isList(r.path) === true) this.#lists.expect(r.path);
         // Its row's size and mtime are the first look; unchanged now, and long enough ago, it is ready at once.
-        if (!deps.files.has(r.path) && !this.#settler.has(r.path)) this.#settler.touch(r.path, r, r.updatedAt);
+        if (deps.files.has(r.path) || this.#settler.has(r.path)) return;
+        this.#settler.touch(r.path, r, r.updatedAt);
+        this.#prepare(r.path);
       },
     });
   }
@@ -235,7 +237,11 @@ export class Admission {
     if (prev?.state === 'seen') this.#d.files.settling(relPath);
     if (list) this.#lists?.expect(relPath);
     this.#settler.touch(relPath, d.fp);
-    // Its folder ahead (ahead.ts); a checksum list's only if lists are imported too.
-    if (!list || this.#d.lists?.importLists === true) this.#d.prepare?.(relPath);
+    this.#prepare(relPath);
+  }
+
+  /** A file began to settle: its folder is looked up (or made) meanwhile (ahead.ts); a checksum list's only if lists are imported too. */
+  #prepare(relPath: string): void {
+    if (this.#lists?.isList(relPath) !== true || this.#d.lists?.importLists === true) this.#d.prepare?.(relPath);
   }
 }

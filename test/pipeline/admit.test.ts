@@ -25,6 +25,7 @@ function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; sta
   const emit = events();
   const files = new Files({ ledger: rows, emit, clock: systemClock, claim: () => Promise.resolve(o.claim ?? true) });
   const queued: string[] = [];
+  const prepared: string[] = [];
   let shrank = 0;
   const quiet = new Quiet(() => a.settling === 0);
   const a: Admission = new Admission({
@@ -32,13 +33,13 @@ function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; sta
     ledger: { fingerprint: (p) => rows.get(p) }, files, settleMs: 1000, slowMs: o.slowMs ?? 60_000, clock: systemClock,
     // Settling looks at the real file (its timing is settle.test.ts's); here only fake time passes.
     stat: o.stat ?? ((p) => statFileSync(dir, p)),
-    route: () => ROUTE, queue: (f) => void queued.push(f.path), emit, shrank: () => {
+    route: () => ROUTE, queue: (f) => void queued.push(f.path), prepare: (p) => void prepared.push(p), emit, shrank: () => {
       shrank++;
       a.refill();
       quiet.check();
     },
   });
-  return { a, rows, emit, queued, shrank: () => shrank, quiet };
+  return { a, rows, emit, queued, prepared, shrank: () => shrank, quiet };
 }
 
 /** Advance fake time in steps, letting stats answer between them (they are real I/O). */
@@ -140,6 +141,7 @@ describe('Admission (real files, fake timers)', () => {
     const { name, s, run } = backlog(t, n);
     const held = s.a.settling;
     const waiting = [...s.rows.rows.values()].filter((r) => r.state === 'seen').map((r) => r.path);
+    const preparedAtFirst = [...s.prepared];
     let most = held;
     await run(n, () => void (most = Math.max(most, s.a.settling)));
 
@@ -150,6 +152,9 @@ describe('Admission (real files, fake timers)', () => {
     assert.equal(s.queued.length, n, 'every file queued');
     assert.equal(new Set(s.queued).size, n, 'each once');
     assert.deepEqual(s.queued.slice(-30), waiting, 'the waiting ones last, oldest first');
+    // Each file's folder is looked up ahead once it begins to settle: a waiting one when its turn comes, not before.
+    assert.equal(preparedAtFirst.length, WINDOW_FILES);
+    assert.deepEqual(s.prepared.slice(WINDOW_FILES), waiting);
     assert.equal([...s.rows.rows.values()].filter((r) => r.state === 'seen').length, 0);
   });
 

@@ -110,6 +110,43 @@ describe('Batcher (fake timers)', () => {
     assert.equal(sent.reduce((n, groups) => n + groups.reduce((m, g) => m + g.files.length, 0), 0), 1000);
   });
 
+  it('while a burst holds, the folder still receiving files goes once it alone fills a request', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const b = batcher({ batchSize: 3, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    b.hold(true);
+    b.add(file('a'), route('x'));
+    b.add(file('b'), route('x'));
+    assert.deepEqual(sent, []);
+    b.add(file('c'), route('x'));
+
+    assert.deepEqual(sent, [['a', 'b', 'c']], 'a full request of the folder still receiving files goes at once');
+  });
+
+  it('a folder given its last file before a hold began is not taken, in that hold, as still receiving files', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    let answer = (): void => undefined;
+    const b = batcher({
+      batchSize: 3, maxInFlight: 1, combine: true,
+      send: (groups) => (sent.push(paths(groups)), sent.length === 1 ? new Promise<void>((r) => (answer = r)) : Promise.resolve()),
+    });
+    b.hold(true);
+    for (const f of ['a', 'b', 'c']) b.add(file(f), route('x'));
+    b.add(file('d'), route('y'));
+    b.add(file('e'), route('y'));
+    t.mock.timers.tick(0);
+    b.hold(false);
+    b.add(file('f'), route('z')); // between holds
+    b.hold(true);
+    t.mock.timers.tick(0);
+    assert.deepEqual(sent, [['a', 'b', 'c']], 'one request on its way at most');
+    answer();
+    await turns();
+
+    assert.deepEqual(sent, [['a', 'b', 'c'], ['d', 'e', 'f']], 'y and z fill the next request: z no longer receives files');
+  });
+
   it(`holds until no file came for HOLD_IDLE_MS (${HOLD_IDLE_MS} ms): a burst of slow checksums does not hold the rest longer`, (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const sent: string[][] = [];
