@@ -115,7 +115,7 @@ export class Admission {
         if (this.#lists?.isList(r.path) === true) this.#lists.expect(r.path);
         // Its row's size and mtime are the first look; unchanged now, and long enough ago, it is ready at once.
         if (deps.files.has(r.path) || this.#settler.has(r.path)) return;
-        this.#settler.touch(r.path, r, r.updatedAt);
+        this.#settler.touch(r.path, r, r.updatedAt, true);
         this.#prepare(r.path);
       },
     });
@@ -196,7 +196,7 @@ export class Admission {
     const name = relPath.slice(relPath.lastIndexOf('/') + 1);
     if (name === this.#d.readyMarker || this.#rules.isIgnored(name)) return this.consider(relPath, initial, kind);
     const d = this.#rules.statNow(relPath, initial && this.#d.skipBacklog);
-    if (!(d.st !== undefined && seen === `${d.st.size}:${d.st.mtimeMs}` && d.st.isFile())) this.#admit(relPath, d);
+    if (!(d.st !== undefined && seen === `${d.st.size}:${d.st.mtimeMs}` && d.st.isFile())) this.#admit(relPath, d, true);
     return undefined;
   }
 
@@ -214,8 +214,8 @@ export class Admission {
     this.#admit(relPath, await this.#rules.decide(relPath, { kind, lstat: seenLstat, backlog: initial && this.#d.skipBacklog }));
   }
 
-  /** What admission does with its rules' decision. */
-  #admit(relPath: string, d: Decision): void {
+  /** What admission does with its rules' decision; `walked`: a walk found the file (it settles with its group, settle.ts). */
+  #admit(relPath: string, d: Decision, walked = false): void {
     if (this.#closed || d.kind === 'ignored' || d.kind === 'gone' || d.kind === 'directory' || d.kind === 'done') return;
     if (d.kind === 'marker') {
       this.#settler.markerAppeared(relDirOf(relPath));
@@ -236,7 +236,7 @@ export class Admission {
     }
     if (prev?.state === 'seen') this.#d.files.settling(relPath);
     if (list) this.#lists?.expect(relPath);
-    this.#settler.touch(relPath, d.fp);
+    this.#settler.touch(relPath, d.fp, undefined, walked);
     this.#prepare(relPath);
   }
 

@@ -43,6 +43,10 @@ export interface Fingerprint {
 /** Stats taken in one turn of the event loop before the settler lets other work run. */
 export const LOOKS_PER_TURN = 500;
 
+/** A backlog's files (walked, or let in by the window) found within this long of their group's first are ready together, never sooner than
+ * their own time: a walk slowed by a busy machine hands them on in lumps that start a burst (ready.ts), not in waves of a few files, a job each. */
+export const BACKLOG_GROUP_MS = 500;
+
 /**
  * When a file still changing is called slow (file.unsettled, once): after ten settle windows, and
  * never before ten minutes, so a large file copied over a slow link at a short settle_seconds is
@@ -112,6 +116,8 @@ export class Settler {
   #closed = false;
   /** Files that began to settle lately, counted over the grid's step. */
   readonly #arrivals: ArrivalRate;
+  /** The first ready look of the current group of backlog files (BACKLOG_GROUP_MS). */
+  #groupAt = -Infinity;
 
   constructor(deps: SettleDeps) {
     this.#deps = deps;
@@ -155,9 +161,9 @@ export class Settler {
    * mtime as stat'ed at `seenAt` (default now; the walk's stat, or a row of the ledger), which
    * counts as the first look, so that a backlog of 100,000 files is looked at again after
    * settle_seconds, not at once (without a ready marker, whose first look also asks for the
-   * marker).
+   * marker). `backlog`: found by a walk or let in by the window, it is ready with its group (BACKLOG_GROUP_MS).
    */
-  touch(relPath: string, seen?: Fingerprint, seenAt?: number): void {
+  touch(relPath: string, seen?: Fingerprint, seenAt?: number, backlog = false): void {
     if (this.#closed) return;
     const now = this.#clock.now();
     const entry = this.#pending.get(relPath);
@@ -170,7 +176,13 @@ export class Settler {
     const fresh: Entry = { fp: known ? { size: seen.size, mtimeMs: seen.mtimeMs } : { size: -1, mtimeMs: -1 }, since, firstSeen: since, warned: false, seq: 0 };
     this.#pending.set(relPath, fresh);
     this.#arrivals.arrived(now);
-    this.#schedule(relPath, fresh, known ? this.#readyLookAt(since + this.#deps.settleMs, now) : now);
+    this.#schedule(relPath, fresh, !known ? now : backlog ? this.#groupLookAt(since + this.#deps.settleMs) : this.#readyLookAt(since + this.#deps.settleMs, now));
+  }
+
+  /** A backlog file's first ready look, due `at`: its group's, or, past it, the first of a new group BACKLOG_GROUP_MS later. */
+  #groupLookAt(at: number): number {
+    if (at > this.#groupAt) this.#groupAt = at + BACKLOG_GROUP_MS;
+    return this.#groupAt;
   }
 
   /** The file went away (unlink): stop tracking it. Returns whether it was pending. */

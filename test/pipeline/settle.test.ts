@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import type { Fingerprint } from '../../src/pipeline/settle.js';
-import { LOOKS_PER_TURN, Settler } from '../../src/pipeline/settle.js';
+import { BACKLOG_GROUP_MS, LOOKS_PER_TURN, Settler } from '../../src/pipeline/settle.js';
 import { turns } from '../fakes.js';
 
 function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean; grid?: { ms: number; belowRate: number } } = {}) {
@@ -92,6 +92,26 @@ describe('Settler (fake timers)', () => {
     assert.equal(before, 0, 'no look before settle_seconds');
     assert.deepEqual(stats, ['a']);
     assert.deepEqual(ready, ['a']);
+  });
+
+  it(`a backlog's files found within BACKLOG_GROUP_MS (${BACKLOG_GROUP_MS} ms) of their group's first are ready together, never before settle_seconds`, async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    const fp = { size: 1, mtimeMs: 1 };
+    const names = ['a', 'b', 'c', 'd', 'live'];
+    const { s, readyAt } = settler(new Map(names.map((n) => [n, fp])));
+    // A slow walk: a at 0 ms, b at 200, c at 400 (within the group), d at 600 (a new group); a live file at 200.
+    s.touch('a', fp, undefined, true);
+    await advance(t, 200);
+    s.touch('b', fp, undefined, true);
+    s.touch('live', fp);
+    await advance(t, 200);
+    s.touch('c', fp, undefined, true);
+    await advance(t, 200);
+    s.touch('d', fp, undefined, true);
+    await advance(t, 2000);
+
+    const at = Object.fromEntries(names.map((n) => [n, readyAt.get(n)]));
+    assert.deepEqual(at, { a: 1000 + BACKLOG_GROUP_MS, b: 1000 + BACKLOG_GROUP_MS, c: 1000 + BACKLOG_GROUP_MS, d: 1600 + BACKLOG_GROUP_MS, live: 1200 });
   });
 
   it('on a grid at low rates: files that become ready within one step are ready together at its next point, never before settle_seconds', async (t) => {
