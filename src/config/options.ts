@@ -49,7 +49,7 @@ export const OPTIONS = [
   { section: 'import', key: 'dir', type: { kind: 'path' }, required: ' (or [galaxy] galaxy_config naming a Galaxy config that sets library_import_dir)', example: '/data/galaxy/import',
     doc: "Galaxy's library_import_dir as this host sees it. Required unless [galaxy] galaxy_config names a Galaxy config that sets it." },
   { section: 'import', key: 'settle_seconds', type: num(0, 86400), default: '10',
-    doc: 'A file is ready when its size and modification time have not changed for this long. While fewer than 100 new files a second arrive, readiness is looked for on a 0.2 s grid, so a file may wait up to 0.2 s more and files ready about together go to Galaxy in one request. Files found by a walk (a start, a scan) settle in groups: those found within 0.5 s of each other are ready together, up to 0.5 s later.' },
+    doc: 'A file is ready when its size and modification time have not changed for this long. While fewer than 100 new files a second arrive, readiness is looked for on a 0.2 s grid, so a file may wait up to 0.2 s more and files ready about together go to Galaxy in one request. Files of a backlog (found by a walk at start, a scan or a rescan, or in a directory moved in) settle in groups: those found within about 0.5 s of each other are ready together, up to 0.5 s later.' },
   { section: 'import', key: 'ready_marker', type: { kind: 'string' }, example: '.ready',
     doc: 'When set, nothing in a directory is imported before a file of this name exists in it; the marker itself is never imported. `scan` imports the directories that have it and says how many files wait for theirs.' },
   { section: 'import', key: 'ignore', type: { kind: 'list' }, default: '.*, *.part, *.tmp, *~, *.swp',

@@ -51,7 +51,7 @@ export interface AdmitDeps {
   clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout' | 'setImmediate' | 'clearImmediate'>;
   route(relPath: string): Route;
   queue(file: ReadyFile, route: Route): void;
-  /** A file (found live or by a walk) began to settle: its folder can be looked up (or created) meanwhile (ahead.ts). */
+  /** A file (found live, by a walk, or let in by the window) began to settle: its folder can be looked up (or created) meanwhile (ahead.ts). */
   prepare?(relPath: string): void;
   /** A burst of ready files began or was all queued (ready.ts, burst). */
   burst?(on: boolean): void;
@@ -113,7 +113,7 @@ export class Admission {
       enter: (r) => {
         deps.files.settling(r.path);
         if (this.#lists?.isList(r.path) === true) this.#lists.expect(r.path);
-        // Its row's size and mtime are the first look; unchanged now, and long enough ago, it is ready at once.
+        // Its row's size and mtime are the first look; unchanged now, and long enough ago, it is ready at once (its group's time, settle.ts, if it is not due yet).
         if (deps.files.has(r.path) || this.#settler.has(r.path)) return;
         this.#settler.touch(r.path, r, r.updatedAt, true);
         this.#prepare(r.path);
@@ -191,10 +191,10 @@ export class Admission {
    * checked in about a second. `seen`: the watcher found it done with this fingerprint.
    */
   walked(relPath: string, kind: EntryKind, initial: boolean, seen?: string): Promise<void> | undefined {
-    if (kind !== 'file' || this.#closed || this.#d.files.has(relPath) || this.#settler.has(relPath)) return this.consider(relPath, initial, kind);
+    if (kind !== 'file' || this.#closed || this.#d.files.has(relPath) || this.#settler.has(relPath)) return this.consider(relPath, initial, kind, undefined, true);
     // The walk enters no directory that skipDir leaves out: only the name itself is left to test.
     const name = relPath.slice(relPath.lastIndexOf('/') + 1);
-    if (name === this.#d.readyMarker || this.#rules.isIgnored(name)) return this.consider(relPath, initial, kind);
+    if (name === this.#d.readyMarker || this.#rules.isIgnored(name)) return this.consider(relPath, initial, kind, undefined, true);
     const d = this.#rules.statNow(relPath, initial && this.#d.skipBacklog);
     if (!(d.st !== undefined && seen === `${d.st.size}:${d.st.mtimeMs}` && d.st.isFile())) this.#admit(relPath, d, true);
     return undefined;
@@ -203,18 +203,18 @@ export class Admission {
   /**
    * A discovered path: decide what it is, and hand candidates to the settler. `seenLstat`: the
    * watcher's lstat of it a moment ago (inotify names the entry): it is not taken again, and for a
-   * plain file it is the stat too, so a live file costs one look, not three.
+   * plain file it is the stat too, so a live file costs one look, not three. `walked`: a walk found it (it settles with its group, settle.ts).
    */
-  async consider(relPath: string, initial: boolean, kind: EntryKind | null = null, seenLstat?: Stats): Promise<void> {
+  async consider(relPath: string, initial: boolean, kind: EntryKind | null = null, seenLstat?: Stats, walked = false): Promise<void> {
     if (this.#closed || this.#d.files.has(relPath)) return;
     if (this.#settler.has(relPath)) {
       this.#settler.touch(relPath);
       return;
     }
-    this.#admit(relPath, await this.#rules.decide(relPath, { kind, lstat: seenLstat, backlog: initial && this.#d.skipBacklog }));
+    this.#admit(relPath, await this.#rules.decide(relPath, { kind, lstat: seenLstat, backlog: initial && this.#d.skipBacklog }), walked);
   }
 
-  /** What admission does with its rules' decision; `walked`: a walk found the file (it settles with its group, settle.ts). */
+  /** What admission does with its rules' decision; `walked`: a walk found the file. */
   #admit(relPath: string, d: Decision, walked = false): void {
     if (this.#closed || d.kind === 'ignored' || d.kind === 'gone' || d.kind === 'directory' || d.kind === 'done') return;
     if (d.kind === 'marker') {

@@ -4,8 +4,8 @@ import { classify } from './retry.js';
 import type { Targets } from './targets.js';
 
 /**
- * Lookups ahead: a file began to settle (found live, or by a walk; not one that waited for the
- * window, whose folder an earlier file has mostly looked up), so its library and folder are
+ * Lookups ahead: a file began to settle (found live, by a walk, or let in by the window when its
+ * turn came), so its library and folder are
  * looked up, or created, now, once per folder, so that they exist when it is ready, `settle_seconds`
  * later. At most AHEAD_AT_ONCE at a time: a second of requests at the default rate, so that a
  * backlog into 1,000 new folders does not queue its first request behind all their creations (the

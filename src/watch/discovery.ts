@@ -15,7 +15,7 @@ import type { TreeWatcher, WatchOptions } from './watcher.js';
 
 export interface DiscoveryTarget {
   walked(relPath: string, kind: EntryKind, initial: boolean, seen?: string): Promise<void> | undefined;
-  consider(relPath: string, initial: boolean, kind?: EntryKind | null, seenLstat?: Stats): Promise<void>;
+  consider(relPath: string, initial: boolean, kind?: EntryKind | null, seenLstat?: Stats, walked?: boolean): Promise<void>;
   gone(relPath: string): void;
   skipDir(relPath: string): boolean;
   ignored(relPath: string, stats: Stats | undefined): boolean;
@@ -109,12 +109,12 @@ export class Discovery {
     this.#d.emit({ type: 'daemon.walk', initial, files: result.files, dirs: result.dirs, waiting: this.#d.admit.deferred - deferredBefore, duration_ms: this.#d.clock.now() - started });
   }
 
-  /** A directory created or moved in: watch it (and what is below it), then look at its files. */
+  /** A directory created or moved in: watch it (and what is below it), then look at its files (a backlog: they settle in groups, settle.ts). */
   async #walkSub(relDir: string): Promise<void> {
     if (this.#d.admit.skipDir(relDir)) return;
     const watcher = this.#watcher;
     await walk(path.join(this.#d.importDir, relDir), {
-      onEntry: (p) => void this.#d.admit.consider(`${relDir}/${p}`, false),
+      onEntry: (p) => void this.#d.admit.consider(`${relDir}/${p}`, false, null, undefined, true),
       onError: () => undefined,
       skipDir: (p) => this.#d.admit.skipDir(`${relDir}/${p}`),
       ...(watcher ? { onDir: (p: string) => watcher.addDir(p === '' ? relDir : `${relDir}/${p}`) } : {}),

@@ -20,7 +20,7 @@ function tree(t: TestContext): string {
   return dir;
 }
 
-function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; stat?: () => { size: number; mtimeMs: number }; slowMs?: number } = {}) {
+function admission(dir: string, o: { skipBacklog?: boolean; claim?: boolean; stat?: (p: string) => { size: number; mtimeMs: number } | null; slowMs?: number } = {}) {
   const rows = memoryRows();
   const emit = events();
   const files = new Files({ ledger: rows, emit, clock: systemClock, claim: () => Promise.resolve(o.claim ?? true) });
@@ -113,6 +113,24 @@ describe('Admission (real files, fake timers)', () => {
     assert.ok((slow[0]?.duration_ms ?? 0) >= 3000);
     assert.deepEqual(s.queued, []);
     assert.equal(s.a.settling, 1);
+  });
+
+  it('a walk\'s files settle in groups: a file walked 200 ms after another is ready with it, not before (settle.ts, BACKLOG_GROUP_MS)', async (t) => {
+    const dir = tree(t);
+    mkdirSync(path.join(dir, 'run'));
+    writeFileSync(path.join(dir, 'run', 'a'), 'x');
+    writeFileSync(path.join(dir, 'run', 'b'), 'x');
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    /** The settler's looks: each file's path and the fake time of the look. */
+    const looks: string[] = [];
+    const s = admission(dir, { stat: (p) => (looks.push(`${p}@${Date.now()}`), statFileSync(dir, p)) });
+    void s.a.walked('run/a', 'file', true);
+    t.mock.timers.tick(200);
+    void s.a.walked('run/b', 'file', true);
+    await settle(t, 1600, s.quiet);
+
+    assert.deepEqual(looks, ['run/a@1500', 'run/b@1500'], 'run/a, unchanged for settle_seconds at 1,000 ms, is looked at with its group');
+    assert.deepEqual(s.queued, ['run/a', 'run/b']);
   });
 
   /** `n` files in run/, walked at a first start, with fake time. */

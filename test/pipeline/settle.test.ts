@@ -114,6 +114,20 @@ describe('Settler (fake timers)', () => {
     assert.deepEqual(at, { a: 1000 + BACKLOG_GROUP_MS, b: 1000 + BACKLOG_GROUP_MS, c: 1000 + BACKLOG_GROUP_MS, d: 1600 + BACKLOG_GROUP_MS, live: 1200 });
   });
 
+  it('a backlog file due already (a ledger row seen long ago), or due well before the group waiting, does not wait for that group', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 10_000 });
+    const fp = { size: 1, mtimeMs: 1 };
+    const { s, readyAt } = settler(new Map([['walked', fp], ['row', fp], ['recent', fp]]));
+    s.touch('walked', fp, undefined, true); // due at 11,000: its group's time is 11,000 + BACKLOG_GROUP_MS
+    s.touch('row', fp, 1_000, true); // seen at 1,000: due long ago
+    s.touch('recent', fp, 9_700 - BACKLOG_GROUP_MS, true); // due at 10,700 - BACKLOG_GROUP_MS: more than BACKLOG_GROUP_MS before the group's time
+    await advance(t, 2000);
+
+    assert.ok((readyAt.get('row') ?? Infinity) <= 10_100, `at its first look (${readyAt.get('row')})`);
+    assert.equal(readyAt.get('recent'), 10_700, 'a group of its own, BACKLOG_GROUP_MS after its own time');
+    assert.equal(readyAt.get('walked'), 11_000 + BACKLOG_GROUP_MS);
+  });
+
   it('on a grid at low rates: files that become ready within one step are ready together at its next point, never before settle_seconds', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
     const fp = { size: 1, mtimeMs: 1 };
