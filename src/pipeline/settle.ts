@@ -43,8 +43,8 @@ export interface Fingerprint {
 /** Stats taken in one turn of the event loop before the settler lets other work run. */
 export const LOOKS_PER_TURN = 500;
 
-/** A backlog's files (found by a walk, or let in by the window) due within this long of their group's first are ready together, never sooner
- * than their own time: a walk slowed by a busy machine hands them on in lumps that start a burst (ready.ts), not in waves, a job each. */
+/** A backlog's files (found by a walk, or let in by the window) due within this long (at most half the settle window) of their group's first are
+ * ready together, never sooner than their own time: a walk slowed by a busy machine hands them on in lumps that start a burst (ready.ts). */
 export const BACKLOG_GROUP_MS = 500;
 
 /**
@@ -160,9 +160,8 @@ export class Settler {
    * A hint that the file exists or changed: (re)start watching it settle. `seen`: its size and
    * mtime as stat'ed at `seenAt` (default now; the walk's stat, or a row of the ledger), which
    * counts as the first look, so that a backlog of 100,000 files is looked at again after
-   * settle_seconds, not at once (without a ready marker, whose first look also asks for the
-   * marker). `backlog`: found by a walk or let in by the window, it is looked at with its group (BACKLOG_GROUP_MS).
-   */
+   * settle_seconds, not at once (without a ready marker, whose first look also asks for the marker).
+   * `backlog`: found by a walk or let in by the window, it is looked at with its group (BACKLOG_GROUP_MS). */
   touch(relPath: string, seen?: Fingerprint, seenAt?: number, backlog = false): void {
     if (this.#closed) return;
     const now = this.#clock.now();
@@ -182,8 +181,9 @@ export class Settler {
   /** A backlog file's first look, due `at`: due already, at once (after a group due within BACKLOG_GROUP_MS, in turn);
    * within the BACKLOG_GROUP_MS before its group's time, the group's; else a new group's, BACKLOG_GROUP_MS later. */
   #groupLookAt(at: number, now: number): number {
-    if (at <= now) return this.#groupAt <= now + BACKLOG_GROUP_MS ? Math.max(at, this.#groupAt) : at;
-    if (at > this.#groupAt || at < this.#groupAt - BACKLOG_GROUP_MS) this.#groupAt = at + BACKLOG_GROUP_MS;
+    const reach = Math.min(BACKLOG_GROUP_MS, this.#deps.settleMs / 2);
+    if (at <= now) return this.#groupAt <= now + reach ? Math.max(at, this.#groupAt) : at;
+    if (at > this.#groupAt || at < this.#groupAt - reach) this.#groupAt = at + reach;
     return this.#groupAt;
   }
 

@@ -5,7 +5,7 @@ import type { Fingerprint } from '../../src/pipeline/settle.js';
 import { BACKLOG_GROUP_MS, LOOKS_PER_TURN, Settler } from '../../src/pipeline/settle.js';
 import { turns } from '../fakes.js';
 
-function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean; grid?: { ms: number; belowRate: number } } = {}) {
+function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean; grid?: { ms: number; belowRate: number }; settleMs?: number } = {}) {
   const ready: string[] = [];
   /** When each file was called ready (the fake clock's time). */
   const readyAt = new Map<string, number>();
@@ -14,7 +14,7 @@ function settler(sizes: Map<string, Fingerprint | null>, o: { marker?: boolean; 
   const slow: string[] = [];
   let marker = false;
   const s = new Settler({
-    settleMs: 1000,
+    settleMs: o.settleMs ?? 1000,
     readyMarker: o.marker ? 'READY' : null,
     stat: (p) => (stats.push(p), sizes.get(p) ?? null),
     markerExists: () => marker,
@@ -112,6 +112,18 @@ describe('Settler (fake timers)', () => {
 
     const at = Object.fromEntries(names.map((n) => [n, readyAt.get(n)]));
     assert.deepEqual(at, { a: 1000 + BACKLOG_GROUP_MS, b: 1000 + BACKLOG_GROUP_MS, c: 1000 + BACKLOG_GROUP_MS, d: 1600 + BACKLOG_GROUP_MS, live: 1200 });
+  });
+
+  it('a backlog group reaches at most half the settle window: with settle_seconds = 0.3, a group waits 150 ms, not BACKLOG_GROUP_MS', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    const fp = { size: 1, mtimeMs: 1 };
+    const { s, readyAt } = settler(new Map([['a', fp], ['b', fp]]), { settleMs: 300 });
+    s.touch('a', fp, undefined, true);
+    await advance(t, 100, 50);
+    s.touch('b', fp, undefined, true);
+    await advance(t, 1000, 50);
+
+    assert.deepEqual([readyAt.get('a'), readyAt.get('b')], [450, 450]);
   });
 
   it('a backlog file due already (a ledger row seen long ago), or due well before the group waiting, does not wait for that group', async (t) => {
