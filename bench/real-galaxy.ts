@@ -16,7 +16,7 @@
  * reaped), and the importer's own CPU.
  *
  *   scripts/real-galaxy.sh start /tmp/g > /tmp/g.env; set -a; . /tmp/g.env; set +a
- *   node dist/bench/real-galaxy.js --files 1000 --dirs 10 [--sweep 50x4,100x4,20x2] [--skip one-job,per-file,upload-dir] [--rounds 2] [--section NAME]
+ *   node dist/bench/real-galaxy.js --files 1000 --dirs 10 [--sweep 50x4,100x4,20x2] [--skip defaults,one-job,per-file,upload-dir] [--rounds 2] [--section NAME]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -89,6 +89,14 @@ const SETUP_ROUTES = new Set(['POST /api/libraries', 'POST /api/folders/{id}', '
 
 /** CPU seconds of a process and the children it reaped; `children`: only those. */
 const jobsCount = async (): Promise<number> => (await api<unknown[]>('GET', '/api/jobs?limit=100000&user_details=false')).length;
+/** Galaxy writes its times in UTC without a zone, to the microsecond. */
+const galaxyTime = (t: string): number => Date.parse(`${t.slice(0, 23)}Z`);
+/** The last `n` jobs Galaxy made, oldest first: when each was made and last updated, in seconds after `t0`. */
+async function jobTimes(n: number, t0: number): Promise<[number, number][]> {
+  if (n <= 0) return [];
+  const jobs = await api<{ create_time: string; update_time: string }[]>('GET', `/api/jobs?limit=${n}&order_by=create_time&user_details=false`, undefined, true);
+  return jobs.map((j): [number, number] => [(galaxyTime(j.create_time) - t0) / 1000, (galaxyTime(j.update_time) - t0) / 1000]).sort((a, b) => a[0] - b[0]);
+}
 
 function writeFiles(prefix: string): string[] {
   const rels: string[] = [];
@@ -112,6 +120,8 @@ interface Row {
   /** Requests that look up or create the library, its folders and the history: the rest is the import's. */
   setupRequests: number;
   jobs: number;
+  /** Galaxy's jobs of the way, in the order made: seconds after the way began that each was created and last updated (ended). */
+  jobTimes: [number, number][];
   galaxyCpu: number;
   importerCpu: number;
   ok: number;
@@ -155,8 +165,9 @@ async function measure(way: string, args: string[], files = FILES): Promise<Row>
   const sorted = Object.fromEntries(Object.entries(routes).sort((a, b) => b[1] - a[1]));
   const setupRequests = Object.entries(routes).filter(([k]) => SETUP_ROUTES.has(k)).reduce((n, [, c]) => n + c, 0);
   const galaxyCpu = galaxyCpuSeconds(galaxyDir) - c0;
-  const row: Row = { way, files, seconds, filesPerSecond: files / seconds, requests: seen.length, routes: sorted, setupRequests, jobs: 0, galaxyCpu, importerCpu, ok: 0 };
+  const row: Row = { way, files, seconds, filesPerSecond: files / seconds, requests: seen.length, routes: sorted, setupRequests, jobs: 0, jobTimes: [], galaxyCpu, importerCpu, ok: 0 };
   row.jobs = (await jobsCount()) - j0;
+  row.jobTimes = await jobTimes(row.jobs, t0);
   row.ok = await okIn(libraryId);
   console.log(JSON.stringify(row));
   return row;
@@ -309,7 +320,7 @@ const ourRuns: Row[] = [];
 const oneJobRuns: Row[] = [];
 const round = (r: number): string => (ROUNDS > 1 ? `, round ${r + 1}` : '');
 for (let r = 0; r < ROUNDS; r++) {
-  const ours = async () => ourRuns.push(await measure(`galaxy-importd scan, defaults (batch_size ${batchDefault}, concurrency ${concurrencyDefault}, rate_per_second ${uploadDefault('rate_per_second')})${round(r)}`, ['--way', 'daemon', '--tag', `${batchDefault}x${concurrencyDefault}`]));
+  const ours = async () => (skip.has('defaults') ? 0 : ourRuns.push(await measure(`galaxy-importd scan, defaults (batch_size ${batchDefault}, concurrency ${concurrencyDefault}, rate_per_second ${uploadDefault('rate_per_second')})${round(r)}`, ['--way', 'daemon', '--tag', `${batchDefault}x${concurrencyDefault}`])));
   const one = async () => (skip.has('one-job') ? 0 : oneJobRuns.push(await measure(`one fetch request of all the files, a target per folder (one job: Galaxy's floor)${round(r)}`, ['--way', 'one-job'])));
   for (const way of r % 2 === 0 ? [ours, one] : [one, ours]) await way();
 }
@@ -354,6 +365,10 @@ writeSection(section, [
   `Set-up: ${[...SETUP_ROUTES].join(', ')} (the library, its folders, a history). The requests by route (ids left out; the seed's and the per-file ways poll every folder every 2 s until all are ok; the one-job way looks at its job every 2 s, then at the folders):`,
   '',
   ...rows.map((r) => `- ${r.way}: ${Object.entries(r.routes).map(([k, n]) => `${n} \`${k}\``).join(', ')}`),
+  '',
+  "Galaxy's jobs, each made → last updated (its end), in seconds after the way began (Galaxy's own `create_time` and `update_time`):",
+  '',
+  ...rows.map((r) => `- ${r.way}: ${r.jobTimes.length > 12 ? `${r.jobTimes.length} jobs, the first made at ${r.jobTimes[0]?.[0].toFixed(0)} s, the last ended at ${Math.max(...r.jobTimes.map((j) => j[1])).toFixed(0)} s` : r.jobTimes.map(([a, b]) => `${a.toFixed(0)} → ${b.toFixed(0)}`).join(', ')}`),
   ...goalLines,
 ]);
 recordFigures(section, { rows });

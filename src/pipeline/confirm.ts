@@ -30,27 +30,27 @@ export type Confirmed = { kind: 'done' } | { kind: 'stopped' } | { kind: 'split'
 
 /**
  * The looks at a job (issue 29): a job of many files cannot end at once, so its first look waits
- * FIRST_LOOK_MS_PER_FILE for each file beyond FIRST_LOOK_FREE_FILES (up to 75 files: the poll's
- * 250 ms; 100: 500 ms; 1,000: 9.5 s). A fetch job of 1,000 small files ran 22-50 s on the production
- * shape here, 35-65 s on the single process (bench/RESULTS.md), so a Galaxy twice as fast is
- * still found at once. Then the pauses grow by the poll's factor up to its cap (7.5 s), and past it
- * with the job's run, a fifth of it, at most a minute: a job is found at most 7.5 s or a fifth of
- * its run after it ended (each pause a little longer on the grid, grid.ts), and a long job costs a
- * few looks more per doubling of its run. A 23 s job of 1,000 files: 3 looks, found at about 25 s.
+ * FIRST_LOOK_MS_PER_FILE for each file beyond FIRST_LOOK_FREE_FILES (75 files: the poll's 250 ms; 1,000: 9.5 s): a job of
+ * 1,000 small files ran 22-65 s here (bench/RESULTS.md). Then the pauses grow by the poll's factor up to its cap (7.5 s),
+ * until LOOKS_AT_CAP_PER_FILE looks per file of the job, the first included (8 for 1,000 files, 80 for 10,000), then again
+ * up to a fifth of its run, at most a minute: a job whose run its files explain is found at most 7.5 s after it ended (a
+ * little more on the grid, grid.ts; a fifth of a 2,500-file job's 157 s run was 31 s), one stuck far longer a few looks per doubling.
  */
 export const LATE_SHARE = 0.2;
 export const LONGEST_PAUSE_MS = 60_000;
 export const FIRST_LOOK_MS_PER_FILE = 10;
 export const FIRST_LOOK_FREE_FILES = 50;
+export const LOOKS_AT_CAP_PER_FILE = 0.008;
 
 export function pollFor(poll: Backoff, jobFiles: number): Backoff {
   return { ...poll, firstMs: Math.max(poll.firstMs, (jobFiles - FIRST_LOOK_FREE_FILES) * FIRST_LOOK_MS_PER_FILE) };
 }
 
-/** The pause before look `n + 1` at a job that has run `elapsedMs`. */
-export function lookPause(poll: Backoff, n: number, elapsedMs: number): number {
-  const cap = Math.max(poll.capMs, Math.min(LONGEST_PAUSE_MS, elapsedMs * LATE_SHARE));
-  return backoffMs(n, { ...poll, capMs: cap });
+/** The pause before look `n + 1` at a job of `jobFiles` files that has run `elapsedMs`; past the looks its files explain, growing again. */
+export function lookPause(poll: Backoff, n: number, elapsedMs: number, jobFiles = 1): number {
+  const over = n - Math.floor(jobFiles * LOOKS_AT_CAP_PER_FILE);
+  const late = over < 0 ? 0 : Math.min(LONGEST_PAUSE_MS, elapsedMs * LATE_SHARE, poll.capMs * (poll.factor ?? 2) ** (over + 1));
+  return backoffMs(n, { ...poll, capMs: Math.max(poll.capMs, late) });
 }
 
 /** What Galaxy says of a fetch item whose file does not match its hashes (galaxy/util/hash_util.py, verify_hash). */
@@ -150,7 +150,7 @@ export class Confirmer {
             if (verdict.kind === 'blocked') this.#d.gate.block(verdict.message);
             else this.#d.emit({ type: 'job.check_failed', job_id: jobId, reason: verdict.message });
           }
-          return clock.now() > deadline ? null : alignedDelay(clock.now(), lookPause(poll, n, clock.now() - started));
+          return clock.now() > deadline ? null : alignedDelay(clock.now(), lookPause(poll, n, clock.now() - started, o.jobFiles ?? files.length));
         },
       });
     } catch (err) {

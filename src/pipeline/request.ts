@@ -138,3 +138,18 @@ export function requestsOf(records: readonly FileRecord[], routeOf: (relPath: st
   }
   return [...requests.values()].map((r) => ({ first: r.first, groups: [...r.groups.values()] }));
 }
+
+/** A request's groups in two of about as many files each: its folders apart, or one folder's files in halves. */
+export function halves(groups: readonly Group[]): Group[][] {
+  const [only] = groups;
+  if (groups.length === 1 && only !== undefined) {
+    const half = Math.ceil(only.files.length / 2);
+    return [[{ route: only.route, files: only.files.slice(0, half) }], [{ route: only.route, files: only.files.slice(half) }]].filter((h) => (h[0]?.files.length ?? 0) > 0);
+  }
+  const total = groups.reduce((n, g) => n + g.files.length, 0);
+  let first = 0;
+  let files = 0;
+  // At least one folder on each side; the first side takes folders while it holds under half the files.
+  while (first < groups.length - 1 && (first === 0 || files + (groups[first]?.files.length ?? 0) <= total / 2)) files += groups[first++]?.files.length ?? 0;
+  return [groups.slice(0, first), groups.slice(first)];
+}

@@ -17,7 +17,7 @@ import { backoffMs } from '../retry.js';
 import type { Route } from './route.js';
 import type { Submitter } from './submit.js';
 import type { Attempt, RequestDeps, Sending } from './request.js';
-import { allFiles, confirmAll, requestsOf, sendRequest } from './request.js';
+import { allFiles, confirmAll, halves, requestsOf, sendRequest } from './request.js';
 import type { Target, Targets } from './targets.js';
 import { targetOf } from './targets.js';
 
@@ -159,8 +159,8 @@ export class Uploads {
   /**
    * One request for the files of one folder, or of several (fetch: a target each, one job), sent
    * again until it is done: each folder's target, a look for files already in Galaxy, the rows,
-   * the request, the confirmation. A request that fails as a whole is split: its folders go
-   * apart, then a folder's files in halves, so one bad file never fails its neighbours.
+   * the request, the confirmation. A request that fails as a whole is split in halves (#split),
+   * so one bad file never fails its neighbours.
    */
   async #process(initial: readonly Group[]): Promise<void> {
     let groups: Group[] = initial.map((g) => ({ route: g.route, files: [...g.files] }));
@@ -253,17 +253,15 @@ export class Uploads {
     }
   }
 
-  /** One bad file must not fail its neighbours: each folder is sent on its own, then each half of a folder, down to single files. */
+  /**
+   * One bad file must not fail its neighbours: the request goes again in halves, its folders in two
+   * (about as many files each), then a folder's files in two, down to single files. A request of
+   * 100 folders that failed (a 413 from a proxy, say) is two requests, not 100 jobs.
+   */
   async #split(parts: readonly Sending[], reason: string, jobId: string | null): Promise<void> {
     for (const p of parts) this.#d.files.split(p.files, p.route, reason, jobId);
-    if (parts.length > 1) {
-      await Promise.all(parts.map((p) => this.#process([{ route: p.route, files: p.files }])));
-      return;
-    }
-    const [part] = parts;
-    if (part === undefined) return;
-    const half = Math.ceil(part.files.length / 2);
-    await Promise.all([this.#process([{ route: part.route, files: part.files.slice(0, half) }]), this.#process([{ route: part.route, files: part.files.slice(half) }])]);
+    const groups = parts.map((p) => ({ route: p.route, files: p.files }));
+    await Promise.all(halves(groups).map((h) => this.#process(h)));
   }
 
   /** A request that may have reached Galaxy (a restart, a lost answer): confirmed if it did, else sent again. */
@@ -283,3 +281,4 @@ export class Uploads {
     else if (c.kind === 'resend') await this.#process(groups);
   }
 }
+

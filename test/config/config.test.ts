@@ -57,7 +57,7 @@ describe('config loading', () => {
 
     assert.equal(cfg.file, null);
     assert.equal(cfg.upload.concurrency, 4);
-    assert.equal(cfg.upload.batch_size, 2500);
+    assert.equal(cfg.upload.batch_size, 10000);
     assert.deepEqual(cfg.import.after_upload, { action: 'keep' });
     assert.deepEqual(cfg.http.listen, { host: '127.0.0.1', port: 9187 });
     assert.ok(Object.isFrozen(cfg) && Object.isFrozen(cfg.upload));

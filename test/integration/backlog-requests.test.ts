@@ -22,7 +22,7 @@ describe('daemon: a backlog in few requests', () => {
     const foldersMade = count('POST', /^\/api\/folders\/F[0-9a-f]+$/);
     const all = h.emu.requests.length;
     t.diagnostic(`${fetches} fetch requests (jobs of ${[...h.emu.model.jobs.values()].map((j) => j.items.length).join(', ')} files); ${all} requests, ${foldersMade} folders created`);
-    assert.equal(fetches, 1, 'the backlog as one request (batch_size 2,500 by default)');
+    assert.equal(fetches, 1, 'the backlog as one request (batch_size 10,000 by default)');
     assert.equal(foldersMade, 20);
     assert.ok(all - foldersMade <= 0.02 * names.length, `${all - foldersMade} requests beyond folder creation, for ${names.length} files`);
     // Folder looks: one per folder for the job's datasets. None before the twenty new folders, and no

@@ -5,7 +5,7 @@ import { systemClock } from '../../src/clock.js';
 import type { FolderItem, JobSummary } from '../../src/galaxy/client.js';
 import { GalaxyApiError } from '../../src/galaxy/errors.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { Confirmer, FIRST_LOOK_FREE_FILES, FIRST_LOOK_MS_PER_FILE, LATE_SHARE, LONGEST_PAUSE_MS, lookPause, pollFor } from '../../src/pipeline/confirm.js';
+import { Confirmer, FIRST_LOOK_FREE_FILES, FIRST_LOOK_MS_PER_FILE, LATE_SHARE, LONGEST_PAUSE_MS, LOOKS_AT_CAP_PER_FILE, lookPause, pollFor } from '../../src/pipeline/confirm.js';
 import { PIPELINE_TIMING } from '../../src/pipeline/pipeline.js';
 import { Files } from '../../src/pipeline/files.js';
 import type { StoredVerdict } from '../../src/pipeline/stored-hashes.js';
@@ -206,7 +206,15 @@ describe('Confirmer (fake timers)', () => {
     const many = await run(1000, 157_000);
     const short = await run(1000, 23_000);
     const hour = await run(1000, 3_600_000);
-    t.diagnostic(`157 s, one file: ${one.looks} looks, ${one.lateMs} ms late; 1,000 files: ${many.looks} looks, ${many.lateMs} ms late, first after ${many.firstLookAfter} ms; 23 s: ${short.looks} looks, ${short.lateMs} ms late; an hour: ${hour.looks} looks, ${hour.lateMs} ms late`);
+    const sized = await run(2500, 157_000);
+    const past = await run(2500, 190_000);
+    t.diagnostic(`157 s, one file: ${one.looks} looks, ${one.lateMs} ms late; 1,000 files: ${many.looks} looks, ${many.lateMs} ms late, first after ${many.firstLookAfter} ms; 23 s: ${short.looks} looks, ${short.lateMs} ms late; an hour: ${hour.looks} looks, ${hour.lateMs} ms late; 2,500 files, 157 s: ${sized.looks} looks, ${sized.lateMs} ms late; 190 s: ${past.looks} looks, ${past.lateMs} ms late`);
+    // A job whose run its files explain (2,500 files, 157 s, as on the single-process Galaxy) is looked at every 7.5 s to its end: found
+    // within the cap and its grid (a quarter more at most), not a fifth of its run (31 s) late, in at most its 20 looks (the first and 19 at the cap) and one more.
+    assert.ok(sized.lateMs >= 0 && sized.lateMs <= PIPELINE_TIMING.poll.capMs * 1.25 + 250, `a 157 s job of 2,500 files found ${sized.lateMs} ms after it ended`);
+    assert.ok(sized.looks <= 2500 * LOOKS_AT_CAP_PER_FILE + 1, `a 157 s job of 2,500 files: ${sized.looks} looks`);
+    // Just past its 20 looks (at about 167 s), the pauses grow by the poll's factor: found within 11.25 s and its grid, not a fifth of 190 s (38 s).
+    assert.ok(past.lateMs >= 0 && past.lateMs <= 11_250 * 1.25 + 250, `a 190 s job of 2,500 files found ${past.lateMs} ms after it ended`);
 
     for (const [r, most] of [[one, 17], [many, 14]] as const) {
       assert.ok(r.looks <= most, `${r.looks} looks (21 at a 10 s cap without the fifth)`);
@@ -219,7 +227,7 @@ describe('Confirmer (fake timers)', () => {
     assert.ok(hour.looks <= 80 && hour.lateMs <= LONGEST_PAUSE_MS + 1_000, `an hour's job: ${hour.looks} looks (360 at a 10 s cap), ${hour.lateMs} ms late`);
   });
 
-  it('pollFor: the first pause 10 ms for each file beyond the first 50; lookPause: past the 7.5 s cap, a fifth of the run, at most a minute', () => {
+  it('pollFor: the first pause 10 ms for each file beyond the first 50; lookPause: past the 7.5 s cap and 0.008 looks a file of the job, growing again to a fifth of the run, at most a minute', () => {
     const poll = PIPELINE_TIMING.poll;
     assert.deepEqual(pollFor(poll, 1), poll);
     assert.deepEqual(pollFor(poll, 75), poll);
@@ -230,6 +238,15 @@ describe('Confirmer (fake timers)', () => {
     assert.equal(lookPause(poll, 20, 50_000), 10_000);
     assert.equal(lookPause(poll, 20, 100_000), 20_000);
     assert.equal(lookPause(poll, 30, 3_600_000), LONGEST_PAUSE_MS);
+    // A job of 2,500 files keeps the cap for its first 20 looks, however long it has run; then the pauses
+    // grow by the poll's factor (no jump to a fifth of the run, 33 s for a job just past its 20 looks), up to a fifth and a minute.
+    assert.equal(lookPause(poll, 19, 100_000, 2500), 7_500);
+    assert.equal(lookPause(poll, 20, 100_000, 2500), 11_250);
+    assert.equal(lookPause(poll, 21, 100_000, 2500), 16_875);
+    assert.equal(lookPause(poll, 23, 100_000, 2500), 20_000);
+    assert.equal(lookPause(poll, 79, 3_600_000, 10_000), 7_500);
+    assert.equal(lookPause(poll, 80, 3_600_000, 10_000), 11_250);
+    assert.equal(lookPause(poll, 90, 3_600_000, 10_000), LONGEST_PAUSE_MS);
   });
 
   it('a failed look at the job is said, but galaxy_importd_retries_total does not count it', async (t) => {

@@ -14,6 +14,7 @@ import { Quiet } from '../../src/pipeline/quiet.js';
 import { filesInFlight } from '../../src/pipeline/batcher.js';
 import { AHEAD_AT_ONCE } from '../../src/pipeline/ahead.js';
 import { Uploads } from '../../src/pipeline/uploads.js';
+import { halves } from '../../src/pipeline/request.js';
 import { ROUTE, events, memoryRows, turns } from '../fakes.js';
 
 const file = (path: string): ReadyFile => ({ path, size: 1, mtimeMs: 1, readyAt: 0 });
@@ -265,7 +266,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     assert.deepEqual(['a1', 'a2', 'b1'].map((p) => [s.rows.get(p)?.state, s.rows.get(p)?.jobId]), [['ok', 'J1'], ['ok', 'J1'], ['ok', 'J1']]);
   });
 
-  it('fetch: a job of several folders that failed as a whole sends each folder again on its own, even a folder of one file', async (t) => {
+  it('fetch: a job of two folders that failed as a whole sends each folder again on its own, even a folder of one file', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     let jobs = 0;
     const s = setup(() => Promise.resolve({ kind: 'job', jobId: `J${++jobs}` }), {
@@ -281,6 +282,38 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     assert.deepEqual(s.parts, [[['a1'], ['b1']], [['a1']], [['b1']]], 'together, then each folder alone');
     assert.deepEqual(['a1', 'b1'].map((p) => [s.rows.get(p)?.state, s.rows.get(p)?.jobId, s.rows.get(p)?.attempts]), [['ok', 'J2', 1], ['ok', 'J3', 1]], 'each ok from its own job; the shared request that failed as a whole does not count');
     assert.deepEqual(s.emit.of('upload.split').map((e) => e.folder), ['/a', '/b']);
+  });
+
+  it('fetch: a job of four folders that failed as a whole goes again as two requests of two folders; only the half with the bad folder is split again', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let jobs = 0;
+    const holds = new Map<string, string[]>();
+    const s = setup((all) => {
+      const jobId = `J${++jobs}`;
+      holds.set(jobId, all.map((f) => f.path));
+      return Promise.resolve({ kind: 'job', jobId });
+    }, {
+      combines: true,
+      // A job fails as a whole when it holds folder c beside another folder (c's own job is fine).
+      confirm: (job, _batch, shared) => (shared && holds.get(String(job))?.includes('c1') === true ? 'split' : 'ok'),
+    });
+    for (const d of ['a', 'b', 'c', 'd']) s.uploads.add(file(`${d}1`), { ...ROUTE, folder: [d] });
+    t.mock.timers.tick(0);
+    await s.done();
+
+    assert.deepEqual(s.parts, [[['a1'], ['b1'], ['c1'], ['d1']], [['a1'], ['b1']], [['c1'], ['d1']], [['c1']], [['d1']]], 'in halves by folders: 5 requests, where each folder alone made 5 as well at 4 folders and 101 at 100');
+    assert.deepEqual(['a1', 'b1', 'c1', 'd1'].map((p) => s.rows.get(p)?.state), ['ok', 'ok', 'ok', 'ok']);
+    assert.equal(s.rows.get('a1')?.jobId, s.rows.get('b1')?.jobId, 'a and b share their second job');
+  });
+
+  it('halves: folders in two of about as many files, at least one each side; one folder\'s files in two', () => {
+    const g = (name: string, n: number) => ({ route: { ...ROUTE, folder: [name] }, files: Array.from({ length: n }, (_, i) => file(`${name}${i}`)) });
+    const shape = (hs: ReturnType<typeof halves>) => hs.map((h) => h.map((x) => `${x.route.folder[0]}:${x.files.length}`));
+    assert.deepEqual(shape(halves([g('a', 100), g('b', 100), g('c', 100), g('d', 100)])), [['a:100', 'b:100'], ['c:100', 'd:100']]);
+    assert.deepEqual(shape(halves([g('a', 10), g('b', 1), g('c', 1)])), [['a:10'], ['b:1', 'c:1']]);
+    assert.deepEqual(shape(halves([g('a', 1), g('b', 30)])), [['a:1'], ['b:30']]);
+    assert.deepEqual(shape(halves([g('a', 5)])), [['a:3'], ['a:2']]);
+    assert.deepEqual(shape(halves([g('a', 1)])), [['a:1']]);
   });
 
   it('after a restart, one request of two folders is looked for once, and each folder confirmed with the job found', async (t) => {
