@@ -25,7 +25,7 @@ import { routeKey } from './route.js';
 
 /** Requests on their way at once: enough to keep `concurrency` requests busy while jobs run. */
 export const BATCHES_IN_FLIGHT = 64;
-/** Files on their way at once: two requests of batch_size, so that the next job waits in Galaxy's queue while one runs (at one,
+/** Files on their way at once: two requests of a batch_size of up to 2,500, so that the next job waits in Galaxy's queue while one runs (at one,
  * each job of 2,500 files was created 16–24 s after the last had ended); 2,500 to 5,000, which bounds a backlog's memory (bench/README.md).
  * A request of 5,000 or more (the default batch_size is 10,000) goes alone: the next waits for it to end. */
 export const filesInFlight = (batchSize: number): number => Math.min(5_000, Math.max(2_500, 2 * batchSize));

@@ -87,7 +87,7 @@ describe('daemon: Galaxy failures', () => {
 
     assert.equal(failing.jobs, 3);
     assert.ok(reasons.some((r) => /^uploads paused: the last 3 upload jobs ended in error/.test(r)), reasons.join('; '));
-    assert.ok(sentWhilePaused <= 4, `one request, then one per folder: ${sentWhilePaused}`);
+    assert.ok(sentWhilePaused <= 4, `one request, then its halves: ${sentWhilePaused}`);
     const resumed = h.events('galaxy.jobs_ok');
     assert.equal(resumed.length, 1);
     // The shared job's folders went again in halves, run1 alone and run2 with run3: run1's job failed it (the breaker's

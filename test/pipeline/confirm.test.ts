@@ -182,7 +182,7 @@ describe('Confirmer (fake timers)', () => {
     assert.equal(s.rows.get(f.path)?.datasetId, 'D1');
   });
 
-  it('a job that runs 157 s is looked at at most 14 times (17 for one file), not one per cap, and found at most a fifth of its run late; one of 1,000 files is first looked at after 9.5 s, and found within the 7.5 s cap when it runs 23 s, after 3 looks', async (t) => {
+  it('a job that runs 157 s is looked at at most 14 times (17 for one file), not one per cap, and found at most a fifth of its run late (one of 2,500 files within the 7.5 s cap, its looks at the cap); one of 1,000 files is first looked at after 9.5 s, and found within the 7.5 s cap when it runs 23 s, after 3 looks', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const run = async (jobFiles: number, runsMs: number) => {
       const endsAt = Date.now() + runsMs;
