@@ -87,12 +87,15 @@ describe('daemon: Galaxy failures', () => {
 
     assert.equal(failing.jobs, 3);
     assert.ok(reasons.some((r) => /^uploads paused: the last 3 upload jobs ended in error/.test(r)), reasons.join('; '));
-    assert.ok(sentWhilePaused <= 4, `one request, then its halves: ${sentWhilePaused}`);
+    // The shared job's folders go again in halves, run1 alone and run2 with run3, and the pair in halves again if its job
+    // ends before run1's: at most 5 requests before the third failed job pauses uploads, not one per file from then on.
+    assert.ok(sentWhilePaused <= 5, `one request, then its halves: ${sentWhilePaused}`);
     const resumed = h.events('galaxy.jobs_ok');
     assert.equal(resumed.length, 1);
-    // The shared job's folders went again in halves, run1 alone and run2 with run3: run1's job failed it (the breaker's
-    // second), the pair's was split again (its third), so one file had failed when uploads paused; the pair waited, split.
-    assert.equal(resumed[0]?.requeued, 1);
+    // What the failing jobs failed (run1's file, and run2's and run3's if their own jobs ended before the pause held) is retried.
+    const failed = new Set(h.events('upload.failed').map((e) => e.file));
+    assert.ok(failed.size >= 1 && failed.size <= 3, [...failed].join(', '));
+    assert.equal(resumed[0]?.requeued, failed.size);
     assert.deepEqual(h.emu.model.tree().filter((d) => d.name === 'a.txt').map((d) => [d.folder, d.size]).sort(), [['/run1', 100], ['/run2', 100], ['/run3', 100]], 'one whole dataset per file');
   });
 
