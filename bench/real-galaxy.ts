@@ -28,6 +28,7 @@ import { systemClock } from '../src/clock.js';
 import { OPTIONS } from '../src/config/options.js';
 import type { OptionSpec } from '../src/config/options.js';
 import { GalaxyClient, routeOf } from '../src/galaxy/client.js';
+import { galaxyTime } from '../src/galaxy/folder-pages.js';
 import type { CHECKSUMS } from '../src/pipeline/checksum.js';
 import { checksumFile } from '../src/pipeline/checksum.js';
 import { fetchSubmitter } from '../src/pipeline/submit.js';
@@ -89,8 +90,6 @@ const SETUP_ROUTES = new Set(['POST /api/libraries', 'POST /api/folders/{id}', '
 
 /** CPU seconds of a process and the children it reaped; `children`: only those. */
 const jobsCount = async (): Promise<number> => (await api<unknown[]>('GET', '/api/jobs?limit=100000&user_details=false')).length;
-/** Galaxy writes its times in UTC without a zone, to the microsecond. */
-const galaxyTime = (t: string): number => Date.parse(`${t.slice(0, 23)}Z`);
 /** The last `n` jobs Galaxy made, oldest first: when each was made and last updated, in seconds after `t0`. */
 async function jobTimes(n: number, t0: number): Promise<[number, number][]> {
   if (n <= 0) return [];

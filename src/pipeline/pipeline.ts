@@ -30,7 +30,7 @@ import { StoredHashes, checksumNow } from './stored-hashes.js';
  * flight, and the job polls. A job of a few small files may be done in a fraction of a second
  * (and the emulator's in 50 ms), a real Galaxy's large ones take minutes: the first look comes
  * after 250 ms (later for a job of many files), each next one 1.5 times later, up to 7.5 s, kept
- * for 0.008 looks per file of the job and past those a fifth of its run (confirm.ts, lookPause; each pause ending on the grid of grid.ts,
+ * for 0.008 looks per file of the job and past those growing again to a fifth of its run (confirm.ts, lookPause; each pause ending on the grid of grid.ts,
  * so that the jobs in flight share their looks: job-looks.ts).
  */
 export const PIPELINE_TIMING = { lingerMs: 200, poll: { firstMs: 250, capMs: 7_500, factor: 1.5, jitter: false } } as const;

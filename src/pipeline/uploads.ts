@@ -281,4 +281,3 @@ export class Uploads {
     else if (c.kind === 'resend') await this.#process(groups);
   }
 }
-
