@@ -84,6 +84,7 @@ export class FaultTable {
 }
 
 const REASONS: Record<number, string> = {
+  413: 'Request Entity Too Large',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   502: 'Bad Gateway',

@@ -17,6 +17,8 @@ import { GalaxyModel } from './model.js';
 
 export interface EmulatorOptions extends Partial<EmulatorSettings> {
   host?: string;
+  /** A proxy's limit on request bodies (nginx's client_max_body_size): a larger one is answered 413 with the proxy's page, unseen by Galaxy. */
+  maxBodyBytes?: number;
   port?: number;
   adminKey?: string;
   userKey?: string;
@@ -253,6 +255,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const method = req.method ?? 'GET';
+    if (options.maxBodyBytes !== undefined && Number(req.headers['content-length'] ?? 0) > options.maxBodyBytes) {
+      await readBody(req);
+      res.writeHead(413, { 'content-type': 'text/html' });
+      res.end(PROXY_HTML(413));
+      return;
+    }
     const action = faults.take(method, url.pathname);
     rec.fault = action?.type ?? null;
     if (action) {

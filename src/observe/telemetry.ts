@@ -61,6 +61,11 @@ const LINES: { [T in EventType]: Line<T> } = {
   'file.claimed_elsewhere': { level: 'debug', message: 'another replica holds or has done this file', component: 'pipeline' },
   'ledger.claim_retry': { level: 'debug', message: 'claim failed; trying again', component: 'pipeline' },
   'upload.split': { level: 'warn', message: 'batch failed; sending its halves separately', component: 'pipeline' },
+  'upload.ceiling': {
+    level: 'warn',
+    message: (e) => `Galaxy's proxy refused a request of ${e.refused} files as too large (413): requests hold at most ${e.ceiling} files until galaxy-importd restarts. Raise the proxy's limit (nginx: client_max_body_size, 1 MB by default) so that a backlog goes as one job, or set [upload] batch_size to ${e.ceiling}`,
+    component: 'pipeline',
+  },
   // A failed look at a job is not an upload retried: it has its own type, so that
   // galaxy_importd_retries_total counts only uploads, and keeps the log event it always had.
   'job.check_failed': { level: 'warn', message: 'checking the upload job failed; checking again', event: 'upload.retry', component: 'pipeline' },

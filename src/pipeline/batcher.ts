@@ -87,8 +87,19 @@ export class Batcher {
   /** The folder that got the last file: while holding, the one still receiving files. */
   #lastKey: string | null = null;
 
+  /** Most files in a request: `batchSize`, or less once Galaxy's proxy refused one as too large (lower). */
+  #batchSize: number;
+
   constructor(o: BatcherOptions) {
     this.#o = o;
+    this.#batchSize = o.batchSize;
+  }
+
+  /** Requests hold at most `files` from now on (Galaxy's proxy refused a larger one); false when they already did. */
+  lower(files: number): boolean {
+    if (files >= this.#batchSize) return false;
+    this.#batchSize = Math.max(1, files);
+    return true;
   }
 
   add(file: ReadyFile, route: Route): void {
@@ -102,12 +113,12 @@ export class Batcher {
     this.#lastKey = key;
     if (this.#holding !== null) this.#heldLast = this.#o.clock.now();
     // Holding, the files of several folders may fill a request: counted once in `batchSize` adds.
-    if (this.#holding !== null && ++this.#addedHeld >= this.#o.batchSize) {
+    if (this.#holding !== null && ++this.#addedHeld >= this.#batchSize) {
       this.#addedHeld = 0;
       this.#dispatch();
     }
     if (this.#due.has(key)) return;
-    if (batch.files.length >= this.#o.batchSize) this.#flush(batch, true);
+    if (batch.files.length >= this.#batchSize) this.#flush(batch, true);
     else batch.timer ??= this.#o.clock.setTimeout(() => this.#flush(batch), (this.#sending.get(key) ?? 0) === 0 ? 0 : this.#o.lingerMs);
   }
 
@@ -203,7 +214,7 @@ export class Batcher {
    */
   #receiving(): string | null {
     if (this.#holding === null || this.#lastKey === null) return null;
-    return (this.#batches.get(this.#lastKey)?.files.length ?? 0) < this.#o.batchSize ? this.#lastKey : null;
+    return (this.#batches.get(this.#lastKey)?.files.length ?? 0) < this.#batchSize ? this.#lastKey : null;
   }
 
   /** The batch is due: its timer, if any, is done with. */
@@ -226,9 +237,9 @@ export class Batcher {
     for (;;) {
       const receiving = this.#receiving();
       if (this.#due.size === 0 || this.#inFlight >= this.#o.maxInFlight || this.#filesInFlight >= this.#o.maxFilesInFlight) return;
-      if (this.#holding !== null && this.#dueFiles(receiving) < this.#o.batchSize) return;
+      if (this.#holding !== null && this.#dueFiles(receiving) < this.#batchSize) return;
       const groups: Group[] = [];
-      let room = this.#o.batchSize;
+      let room = this.#batchSize;
       for (const key of this.#due) {
         if (key === receiving) continue;
         const batch = this.#batches.get(key);
@@ -249,7 +260,7 @@ export class Batcher {
         if (!this.#o.combine || room === 0) break;
       }
       if (groups.length === 0) return;
-      const files = this.#o.batchSize - room;
+      const files = this.#batchSize - room;
       this.#inFlight++;
       this.#filesInFlight += files;
       void this.#o.send(groups).finally(() => {

@@ -26,7 +26,7 @@ export interface Sending extends Part {
 }
 
 /** What came of a request. `split`: these parts' files go again, apart (a request that failed as a whole). */
-export type Attempt = { kind: 'stopped' } | { kind: 'done' } | { kind: 'resend' } | { kind: 'split'; parts: Sending[]; reason: string; jobId: string | null };
+export type Attempt = { kind: 'stopped' } | { kind: 'done' } | { kind: 'resend' } | { kind: 'split'; parts: Sending[]; reason: string; jobId: string | null; tooLarge?: boolean };
 
 export const allFiles = (parts: readonly { files: readonly ReadyFile[] }[]): ReadyFile[] => parts.flatMap((p) => p.files);
 
@@ -91,7 +91,7 @@ const { files: states, histories } = d;
   }
   if (failure === null) return { kind: 'done' };
   if (failure.kind === 'permanent') {
-    if (files.length > 1) return { kind: 'split', parts, reason: failure.message, jobId: null };
+    if (files.length > 1) return { kind: 'split', parts, reason: failure.message, jobId: null, tooLarge: failure.tooLarge === true };
     for (const p of parts) for (const f of p.files) states.failed(f, p.route, failure.message, p.attempt);
     return { kind: 'done' };
   }

@@ -14,7 +14,7 @@ import { backoffMs } from '../retry.js';
  */
 export type Verdict =
   | { kind: 'transient'; uncertain: boolean; retryAfterMs: number | null; message: string; down?: boolean }
-  | { kind: 'permanent'; message: string }
+  | { kind: 'permanent'; message: string; tooLarge?: boolean }
   | { kind: 'blocked'; message: string };
 
 export function classify(err: unknown): Verdict {
@@ -44,7 +44,7 @@ export function classify(err: unknown): Verdict {
     // Too large for Galaxy's proxy (nginx's client_max_body_size is 1 MB unless set): never taken, so
     // a request of several files is split in halves, which fit (docs/galaxy-notes.md, "A fetch job's cost and limits").
     if (err.status === 413) {
-      return { kind: 'permanent', message: `${message} (the request is larger than Galaxy's proxy takes: raise its client_max_body_size, nginx's is 1 MB by default, or lower [upload] batch_size; a request of several files is split in halves meanwhile)` };
+      return { kind: 'permanent', message: `${message} (the request is larger than Galaxy's proxy takes: raise its client_max_body_size, nginx's is 1 MB by default, or lower [upload] batch_size; a request of several files is split in halves meanwhile)`, tooLarge: true };
     }
     if (err.status === 408 || err.status === 429 || err.status >= 500 || !err.fromGalaxy) {
       // 408 and 429 say the request was not processed; a 5xx or a proxy's page may hide an accepted one.

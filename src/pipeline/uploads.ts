@@ -248,9 +248,22 @@ export class Uploads {
       } finally {
         end();
       }
-      if (outcome.kind === 'split') return this.#split(outcome.parts, outcome.reason, outcome.jobId);
+      if (outcome.kind === 'split') {
+        if (outcome.tooLarge === true) this.#tooLarge(allFiles(outcome.parts).length, outcome.reason);
+        return this.#split(outcome.parts, outcome.reason, outcome.jobId);
+      }
       if (outcome.kind !== 'resend') return;
     }
+  }
+
+  /**
+   * Galaxy's proxy refused a request of `refused` files as too large (413): later requests hold
+   * at most half as many, so that the next backlog is not refused again (the refused one goes in
+   * halves meanwhile). Said once each time the ceiling is lowered; it holds until a restart.
+   */
+  #tooLarge(refused: number, reason: string): void {
+    const ceiling = Math.floor(refused / 2);
+    if (this.#batcher.lower(ceiling)) this.#d.emit({ type: 'upload.ceiling', refused, ceiling, batch_size: this.#o.batchSize, reason });
   }
 
   /**

@@ -51,4 +51,45 @@ describe('daemon: a backlog in few requests', () => {
     assert.ok(statuses.length >= 3 && statuses.slice(1).every((s) => s === 200), statuses.join(' '));
     assert.equal(h.datasets().length, 40);
   });
+
+  it("after a 413 from Galaxy's proxy, requests hold at most half the refused one's files: the next backlog is not refused", async (t) => {
+    // A proxy that takes about 20 files' request (an item is about 150 bytes here), under a batch_size of 10,000.
+    const h = await harness(t, { emu: { maxBodyBytes: 3_500 } });
+    const fetches = (): { status: number | string; files: number }[] => {
+      const jobs = [...h.emu.model.jobs.values()];
+      let j = 0;
+      // Each request answered 200 made a job, in order; a 413 made none.
+      return h.emu.requests.filter((r) => r.method === 'POST' && r.url === '/api/tools/fetch').map((r) => ({ status: r.status, files: r.status === 200 ? (jobs[j++]?.items.length ?? -1) : 0 }));
+    };
+    const first = Array.from({ length: 64 }, (_, i) => `run1/lane${i % 4}/s${i}.fastq`);
+    for (const n of first) put(h.importDir, n, `@${n}\nACGT\n+\nIIII\n`);
+    await h.start();
+    await h.waitOk(first, 60_000);
+    const refused = fetches().filter((f) => f.status === 413).length;
+    const ceilings = h.events('upload.ceiling');
+    t.diagnostic(`first backlog: ${fetches().map((f) => `${f.status}:${f.files}`).join(' ')}; ceilings ${ceilings.map((e) => `${String(e.refused)}->${String(e.ceiling)}`).join(', ')}`);
+    assert.ok(refused >= 1, 'the first backlog met the proxy');
+    assert.ok(ceilings.length >= 1 && ceilings.length <= refused, 'one upload.ceiling line each time the ceiling is lowered');
+    assert.equal(ceilings[0]?.refused, 64);
+    assert.equal(ceilings[0]?.ceiling, 32);
+    assert.equal(ceilings[0]?.batch_size, 10_000);
+    assert.equal(ceilings[0]?.level, 'warn');
+    assert.match(String(ceilings[0]?.msg), /refused a request of 64 files as too large \(413\): requests hold at most 32 files until galaxy-importd restarts/);
+    const ceiling = Math.min(...ceilings.map((e) => Number(e.ceiling)));
+    assert.deepEqual(h.events('upload.failed'), []);
+
+    const before = fetches().length;
+    const splits = h.events('upload.split').length;
+    const second = Array.from({ length: 64 }, (_, i) => `run2/lane${i % 4}/s${i}.fastq`);
+    for (const n of second) put(h.importDir, n, `@${n}\nACGT\n+\nIIII\n`);
+    await h.waitOk(second, 60_000);
+    const later = fetches().slice(before);
+    t.diagnostic(`second backlog: ${later.map((f) => `${f.status}:${f.files}`).join(' ')}`);
+    assert.deepEqual(later.filter((f) => f.status !== 200), [], 'no request of the second backlog refused');
+    assert.ok(later.every((f) => f.files <= ceiling), `every request within the ceiling of ${ceiling}`);
+    assert.equal(later.reduce((n, f) => n + f.files, 0), 64);
+    assert.equal(h.events('upload.split').length, splits, 'no split in the second backlog');
+    assert.equal(h.events('upload.ceiling').length, ceilings.length);
+    assert.equal(h.datasets().length, 128);
+  });
 });

@@ -37,6 +37,21 @@ describe('Batcher (fake timers)', () => {
     assert.deepEqual(sent, [['a', 'b']]);
   });
 
+  it('lowered (a 413 from the proxy), requests hold at most the new ceiling; a ceiling no lower changes nothing', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const sent: string[][] = [];
+    const b = batcher({ batchSize: 10, combine: true, send: (groups) => (sent.push(paths(groups)), Promise.resolve()) });
+    assert.equal(b.lower(4), true);
+    assert.equal(b.lower(4), false);
+    assert.equal(b.lower(6), false);
+    for (const p of ['a', 'b', 'c']) b.add(file(p), route('/x'));
+    for (const p of ['d', 'e', 'f', 'g']) b.add(file(p), route('/y'));
+    t.mock.timers.tick(0);
+
+    // /y is full at 4 and goes at once; /x, which would have gone with it in a request of 10, at the next turn.
+    assert.deepEqual(sent, [['d', 'e', 'f', 'g'], ['a', 'b', 'c']]);
+  });
+
   it('while a request of the folder is on its way, gathers until it is answered', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const sent: string[][] = [];
