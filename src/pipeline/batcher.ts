@@ -90,15 +90,23 @@ export class Batcher {
   /** Most files in a request: `batchSize`, or less once Galaxy's proxy refused one as too large (lower). */
   #batchSize: number;
 
+  /** Files on their way at once: `maxFilesInFlight`, or as for the lowered `batchSize` (lower). */
+  #maxFilesInFlight: number;
+
   constructor(o: BatcherOptions) {
     this.#o = o;
     this.#batchSize = o.batchSize;
+    this.#maxFilesInFlight = o.maxFilesInFlight;
   }
 
-  /** Requests hold at most `files` from now on (Galaxy's proxy refused a larger one); false when they already did. */
+  /**
+   * Requests hold at most `files` from now on (Galaxy's proxy refused a larger one), and the
+   * files on their way are bounded as for a batch_size of `files`; false when they already were.
+   */
   lower(files: number): boolean {
     if (files >= this.#batchSize) return false;
     this.#batchSize = Math.max(1, files);
+    this.#maxFilesInFlight = Math.min(this.#maxFilesInFlight, filesInFlight(this.#batchSize));
     return true;
   }
 
@@ -236,7 +244,7 @@ export class Batcher {
     this.#dispatching = null;
     for (;;) {
       const receiving = this.#receiving();
-      if (this.#due.size === 0 || this.#inFlight >= this.#o.maxInFlight || this.#filesInFlight >= this.#o.maxFilesInFlight) return;
+      if (this.#due.size === 0 || this.#inFlight >= this.#o.maxInFlight || this.#filesInFlight >= this.#maxFilesInFlight) return;
       if (this.#holding !== null && this.#dueFiles(receiving) < this.#batchSize) return;
       const groups: Group[] = [];
       let room = this.#batchSize;

@@ -53,7 +53,7 @@ describe('daemon: a backlog in few requests', () => {
   });
 
   it("after a 413 from Galaxy's proxy, requests hold at most half the refused one's files: the next backlog is not refused", async (t) => {
-    // A proxy that takes about 20 files' request (an item is about 150 bytes here), under a batch_size of 10,000.
+    // A proxy that takes a request of about 9 files (an item with its sha256 hashes and info is about 370 bytes), under a batch_size of 10,000.
     const h = await harness(t, { emu: { maxBodyBytes: 3_500 } });
     const fetches = (): { status: number | string; files: number }[] => {
       const jobs = [...h.emu.model.jobs.values()];

@@ -37,6 +37,16 @@ describe('classify', () => {
     });
   }
 
+  it("a 413 (the proxy's client_max_body_size) fails the request as too large; no other refusal is", () => {
+    const v = classify(api(413, null, false));
+    assert.equal(v.kind === 'permanent' ? v.tooLarge : null, true);
+    assert.match(v.message, /larger than Galaxy's proxy takes: raise its client_max_body_size/);
+    for (const err of [api(400, 400008), api(403, 403004), api(404, 404001)]) {
+      const other = classify(err);
+      assert.equal(other.kind === 'permanent' ? other.tooLarge : null, undefined, String(err));
+    }
+  });
+
   it('keeps Retry-After', () => {
     const v = classify(api(429, null, false, 2000));
 

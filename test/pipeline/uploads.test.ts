@@ -166,6 +166,25 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     assert.match(String(s.rows.get('bad')?.lastError), /refused 400008/);
     assert.deepEqual(['a', 'c', 'd'].map((p) => s.rows.get(p)?.state), ['ok', 'ok', 'ok']);
     assert.equal(s.emit.of('upload.split').length, 2);
+    assert.deepEqual(s.emit.of('upload.ceiling'), [], 'a 400 says nothing of the request\'s size');
+  });
+
+  it("a request the proxy refuses as too large (413) lowers the ceiling to half its files: later requests hold at most that many", async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const tooLarge = new GalaxyApiError({ status: 413, errCode: null, errMsg: '413 Request Entity Too Large', retryAfterMs: null, fromGalaxy: false, method: 'POST', path: '/api/tools/fetch' });
+    const s = setup((batch) => (batch.length > 3 ? Promise.reject(tooLarge) : datasets(batch.map((f) => f.path))), { batchSize: 10 });
+    for (const p of ['a', 'b', 'c', 'd', 'e']) s.uploads.add(file(p), ROUTE);
+    t.mock.timers.tick(0);
+    await s.done();
+    assert.deepEqual(s.requests, [['a', 'b', 'c', 'd', 'e'], ['a', 'b', 'c'], ['d', 'e']], 'the refused request in halves');
+    assert.deepEqual(s.emit.of('upload.ceiling').map((e) => [e.refused, e.ceiling, e.batch_size]), [[5, 2, 10]]);
+    for (const p of ['f', 'g', 'h', 'i', 'j']) s.uploads.add(file(p), ROUTE);
+    t.mock.timers.tick(0);
+    await s.done();
+
+    assert.deepEqual(s.requests.slice(3), [['f', 'g'], ['h', 'i'], ['j']], 'at most 2 files a request (3 would go): the ceiling, not batch_size');
+    assert.equal(s.emit.of('upload.ceiling').length, 1);
+    assert.deepEqual([...'abcdefghij'].map((p) => s.rows.get(p)?.state), Array(10).fill('ok'));
   });
 
   it('a refused key pauses at the gate and the attempt does not count', async (t) => {
@@ -282,6 +301,7 @@ describe('Uploads: the run of a batch (fakes, fake timers)', () => {
     assert.deepEqual(s.parts, [[['a1'], ['b1']], [['a1']], [['b1']]], 'together, then each folder alone');
     assert.deepEqual(['a1', 'b1'].map((p) => [s.rows.get(p)?.state, s.rows.get(p)?.jobId, s.rows.get(p)?.attempts]), [['ok', 'J2', 1], ['ok', 'J3', 1]], 'each ok from its own job; the shared request that failed as a whole does not count');
     assert.deepEqual(s.emit.of('upload.split').map((e) => e.folder), ['/a', '/b']);
+    assert.deepEqual(s.emit.of('upload.ceiling'), [], 'a job failed as a whole says nothing of the request\'s size');
   });
 
   it('fetch: a job of four folders that failed as a whole goes again as two requests of two folders; only the half with the bad folder is split again', async (t) => {
