@@ -70,11 +70,14 @@ describe('daemon: a backlog in few requests', () => {
     t.diagnostic(`first backlog: ${fetches().map((f) => `${f.status}:${f.files}`).join(' ')}; ceilings ${ceilings.map((e) => `${String(e.refused)}->${String(e.ceiling)}`).join(', ')}`);
     assert.ok(refused >= 1, 'the first backlog met the proxy');
     assert.ok(ceilings.length >= 1 && ceilings.length <= refused, 'one upload.ceiling line each time the ceiling is lowered');
-    assert.equal(ceilings[0]?.refused, 64);
-    assert.equal(ceilings[0]?.ceiling, 32);
-    assert.equal(ceilings[0]?.batch_size, 10_000);
-    assert.equal(ceilings[0]?.level, 'warn');
-    assert.match(String(ceilings[0]?.msg), /refused a request of 64 files as too large \(413\): requests hold at most 32 files until galaxy-importd restarts/);
+    // The backlog goes as one request of 64 files (the test above); under load it may go in parts, each refused.
+    const [firstCeiling] = ceilings;
+    const n = Number(firstCeiling?.refused);
+    assert.ok(n > 8 && n <= 64, String(n));
+    assert.equal(firstCeiling?.ceiling, Math.floor(n / 2));
+    assert.equal(firstCeiling?.batch_size, 10_000);
+    assert.equal(firstCeiling?.level, 'warn');
+    assert.match(String(firstCeiling?.msg), new RegExp(`refused a request of ${n} files as too large \\(413\\): requests hold at most ${Math.floor(n / 2)} files until galaxy-importd restarts`));
     const ceiling = Math.min(...ceilings.map((e) => Number(e.ceiling)));
     assert.deepEqual(h.events('upload.failed'), []);
 
