@@ -69,7 +69,7 @@ export interface DaemonCounts {
 export interface Daemon {
   /** Walk the tree, resume interrupted uploads, then (with `watch`) follow live changes. */
   start(opts: { watch: boolean }): Promise<void>;
-  /** Walk again (rescan, SIGHUP). */
+  /** Walk again (rescan, SIGHUP); requests may hold batch_size files again after a 413 lowered it (upload.ceiling). */
   rescan(): Promise<void>;
   /** Read the API key again from its source (SIGHUP); a new key refused before is probed at once. */
   reloadKey(): void;
@@ -174,7 +174,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       started = true;
       if (firstStart) ledger.setMeta('first_start_done', new Date(clock.now()).toISOString());
     },
-    rescan: () => discovery.walk(false),
+    rescan: () => {
+      uploads.restoreBatchSize();
+      return discovery.walk(false);
+    },
     reloadKey: () => gate.reloadKey(),
     idle: () => quiet.wait(),
     live: () => !stopping.signal.aborted,

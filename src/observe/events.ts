@@ -48,6 +48,8 @@ export type DaemonEvent =
   | { type: 'upload.split'; library: string; folder: string; files: number; job_id: string | null; reason: string }
   /** Galaxy's proxy refused a request of `refused` files as too large (413): requests hold at most `ceiling` files from now on. */
   | { type: 'upload.ceiling'; refused: number; ceiling: number; batch_size: number; reason: string }
+  /** A reload (SIGHUP) after upload.ceiling: requests may hold `batch_size` files again. */
+  | { type: 'upload.ceiling_reset'; batch_size: number }
   | { type: 'job.check_failed'; job_id: string | null; reason: string }
   | { type: 'galaxy.retry'; request: string; library: string; folder: string; attempt: number; reason: string; delay_ms: number }
   | { type: 'upload.recovered'; files: string[]; history_id: string | null; job_id?: string; reason: string }

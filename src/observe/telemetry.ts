@@ -61,9 +61,10 @@ const LINES: { [T in EventType]: Line<T> } = {
   'file.claimed_elsewhere': { level: 'debug', message: 'another replica holds or has done this file', component: 'pipeline' },
   'ledger.claim_retry': { level: 'debug', message: 'claim failed; trying again', component: 'pipeline' },
   'upload.split': { level: 'warn', message: 'batch failed; sending its halves separately', component: 'pipeline' },
+  'upload.ceiling_reset': { level: 'info', message: "reloaded: requests may hold batch_size files again; if Galaxy's proxy still refuses them (413), the ceiling is lowered again", component: 'pipeline' },
   'upload.ceiling': {
     level: 'warn',
-    message: (e) => `Galaxy's proxy refused a request of ${e.refused} files as too large (413): requests hold at most ${e.ceiling} files until galaxy-importd restarts. Raise the proxy's limit (nginx: client_max_body_size, 1 MB by default) so that a backlog goes as one job, or set [upload] batch_size to ${e.ceiling}`,
+    message: (e) => `Galaxy's proxy refused a request of ${e.refused} files as too large (413): requests hold at most ${e.ceiling} files until galaxy-importd restarts or is reloaded (SIGHUP). Raise the proxy's limit (nginx: client_max_body_size, 1 MB by default) and reload, so that a backlog goes as one job, or set [upload] batch_size to ${e.ceiling}`,
     component: 'pipeline',
   },
   // A failed look at a job is not an upload retried: it has its own type, so that

@@ -110,6 +110,14 @@ export class Batcher {
     return true;
   }
 
+  /** Requests hold up to `batchSize` files again (the proxy may have been raised); false when they were not lowered. */
+  restore(): boolean {
+    if (this.#batchSize === this.#o.batchSize) return false;
+    this.#batchSize = this.#o.batchSize;
+    this.#maxFilesInFlight = this.#o.maxFilesInFlight;
+    return true;
+  }
+
   add(file: ReadyFile, route: Route): void {
     const key = routeKey(route);
     let batch = this.#batches.get(key);

@@ -257,13 +257,17 @@ export class Uploads {
   }
 
   /**
-   * Galaxy's proxy refused a request of `refused` files as too large (413): later requests hold
-   * at most half as many, so that the next backlog is not refused again (the refused one goes in
-   * halves meanwhile). Said once each time the ceiling is lowered; it holds until a restart.
+   * Galaxy's proxy refused a request of `refused` files as too large (413): later requests hold at most half as many (the refused
+   * one goes in halves meanwhile). Said once each time the ceiling is lowered; it holds until a restart or a reload (restoreBatchSize).
    */
   #tooLarge(refused: number, reason: string): void {
     const ceiling = Math.floor(refused / 2);
     if (this.#batcher.lower(ceiling)) this.#d.emit({ type: 'upload.ceiling', refused, ceiling, batch_size: this.#o.batchSize, reason });
+  }
+
+  /** A reload (SIGHUP): requests may hold `batch_size` files again, as the proxy may have been raised; a proxy that still refuses them lowers it again. */
+  restoreBatchSize(): void {
+    if (this.#batcher.restore()) this.#d.emit({ type: 'upload.ceiling_reset', batch_size: this.#o.batchSize });
   }
 
   /**

@@ -94,5 +94,20 @@ describe('daemon: a backlog in few requests', () => {
     assert.equal(h.events('upload.split').length, splits, 'no split in the second backlog');
     assert.equal(h.events('upload.ceiling').length, ceilings.length);
     assert.equal(h.datasets().length, 128);
+
+    // A reload (SIGHUP: the daemon's rescan) undoes the ceiling, said once; the proxy, still as strict, lowers it again.
+    await h.daemon().rescan();
+    assert.deepEqual(h.events('upload.ceiling_reset').map((e) => [e.batch_size, e.level]), [[10_000, 'info']]);
+    await h.daemon().rescan();
+    assert.equal(h.events('upload.ceiling_reset').length, 1, 'not said again while nothing was lowered');
+    const beforeThird = fetches().length;
+    const third = Array.from({ length: 64 }, (_, i) => `run3/lane${i % 4}/s${i}.fastq`);
+    for (const n of third) put(h.importDir, n, `@${n}\nACGT\n+\nIIII\n`);
+    await h.waitOk(third, 60_000);
+    const after = fetches().slice(beforeThird);
+    t.diagnostic(`after the reload: ${after.map((f) => `${f.status}:${f.files}`).join(' ')}`);
+    // The burst goes as one request of 64 again (refused, so the ceiling is lowered again), or at least one larger than the ceiling.
+    assert.ok(h.events('upload.ceiling').length > ceilings.length || after.some((f) => f.files > ceiling), 'requests larger than the ceiling after the reload');
+    assert.equal(h.datasets().length, 192);
   });
 });

@@ -50,6 +50,13 @@ describe('Batcher (fake timers)', () => {
 
     // /y is full at 4 and goes at once; /x, which would have gone with it in a request of 10, at the next turn.
     assert.deepEqual(sent, [['d', 'e', 'f', 'g'], ['a', 'b', 'c']]);
+
+    // Restored (a reload): requests hold batchSize again.
+    assert.equal(b.restore(), true);
+    assert.equal(b.restore(), false);
+    for (const p of ['h', 'i', 'j', 'k', 'l']) b.add(file(p), route('/z'));
+    t.mock.timers.tick(0);
+    assert.deepEqual(sent.slice(2), [['h', 'i', 'j', 'k', 'l']]);
   });
 
   it('while a request of the folder is on its way, gathers until it is answered', async (t) => {
