@@ -90,13 +90,14 @@ export class Batcher {
   /** Most files in a request: `batchSize`, or less once Galaxy's proxy refused one as too large (lower). */
   #batchSize: number;
 
-  /** Files on their way at once: `maxFilesInFlight`, or as for the lowered `batchSize` (lower). */
-  #maxFilesInFlight: number;
-
   constructor(o: BatcherOptions) {
     this.#o = o;
     this.#batchSize = o.batchSize;
-    this.#maxFilesInFlight = o.maxFilesInFlight;
+  }
+
+  /** Files on their way at once: `maxFilesInFlight`, and no more than for a `batchSize` lowered by a 413 (lower). */
+  get #maxFilesInFlight(): number {
+    return Math.min(this.#o.maxFilesInFlight, filesInFlight(this.#batchSize));
   }
 
   /**
@@ -106,7 +107,6 @@ export class Batcher {
   lower(files: number): boolean {
     if (files >= this.#batchSize) return false;
     this.#batchSize = Math.max(1, files);
-    this.#maxFilesInFlight = Math.min(this.#maxFilesInFlight, filesInFlight(this.#batchSize));
     return true;
   }
 
@@ -114,7 +114,6 @@ export class Batcher {
   restore(): boolean {
     if (this.#batchSize === this.#o.batchSize) return false;
     this.#batchSize = this.#o.batchSize;
-    this.#maxFilesInFlight = this.#o.maxFilesInFlight;
     return true;
   }
 
